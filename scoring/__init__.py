@@ -1,0 +1,86 @@
+"""carescore: cyber-insurance risk scoring for care facilities.
+
+The public API is everything listed in ``__all__``; modules whose names start
+with an underscore, and names not listed here, may change without notice.
+"""
+
+from scoring.errors import InputError, Issue, QuestionnaireError
+from scoring.features.encoder import FeatureEncoder
+from scoring.questionnaire.definition import (
+    Choice,
+    Control,
+    FrameworkRefs,
+    Migration,
+    Question,
+    Questionnaire,
+    Section,
+)
+from scoring.questionnaire.expression import ExpressionError
+from scoring.questionnaire.frameworks import FrameworkCatalog
+from scoring.questionnaire.lint import Finding, lint
+from scoring.questionnaire.loader import (
+    available_questionnaires,
+    bundled_questionnaire,
+    default_catalog,
+    load_questionnaire,
+    read_framework_catalog,
+)
+from scoring.responses.intake import validate_document, validate_file
+from scoring.responses.reading import (
+    METADATA_COLUMNS,
+    RawResponses,
+    read_responses,
+    response_from_mapping,
+)
+from scoring.responses.validation import ISSUE_COLUMNS, Validation, validate
+from scoring.vocabulary import (
+    AnswerKind,
+    AnswerState,
+    Better,
+    Encoding,
+    Peril,
+    Reason,
+    Severity,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ISSUE_COLUMNS",
+    "METADATA_COLUMNS",
+    "AnswerKind",
+    "AnswerState",
+    "Better",
+    "Choice",
+    "Control",
+    "Encoding",
+    "ExpressionError",
+    "FeatureEncoder",
+    "Finding",
+    "FrameworkCatalog",
+    "FrameworkRefs",
+    "InputError",
+    "Issue",
+    "Migration",
+    "Peril",
+    "Question",
+    "Questionnaire",
+    "QuestionnaireError",
+    "RawResponses",
+    "Reason",
+    "Section",
+    "Severity",
+    "Validation",
+    "__version__",
+    "available_questionnaires",
+    "bundled_questionnaire",
+    "default_catalog",
+    "lint",
+    "load_questionnaire",
+    "read_framework_catalog",
+    "read_responses",
+    "response_from_mapping",
+    "validate",
+    "validate_document",
+    "validate_file",
+]

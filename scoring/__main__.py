@@ -1,0 +1,5 @@
+"""``python -m scoring`` runs the ``carescore`` command line."""
+
+from scoring.cli import main
+
+main()

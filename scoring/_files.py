@@ -1,0 +1,184 @@
+"""Reading text, YAML and JSON from outside, defensively.
+
+Everything read here comes from outside and is untrusted: sizes are bounded
+before reading, bytes must be UTF-8 text, YAML is read with a safe loader that
+also refuses aliases (alias expansion bombs), duplicate keys and deep nesting,
+and JSON refuses duplicate keys, NaN and deep nesting.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scoring.errors import InputError, Issue
+from scoring.vocabulary import Reason
+
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_NESTING = 32
+
+
+def _fail(source: str, reason: Reason, message: str) -> InputError:
+    return InputError([Issue(reason=reason, message=message, source=source)])
+
+
+def read_bytes(path: Path, *, max_bytes: int) -> bytes:
+    """Read a file of at most ``max_bytes``; refuse empty, oversized or missing files."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _fail(source, Reason.TOO_LARGE,
+                        f"file is {size:,} bytes; at most {max_bytes:,} bytes are accepted")
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE, "file not found") from exc
+    except IsADirectoryError as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE, "is a folder, not a file") from exc
+    except OSError as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE, f"cannot be read: {exc.strerror}") from exc
+    if not data.strip():
+        raise _fail(source, Reason.EMPTY_FILE, "file is empty")
+    return data
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """Decode UTF-8 (a leading BOM is removed); binary or other encodings are refused."""
+    if b"\x00" in data[:65536]:
+        raise _fail(source, Reason.UNREADABLE_FILE,
+                    "file is binary, not text (expected UTF-8 text)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            source, Reason.UNREADABLE_FILE,
+            f"file is not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8",
+        ) from exc
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases, duplicate keys and deep nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                None, None, "aliases (*name) are not accepted; write the value out",
+                event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise yaml.MarkedYAMLError(
+                    None, None, f"nested more than {MAX_NESTING} levels deep",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.MarkedYAMLError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _no_timestamps() -> None:
+    """Dates stay strings: the validator parses them with its documented rules."""
+    resolvers = _StrictSafeLoader.yaml_implicit_resolvers
+    for first, entries in list(resolvers.items()):
+        resolvers[first] = [(tag, rx) for tag, rx in entries
+                            if tag != "tag:yaml.org,2002:timestamp"]
+
+
+_StrictSafeLoader.yaml_implicit_resolvers = {
+    key: list(value) for key, value in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_no_timestamps()
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse one YAML document safely (no code, no aliases, no duplicate keys)."""
+    try:
+        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - strict safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise _fail(source, Reason.UNREADABLE_FILE,
+                    f"invalid YAML at {where}{exc.problem}") from exc
+    except yaml.YAMLError as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE, f"invalid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE,
+                    f"nested more than {MAX_NESTING} levels deep") from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this tool accepts")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parse JSON, refusing duplicate keys, NaN/Infinity and deep nesting."""
+    if text.count("[") + text.count("{") > 0 and _bracket_depth(text) > MAX_NESTING:
+        raise _fail(source, Reason.UNREADABLE_FILE,
+                    f"nested more than {MAX_NESTING} levels deep")
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs,
+                          parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE, f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:  # pragma: no cover - guarded by _bracket_depth
+        raise _fail(source, Reason.UNREADABLE_FILE, "nested too deeply") from exc
+
+
+def _bracket_depth(text: str) -> int:
+    """Deepest bracket nesting outside strings, without building anything."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_NESTING:
+                return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def read_document(path: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+    """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) document from a file."""
+    source = str(path)
+    text = decode_text(read_bytes(path, max_bytes=max_bytes), source)
+    if path.suffix.lower() == ".json":
+        return parse_json(text, source)
+    return parse_yaml(text, source)

@@ -1,0 +1,49 @@
+"""The ``carescore`` application: one sub-command per module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from scoring import __version__
+from scoring.cli._common import EXIT_INTERNAL
+from scoring.cli.questionnaire import questionnaire_app
+from scoring.cli.validate import validate_command
+
+app = typer.Typer(
+    name="carescore",
+    help="Cyber-insurance risk scoring for care facilities.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(questionnaire_app, name="questionnaire")
+app.command("validate")(validate_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"carescore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Show the version and exit.")) -> None:
+    """Cyber-insurance risk scoring for care facilities."""
+
+
+def main() -> None:
+    """Console entry point: run the app; an unexpected failure is one line, exit 3."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("carescore: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: never a traceback for a user
+        sys.stderr.write(f"carescore: internal error ({type(exc).__name__}: {exc}); "
+                         "please report it with the command you ran\n")
+        sys.exit(EXIT_INTERNAL)

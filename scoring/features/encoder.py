@@ -1,0 +1,295 @@
+"""The feature encoder: validated answers -> a documented numeric matrix.
+
+:class:`FeatureEncoder` follows the scikit-learn transformer contract. Its
+input is :attr:`Validation.table <scoring.responses.validation.Validation.table>`
+(question columns plus ``assessed_on``); its output has one column per feature,
+each traceable to a question id (``feature_info_``):
+
+========================  ==========================================  =====================
+encoding                  feature(s)                                  value
+========================  ==========================================  =====================
+ordinal (controls)        ``<id>``                                    0 = worst .. 1 = best
+one_hot (choices)         ``<id>=<code>`` for every code              0/1
+indicators (multiple)     ``<id>=<code>`` for every code              0/1
+log / log1p               ``<id>__log`` / ``<id>__log1p``             log(x) / log(1 + x)
+linear                    ``<id>``                                    x
+share (percent)           ``<id>__share``                             x / 100
+years_since (dates)       ``<id>__years``                             age at assessment
+========================  ==========================================  =====================
+
+Every control, whatever its kind, becomes one *level* between 0 (worst answer)
+and 1 (best answer), so "a better answer never raises expected loss" is one sign
+constraint per control for the loss model. A date control's level falls from 1
+(done on the assessment date) to 0 (``stale_after_years`` ago or longer).
+
+Missing answers (the validator has already put the worst answer in place of
+blank and unknown controls):
+
+* a control that does not apply is at its **best** level when the exposure it
+  protects is absent (no PACS -> PACS exposure is not a risk) or when the facility
+  answered "not applicable", and at its **worst** level when it does not apply
+  because the control it depends on is missing (no MDM -> no remote wipe);
+* a number that does not apply is 0 (no imaging -> 0 modalities); an "unknown"
+  number takes the median seen in ``fit`` and sets ``<id>__unknown`` to 1;
+* a choice that does not apply has all its indicators at 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from scoring.questionnaire import expression as ex
+from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.vocabulary import AnswerKind, Better, Encoding
+
+AS_OF_COLUMN = "assessed_on"
+_DAYS_PER_YEAR = 365.25
+_YEARS_CAP = 50.0
+
+
+def _arrow(column: pd.Series) -> pa.Array:
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return pa.array(column.to_numpy(dtype="datetime64[D]"), pa.date32(),
+                        mask=column.isna().to_numpy())
+    return pa.array(column, from_pandas=True)
+
+
+class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Encode validated answers of a questionnaire as numeric features.
+
+    Parameters
+    ----------
+    questionnaire : Questionnaire, optional
+        The questionnaire the answers follow; the bundled default when omitted.
+
+    Attributes
+    ----------
+    feature_names_out_ : numpy.ndarray of str
+        Feature names, in output order.
+    feature_info_ : pandas.DataFrame
+        One row per feature: ``feature``, ``question_id``, ``encoding``,
+        ``is_control``, ``perils``.
+    unknown_fill_ : dict
+        Median used for an "unknown" number, by question id (learned in ``fit``).
+
+    Examples
+    --------
+    >>> from scoring import FeatureEncoder, bundled_questionnaire
+    >>> encoder = FeatureEncoder(bundled_questionnaire())
+    >>> encoder.get_params()["questionnaire"].id
+    'care_cyber'
+    """
+
+    def __init__(self, questionnaire: Questionnaire | None = None) -> None:
+        self.questionnaire = questionnaire
+
+    # -- scikit-learn contract -------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureEncoder:  # noqa: N803
+        """Learn the feature layout and the fill values for unknown numbers."""
+        questionnaire = self._questionnaire()
+        self._check_columns(X, questionnaire)
+        self.questionnaire_key_ = questionnaire.key
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.n_features_in_ = len(X.columns)
+        fill: dict[str, float] = {}
+        for question in questionnaire.questions:
+            if question.is_numeric and question.control is None and question.allow_unknown:
+                values = pd.to_numeric(X[question.id], errors="coerce").dropna()
+                fill[question.id] = float(values.median()) if len(values) else 0.0
+        self.unknown_fill_ = fill
+        info = [row for q in questionnaire.questions for row in self._layout(q)]
+        self.feature_info_ = pd.DataFrame(
+            info, columns=["feature", "question_id", "encoding", "is_control", "perils"])
+        self.feature_names_out_ = self.feature_info_["feature"].to_numpy(dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        """Encode answers; returns a float64 array of shape (n_rows, n_features)."""
+        check_is_fitted(self, "feature_names_out_")
+        questionnaire = self._questionnaire()
+        if questionnaire.key != self.questionnaire_key_:
+            raise ValueError(f"the encoder was fitted for {self.questionnaire_key_}; "
+                             f"got {questionnaire.key}")
+        self._check_columns(X, questionnaire)
+        length = len(X)
+        as_of = self._as_of(X, questionnaire)
+        resolved: dict[str, pa.Array] = {}
+        best_env: dict[str, pa.Array] = {}
+        blocks: list[np.ndarray] = []
+        for question in questionnaire.questions:
+            column = _arrow(X[question.id])
+            relevant = self._relevant(question, resolved, length)
+            if question.control is not None:
+                column, best = self._resolve_control(question, column, resolved, best_env,
+                                                     as_of, length)
+                best_env[question.id] = best
+            else:
+                best_env[question.id] = column
+            resolved[question.id] = column
+            blocks.extend(self._encode(question, column, relevant, as_of))
+        if not blocks:
+            return np.zeros((length, 0))
+        return np.column_stack(blocks).astype(np.float64, copy=False)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Feature names, each starting with the question id it comes from."""
+        check_is_fitted(self, "feature_names_out_")
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _questionnaire(self) -> Questionnaire:
+        if self.questionnaire is not None:
+            return self.questionnaire
+        from scoring.questionnaire.loader import bundled_questionnaire
+
+        return bundled_questionnaire()
+
+    @staticmethod
+    def _check_columns(X: Any, questionnaire: Questionnaire) -> None:  # noqa: N803
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"X must be a pandas DataFrame of answers; got {type(X).__name__}")
+        missing = [q.id for q in questionnaire.questions if q.id not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks answer column(s) for {len(missing)} question(s): "
+                             + ", ".join(missing[:5]))
+
+    @staticmethod
+    def _as_of(X: pd.DataFrame, questionnaire: Questionnaire) -> np.ndarray:  # noqa: N803
+        if not any(q.kind is AnswerKind.DATE for q in questionnaire.questions):
+            return np.zeros(len(X), dtype="datetime64[D]")
+        if AS_OF_COLUMN not in X.columns:
+            raise ValueError(f"X needs an {AS_OF_COLUMN!r} column to age date answers")
+        days = pd.to_datetime(X[AS_OF_COLUMN]).to_numpy(dtype="datetime64[D]")
+        if np.isnat(days).any():
+            raise ValueError(f"{AS_OF_COLUMN!r} has missing dates")
+        return days
+
+    @staticmethod
+    def _layout(question: Question) -> list[tuple[str, str, str, bool, str]]:
+        encoding = question.effective_encoding
+        qid = question.id
+        perils = ",".join(p.value for p in question.control.perils) if question.control else ""
+        control = question.control is not None
+
+        def row(name: str) -> tuple[str, str, str, bool, str]:
+            return (name, qid, encoding.value, control, perils)
+
+        if encoding is Encoding.NONE:
+            return []
+        if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS):
+            return [row(f"{qid}={code}") for code in question.choice_codes]
+        suffix = {Encoding.ORDINAL: "", Encoding.LINEAR: "", Encoding.LOG: "__log",
+                  Encoding.LOG1P: "__log1p", Encoding.SHARE: "__share",
+                  Encoding.YEARS_SINCE: "" if control else "__years"}[encoding]
+        rows = [row(qid + suffix)]
+        if question.is_numeric and not control and question.allow_unknown:
+            rows.append(row(f"{qid}__unknown"))
+        return rows
+
+    @staticmethod
+    def _relevant(question: Question, env: dict[str, pa.Array], length: int) -> np.ndarray:
+        if question.relevant is None:
+            return np.ones(length, dtype=bool)
+        result = ex.evaluate(ex.parse(question.relevant), env, length=length)
+        return np.asarray(result.to_numpy(zero_copy_only=False), dtype=bool)
+
+    @staticmethod
+    def _best_and_worst(question: Question, as_of: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        control = question.control
+        assert control is not None
+        length = len(as_of)
+        if control.order is not None:
+            return (pa.array([control.order[-1]] * length, pa.string()),
+                    pa.array([control.order[0]] * length, pa.string()))
+        if control.better is Better.MORE_RECENT:
+            stale = math.ceil((control.stale_after_years or 1.0) * _DAYS_PER_YEAR)
+            return (pa.array(as_of, pa.date32()),
+                    pa.array((as_of - stale).astype("datetime64[D]"), pa.date32()))
+        kind = pa.int64() if question.kind is AnswerKind.INTEGER else pa.float64()
+        low, high = question.min, question.max
+        best, worst = (high, low) if control.better is Better.HIGHER else (low, high)
+        cast = int if kind == pa.int64() else float
+        return (pa.array([cast(best)] * length, kind), pa.array([cast(worst)] * length, kind))
+
+    def _resolve_control(self, question: Question, column: pa.Array,
+                         resolved: dict[str, pa.Array], best_env: dict[str, pa.Array],
+                         as_of: np.ndarray, length: int) -> tuple[pa.Array, pa.Array]:
+        """Fill a control's missing answers with its best or worst answer (see module doc)."""
+        best, worst = self._best_and_worst(question, as_of)
+        if column.type != best.type:
+            column = column.cast(best.type)
+        missing = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if missing.any():
+            gated_by_control = np.zeros(length, dtype=bool)
+            if question.relevant is not None:
+                node = ex.parse(question.relevant)
+                applies = np.asarray(ex.evaluate(node, resolved, length=length).to_numpy(
+                    zero_copy_only=False), dtype=bool)
+                applies_if_best = np.asarray(ex.evaluate(node, best_env, length=length).to_numpy(
+                    zero_copy_only=False), dtype=bool)
+                gated_by_control = ~applies & applies_if_best
+            fill = pc.if_else(pa.array(gated_by_control), worst, best)
+            column = pc.if_else(pa.array(missing), fill, column)
+        return column, best
+
+    def _encode(self, question: Question, column: pa.Array, relevant: np.ndarray,
+                as_of: np.ndarray) -> list[np.ndarray]:
+        encoding = question.effective_encoding
+        length = len(column)
+        if encoding is Encoding.NONE:
+            return []
+        if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS):
+            values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+            blocks = []
+            for code in question.choice_codes:
+                if encoding is Encoding.ONE_HOT:
+                    blocks.append((values == code).astype(np.float64))
+                else:
+                    parts = pd.Series(values, dtype="object").fillna("").str.split(";")
+                    blocks.append(parts.map(lambda p, c=code: c in p).to_numpy(np.float64))
+            return blocks
+        if question.control is not None and question.control.order is not None:
+            order = question.control.order
+            index = pc.index_in(column, value_set=pa.array(list(order), pa.string()))
+            return [np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.float64)
+                    / (len(order) - 1)]
+        if question.kind is AnswerKind.DATE:
+            days = np.asarray(column.to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+            years = (as_of - days).astype(np.float64) / _DAYS_PER_YEAR
+            control = question.control
+            if control is not None:
+                cap = control.stale_after_years or 1.0
+                return [1.0 - np.clip(years, 0.0, cap) / cap]
+            years = np.where(np.isnan(years), 0.0, np.clip(years, 0.0, _YEARS_CAP))
+            return [years]
+        numbers = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+        if question.control is not None:
+            low, high = float(question.min or 0.0), float(question.max or 1.0)
+            span = (high - low) or 1.0
+            level = np.clip((numbers - low) / span, 0.0, 1.0)
+            return [1.0 - level if question.control.better is Better.LOWER else level]
+        missing = np.isnan(numbers)
+        unknown = missing & relevant
+        numbers = np.where(unknown, self.unknown_fill_.get(question.id, 0.0), numbers)
+        numbers = np.where(missing & ~relevant, 0.0, numbers)
+        if encoding is Encoding.LOG:
+            floor = float(question.min or 1.0)
+            values = np.log(np.maximum(numbers, floor))
+        elif encoding is Encoding.LOG1P:
+            values = np.log1p(np.maximum(numbers, 0.0))
+        elif encoding is Encoding.SHARE:
+            values = numbers / 100.0
+        else:
+            values = numbers
+        blocks = [values]
+        if question.allow_unknown:
+            blocks.append(unknown.astype(np.float64))
+        return blocks

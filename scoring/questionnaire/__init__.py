@@ -1,0 +1,1 @@
+"""questionnaire stage of the pipeline (see ARCHITECTURE.md)."""

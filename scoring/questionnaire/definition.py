@@ -1,0 +1,207 @@
+"""The questionnaire definition: pydantic models of the YAML format.
+
+A questionnaire file is data (``questionnaires/<id>-<version>.yaml``). These
+models check its structure and refuse unknown keys; the semantic checks that
+need the whole questionnaire (references, cycles, dead branches, framework ids)
+live in :mod:`scoring.questionnaire.lint`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from scoring.vocabulary import (
+    CHOICE_KINDS,
+    NUMERIC_KINDS,
+    AnswerKind,
+    Better,
+    Encoding,
+    Peril,
+)
+
+SNAKE_ID = r"^[a-z][a-z0-9_]*$"
+SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
+
+QuestionId = Annotated[str, Field(pattern=SNAKE_ID, max_length=64)]
+ChoiceCode = Annotated[str, Field(pattern=SNAKE_ID, max_length=64)]
+
+YES_NO_CHOICES: tuple[tuple[str, str], ...] = (("yes", "Yes"), ("no", "No"))
+"""The implicit choices of a yes/no question."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Choice(_Strict):
+    """One coded answer of a choice question."""
+
+    code: str = Field(max_length=64)
+    label: str = Field(min_length=1)
+
+
+class FrameworkRefs(_Strict):
+    """Recognised practices a control maps to (ids checked against frameworks.yaml)."""
+
+    hicp: tuple[str, ...] = ()
+    """HHS 405(d) HICP sub-practices, e.g. ``7.S.A`` (Volume 1) or ``7.M.A``."""
+    cpg: tuple[str, ...] = ()
+    """HHS HPH Cybersecurity Performance Goals, e.g. ``mfa``."""
+    cis: tuple[str, ...] = ()
+    """CIS Controls v8 safeguards, e.g. ``6.4``."""
+
+    def is_empty(self) -> bool:
+        return not (self.hicp or self.cpg or self.cis)
+
+
+class Control(_Strict):
+    """Marks a question as a security control and says which way is better."""
+
+    order: tuple[str, ...] | None = None
+    """Choice codes from worst to best (choice questions)."""
+    better: Better | None = None
+    """Direction of improvement (numeric and date questions)."""
+    stale_after_years: float | None = Field(default=None, gt=0)
+    """Date controls: an age at or beyond this counts as the worst level."""
+    perils: tuple[Peril, ...] = Field(min_length=1)
+    frameworks: FrameworkRefs = FrameworkRefs()
+    actionable: bool = True
+    """False for controls a facility cannot change by a fix (e.g. prior incidents)."""
+    why: str | None = None
+    """One plain-language sentence on why this matters for a care facility."""
+
+
+class Question(_Strict):
+    """One question; its id is the feature key and the table column name."""
+
+    id: QuestionId
+    kind: AnswerKind = Field(alias="type")
+    label: str = Field(min_length=1)
+    help: str | None = None
+    required: bool = False
+    relevant: str | None = None
+    """Skip logic over earlier answers, e.g. ``${has_pacs} = 'yes'``."""
+    constraint: str | None = None
+    """A condition the answer must meet; ``.`` is the answer itself."""
+    constraint_message: str | None = None
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int = Field(default=2000, gt=0, le=100_000)
+    choices: tuple[Choice, ...] | None = None
+    allow_unknown: bool = False
+    allow_not_applicable: bool = False
+    control: Control | None = None
+    encoding: Encoding | None = None
+    """How the answer becomes features; derived from the kind when omitted."""
+
+    @field_validator("relevant", "constraint")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must be an expression or left out; got an empty string")
+        return value
+
+    @property
+    def is_control(self) -> bool:
+        return self.control is not None
+
+    @property
+    def is_choice(self) -> bool:
+        return self.kind in CHOICE_KINDS
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in NUMERIC_KINDS
+
+    @property
+    def choice_items(self) -> tuple[tuple[str, str], ...]:
+        """(code, label) pairs, including the implicit yes/no."""
+        if self.kind is AnswerKind.YES_NO:
+            return YES_NO_CHOICES
+        return tuple((c.code, c.label) for c in self.choices or ())
+
+    @property
+    def choice_codes(self) -> tuple[str, ...]:
+        return tuple(code for code, _ in self.choice_items)
+
+    @property
+    def effective_encoding(self) -> Encoding:
+        """The declared encoding, or the default for the question's kind."""
+        if self.encoding is not None:
+            return self.encoding
+        if self.control is not None and self.kind is not AnswerKind.MULTIPLE_CHOICE:
+            return Encoding.YEARS_SINCE if self.kind is AnswerKind.DATE else Encoding.ORDINAL
+        return _DEFAULT_ENCODING[self.kind]
+
+
+_DEFAULT_ENCODING: dict[AnswerKind, Encoding] = {
+    AnswerKind.YES_NO: Encoding.ONE_HOT,
+    AnswerKind.SINGLE_CHOICE: Encoding.ONE_HOT,
+    AnswerKind.MULTIPLE_CHOICE: Encoding.INDICATORS,
+    AnswerKind.INTEGER: Encoding.LOG1P,
+    AnswerKind.NUMBER: Encoding.LINEAR,
+    AnswerKind.PERCENT: Encoding.SHARE,
+    AnswerKind.DATE: Encoding.YEARS_SINCE,
+    AnswerKind.TEXT: Encoding.NONE,
+}
+
+
+class Section(_Strict):
+    """A group of questions shown together (a page of a form, a block of columns)."""
+
+    id: QuestionId
+    title: str = Field(min_length=1)
+    intro: str | None = None
+    questions: tuple[Question, ...] = Field(min_length=1)
+
+
+class Migration(_Strict):
+    """How answers given to an earlier version map onto this one."""
+
+    from_version: str = Field(pattern=SEMVER)
+    renamed: dict[str, str] = Field(default_factory=dict)
+    """Old question id -> new question id."""
+    recoded: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """New question id -> {old code: new code}."""
+    removed: tuple[str, ...] = ()
+    """Old question ids whose answers no longer have a place (reported as flags)."""
+    note: str | None = None
+
+
+class Questionnaire(_Strict):
+    """A versioned questionnaire: sections of questions, plus migrations."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: QuestionId
+    version: str = Field(pattern=SEMVER)
+    title: str = Field(min_length=1)
+    description: str | None = None
+    sections: tuple[Section, ...] = Field(min_length=1)
+    migrations: tuple[Migration, ...] = ()
+
+    @cached_property
+    def questions(self) -> tuple[Question, ...]:
+        """All questions in form order."""
+        return tuple(q for s in self.sections for q in s.questions)
+
+    @cached_property
+    def by_id(self) -> dict[str, Question]:
+        """Questions keyed by id (the first one wins if the linter found duplicates)."""
+        found: dict[str, Question] = {}
+        for q in self.questions:
+            found.setdefault(q.id, q)
+        return found
+
+    @cached_property
+    def controls(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions if q.control is not None)
+
+    @property
+    def key(self) -> str:
+        """``id@version``, as written in outputs and audit trails."""
+        return f"{self.id}@{self.version}"

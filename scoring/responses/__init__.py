@@ -1,0 +1,1 @@
+"""responses stage of the pipeline (see ARCHITECTURE.md)."""

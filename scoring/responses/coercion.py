@@ -1,0 +1,318 @@
+"""Turning raw cells into typed answers, column by column.
+
+Every cell arrives as text (see :mod:`scoring.responses.reading`). Each rule
+below is applied to a whole column at once with ``pyarrow.compute``, so one
+facility and a million go through the same code. The accepted coercions are
+exactly these (README.md, "What the reader accepts"):
+
+* surrounding spaces are ignored; an empty cell is unanswered;
+* ``unknown``, ``don't know``, ``dont know``, ``not known`` (any case) mean *unknown*;
+  ``n/a``, ``na``, ``not applicable`` (any case) mean *not applicable*; a
+  question's own choice code or label always wins over these words;
+* yes/no: ``yes y true t 1`` and ``no n false f 0`` in any case;
+* choices: the code or the label, in any case; multiple choice separated by ``;``
+  (order and repeats do not matter, an empty part is an error);
+* integers: ``1234``, ``1,234`` (commas only as thousands separators in groups of
+  three), ``12.0`` (a whole number written with zero decimals);
+* numbers: ``1234.5``, ``1,234.5``, ``1.5e6``; a leading ``$`` for amounts in
+  USD; a trailing ``%`` for percentages; a decimal comma (``1,5``) is ambiguous
+  and refused;
+* dates: ``YYYY-MM-DD`` (a time after it is ignored), or an Excel serial day
+  number between 20000 and 80000 (1954-2119); ``03/04/2025`` is ambiguous and
+  refused.
+
+Anything else is an error naming what was given and what is allowed. Nothing is
+evaluated: a cell such as ``=HYPERLINK(...)`` is just text that is not a valid
+answer (or, for a free-text question, text kept as it is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from scoring.questionnaire.definition import Question
+from scoring.vocabulary import AnswerKind, AnswerState, Reason
+
+UNKNOWN_WORDS = ("unknown", "don't know", "dont know", "not known", "don\u2019t know")
+NOT_APPLICABLE_WORDS = ("n/a", "na", "not applicable")
+YES_WORDS = ("yes", "y", "true", "t", "1")
+NO_WORDS = ("no", "n", "false", "f", "0")
+MAX_CELL_CHARS = 200
+"""Longest accepted cell for anything but free text (which has its own max_length)."""
+
+_INTEGER = r"^-?(\d+|\d{1,3}(,\d{3})+)(\.0+)?$"
+_NUMBER = r"^-?(\d+(\.\d*)?|\.\d+|\d{1,3}(,\d{3})+(\.\d*)?)([eE][-+]?\d{1,3})?$"
+_DECIMAL_COMMA = r"^-?\d+,\d{1,2}$|^-?\d+,\d{4,}$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+_SERIAL_DATE = r"^\d{5}(\.0+)?$"
+_SLASH_DATE = r"^\d{1,4}[/.]\d{1,2}[/.]\d{1,4}$"
+_EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+
+
+@dataclass
+class Failure:
+    """Rows of one column that fail one rule."""
+
+    mask: np.ndarray
+    reason: Reason
+    message: str
+    allowed: str | None = None
+
+
+@dataclass
+class Coerced:
+    """A typed column, the state of each cell, and the cells that failed."""
+
+    values: pa.Array
+    states: np.ndarray
+    failures: list[Failure] = field(default_factory=list)
+
+
+def _mask(array: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _words(items: tuple[str, ...]) -> pa.Array:
+    return pa.array(list(items), pa.string())
+
+
+def describe_allowed(question: Question) -> str:
+    """What a question accepts, in words, for error messages."""
+    kind = question.kind
+    if question.is_choice:
+        text = ", ".join(question.choice_codes)
+        return f"one or more of {text}, separated by ';'" if kind is \
+            AnswerKind.MULTIPLE_CHOICE else text
+    if question.is_numeric:
+        low = "" if question.min is None else f"{question.min:g}"
+        high = "" if question.max is None else f"{question.max:g}"
+        noun = {AnswerKind.INTEGER: "a whole number", AnswerKind.NUMBER: "a number",
+                AnswerKind.PERCENT: "a percentage"}[kind]
+        if low and high:
+            return f"{noun} from {low} to {high}"
+        if low:
+            return f"{noun} of at least {low}"
+        if high:
+            return f"{noun} of at most {high}"
+        return noun
+    if kind is AnswerKind.DATE:
+        return "a date written YYYY-MM-DD"
+    return f"text of at most {question.max_length} characters"
+
+
+def coerce(raw: pa.Array, question: Question) -> Coerced:
+    """Coerce one raw text column to the typed answers of ``question``.
+
+    The result's ``states`` say, for every cell, whether it was answered,
+    unanswered, unknown, not applicable or invalid; invalid cells hold null.
+    Relevance and the answer policy are applied later, by the validator.
+    """
+    raw = pc.cast(raw, pa.string()) if raw.type != pa.string() else raw
+    length = len(raw)
+    states = np.full(length, AnswerState.ANSWERED, dtype=np.uint8)
+    failures: list[Failure] = []
+    limit = question.max_length if question.kind is AnswerKind.TEXT else MAX_CELL_CHARS
+    too_long = _mask(pc.greater(pc.utf8_length(raw), limit))
+    if too_long.any():
+        raw = pc.if_else(pa.array(too_long), pa.scalar(None, pa.string()), raw)
+        failures.append(Failure(too_long, Reason.TOO_LONG,
+                                f"answer is longer than {limit} characters"))
+    text = pc.utf8_trim_whitespace(raw)
+    lower = pc.utf8_lower(text)
+    blank = _mask(pc.or_kleene(pc.is_null(text), pc.equal(text, "")))
+    special_blocked = _own_words(question)
+    unknown = _mask(pc.is_in(lower, value_set=_words(UNKNOWN_WORDS))) & ~special_blocked(lower)
+    not_applicable = _mask(pc.is_in(lower, value_set=_words(NOT_APPLICABLE_WORDS))) & \
+        ~special_blocked(lower)
+    states[blank] = AnswerState.UNANSWERED
+    states[unknown] = AnswerState.UNKNOWN
+    states[not_applicable] = AnswerState.NOT_APPLICABLE
+    states[too_long] = AnswerState.INVALID
+    given = states == AnswerState.ANSWERED
+    given_arr = pa.array(given)
+    text = pc.if_else(given_arr, text, pa.scalar(None, pa.string()))
+    lower = pc.if_else(given_arr, lower, pa.scalar(None, pa.string()))
+
+    values, kind_failures = _PARSERS[question.kind](text, lower, question)
+    for failure in kind_failures:
+        failure.mask &= given
+        if failure.mask.any():
+            failures.append(failure)
+            states[failure.mask] = AnswerState.INVALID
+    invalid = states == AnswerState.INVALID
+    if invalid.any():
+        values = pc.if_else(pa.array(invalid), pa.scalar(None, values.type), values)
+    return Coerced(values=values, states=states, failures=failures)
+
+
+def _own_words(question: Question):  # type: ignore[no-untyped-def]
+    """Cells equal to one of the question's own codes or labels are answers, not words."""
+    own = [c.lower() for code, label in question.choice_items for c in (code, label)]
+    if not own:
+        return lambda lower: np.zeros(len(lower), dtype=bool)
+    value_set = pa.array(own, pa.string())
+    return lambda lower: _mask(pc.is_in(lower, value_set=value_set))
+
+
+# --- parsers by kind: (text, lowered text, question) -> (typed values, failures) ---------
+
+Parsed = tuple[pa.Array, list[Failure]]
+
+
+def _parse_yes_no(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
+    yes = _mask(pc.is_in(lower, value_set=_words(YES_WORDS)))
+    no = _mask(pc.is_in(lower, value_set=_words(NO_WORDS)))
+    values = pc.if_else(pa.array(yes), "yes", pc.if_else(pa.array(no), "no",
+                                                          pa.scalar(None, pa.string())))
+    bad = ~(yes | no) & _mask(pc.is_valid(lower))
+    return values, [Failure(bad, Reason.NOT_YES_NO, "not a yes/no answer",
+                            "yes, no (also y/n, true/false, 1/0)")]
+
+
+def _choice_index(lower: pa.Array, question: Question) -> pa.Array:
+    codes = [code.lower() for code in question.choice_codes]
+    labels = [label.strip().lower() for _, label in question.choice_items]
+    by_code = pc.index_in(lower, value_set=pa.array(codes, pa.string()))
+    by_label = pc.index_in(lower, value_set=pa.array(labels, pa.string()))
+    return pc.coalesce(by_code, by_label)
+
+
+def _parse_single(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
+    index = _choice_index(lower, question)
+    values = pc.take(pa.array(question.choice_codes, pa.string()), index)
+    bad = _mask(pc.and_(pc.is_null(index), pc.is_valid(lower)))
+    return values, [Failure(bad, Reason.NOT_A_CHOICE, "not one of the choices",
+                            describe_allowed(question))]
+
+
+def _parse_multiple(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
+    length = len(lower)
+    parts = pc.split_pattern(pc.fill_null(lower, ""), ";")
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
+    parent = np.asarray(pc.list_parent_indices(parts).to_numpy(zero_copy_only=False))
+    index = _choice_index(flat, question)
+    answered = _mask(pc.is_valid(lower))
+    bad_part = ~_mask(pc.is_valid(index))
+    bad = np.zeros(length, dtype=bool)
+    bad[parent[bad_part]] = True
+    bad &= answered
+    bits = np.zeros(length, dtype=np.int64)
+    good = ~bad_part
+    codes = np.asarray(pc.fill_null(index, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    np.bitwise_or.at(bits, parent[good], np.left_shift(1, codes[good]))
+    unique, inverse = np.unique(bits, return_inverse=True)
+    names = question.choice_codes
+    canonical = [";".join(n for i, n in enumerate(names) if value >> i & 1) for value in unique]
+    values = pc.take(pa.array(canonical, pa.string()), pa.array(inverse))
+    values = pc.if_else(pa.array(answered & ~bad), values, pa.scalar(None, pa.string()))
+    return values, [Failure(bad, Reason.NOT_A_CHOICE, "not a list of the choices",
+                            describe_allowed(question))]
+
+
+def _range_failures(values: pa.Array, question: Question, *, low: float | None,
+                    high: float | None) -> list[Failure]:
+    failures = []
+    if low is not None:
+        failures.append(Failure(_mask(pc.less(values, low)), Reason.OUT_OF_RANGE,
+                                f"below the minimum {low:g}", describe_allowed(question)))
+    if high is not None:
+        failures.append(Failure(_mask(pc.greater(values, high)), Reason.OUT_OF_RANGE,
+                                f"above the maximum {high:g}", describe_allowed(question)))
+    return failures
+
+
+def _parse_integer(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
+    ok = _mask(pc.match_substring_regex(text, _INTEGER))
+    digits = pc.replace_substring_regex(text, r",|\.0+$", "")
+    too_big = ok & _mask(pc.greater(pc.utf8_length(digits), 15))
+    ok &= ~too_big
+    values = pc.cast(pc.if_else(pa.array(ok), digits, pa.scalar(None, pa.string())), pa.int64())
+    failures = [
+        Failure(~ok & ~too_big & _mask(pc.is_valid(text)) & ~_decimal_comma(text),
+                Reason.NOT_AN_INTEGER, "not a whole number", describe_allowed(question)),
+        Failure(_decimal_comma(text), Reason.AMBIGUOUS,
+                "a comma here could be a decimal or a thousands separator; write "
+                "1234 or 1234.5", describe_allowed(question)),
+        Failure(too_big, Reason.OUT_OF_RANGE, "number too large", describe_allowed(question)),
+    ]
+    return values, failures + _range_failures(values, question, low=question.min,
+                                              high=question.max)
+
+
+def _decimal_comma(text: pa.Array) -> np.ndarray:
+    return _mask(pc.match_substring_regex(text, _DECIMAL_COMMA))
+
+
+def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
+    cleaned = text
+    if question.unit and question.unit.upper() == "USD":
+        cleaned = pc.replace_substring_regex(cleaned, r"^\$\s*|^(-)\$\s*", r"\1")
+    if question.kind is AnswerKind.PERCENT:
+        cleaned = pc.replace_substring_regex(cleaned, r"\s*%$", "")
+    ok = _mask(pc.match_substring_regex(cleaned, _NUMBER))
+    numbers = pc.cast(pc.if_else(pa.array(ok), pc.replace_substring(cleaned, ",", ""),
+                                 pa.scalar(None, pa.string())), pa.float64())
+    infinite = _mask(pc.is_inf(numbers))
+    numbers = pc.if_else(pa.array(infinite), pa.scalar(None, pa.float64()), numbers)
+    comma = _decimal_comma(cleaned)
+    low, high = question.min, question.max
+    if question.kind is AnswerKind.PERCENT:
+        low = 0.0 if low is None else low
+        high = 100.0 if high is None else high
+    failures = [
+        Failure(~ok & ~comma & _mask(pc.is_valid(text)), Reason.NOT_A_NUMBER, "not a number",
+                describe_allowed(question)),
+        Failure(comma, Reason.AMBIGUOUS, "a comma here could be a decimal or a thousands "
+                "separator; write 1234 or 1234.5", describe_allowed(question)),
+        Failure(infinite, Reason.OUT_OF_RANGE, "number too large", describe_allowed(question)),
+    ]
+    return numbers, failures + _range_failures(numbers, question, low=low, high=high)
+
+
+def _parse_date(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
+    iso = _mask(pc.match_substring_regex(text, _ISO_DATE))
+    day = pc.utf8_slice_codeunits(text, 0, 10)
+    parsed = pc.strptime(pc.if_else(pa.array(iso), day, pa.scalar(None, pa.string())),
+                         format="%Y-%m-%d", unit="s", error_is_null=True)
+    dates = pc.cast(parsed, pa.date32())
+    # strptime rolls 2024-02-30 over to March; only dates that print back unchanged count
+    exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day)
+    dates = pc.if_else(pc.fill_null(exact, False), dates, pa.scalar(None, pa.date32()))
+    serial_text = _mask(pc.match_substring_regex(text, _SERIAL_DATE))
+    serial = np.asarray(pc.cast(pc.if_else(pa.array(serial_text), pc.replace_substring_regex(
+        text, r"\.0+$", ""), pa.scalar(None, pa.string())), pa.int64()).to_numpy(
+        zero_copy_only=False), dtype=np.float64)
+    in_range = serial_text & (np.nan_to_num(serial, nan=0) >= 20000) & \
+        (np.nan_to_num(serial, nan=0) <= 80000)
+    if in_range.any():
+        serial_dates = (_EXCEL_EPOCH + np.nan_to_num(serial, nan=0).astype("timedelta64[D]"))
+        from_serial = pa.array(serial_dates.astype("datetime64[D]"), pa.date32())
+        dates = pc.if_else(pa.array(in_range), from_serial, dates)
+    slash = _mask(pc.match_substring_regex(text, _SLASH_DATE))
+    present = _mask(pc.is_valid(text))
+    bad = present & ~_mask(pc.is_valid(dates)) & ~slash
+    return dates, [
+        Failure(bad, Reason.NOT_A_DATE, "not a date", describe_allowed(question)),
+        Failure(slash, Reason.AMBIGUOUS, "day and month order is ambiguous",
+                describe_allowed(question)),
+    ]
+
+
+def _parse_text(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
+    return text, []
+
+
+_PARSERS = {
+    AnswerKind.YES_NO: _parse_yes_no,
+    AnswerKind.SINGLE_CHOICE: _parse_single,
+    AnswerKind.MULTIPLE_CHOICE: _parse_multiple,
+    AnswerKind.INTEGER: _parse_integer,
+    AnswerKind.NUMBER: _parse_number,
+    AnswerKind.PERCENT: _parse_number,
+    AnswerKind.DATE: _parse_date,
+    AnswerKind.TEXT: _parse_text,
+}

@@ -1,0 +1,338 @@
+"""Reading responses from the files people really have, into raw text columns.
+
+* one facility: a YAML or JSON document (answers keyed by question id);
+* many facilities: CSV, XLSX or Parquet, one row per facility, one column per
+  question id (multiple choice as ``a;b``).
+
+Every cell becomes text (or null for an empty cell) so that one set of coercion
+rules (:mod:`scoring.responses.coercion`) applies whatever the file format; the
+only format-specific steps are documented here: Excel date cells become
+``YYYY-MM-DD``, Excel percent-formatted cells are multiplied by 100, Excel
+formulas are read as their text (never evaluated), and YAML/JSON booleans,
+numbers and lists are written as text (``true``, ``12``, ``a;b``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from scoring._files import decode_text, parse_json, parse_yaml, read_bytes
+from scoring.errors import InputError, Issue
+from scoring.vocabulary import Reason
+
+METADATA_COLUMNS = (
+    "facility_id",
+    "facility_name",
+    "questionnaire",
+    "questionnaire_version",
+    "assessed_on",
+    "answered_by",
+)
+"""Columns (and document keys) that describe the response rather than answer a question."""
+
+DOCUMENT_KEYS = (*METADATA_COLUMNS, "answers")
+MAX_TABLE_BYTES = 4 * 1024 * 1024 * 1024
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+_CSV_BLOCK_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RawResponses:
+    """Responses as read: one text column per file column, before any rule.
+
+    ``first_row`` is the row number of the first record as a user sees it
+    (2 under a CSV/XLSX header, 1 in Parquet) or ``None`` for a one-facility file.
+    """
+
+    table: pa.Table
+    source: str
+    first_row: int | None
+
+    @property
+    def is_table(self) -> bool:
+        return self.first_row is not None
+
+    def row_numbers(self) -> list[int | None]:
+        if self.first_row is None:
+            return [None] * self.table.num_rows
+        return list(range(self.first_row, self.first_row + self.table.num_rows))
+
+
+def _fail(source: str, reason: Reason, message: str, **context: Any) -> InputError:
+    return InputError([Issue(reason=reason, message=message, source=source, **context)])
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest valid name to a misspelt one, if any is close enough."""
+    matches = difflib.get_close_matches(name.strip().lower(), list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+# --- one facility --------------------------------------------------------------------------
+
+def _as_text(value: Any, key: str, source: str, issues: list[Issue]) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        parts = [_as_text(item, key, source, issues) for item in value]
+        if any(isinstance(item, list | dict) for item in value) or any(
+                p is not None and ";" in p for p in parts):
+            issues.append(Issue(Reason.NOT_A_CHOICE, "a list must hold plain choice codes",
+                                source=source, question_id=key, value=repr(value)[:100]))
+            return None
+        return ";".join(p for p in parts if p is not None)
+    issues.append(Issue(Reason.NOT_A_CHOICE, "expected a single value or a list of codes, "
+                        f"got a {type(value).__name__}", source=source, question_id=key,
+                        value=repr(value)[:100]))
+    return None
+
+
+def response_from_mapping(document: Any, source: str = "<response>") -> RawResponses:
+    """One facility's response from a parsed YAML/JSON document (or a web form's dict).
+
+    The document holds ``questionnaire``, ``questionnaire_version``, optional
+    ``facility_id``, ``facility_name``, ``assessed_on``, ``answered_by``, and
+    ``answers``: a mapping from question id to answer. A question left out of
+    ``answers`` is unanswered.
+    """
+    if not isinstance(document, Mapping):
+        raise _fail(source, Reason.UNREADABLE_FILE,
+                    "expected a mapping with 'questionnaire', 'questionnaire_version' and "
+                    f"'answers'; got a {type(document).__name__}")
+    issues: list[Issue] = []
+    for key in document:
+        if not isinstance(key, str) or key not in DOCUMENT_KEYS:
+            hint = suggest(str(key), DOCUMENT_KEYS)
+            issues.append(Issue(Reason.UNKNOWN_COLUMN, f"unknown key {str(key)!r}"
+                                + (f"; did you mean {hint!r}?" if hint else ""),
+                                source=source, allowed=", ".join(DOCUMENT_KEYS)))
+    answers = document.get("answers")
+    if answers is None:
+        answers = {}
+    if not isinstance(answers, Mapping):
+        issues.append(Issue(Reason.UNREADABLE_FILE, "'answers' must be a mapping from question "
+                            "id to answer", source=source))
+        answers = {}
+    columns: dict[str, str | None] = {}
+    for key in METADATA_COLUMNS:
+        if key in document:
+            columns[key] = _as_text(document[key], key, source, issues)
+    for key, value in answers.items():
+        name = str(key)
+        if name in columns:
+            issues.append(Issue(Reason.DUPLICATE_COLUMN, "answered twice", source=source,
+                                question_id=name))
+            continue
+        columns[name] = _as_text(value, name, source, issues)
+    if issues:
+        raise InputError(issues)
+    table = pa.table({name: pa.array([value], pa.string()) for name, value in columns.items()})
+    if not columns:
+        table = pa.table({}).append_column("facility_id", pa.array([None], pa.string()))
+    return RawResponses(table=table, source=source, first_row=None)
+
+
+def read_response(path: Path) -> RawResponses:
+    """Read one facility's response from a YAML (``.yaml``, ``.yml``) or JSON file."""
+    source = str(path)
+    text = decode_text(read_bytes(path, max_bytes=MAX_RESPONSE_BYTES), source)
+    document = parse_json(text, source) if path.suffix.lower() == ".json" else \
+        parse_yaml(text, source)
+    return response_from_mapping(document, source)
+
+
+# --- many facilities -----------------------------------------------------------------------
+
+def _check_header(names: list[str], source: str) -> None:
+    issues = []
+    seen: set[str] = set()
+    for index, name in enumerate(names, start=1):
+        if not name.strip():
+            issues.append(Issue(Reason.UNKNOWN_COLUMN, f"column {index} has no name",
+                                source=source))
+        elif name in seen:
+            issues.append(Issue(Reason.DUPLICATE_COLUMN, f"column {name!r} appears more than "
+                                "once", source=source, question_id=name))
+        seen.add(name)
+    if issues:
+        raise InputError(issues)
+
+
+def read_csv(path: Path) -> RawResponses:
+    """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells)."""
+    source = str(path)
+    data = read_bytes(path, max_bytes=MAX_TABLE_BYTES)
+    head = decode_text(data[:65536], source) if len(data) > 65536 else decode_text(data, source)
+    try:
+        header = next(csv.reader(io.StringIO(head)))
+    except (StopIteration, csv.Error) as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE, f"no header row: {exc}") from exc
+    header = [name.strip() for name in header]
+    _check_header(header, source)
+    bad_rows: list[Issue] = []
+
+    def invalid_row(row: Any) -> str:
+        bad_rows.append(Issue(
+            Reason.UNREADABLE_FILE,
+            f"row has {row.actual_columns} cells; the header has {row.expected_columns}",
+            source=source, row=row.number, value=(row.text or "")[:100]))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
+                                           block_size=_CSV_BLOCK_BYTES, encoding="utf8"),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True,
+                                              invalid_row_handler=invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                null_values=[], check_utf8=True),
+        )
+    except pa.ArrowInvalid as exc:
+        message = str(exc).split("\n")[0]
+        if "UTF8" in message or "utf8" in message.lower():
+            message = "file is not UTF-8 text; save it as UTF-8"
+        raise _fail(source, Reason.UNREADABLE_FILE, f"cannot read CSV: {message}") from exc
+    if bad_rows:
+        raise InputError(bad_rows)
+    if table.num_rows == 0:
+        raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
+    return RawResponses(table=table, source=source, first_row=2)
+
+
+def _excel_text(cell: Any) -> str | None:
+    value = cell.value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        if "%" in (cell.number_format or ""):
+            value = round(value * 100, 10)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return repr(value) if isinstance(value, float) else str(value)
+    return str(value)
+
+
+def read_xlsx(path: Path) -> RawResponses:
+    """Read an XLSX workbook: the sheet named ``responses``, else the first sheet."""
+    import zipfile
+
+    import openpyxl  # imported here: only spreadsheet users pay for it
+
+    source = str(path)
+    read_bytes(path, max_bytes=MAX_TABLE_BYTES)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE,
+                    f"not a readable XLSX workbook ({type(exc).__name__})") from exc
+    try:
+        sheet = workbook["responses"] if "responses" in workbook.sheetnames else \
+            workbook.worksheets[0]
+        rows = sheet.iter_rows()
+        try:
+            header_cells = next(rows)
+        except StopIteration as exc:
+            raise _fail(source, Reason.EMPTY_FILE, "the sheet is empty") from exc
+        header = [str(c.value).strip() if c.value is not None else "" for c in header_cells]
+        while header and not header[-1]:
+            header.pop()
+        _check_header(header, source)
+        width = len(header)
+        columns: list[list[str | None]] = [[] for _ in header]
+        for cells in rows:
+            values = [_excel_text(c) for c in cells]
+            if all(v is None or not str(v).strip() for v in values):
+                continue  # Excel leaves formatted but empty rows behind
+            values = (values + [None] * width)[:width] if len(values) < width else values
+            if any(v is not None and str(v).strip() for v in values[width:]):
+                raise _fail(source, Reason.UNREADABLE_FILE,
+                            "a row has cells beyond the last named column",
+                            row=cells[0].row if cells else None)
+            for index in range(width):
+                columns[index].append(values[index])
+    finally:
+        workbook.close()
+    if not columns or not columns[0]:
+        raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
+    table = pa.table({name: pa.array(col, pa.string()) for name, col in zip(header, columns,
+                                                                           strict=True)})
+    return RawResponses(table=table, source=source, first_row=2)
+
+
+def read_parquet(path: Path) -> RawResponses:
+    """Read a Parquet file of responses; typed columns are written as text first."""
+    source = str(path)
+    read_bytes(path, max_bytes=MAX_TABLE_BYTES)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(source, Reason.UNREADABLE_FILE,
+                    f"not a readable Parquet file: {str(exc).splitlines()[0]}") from exc
+    _check_header(table.column_names, source)
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_nested(kind):
+            raise _fail(source, Reason.UNREADABLE_FILE,
+                        f"column {name!r} holds nested values ({kind}); expected plain values")
+        if pa.types.is_dictionary(kind):
+            column = column.cast(kind.value_type)
+            kind = kind.value_type
+        if pa.types.is_boolean(kind):
+            column = pa.chunked_array([
+                pc.if_else(chunk, "true", "false") for chunk in column.chunks],
+                pa.string())
+        columns[name] = column.cast(pa.string())
+    if table.num_rows == 0:
+        raise _fail(source, Reason.EMPTY_FILE, "no facility rows")
+    return RawResponses(table=pa.table(columns), source=source, first_row=1)
+
+
+_TABLE_READERS = {".csv": read_csv, ".xlsx": read_xlsx, ".parquet": read_parquet,
+                  ".pq": read_parquet}
+_DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
+SUPPORTED_SUFFIXES = (*_DOCUMENT_SUFFIXES, *_TABLE_READERS)
+
+
+def read_responses(path: Path) -> RawResponses:
+    """Read any supported response file, choosing the reader by file extension."""
+    suffix = path.suffix.lower()
+    if suffix in _DOCUMENT_SUFFIXES:
+        return read_response(path)
+    reader = _TABLE_READERS.get(suffix)
+    if reader is None:
+        raise _fail(str(path), Reason.UNREADABLE_FILE,
+                    f"unsupported file type {suffix or '(none)'!r}",
+                    allowed=", ".join(SUPPORTED_SUFFIXES))
+    return reader(path)

@@ -1,0 +1,170 @@
+"""Every documented coercion is accepted; everything ambiguous is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scoring import AnswerState, Question, Reason
+from scoring.responses.coercion import coerce
+
+
+def _question(kind: str, **extra: Any) -> Question:
+    data: dict[str, Any] = {"id": "q", "type": kind, "label": "Q", **extra}
+    return Question.model_validate(data)
+
+
+def _one(question: Question, cell: str | None) -> tuple[Any, AnswerState, set[Reason]]:
+    result = coerce(pa.array([cell], pa.string()), question)
+    reasons = {f.reason for f in result.failures}
+    return result.values.to_pylist()[0], AnswerState(result.states[0]), reasons
+
+
+YES_NO = _question("yes_no")
+CHOICE = _question("single_choice", choices=[{"code": "offline", "label": "Offline copy"},
+                                             {"code": "unknown", "label": "Not sure"}])
+INTEGER = _question("integer", min=0, max=10_000_000)
+MONEY = _question("number", unit="USD", min=0)
+PERCENT = _question("percent")
+DATE = _question("date")
+
+
+@pytest.mark.parametrize("cell", ["yes", "Y", " TRUE ", "t", "1", "Yes"])
+def test_yes_words(cell: str) -> None:
+    assert _one(YES_NO, cell)[0] == "yes"
+
+
+@pytest.mark.parametrize("cell", ["no", "N", "false", "F", "0", " No "])
+def test_no_words(cell: str) -> None:
+    assert _one(YES_NO, cell)[0] == "no"
+
+
+@pytest.mark.parametrize("cell", ["yess", "2", "maybe", "=1=1", "+1"])
+def test_other_yes_no_cells_are_errors(cell: str) -> None:
+    value, state, reasons = _one(YES_NO, cell)
+    assert (value, state, reasons) == (None, AnswerState.INVALID, {Reason.NOT_YES_NO})
+
+
+@pytest.mark.parametrize(("cell", "state"), [
+    ("", AnswerState.UNANSWERED), ("   ", AnswerState.UNANSWERED), (None, AnswerState.UNANSWERED),
+    ("Unknown", AnswerState.UNKNOWN), ("don't know", AnswerState.UNKNOWN),
+    ("N/A", AnswerState.NOT_APPLICABLE), ("not applicable", AnswerState.NOT_APPLICABLE),
+])
+def test_blank_unknown_and_not_applicable_are_distinct_states(cell: str | None,
+                                                              state: AnswerState) -> None:
+    assert _one(YES_NO, cell)[1] == state
+
+
+def test_a_choice_code_wins_over_the_unknown_word() -> None:
+    assert _one(CHOICE, "unknown")[:2] == ("unknown", AnswerState.ANSWERED)
+
+
+@pytest.mark.parametrize("cell", ["offline", "OFFLINE", "Offline copy", " offline copy "])
+def test_choices_accept_code_or_label_in_any_case(cell: str) -> None:
+    assert _one(CHOICE, cell)[0] == "offline"
+
+
+@pytest.mark.parametrize(("cell", "number"), [
+    ("1234", 1234), ("1,234", 1234), ("1,234,567", 1_234_567), ("12.0", 12), ("0", 0),
+])
+def test_integers(cell: str, number: int) -> None:
+    assert _one(INTEGER, cell)[0] == number
+
+
+@pytest.mark.parametrize(("cell", "reason"), [
+    ("1,5", Reason.AMBIGUOUS), ("12,34", Reason.AMBIGUOUS), ("1.5", Reason.NOT_AN_INTEGER),
+    ("-3", Reason.OUT_OF_RANGE), ("10000001", Reason.OUT_OF_RANGE), ("nan", Reason.NOT_AN_INTEGER),
+    ("inf", Reason.NOT_AN_INTEGER), ("1e3", Reason.NOT_AN_INTEGER), ("=A1*2", Reason.NOT_AN_INTEGER),
+    ("12,34,567", Reason.NOT_AN_INTEGER), ("9" * 20, Reason.OUT_OF_RANGE),
+])
+def test_integer_refusals(cell: str, reason: Reason) -> None:
+    value, state, reasons = _one(INTEGER, cell)
+    assert value is None
+    assert state is AnswerState.INVALID
+    assert reason in reasons
+
+
+@pytest.mark.parametrize(("cell", "number"), [
+    ("$1,200,000", 1_200_000.0), ("1200000.50", 1_200_000.5), ("1.5e6", 1_500_000.0),
+    (".5", 0.5), ("$ 12", 12.0),
+])
+def test_amounts(cell: str, number: float) -> None:
+    assert _one(MONEY, cell)[0] == pytest.approx(number, rel=1e-12)
+
+
+@pytest.mark.parametrize(("cell", "reason"), [
+    ("NaN", Reason.NOT_A_NUMBER), ("Infinity", Reason.NOT_A_NUMBER),
+    ("1e999", Reason.OUT_OF_RANGE), ("-5", Reason.OUT_OF_RANGE), ("1,5", Reason.AMBIGUOUS),
+    ("@SUM(A1)", Reason.NOT_A_NUMBER), ("€12", Reason.NOT_A_NUMBER),
+])
+def test_amount_refusals(cell: str, reason: Reason) -> None:
+    assert reason in _one(MONEY, cell)[2]
+
+
+@pytest.mark.parametrize(("cell", "number"), [("85", 85.0), ("85%", 85.0), ("0.5 %", 0.5)])
+def test_percentages(cell: str, number: float) -> None:
+    assert _one(PERCENT, cell)[0] == pytest.approx(number, rel=1e-12)
+
+
+def test_percentages_over_100_are_refused() -> None:
+    assert _one(PERCENT, "101")[2] == {Reason.OUT_OF_RANGE}
+
+
+@pytest.mark.parametrize(("cell", "day"), [
+    ("2024-02-29", dt.date(2024, 2, 29)), ("2024-02-29T10:30:00", dt.date(2024, 2, 29)),
+    ("2024-02-29 00:00:00", dt.date(2024, 2, 29)), ("45351", dt.date(2024, 2, 29)),
+    ("45351.0", dt.date(2024, 2, 29)),
+])
+def test_dates(cell: str, day: dt.date) -> None:
+    assert _one(DATE, cell)[0] == day
+
+
+@pytest.mark.parametrize(("cell", "reason"), [
+    ("03/04/2025", Reason.AMBIGUOUS), ("2025-02-30", Reason.NOT_A_DATE),
+    ("12345", Reason.NOT_A_DATE), ("yesterday", Reason.NOT_A_DATE), ("4.3.2025", Reason.AMBIGUOUS),
+])
+def test_date_refusals(cell: str, reason: Reason) -> None:
+    assert reason in _one(DATE, cell)[2]
+
+
+def test_text_is_kept_as_given_even_when_it_looks_like_a_formula() -> None:
+    text = _question("text")
+    assert _one(text, "=HYPERLINK(\"http://x\")")[0] == "=HYPERLINK(\"http://x\")"
+
+
+def test_overlong_cells_are_refused_without_copying_them() -> None:
+    value, state, reasons = _one(YES_NO, "y" * 10_000)
+    assert (value, state, reasons) == (None, AnswerState.INVALID, {Reason.TOO_LONG})
+
+
+MULTI = _question("multiple_choice", choices=[{"code": "charting", "label": "Charting"},
+                                              {"code": "images", "label": "Images"}])
+
+
+@pytest.mark.parametrize(("cell", "canonical"), [
+    ("images;charting", "charting;images"), ("Images", "images"), ("charting; charting", "charting"),
+])
+def test_multiple_choice_is_canonical(cell: str, canonical: str) -> None:
+    assert _one(MULTI, cell)[0] == canonical
+
+
+@pytest.mark.parametrize("cell", ["charting;;images", "charting;fax", ";"])
+def test_multiple_choice_refusals(cell: str) -> None:
+    assert _one(MULTI, cell)[2] == {Reason.NOT_A_CHOICE}
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=20))
+def test_any_cells_give_a_state_for_each_and_never_raise(cells: list[str | None]) -> None:
+    for question in (YES_NO, CHOICE, INTEGER, MONEY, PERCENT, DATE, MULTI):
+        result = coerce(pa.array(cells, pa.string()), question)
+        assert len(result.values) == len(cells) == len(result.states)
+        invalid = result.states == AnswerState.INVALID
+        failed = sum((f.mask for f in result.failures), start=invalid * 0) > 0
+        assert (invalid == failed).all()
+        assert all(v is None for v, bad in zip(result.values.to_pylist(), invalid, strict=True)
+                   if bad)
