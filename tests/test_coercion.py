@@ -168,3 +168,8 @@ def test_any_cells_give_a_state_for_each_and_never_raise(cells: list[str | None]
         assert (invalid == failed).all()
         assert all(v is None for v, bad in zip(result.values.to_pylist(), invalid, strict=True)
                    if bad)
+
+
+def test_control_characters_are_refused() -> None:
+    value, state, reasons = _one(_question("text"), "ab\x00c")
+    assert (value, state, reasons) == (None, AnswerState.INVALID, {Reason.UNREADABLE_FILE})

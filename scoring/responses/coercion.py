@@ -121,6 +121,11 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
         raw = pc.if_else(pa.array(too_long), pa.scalar(None, pa.string()), raw)
         failures.append(Failure(too_long, Reason.TOO_LONG,
                                 f"answer is longer than {limit} characters"))
+    control_chars = _mask(pc.match_substring_regex(raw, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
+    if control_chars.any():
+        raw = pc.if_else(pa.array(control_chars), pa.scalar(None, pa.string()), raw)
+        failures.append(Failure(control_chars, Reason.UNREADABLE_FILE,
+                                "contains control characters (not text)"))
     text = pc.utf8_trim_whitespace(raw)
     lower = pc.utf8_lower(text)
     blank = _mask(pc.or_kleene(pc.is_null(text), pc.equal(text, "")))
@@ -131,7 +136,7 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     states[blank] = AnswerState.UNANSWERED
     states[unknown] = AnswerState.UNKNOWN
     states[not_applicable] = AnswerState.NOT_APPLICABLE
-    states[too_long] = AnswerState.INVALID
+    states[too_long | control_chars] = AnswerState.INVALID
     given = states == AnswerState.ANSWERED
     given_arr = pa.array(given)
     text = pc.if_else(given_arr, text, pa.scalar(None, pa.string()))

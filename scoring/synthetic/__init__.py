@@ -1,0 +1,1 @@
+"""Synthetic data: facilities answering a questionnaire (and, later, their claims)."""
