@@ -31,8 +31,11 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise _fail(source, Reason.TOO_LARGE,
-                        f"file is {size:,} bytes; at most {max_bytes:,} bytes are accepted")
+            raise _fail(
+                source,
+                Reason.TOO_LARGE,
+                f"file is {size:,} bytes; at most {max_bytes:,} bytes are accepted",
+            )
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, "file not found") from exc
@@ -48,13 +51,15 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
 def decode_text(data: bytes, source: str) -> str:
     """Decode UTF-8 (a leading BOM is removed); binary or other encodings are refused."""
     if b"\x00" in data[:65536]:
-        raise _fail(source, Reason.UNREADABLE_FILE,
-                    "file is binary, not text (expected UTF-8 text)")
+        raise _fail(
+            source, Reason.UNREADABLE_FILE, "file is binary, not text (expected UTF-8 text)"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _fail(
-            source, Reason.UNREADABLE_FILE,
+            source,
+            Reason.UNREADABLE_FILE,
             f"file is not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset "
             f"{exc.start}); save it as UTF-8",
         ) from exc
@@ -69,16 +74,22 @@ class _StrictSafeLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.MarkedYAMLError(
-                None, None, "aliases (*name) are not accepted; write the value out",
-                event.start_mark)
+                None,
+                None,
+                "aliases (*name) are not accepted; write the value out",
+                event.start_mark,
+            )
         self._depth += 1
         try:
             if self._depth > MAX_NESTING:
                 raise yaml.MarkedYAMLError(
-                    None, None, f"nested more than {MAX_NESTING} levels deep",
-                    self.peek_event().start_mark)
+                    None,
+                    None,
+                    f"nested more than {MAX_NESTING} levels deep",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -89,7 +100,8 @@ class _StrictSafeLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.MarkedYAMLError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -98,8 +110,9 @@ def _no_timestamps() -> None:
     """Dates stay strings: the validator parses them with its documented rules."""
     resolvers = _StrictSafeLoader.yaml_implicit_resolvers
     for first, entries in list(resolvers.items()):
-        resolvers[first] = [(tag, rx) for tag, rx in entries
-                            if tag != "tag:yaml.org,2002:timestamp"]
+        resolvers[first] = [
+            (tag, rx) for tag, rx in entries if tag != "tag:yaml.org,2002:timestamp"
+        ]
 
 
 _StrictSafeLoader.yaml_implicit_resolvers = {
@@ -115,13 +128,15 @@ def parse_yaml(text: str, source: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise _fail(source, Reason.UNREADABLE_FILE,
-                    f"invalid YAML at {where}{exc.problem}") from exc
+        raise _fail(
+            source, Reason.UNREADABLE_FILE, f"invalid YAML at {where}{exc.problem}"
+        ) from exc
     except yaml.YAMLError as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, f"invalid YAML: {exc}") from exc
     except RecursionError as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE,
-                    f"nested more than {MAX_NESTING} levels deep") from exc
+        raise _fail(
+            source, Reason.UNREADABLE_FILE, f"nested more than {MAX_NESTING} levels deep"
+        ) from exc
 
 
 def _refuse_constant(name: str) -> Any:
@@ -140,11 +155,9 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_json(text: str, source: str) -> Any:
     """Parse JSON, refusing duplicate keys, NaN/Infinity and deep nesting."""
     if text.count("[") + text.count("{") > 0 and _bracket_depth(text) > MAX_NESTING:
-        raise _fail(source, Reason.UNREADABLE_FILE,
-                    f"nested more than {MAX_NESTING} levels deep")
+        raise _fail(source, Reason.UNREADABLE_FILE, f"nested more than {MAX_NESTING} levels deep")
     try:
-        return json.loads(text, object_pairs_hook=_unique_pairs,
-                          parse_constant=_refuse_constant)
+        return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, ValueError) as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, f"invalid JSON: {exc}") from exc
     except RecursionError as exc:  # pragma: no cover - guarded by _bracket_depth

@@ -83,6 +83,4 @@ class QuestionnaireError(ValueError):
         self.problems = tuple(problems)
         listed = "; ".join(self.problems[:5])
         more = len(self.problems) - 5
-        super().__init__(
-            f"{source}: {listed}" + (f" (and {more} more)" if more > 0 else "")
-        )
+        super().__init__(f"{source}: {listed}" + (f" (and {more} more)" if more > 0 else ""))

@@ -7,10 +7,10 @@ data files, code and documentation cannot drift apart.
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
-class AnswerKind(str, Enum):
+class AnswerKind(StrEnum):
     """The type of answer a question takes."""
 
     YES_NO = "yes_no"
@@ -27,7 +27,7 @@ CHOICE_KINDS = frozenset({AnswerKind.YES_NO, AnswerKind.SINGLE_CHOICE, AnswerKin
 NUMERIC_KINDS = frozenset({AnswerKind.INTEGER, AnswerKind.NUMBER, AnswerKind.PERCENT})
 
 
-class Peril(str, Enum):
+class Peril(StrEnum):
     """Loss types the engine models separately (see ARCHITECTURE.md)."""
 
     RANSOMWARE = "ransomware"
@@ -37,7 +37,7 @@ class Peril(str, Enum):
     DEVICE_COMPROMISE = "device_compromise"
 
 
-class Better(str, Enum):
+class Better(StrEnum):
     """Which direction is better for a numeric or date control."""
 
     HIGHER = "higher"
@@ -60,14 +60,14 @@ class AnswerState(IntEnum):
     INVALID = 5
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """An error makes a facility's response unusable; a warning is a flag."""
 
     ERROR = "error"
     WARNING = "warning"
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Machine-readable reason codes carried by every validation issue."""
 
     # file level
@@ -101,7 +101,7 @@ class Reason(str, Enum):
     MIGRATED = "migrated"
 
 
-class Encoding(str, Enum):
+class Encoding(StrEnum):
     """How a question becomes numeric features (see scoring/features/encoder.py)."""
 
     ORDINAL = "ordinal"  # control level scaled to 0 (worst) .. 1 (best)

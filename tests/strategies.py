@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from scoring import AnswerKind, Question, Questionnaire
 
-_WORDS = st.sampled_from(["", " ", "unknown", "N/A", "=1+1", "-", "@x", "yes", "no", "12",
-                          "1,5", "nan", "1e400"])
+_WORDS = st.sampled_from(
+    ["", " ", "unknown", "N/A", "=1+1", "-", "@x", "yes", "no", "12", "1,5", "nan", "1e400"]
+)
 
 
 # a NUL byte makes a CSV binary (refused as a file), so it is left to the reader tests
@@ -24,8 +25,7 @@ def cell(question: Question) -> st.SearchStrategy[str]:
         codes = list(question.choice_codes)
         labels = [label for _, label in question.choice_items]
         if kind is AnswerKind.MULTIPLE_CHOICE:
-            valid = st.lists(st.sampled_from(codes), min_size=1, max_size=len(codes)).map(
-                ";".join)
+            valid = st.lists(st.sampled_from(codes), min_size=1, max_size=len(codes)).map(";".join)
         else:
             valid = st.one_of(st.sampled_from(codes), st.sampled_from(labels).map(str.upper))
     elif question.is_numeric:
@@ -42,8 +42,9 @@ def cell(question: Question) -> st.SearchStrategy[str]:
     return st.one_of(valid, valid, valid, _WORDS, _TEXT.map(lambda t: t[:8]))
 
 
-def responses(questionnaire: Questionnaire, max_rows: int = 6) -> st.SearchStrategy[
-        list[dict[str, Any]]]:
+def responses(
+    questionnaire: Questionnaire, max_rows: int = 6
+) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Lists of one-facility documents (answers as text)."""
     row = st.fixed_dictionaries({q.id: cell(q) for q in questionnaire.questions})
     return st.lists(row, min_size=1, max_size=max_rows)

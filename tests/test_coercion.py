@@ -26,8 +26,13 @@ def _one(question: Question, cell: str | None) -> tuple[Any, AnswerState, set[Re
 
 
 YES_NO = _question("yes_no")
-CHOICE = _question("single_choice", choices=[{"code": "offline", "label": "Offline copy"},
-                                             {"code": "unknown", "label": "Not sure"}])
+CHOICE = _question(
+    "single_choice",
+    choices=[
+        {"code": "offline", "label": "Offline copy"},
+        {"code": "unknown", "label": "Not sure"},
+    ],
+)
 INTEGER = _question("integer", min=0, max=10_000_000)
 MONEY = _question("number", unit="USD", min=0)
 PERCENT = _question("percent")
@@ -50,13 +55,21 @@ def test_other_yes_no_cells_are_errors(cell: str) -> None:
     assert (value, state, reasons) == (None, AnswerState.INVALID, {Reason.NOT_YES_NO})
 
 
-@pytest.mark.parametrize(("cell", "state"), [
-    ("", AnswerState.UNANSWERED), ("   ", AnswerState.UNANSWERED), (None, AnswerState.UNANSWERED),
-    ("Unknown", AnswerState.UNKNOWN), ("don't know", AnswerState.UNKNOWN),
-    ("N/A", AnswerState.NOT_APPLICABLE), ("not applicable", AnswerState.NOT_APPLICABLE),
-])
-def test_blank_unknown_and_not_applicable_are_distinct_states(cell: str | None,
-                                                              state: AnswerState) -> None:
+@pytest.mark.parametrize(
+    ("cell", "state"),
+    [
+        ("", AnswerState.UNANSWERED),
+        ("   ", AnswerState.UNANSWERED),
+        (None, AnswerState.UNANSWERED),
+        ("Unknown", AnswerState.UNKNOWN),
+        ("don't know", AnswerState.UNKNOWN),
+        ("N/A", AnswerState.NOT_APPLICABLE),
+        ("not applicable", AnswerState.NOT_APPLICABLE),
+    ],
+)
+def test_blank_unknown_and_not_applicable_are_distinct_states(
+    cell: str | None, state: AnswerState
+) -> None:
     assert _one(YES_NO, cell)[1] == state
 
 
@@ -69,19 +82,36 @@ def test_choices_accept_code_or_label_in_any_case(cell: str) -> None:
     assert _one(CHOICE, cell)[0] == "offline"
 
 
-@pytest.mark.parametrize(("cell", "number"), [
-    ("1234", 1234), ("1,234", 1234), ("1,234,567", 1_234_567), ("12.0", 12), ("0", 0),
-])
+@pytest.mark.parametrize(
+    ("cell", "number"),
+    [
+        ("1234", 1234),
+        ("1,234", 1234),
+        ("1,234,567", 1_234_567),
+        ("12.0", 12),
+        ("0", 0),
+    ],
+)
 def test_integers(cell: str, number: int) -> None:
     assert _one(INTEGER, cell)[0] == number
 
 
-@pytest.mark.parametrize(("cell", "reason"), [
-    ("1,5", Reason.AMBIGUOUS), ("12,34", Reason.AMBIGUOUS), ("1.5", Reason.NOT_AN_INTEGER),
-    ("-3", Reason.OUT_OF_RANGE), ("10000001", Reason.OUT_OF_RANGE), ("nan", Reason.NOT_AN_INTEGER),
-    ("inf", Reason.NOT_AN_INTEGER), ("1e3", Reason.NOT_AN_INTEGER), ("=A1*2", Reason.NOT_AN_INTEGER),
-    ("12,34,567", Reason.NOT_AN_INTEGER), ("9" * 20, Reason.OUT_OF_RANGE),
-])
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("1,5", Reason.AMBIGUOUS),
+        ("12,34", Reason.AMBIGUOUS),
+        ("1.5", Reason.NOT_AN_INTEGER),
+        ("-3", Reason.OUT_OF_RANGE),
+        ("10000001", Reason.OUT_OF_RANGE),
+        ("nan", Reason.NOT_AN_INTEGER),
+        ("inf", Reason.NOT_AN_INTEGER),
+        ("1e3", Reason.NOT_AN_INTEGER),
+        ("=A1*2", Reason.NOT_AN_INTEGER),
+        ("12,34,567", Reason.NOT_AN_INTEGER),
+        ("9" * 20, Reason.OUT_OF_RANGE),
+    ],
+)
 def test_integer_refusals(cell: str, reason: Reason) -> None:
     value, state, reasons = _one(INTEGER, cell)
     assert value is None
@@ -89,19 +119,32 @@ def test_integer_refusals(cell: str, reason: Reason) -> None:
     assert reason in reasons
 
 
-@pytest.mark.parametrize(("cell", "number"), [
-    ("$1,200,000", 1_200_000.0), ("1200000.50", 1_200_000.5), ("1.5e6", 1_500_000.0),
-    (".5", 0.5), ("$ 12", 12.0),
-])
+@pytest.mark.parametrize(
+    ("cell", "number"),
+    [
+        ("$1,200,000", 1_200_000.0),
+        ("1200000.50", 1_200_000.5),
+        ("1.5e6", 1_500_000.0),
+        (".5", 0.5),
+        ("$ 12", 12.0),
+    ],
+)
 def test_amounts(cell: str, number: float) -> None:
     assert _one(MONEY, cell)[0] == pytest.approx(number, rel=1e-12)
 
 
-@pytest.mark.parametrize(("cell", "reason"), [
-    ("NaN", Reason.NOT_A_NUMBER), ("Infinity", Reason.NOT_A_NUMBER),
-    ("1e999", Reason.OUT_OF_RANGE), ("-5", Reason.OUT_OF_RANGE), ("1,5", Reason.AMBIGUOUS),
-    ("@SUM(A1)", Reason.NOT_A_NUMBER), ("€12", Reason.NOT_A_NUMBER),
-])
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("NaN", Reason.NOT_A_NUMBER),
+        ("Infinity", Reason.NOT_A_NUMBER),
+        ("1e999", Reason.OUT_OF_RANGE),
+        ("-5", Reason.OUT_OF_RANGE),
+        ("1,5", Reason.AMBIGUOUS),
+        ("@SUM(A1)", Reason.NOT_A_NUMBER),
+        ("€12", Reason.NOT_A_NUMBER),
+    ],
+)
 def test_amount_refusals(cell: str, reason: Reason) -> None:
     assert reason in _one(MONEY, cell)[2]
 
@@ -115,26 +158,37 @@ def test_percentages_over_100_are_refused() -> None:
     assert _one(PERCENT, "101")[2] == {Reason.OUT_OF_RANGE}
 
 
-@pytest.mark.parametrize(("cell", "day"), [
-    ("2024-02-29", dt.date(2024, 2, 29)), ("2024-02-29T10:30:00", dt.date(2024, 2, 29)),
-    ("2024-02-29 00:00:00", dt.date(2024, 2, 29)), ("45351", dt.date(2024, 2, 29)),
-    ("45351.0", dt.date(2024, 2, 29)),
-])
+@pytest.mark.parametrize(
+    ("cell", "day"),
+    [
+        ("2024-02-29", dt.date(2024, 2, 29)),
+        ("2024-02-29T10:30:00", dt.date(2024, 2, 29)),
+        ("2024-02-29 00:00:00", dt.date(2024, 2, 29)),
+        ("45351", dt.date(2024, 2, 29)),
+        ("45351.0", dt.date(2024, 2, 29)),
+    ],
+)
 def test_dates(cell: str, day: dt.date) -> None:
     assert _one(DATE, cell)[0] == day
 
 
-@pytest.mark.parametrize(("cell", "reason"), [
-    ("03/04/2025", Reason.AMBIGUOUS), ("2025-02-30", Reason.NOT_A_DATE),
-    ("12345", Reason.NOT_A_DATE), ("yesterday", Reason.NOT_A_DATE), ("4.3.2025", Reason.AMBIGUOUS),
-])
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("03/04/2025", Reason.AMBIGUOUS),
+        ("2025-02-30", Reason.NOT_A_DATE),
+        ("12345", Reason.NOT_A_DATE),
+        ("yesterday", Reason.NOT_A_DATE),
+        ("4.3.2025", Reason.AMBIGUOUS),
+    ],
+)
 def test_date_refusals(cell: str, reason: Reason) -> None:
     assert reason in _one(DATE, cell)[2]
 
 
 def test_text_is_kept_as_given_even_when_it_looks_like_a_formula() -> None:
     text = _question("text")
-    assert _one(text, "=HYPERLINK(\"http://x\")")[0] == "=HYPERLINK(\"http://x\")"
+    assert _one(text, '=HYPERLINK("http://x")')[0] == '=HYPERLINK("http://x")'
 
 
 def test_overlong_cells_are_refused_without_copying_them() -> None:
@@ -142,13 +196,20 @@ def test_overlong_cells_are_refused_without_copying_them() -> None:
     assert (value, state, reasons) == (None, AnswerState.INVALID, {Reason.TOO_LONG})
 
 
-MULTI = _question("multiple_choice", choices=[{"code": "charting", "label": "Charting"},
-                                              {"code": "images", "label": "Images"}])
+MULTI = _question(
+    "multiple_choice",
+    choices=[{"code": "charting", "label": "Charting"}, {"code": "images", "label": "Images"}],
+)
 
 
-@pytest.mark.parametrize(("cell", "canonical"), [
-    ("images;charting", "charting;images"), ("Images", "images"), ("charting; charting", "charting"),
-])
+@pytest.mark.parametrize(
+    ("cell", "canonical"),
+    [
+        ("images;charting", "charting;images"),
+        ("Images", "images"),
+        ("charting; charting", "charting"),
+    ],
+)
 def test_multiple_choice_is_canonical(cell: str, canonical: str) -> None:
     assert _one(MULTI, cell)[0] == canonical
 
@@ -166,8 +227,9 @@ def test_any_cells_give_a_state_for_each_and_never_raise(cells: list[str | None]
         invalid = result.states == AnswerState.INVALID
         failed = sum((f.mask for f in result.failures), start=invalid * 0) > 0
         assert (invalid == failed).all()
-        assert all(v is None for v, bad in zip(result.values.to_pylist(), invalid, strict=True)
-                   if bad)
+        assert all(
+            v is None for v, bad in zip(result.values.to_pylist(), invalid, strict=True) if bad
+        )
 
 
 def test_control_characters_are_refused() -> None:

@@ -18,8 +18,12 @@ from tests.conftest import AS_OF, mini_answers
 def _rows(n: int = 3) -> pd.DataFrame:
     records = []
     for i in range(n):
-        row = {"facility_id": f"F-{i}", "questionnaire": "mini",
-               "questionnaire_version": "1.0.0", **mini_answers()}
+        row = {
+            "facility_id": f"F-{i}",
+            "questionnaire": "mini",
+            "questionnaire_version": "1.0.0",
+            **mini_answers(),
+        }
         records.append({k: str(v) for k, v in row.items()})
     return pd.DataFrame(records)
 
@@ -67,12 +71,17 @@ def test_xlsx_dates_percent_cells_and_formulas(tmp_path: Path, mini: Questionnai
 def test_parquet_with_typed_columns(tmp_path: Path, mini: Questionnaire) -> None:
     frame = _rows(2)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.set_column(table.column_names.index("beds"), "beds",
-                             pa.array([120, 80], pa.int64()))
-    table = table.set_column(table.column_names.index("has_pacs"), "has_pacs",
-                             pa.array([True, True]))
-    table = table.set_column(table.column_names.index("last_restore_test"), "last_restore_test",
-                             pa.array([dt.date(2026, 1, 5)] * 2, pa.date32()))
+    table = table.set_column(
+        table.column_names.index("beds"), "beds", pa.array([120, 80], pa.int64())
+    )
+    table = table.set_column(
+        table.column_names.index("has_pacs"), "has_pacs", pa.array([True, True])
+    )
+    table = table.set_column(
+        table.column_names.index("last_restore_test"),
+        "last_restore_test",
+        pa.array([dt.date(2026, 1, 5)] * 2, pa.date32()),
+    )
     path = tmp_path / "book.parquet"
     pq.write_table(table, path)
     result = validate_file(path, mini, as_of=AS_OF)
@@ -82,8 +91,11 @@ def test_parquet_with_typed_columns(tmp_path: Path, mini: Questionnaire) -> None
 
 
 def test_json_and_yaml_give_the_same_answers(tmp_path: Path, mini: Questionnaire) -> None:
-    document = {"questionnaire": "mini", "questionnaire_version": "1.0.0",
-                "answers": mini_answers()}
+    document = {
+        "questionnaire": "mini",
+        "questionnaire_version": "1.0.0",
+        "answers": mini_answers(),
+    }
     as_json = tmp_path / "f.json"
     as_json.write_text(json.dumps(document))
     as_yaml = tmp_path / "f.yaml"
@@ -105,27 +117,31 @@ BOMB = b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *
 HEADER = b"facility_id,questionnaire,questionnaire_version\n"
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("empty.csv", b"", "file is empty"),
-    ("blank.yaml", b"  \n\n", "file is empty"),
-    ("binary.csv", b"\x00\x01\x02PK", "binary"),
-    ("latin1.csv", HEADER + "F-1,mini,1.0.0\nF-\xe9,mini,1.0.0\n".encode("latin-1"), "UTF-8"),
-    ("latin1.yaml", "facility_name: Caf\xe9\n".encode("latin-1"), "not UTF-8"),
-    ("bomb.yaml", BOMB, "aliases"),
-    ("deep.json", b"[" * 5000 + b"]" * 5000, "nested more than"),
-    ("deep.yaml", b"a: " + b"[" * 500 + b"]" * 500, "nested more than"),
-    ("dupkeys.yaml", b"questionnaire: a\nquestionnaire: b\n", "duplicate key"),
-    ("dupkeys.json", b'{"answers": {"beds": 1, "beds": 2}}', "duplicate key"),
-    ("nan.json", b'{"answers": {"beds": NaN}}', "not a number this tool accepts"),
-    ("dupcols.csv", b"facility_id,beds,beds\nF,1,2\n", "appears more than once"),
-    ("ragged.csv", HEADER + b"F-1,mini\n", "row has 2 cells; the header has 3"),
-    ("header_only.csv", HEADER, "no facility rows"),
-    ("notes.txt", b"hello", "unsupported file type"),
-    ("fake.xlsx", b"not a zip", "not a readable XLSX"),
-    ("fake.parquet", b"not parquet", "not a readable Parquet"),
-])
-def test_unreadable_files_are_refused_clearly(tmp_path: Path, name: str, data: bytes,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.csv", b"", "file is empty"),
+        ("blank.yaml", b"  \n\n", "file is empty"),
+        ("binary.csv", b"\x00\x01\x02PK", "binary"),
+        ("latin1.csv", HEADER + "F-1,mini,1.0.0\nF-\xe9,mini,1.0.0\n".encode("latin-1"), "UTF-8"),
+        ("latin1.yaml", "facility_name: Caf\xe9\n".encode("latin-1"), "not UTF-8"),
+        ("bomb.yaml", BOMB, "aliases"),
+        ("deep.json", b"[" * 5000 + b"]" * 5000, "nested more than"),
+        ("deep.yaml", b"a: " + b"[" * 500 + b"]" * 500, "nested more than"),
+        ("dupkeys.yaml", b"questionnaire: a\nquestionnaire: b\n", "duplicate key"),
+        ("dupkeys.json", b'{"answers": {"beds": 1, "beds": 2}}', "duplicate key"),
+        ("nan.json", b'{"answers": {"beds": NaN}}', "not a number this tool accepts"),
+        ("dupcols.csv", b"facility_id,beds,beds\nF,1,2\n", "appears more than once"),
+        ("ragged.csv", HEADER + b"F-1,mini\n", "row has 2 cells; the header has 3"),
+        ("header_only.csv", HEADER, "no facility rows"),
+        ("notes.txt", b"hello", "unsupported file type"),
+        ("fake.xlsx", b"not a zip", "not a readable XLSX"),
+        ("fake.parquet", b"not parquet", "not a readable Parquet"),
+    ],
+)
+def test_unreadable_files_are_refused_clearly(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
     with pytest.raises(InputError, match=message) as caught:
         read_responses(_write(tmp_path, name, data))
     assert caught.value.issues[0].source == str(tmp_path / name)
@@ -140,7 +156,8 @@ def test_a_50_megabyte_cell_is_an_error_not_a_crash(tmp_path: Path, mini: Questi
     assert list(result.valid) == [False, True]
     issue = result.issue_list()[0]
     assert issue.reason is Reason.TOO_LONG
-    assert issue.value is not None and len(issue.value) < 200
+    assert issue.value is not None
+    assert len(issue.value) < 200
 
 
 def test_table_columns_are_checked_as_a_whole(tmp_path: Path, mini: Questionnaire) -> None:
@@ -154,8 +171,9 @@ def test_table_columns_are_checked_as_a_whole(tmp_path: Path, mini: Questionnair
     assert any("required questions are missing: beds" in m for m in messages)
 
 
-def test_duplicate_and_missing_facility_ids_are_row_errors(tmp_path: Path,
-                                                           mini: Questionnaire) -> None:
+def test_duplicate_and_missing_facility_ids_are_row_errors(
+    tmp_path: Path, mini: Questionnaire
+) -> None:
     frame = _rows(4)
     frame.loc[1, "facility_id"] = "F-0"
     frame.loc[3, "facility_id"] = " "
@@ -163,8 +181,7 @@ def test_duplicate_and_missing_facility_ids_are_row_errors(tmp_path: Path,
     frame.to_csv(path, index=False)
     result = validate_file(path, mini, as_of=AS_OF)
     assert list(result.valid) == [False, False, True, False]
-    assert set(result.issues["reason"]) == {Reason.DUPLICATE_FACILITY.value,
-                                            Reason.REQUIRED.value}
+    assert set(result.issues["reason"]) == {Reason.DUPLICATE_FACILITY.value, Reason.REQUIRED.value}
 
 
 def test_mixed_versions_in_one_file_are_refused(tmp_path: Path, mini: Questionnaire) -> None:

@@ -80,8 +80,9 @@ def test_not_applicable_is_accepted_only_where_declared(mini: Questionnaire) -> 
 
 
 def test_skip_logic_hides_questions_and_refuses_contradictions(mini: Questionnaire) -> None:
-    hidden = _check(mini, has_pacs="no", pacs_exposed=None, modality_count=None,
-                    unsupported_modalities=None)
+    hidden = _check(
+        mini, has_pacs="no", pacs_exposed=None, modality_count=None, unsupported_modalities=None
+    )
     assert hidden.is_valid
     assert hidden.states.loc[0, "pacs_exposed"] == AnswerState.NOT_RELEVANT
     contradicting = _check(mini, has_pacs="no", modality_count=None, unsupported_modalities=None)
@@ -119,10 +120,12 @@ def test_assessed_on_sets_the_as_of_date_per_facility(mini: Questionnaire) -> No
 
 
 def test_all_problems_are_collected_at_once(mini: Questionnaire) -> None:
-    result = _check(mini, beds="many", revenue="-1", has_pacs="perhaps", edr_share="120%",
-                    phone_uses="fax")
+    result = _check(
+        mini, beds="many", revenue="-1", has_pacs="perhaps", edr_share="120%", phone_uses="fax"
+    )
     assert {"beds", "revenue", "has_pacs", "edr_share", "phone_uses"} <= set(
-        result.issues["question_id"])
+        result.issues["question_id"]
+    )
     first = result.issue_list(Severity.ERROR)[0]
     assert first.value == "many"
     assert first.allowed == "a whole number from 0 to 5000"
@@ -136,14 +139,22 @@ def test_unknown_question_ids_suggest_the_nearest(mini: Questionnaire) -> None:
     assert caught.value.issues[0].reason is Reason.UNKNOWN_COLUMN
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("questionnaire", "other", "answers questionnaire 'other'"),
-    ("questionnaire_version", "2.0.0", "answers version 2.0.0 of mini; this engine expects "
-                                       "version 1.0.0 and has migrations from: none"),
-    ("questionnaire_version", None, "'questionnaire_version' is missing"),
-])
-def test_other_questionnaires_and_versions_are_refused(mini: Questionnaire, key: str,
-                                                      value: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("questionnaire", "other", "answers questionnaire 'other'"),
+        (
+            "questionnaire_version",
+            "2.0.0",
+            "answers version 2.0.0 of mini; this engine expects "
+            "version 1.0.0 and has migrations from: none",
+        ),
+        ("questionnaire_version", None, "'questionnaire_version' is missing"),
+    ],
+)
+def test_other_questionnaires_and_versions_are_refused(
+    mini: Questionnaire, key: str, value: str | None, message: str
+) -> None:
     document = mini_document()
     if value is None:
         del document[key]
@@ -156,8 +167,12 @@ def test_other_questionnaires_and_versions_are_refused(mini: Questionnaire, key:
 def test_a_declared_migration_renames_and_recodes(mini: Questionnaire) -> None:
     from scoring import Migration
 
-    migration = Migration(from_version="0.9.0", renamed={"patch_lag": "patch_days"},
-                          recoded={"backup_level": {"tape": "offline"}}, removed=("fax",))
+    migration = Migration(
+        from_version="0.9.0",
+        renamed={"patch_lag": "patch_days"},
+        recoded={"backup_level": {"tape": "offline"}},
+        removed=("fax",),
+    )
     migrating = mini.model_copy(update={"migrations": (migration,)})
     document = mini_document(patch_days=None, backup_level="tape")
     document["questionnaire_version"] = "0.9.0"
@@ -171,11 +186,36 @@ def test_a_declared_migration_renames_and_recodes(mini: Questionnaire) -> None:
     assert _reasons(result, "fax") == {Reason.MIGRATED.value}
 
 
-@pytest.mark.parametrize("document", [
-    [], "text", {"questionnaire": "mini", "answers": []},
-    {"questionnaire": "mini", "questionnaire_version": "1.0.0", "answers": {"beds": {"a": 1}}},
-    {"questionnaire": "mini", "questionnaire_version": "1.0.0", "answerz": {}},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        "text",
+        {"questionnaire": "mini", "answers": []},
+        {"questionnaire": "mini", "questionnaire_version": "1.0.0", "answers": {"beds": {"a": 1}}},
+        {"questionnaire": "mini", "questionnaire_version": "1.0.0", "answerz": {}},
+    ],
+)
 def test_malformed_documents_raise_input_error(mini: Questionnaire, document: Any) -> None:
     with pytest.raises(InputError, match=r"\S"):
         validate_document(document, mini, as_of=AS_OF)
+
+
+def test_never_answers_a_date_control_as_its_worst_without_a_flag(mini: Questionnaire) -> None:
+    result = _check(mini, last_restore_test="Never")
+    assert result.is_valid
+    assert result.issues.empty
+    assert result.states.loc[0, "last_restore_test"] == AnswerState.ANSWERED
+    assert (AS_OF - result.answers.loc[0, "last_restore_test"].date()).days == 366
+
+
+def test_unquoted_yaml_no_answers_a_choice_whose_code_is_no(mini: Questionnaire) -> None:
+    from scoring import response_from_mapping, validate
+
+    document = mini_document()
+    document["answers"]["has_pacs"] = False  # what YAML makes of an unquoted `no`
+    for key in ("pacs_exposed", "modality_count", "unsupported_modalities"):
+        del document["answers"][key]
+    result = validate(response_from_mapping(document), mini, as_of=AS_OF)
+    assert result.is_valid
+    assert result.answers.loc[0, "has_pacs"] == "no"

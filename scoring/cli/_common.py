@@ -21,8 +21,12 @@ EXIT_INTERNAL = 3
 
 QuestionnaireOption = Annotated[
     Path | None,
-    typer.Option("--questionnaire", "-q", help="A questionnaire YAML file to use instead of "
-                 "the bundled one.", dir_okay=False),
+    typer.Option(
+        "--questionnaire",
+        "-q",
+        help="A questionnaire YAML file to use instead of the bundled one.",
+        dir_okay=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Write JSON for other systems.")]
 

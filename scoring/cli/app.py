@@ -29,8 +29,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Show the version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
     """Cyber-insurance risk scoring for care facilities."""
 
 
@@ -44,6 +47,8 @@ def main() -> None:
         sys.stderr.write("carescore: interrupted\n")
         sys.exit(130)
     except Exception as exc:  # the last line of defence: never a traceback for a user
-        sys.stderr.write(f"carescore: internal error ({type(exc).__name__}: {exc}); "
-                         "please report it with the command you ran\n")
+        sys.stderr.write(
+            f"carescore: internal error ({type(exc).__name__}: {exc}); "
+            "please report it with the command you ran\n"
+        )
         sys.exit(EXIT_INTERNAL)

@@ -22,8 +22,9 @@ from scoring.questionnaire.lint import lint
 from scoring.questionnaire.loader import default_catalog, read_questionnaire_file
 from scoring.questionnaire.template import TEMPLATE_FORMATS, render, xlsx_template
 
-questionnaire_app = typer.Typer(help="Show, lint and export the questionnaire.",
-                                no_args_is_help=True)
+questionnaire_app = typer.Typer(
+    help="Show, lint and export the questionnaire.", no_args_is_help=True
+)
 
 
 @questionnaire_app.command("show")
@@ -34,32 +35,46 @@ def show(questionnaire: QuestionnaireOption = None, as_json: JsonOption = False)
         echo_json(target.model_dump(mode="json", by_alias=True, exclude_none=True))
         return
     console = Console(width=160)
-    console.print(f"[bold]{target.title}[/bold]  {target.key}  "
-                  f"({len(target.questions)} questions, {len(target.controls)} controls)")
+    console.print(
+        f"[bold]{target.title}[/bold]  {target.key}  "
+        f"({len(target.questions)} questions, {len(target.controls)} controls)"
+    )
     for section in target.sections:
         table = Table(title=section.title, title_justify="left", show_lines=False)
         for column in ("id", "type", "req", "shown only if", "control / perils"):
             table.add_column(column)
         for q in section.questions:
             perils = ", ".join(p.value for p in q.control.perils) if q.control else ""
-            table.add_row(q.id, q.kind.value, "yes" if q.required else "",
-                          (q.relevant or "").replace("${", "").replace("}", ""), perils)
+            table.add_row(
+                q.id,
+                q.kind.value,
+                "yes" if q.required else "",
+                (q.relevant or "").replace("${", "").replace("}", ""),
+                perils,
+            )
         console.print(table)
 
 
 @questionnaire_app.command("lint")
 def lint_command(
-    file: Annotated[Path | None, typer.Argument(help="A questionnaire YAML file (default: the "
-                                                "bundled questionnaire).", dir_okay=False,
-                                                exists=True)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A questionnaire YAML file (default: the bundled questionnaire).",
+            dir_okay=False,
+            exists=True,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check a questionnaire: ids, references, cycles, dead branches, choices, controls."""
     from scoring.questionnaire.loader import available_questionnaires
 
     if file is None:
-        file = max(available_questionnaires().items(),
-                   key=lambda item: tuple(int(p) for p in item[0][1].split(".")))[1]
+        file = max(
+            available_questionnaires().items(),
+            key=lambda item: tuple(int(p) for p in item[0][1].split(".")),
+        )[1]
     try:
         target = read_questionnaire_file(file)
         catalog = default_catalog()
@@ -68,11 +83,22 @@ def lint_command(
     findings = lint(target, catalog)
     errors = [f for f in findings if f.is_error]
     if as_json:
-        echo_json({"questionnaire": target.key, "errors": len(errors),
-                   "warnings": len(findings) - len(errors),
-                   "findings": [{"code": f.code, "severity": f.severity.value,
-                                 "question_id": f.question_id, "message": f.message}
-                                for f in findings]})
+        echo_json(
+            {
+                "questionnaire": target.key,
+                "errors": len(errors),
+                "warnings": len(findings) - len(errors),
+                "findings": [
+                    {
+                        "code": f.code,
+                        "severity": f.severity.value,
+                        "question_id": f.question_id,
+                        "message": f.message,
+                    }
+                    for f in findings
+                ],
+            }
+        )
     else:
         for finding in findings:
             typer.echo(finding.describe())
@@ -84,19 +110,23 @@ def lint_command(
 @questionnaire_app.command("template")
 def template(
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, xlsx, yaml or json-schema.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file "
-                                                "(required for xlsx).", dir_okay=False)] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file (required for xlsx).", dir_okay=False
+        ),
+    ] = None,
     questionnaire: QuestionnaireOption = None,
 ) -> None:
     """Write a blank template to send to a facility, or the JSON Schema of a response."""
     if fmt not in TEMPLATE_FORMATS:
-        raise typer.BadParameter(f"must be one of {', '.join(TEMPLATE_FORMATS)}; got {fmt!r}",
-                                 param_hint="--format")
+        raise typer.BadParameter(
+            f"must be one of {', '.join(TEMPLATE_FORMATS)}; got {fmt!r}", param_hint="--format"
+        )
     target = choose_questionnaire(questionnaire)
     if fmt == "xlsx":
         if output is None:
-            raise typer.BadParameter("an XLSX template needs --output FILE",
-                                     param_hint="--output")
+            raise typer.BadParameter("an XLSX template needs --output FILE", param_hint="--output")
         xlsx_template(target, output)
         typer.echo(f"wrote {output}", err=True)
         return

@@ -24,16 +24,28 @@ from scoring.vocabulary import Severity
 
 
 def validate_command(
-    file: Annotated[Path, typer.Argument(help="Responses: YAML or JSON (one facility), CSV, "
-                                         "XLSX or Parquet (one row per facility).",
-                                         exists=True, dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Responses: YAML or JSON (one facility), CSV, "
+            "XLSX or Parquet (one row per facility).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     as_json: JsonOption = False,
     questionnaire: QuestionnaireOption = None,
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Assessment date (YYYY-MM-DD) for rows without assessed_on; "
-        "default: today.")] = None,
-    max_issues: Annotated[int, typer.Option(
-        "--max-issues", min=0, help="Issues to list in text output (JSON lists all).")] = 200,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Assessment date (YYYY-MM-DD) for rows without assessed_on; default: today.",
+        ),
+    ] = None,
+    max_issues: Annotated[
+        int,
+        typer.Option("--max-issues", min=0, help="Issues to list in text output (JSON lists all)."),
+    ] = 200,
 ) -> None:
     """Validate responses: exit 0 when every facility is valid, 1 otherwise."""
     target = choose_questionnaire(questionnaire)
@@ -45,18 +57,20 @@ def validate_command(
     code = EXIT_OK if result.is_valid else EXIT_INVALID
     issues = result.issue_list()
     if as_json:
-        echo_json({
-            "source": result.source,
-            "questionnaire": target.key,
-            "migrated_from": result.migrated_from,
-            "valid": result.is_valid,
-            "rows": result.n_rows,
-            "valid_rows": result.n_valid,
-            "rejected_rows": result.n_rejected,
-            "errors": sum(i.severity is Severity.ERROR for i in issues),
-            "warnings": sum(i.severity is Severity.WARNING for i in issues),
-            "issues": [i.to_dict() for i in issues],
-        })
+        echo_json(
+            {
+                "source": result.source,
+                "questionnaire": target.key,
+                "migrated_from": result.migrated_from,
+                "valid": result.is_valid,
+                "rows": result.n_rows,
+                "valid_rows": result.n_valid,
+                "rejected_rows": result.n_rejected,
+                "errors": sum(i.severity is Severity.ERROR for i in issues),
+                "warnings": sum(i.severity is Severity.WARNING for i in issues),
+                "issues": [i.to_dict() for i in issues],
+            }
+        )
         raise typer.Exit(code)
     for issue in issues[:max_issues]:
         typer.echo(issue_line(issue))
@@ -66,8 +80,11 @@ def validate_command(
     warnings = len(issues) - errors
     noun = "facility" if result.n_rows == 1 else "facilities"
     verdict = "valid" if result.is_valid else "INVALID"
-    typer.echo(f"{result.source}: {verdict} - {result.n_rows} {noun} read, {result.n_valid} "
-               f"valid, {result.n_rejected} rejected; {errors} error(s), {warnings} warning(s) "
-               f"[{target.key}" + (f", migrated from {result.migrated_from}"
-                                   if result.migrated_from else "") + "]")
+    typer.echo(
+        f"{result.source}: {verdict} - {result.n_rows} {noun} read, {result.n_valid} "
+        f"valid, {result.n_rejected} rejected; {errors} error(s), {warnings} warning(s) "
+        f"[{target.key}"
+        + (f", migrated from {result.migrated_from}" if result.migrated_from else "")
+        + "]"
+    )
     raise typer.Exit(code if code == EXIT_OK else EXIT_INVALID)

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
 from scoring.vocabulary import AnswerKind, Better, Encoding
@@ -57,8 +58,9 @@ _YEARS_CAP = 50.0
 
 def _arrow(column: pd.Series) -> pa.Array:
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        return pa.array(column.to_numpy(dtype="datetime64[D]"), pa.date32(),
-                        mask=column.isna().to_numpy())
+        return pa.array(
+            column.to_numpy(dtype="datetime64[D]"), pa.date32(), mask=column.isna().to_numpy()
+        )
     return pa.array(column, from_pandas=True)
 
 
@@ -107,7 +109,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.unknown_fill_ = fill
         info = [row for q in questionnaire.questions for row in self._layout(q)]
         self.feature_info_ = pd.DataFrame(
-            info, columns=["feature", "question_id", "encoding", "is_control", "perils"])
+            info, columns=["feature", "question_id", "encoding", "is_control", "perils"]
+        )
         self.feature_names_out_ = self.feature_info_["feature"].to_numpy(dtype=object)
         return self
 
@@ -116,8 +119,9 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "feature_names_out_")
         questionnaire = self._questionnaire()
         if questionnaire.key != self.questionnaire_key_:
-            raise ValueError(f"the encoder was fitted for {self.questionnaire_key_}; "
-                             f"got {questionnaire.key}")
+            raise ValueError(
+                f"the encoder was fitted for {self.questionnaire_key_}; got {questionnaire.key}"
+            )
         self._check_columns(X, questionnaire)
         length = len(X)
         as_of = self._as_of(X, questionnaire)
@@ -128,8 +132,9 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             column = _arrow(X[question.id])
             relevant = self._relevant(question, resolved, length)
             if question.control is not None:
-                column, best = self._resolve_control(question, column, resolved, best_env,
-                                                     as_of, length)
+                column, best = self._resolve_control(
+                    question, column, resolved, best_env, as_of, length
+                )
                 best_env[question.id] = best
             else:
                 best_env[question.id] = column
@@ -158,8 +163,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             raise TypeError(f"X must be a pandas DataFrame of answers; got {type(X).__name__}")
         missing = [q.id for q in questionnaire.questions if q.id not in X.columns]
         if missing:
-            raise ValueError(f"X lacks answer column(s) for {len(missing)} question(s): "
-                             + ", ".join(missing[:5]))
+            raise ValueError(
+                f"X lacks answer column(s) for {len(missing)} question(s): "
+                + ", ".join(missing[:5])
+            )
 
     @staticmethod
     def _as_of(X: pd.DataFrame, questionnaire: Questionnaire) -> np.ndarray:  # noqa: N803
@@ -186,9 +193,14 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             return []
         if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS):
             return [row(f"{qid}={code}") for code in question.choice_codes]
-        suffix = {Encoding.ORDINAL: "", Encoding.LINEAR: "", Encoding.LOG: "__log",
-                  Encoding.LOG1P: "__log1p", Encoding.SHARE: "__share",
-                  Encoding.YEARS_SINCE: "" if control else "__years"}[encoding]
+        suffix = {
+            Encoding.ORDINAL: "",
+            Encoding.LINEAR: "",
+            Encoding.LOG: "__log",
+            Encoding.LOG1P: "__log1p",
+            Encoding.SHARE: "__share",
+            Encoding.YEARS_SINCE: "" if control else "__years",
+        }[encoding]
         rows = [row(qid + suffix)]
         if question.is_numeric and not control and question.allow_unknown:
             rows.append(row(f"{qid}__unknown"))
@@ -197,9 +209,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     @staticmethod
     def _relevant(question: Question, env: dict[str, pa.Array], length: int) -> np.ndarray:
         if question.relevant is None:
-            return np.ones(length, dtype=bool)
-        result = ex.evaluate(ex.parse(question.relevant), env, length=length)
-        return np.asarray(result.to_numpy(zero_copy_only=False), dtype=bool)
+            return np.ones(length, dtype=np.bool_)
+        return ex.applies(question.relevant, env, length=length)
 
     @staticmethod
     def _best_and_worst(question: Question, as_of: np.ndarray) -> tuple[pa.Array, pa.Array]:
@@ -207,47 +218,55 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         assert control is not None
         length = len(as_of)
         if control.order is not None:
-            return (pa.array([control.order[-1]] * length, pa.string()),
-                    pa.array([control.order[0]] * length, pa.string()))
+            return (
+                pa.array([control.order[-1]] * length, pa.string()),
+                pa.array([control.order[0]] * length, pa.string()),
+            )
         if control.better is Better.MORE_RECENT:
             stale = math.ceil((control.stale_after_years or 1.0) * _DAYS_PER_YEAR)
-            return (pa.array(as_of, pa.date32()),
-                    pa.array((as_of - stale).astype("datetime64[D]"), pa.date32()))
+            return (
+                pa.array(as_of, pa.date32()),
+                pa.array((as_of - stale).astype("datetime64[D]"), pa.date32()),
+            )
         kind = pa.int64() if question.kind is AnswerKind.INTEGER else pa.float64()
-        low, high = question.min, question.max
+        low, high = float(question.min or 0.0), float(question.max or 0.0)
         best, worst = (high, low) if control.better is Better.HIGHER else (low, high)
         cast = int if kind == pa.int64() else float
         return (pa.array([cast(best)] * length, kind), pa.array([cast(worst)] * length, kind))
 
-    def _resolve_control(self, question: Question, column: pa.Array,
-                         resolved: dict[str, pa.Array], best_env: dict[str, pa.Array],
-                         as_of: np.ndarray, length: int) -> tuple[pa.Array, pa.Array]:
+    def _resolve_control(
+        self,
+        question: Question,
+        column: pa.Array,
+        resolved: dict[str, pa.Array],
+        best_env: dict[str, pa.Array],
+        as_of: np.ndarray,
+        length: int,
+    ) -> tuple[pa.Array, pa.Array]:
         """Fill a control's missing answers with its best or worst answer (see module doc)."""
         best, worst = self._best_and_worst(question, as_of)
         if column.type != best.type:
             column = column.cast(best.type)
-        missing = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        missing = to_mask(column.is_null())
         if missing.any():
-            gated_by_control = np.zeros(length, dtype=bool)
+            gated_by_control = np.zeros(length, dtype=np.bool_)
             if question.relevant is not None:
-                node = ex.parse(question.relevant)
-                applies = np.asarray(ex.evaluate(node, resolved, length=length).to_numpy(
-                    zero_copy_only=False), dtype=bool)
-                applies_if_best = np.asarray(ex.evaluate(node, best_env, length=length).to_numpy(
-                    zero_copy_only=False), dtype=bool)
+                applies = ex.applies(question.relevant, resolved, length=length)
+                applies_if_best = ex.applies(question.relevant, best_env, length=length)
                 gated_by_control = ~applies & applies_if_best
             fill = pc.if_else(pa.array(gated_by_control), worst, best)
             column = pc.if_else(pa.array(missing), fill, column)
         return column, best
 
-    def _encode(self, question: Question, column: pa.Array, relevant: np.ndarray,
-                as_of: np.ndarray) -> list[np.ndarray]:
+    def _encode(
+        self, question: Question, column: pa.Array, relevant: np.ndarray, as_of: np.ndarray
+    ) -> list[np.ndarray]:
         encoding = question.effective_encoding
-        length = len(column)
+        len(column)
         if encoding is Encoding.NONE:
             return []
         if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS):
-            values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+            values = to_numpy(column, object)
             blocks = []
             for code in question.choice_codes:
                 if encoding is Encoding.ONE_HOT:
@@ -259,10 +278,9 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if question.control is not None and question.control.order is not None:
             order = question.control.order
             index = pc.index_in(column, value_set=pa.array(list(order), pa.string()))
-            return [np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.float64)
-                    / (len(order) - 1)]
+            return [to_numpy(index, np.float64) / (len(order) - 1)]
         if question.kind is AnswerKind.DATE:
-            days = np.asarray(column.to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+            days = to_numpy(column, "datetime64[D]")
             years = (as_of - days).astype(np.float64) / _DAYS_PER_YEAR
             control = question.control
             if control is not None:
@@ -270,7 +288,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 return [1.0 - np.clip(years, 0.0, cap) / cap]
             years = np.where(np.isnan(years), 0.0, np.clip(years, 0.0, _YEARS_CAP))
             return [years]
-        numbers = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+        numbers = to_numpy(column, np.float64)
         if question.control is not None:
             low, high = float(question.min or 0.0), float(question.max or 1.0)
             span = (high - low) or 1.0

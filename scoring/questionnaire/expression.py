@@ -29,10 +29,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Union
+from functools import lru_cache
+from typing import Any, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from scoring._arrow import Mask, to_mask
 
 MAX_EXPRESSION_LENGTH = 2000
 
@@ -105,8 +108,16 @@ _TOKEN = re.compile(
 )
 
 _FUNCTIONS = {"selected": 2, "count_selected": 1}
-_COMPARE_OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
-                ">=": ">="}
+_COMPARE_OPS = {
+    "=": "=",
+    "==": "=",
+    "!=": "!=",
+    "<>": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
 
 
 @dataclass(frozen=True)
@@ -254,6 +265,7 @@ class _Parser:
         raise self._fail(f"unexpected {token.text!r}")
 
 
+@lru_cache(maxsize=4096)
 def parse(text: str) -> Node:
     """Parse an expression into its syntax tree.
 
@@ -298,7 +310,8 @@ def references(node: Node) -> list[str]:
 
 # --- evaluation -------------------------------------------------------------------------
 
-Column = pa.Array
+Column = Any
+"""A pyarrow array (pyarrow ships no type information)."""
 Lookup = Callable[[str], Column]
 
 _ARROW_COMPARE = {
@@ -311,8 +324,13 @@ _ARROW_COMPARE = {
 }
 
 
-def evaluate(node: Node, columns: Mapping[str, Column] | Lookup, *, length: int,
-             self_column: Column | None = None) -> Column:
+def evaluate(
+    node: Node,
+    columns: Mapping[str, Column] | Lookup,
+    *,
+    length: int,
+    self_column: Column | None = None,
+) -> Column:
     """Evaluate a boolean expression column-wise; the result has no nulls.
 
     ``columns`` maps question ids to typed arrays of equal ``length``: strings for
@@ -323,12 +341,26 @@ def evaluate(node: Node, columns: Mapping[str, Column] | Lookup, *, length: int,
     lookup: Lookup = columns.__getitem__ if isinstance(columns, Mapping) else columns
     result = _eval(node, lookup, length, self_column)
     if not pa.types.is_boolean(result.type):
-        result = pc.not_equal(result, pa.scalar(0, result.type)) if pa.types.is_integer(
-            result.type) or pa.types.is_floating(result.type) else pc.is_valid(result)
+        result = (
+            pc.not_equal(result, pa.scalar(0, result.type))
+            if pa.types.is_integer(result.type) or pa.types.is_floating(result.type)
+            else pc.is_valid(result)
+        )
     return pc.fill_null(result, False)
 
 
-def _value(node: Node, lookup: Lookup, length: int, self_column: Column | None) -> Column | pa.Scalar:
+def applies(
+    expression: str,
+    columns: Mapping[str, Column] | Lookup,
+    *,
+    length: int,
+    self_column: Column | None = None,
+) -> Mask:
+    """Evaluate an expression's text to a numpy mask (parsed once, then cached)."""
+    return to_mask(evaluate(parse(expression), columns, length=length, self_column=self_column))
+
+
+def _value(node: Node, lookup: Lookup, length: int, self_column: Column | None) -> Any:
     if isinstance(node, Literal):
         return pa.scalar(node.value)
     if isinstance(node, Ref):
@@ -340,13 +372,13 @@ def _value(node: Node, lookup: Lookup, length: int, self_column: Column | None) 
     return _eval(node, lookup, length, self_column)
 
 
-def _align(left: Column | pa.Scalar, right: Column | pa.Scalar) -> tuple[
-        Column | pa.Scalar, Column | pa.Scalar]:
+def _align(left: Any, right: Any) -> tuple[Any, Any]:
     """Cast a string literal compared with a date column to a date, numbers to float."""
     types = (left.type, right.type)
     if any(pa.types.is_date(t) for t in types):
         left, right = (
-            pc.cast(x, pa.date32()) if pa.types.is_string(x.type) else x for x in (left, right))
+            pc.cast(x, pa.date32()) if pa.types.is_string(x.type) else x for x in (left, right)
+        )
     elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
         left, right = (pc.cast(x, pa.float64()) for x in (left, right))
     return left, right
@@ -363,8 +395,9 @@ def _eval(node: Node, lookup: Lookup, length: int, self_column: Column | None) -
             outcome = pa.array([outcome.as_py()] * length, pa.bool_())
         return pc.fill_null(outcome, node.op == "!=")
     if isinstance(node, BoolOp):
-        parts = [evaluate(item, lookup, length=length, self_column=self_column)
-                 for item in node.items]
+        parts = [
+            evaluate(item, lookup, length=length, self_column=self_column) for item in node.items
+        ]
         combine = pc.and_ if node.op == "and" else pc.or_
         result = parts[0]
         for part in parts[1:]:

@@ -43,10 +43,20 @@ _ENCODINGS_BY_KIND: dict[AnswerKind, set[Encoding]] = {
     AnswerKind.YES_NO: {Encoding.ORDINAL, Encoding.ONE_HOT, Encoding.NONE},
     AnswerKind.SINGLE_CHOICE: {Encoding.ORDINAL, Encoding.ONE_HOT, Encoding.NONE},
     AnswerKind.MULTIPLE_CHOICE: {Encoding.INDICATORS, Encoding.NONE},
-    AnswerKind.INTEGER: {Encoding.ORDINAL, Encoding.LOG, Encoding.LOG1P, Encoding.LINEAR,
-                         Encoding.NONE},
-    AnswerKind.NUMBER: {Encoding.ORDINAL, Encoding.LOG, Encoding.LOG1P, Encoding.LINEAR,
-                        Encoding.NONE},
+    AnswerKind.INTEGER: {
+        Encoding.ORDINAL,
+        Encoding.LOG,
+        Encoding.LOG1P,
+        Encoding.LINEAR,
+        Encoding.NONE,
+    },
+    AnswerKind.NUMBER: {
+        Encoding.ORDINAL,
+        Encoding.LOG,
+        Encoding.LOG1P,
+        Encoding.LINEAR,
+        Encoding.NONE,
+    },
     AnswerKind.PERCENT: {Encoding.ORDINAL, Encoding.SHARE, Encoding.NONE},
     AnswerKind.DATE: {Encoding.YEARS_SINCE, Encoding.NONE},
     AnswerKind.TEXT: {Encoding.NONE},
@@ -61,8 +71,13 @@ class _Linter:
         self.position = {q.id: i for i, q in reversed(list(enumerate(questionnaire.questions)))}
         self.parsed: dict[tuple[str, str], ex.Node] = {}
 
-    def add(self, code: str, message: str, question_id: str | None = None,
-            severity: Severity = Severity.ERROR) -> None:
+    def add(
+        self,
+        code: str,
+        message: str,
+        question_id: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
         self.findings.append(Finding(code, message, question_id, severity))
 
     def run(self) -> list[Finding]:
@@ -95,8 +110,11 @@ class _Linter:
     def _choices(self, question: Question) -> None:
         kind = question.kind
         if kind is AnswerKind.YES_NO and question.choices:
-            self.add("yes-no-choices", "a yes/no question must not list choices "
-                     "(its choices are yes and no)", question.id)
+            self.add(
+                "yes-no-choices",
+                "a yes/no question must not list choices (its choices are yes and no)",
+                question.id,
+            )
         elif kind in (AnswerKind.SINGLE_CHOICE, AnswerKind.MULTIPLE_CHOICE):
             if not question.choices:
                 self.add("no-choices", f"a {kind.value} question needs choices", question.id)
@@ -105,38 +123,49 @@ class _Linter:
             for code in codes:
                 if not code.strip():
                     self.add("choice-without-code", "a choice has no code", question.id)
-                elif not code.replace("_", "a").isalnum() or not code[0].isalpha() or \
-                        code != code.lower():
-                    self.add("bad-choice-code", f"choice code {code!r} must be snake_case",
-                             question.id)
+                elif (
+                    not code.replace("_", "a").isalnum()
+                    or not code[0].isalpha()
+                    or code != code.lower()
+                ):
+                    self.add(
+                        "bad-choice-code", f"choice code {code!r} must be snake_case", question.id
+                    )
             for code in sorted({c for c in codes if codes.count(c) > 1}):
-                self.add("duplicate-choice", f"choice code {code!r} is listed more than once",
-                         question.id)
+                self.add(
+                    "duplicate-choice",
+                    f"choice code {code!r} is listed more than once",
+                    question.id,
+                )
             labels = [c.label.strip().lower() for c in question.choices]
             for label in sorted({x for x in labels if labels.count(x) > 1}):
-                self.add("duplicate-label", f"choice label {label!r} is listed more than once",
-                         question.id)
+                self.add(
+                    "duplicate-label",
+                    f"choice label {label!r} is listed more than once",
+                    question.id,
+                )
             if len(codes) < 2 and kind is AnswerKind.SINGLE_CHOICE:
-                self.add("one-choice", "a single choice question needs at least two choices",
-                         question.id)
+                self.add(
+                    "one-choice", "a single choice question needs at least two choices", question.id
+                )
         elif question.choices:
-            self.add("unexpected-choices", f"a {kind.value} question must not list choices",
-                     question.id)
+            self.add(
+                "unexpected-choices", f"a {kind.value} question must not list choices", question.id
+            )
 
     def _range(self, question: Question) -> None:
-        if (question.min is not None or question.max is not None) and \
-                question.kind not in NUMERIC_KINDS:
-            self.add("unexpected-range", "min and max apply to numeric questions only",
-                     question.id)
-        if question.min is not None and question.max is not None and \
-                question.min > question.max:
-            self.add("empty-range", f"min {question.min:g} is above max {question.max:g}",
-                     question.id)
+        if (
+            question.min is not None or question.max is not None
+        ) and question.kind not in NUMERIC_KINDS:
+            self.add("unexpected-range", "min and max apply to numeric questions only", question.id)
+        if question.min is not None and question.max is not None and question.min > question.max:
+            self.add(
+                "empty-range", f"min {question.min:g} is above max {question.max:g}", question.id
+            )
         if question.kind is AnswerKind.PERCENT:
             for bound in (question.min, question.max):
                 if bound is not None and not 0 <= bound <= 100:
-                    self.add("percent-range", "percent bounds must lie within 0..100",
-                             question.id)
+                    self.add("percent-range", "percent bounds must lie within 0..100", question.id)
 
     # -- controls ----------------------------------------------------------------------
     def _control(self, question: Question) -> None:
@@ -145,65 +174,110 @@ class _Linter:
             return
         kind = question.kind
         if kind in (AnswerKind.MULTIPLE_CHOICE, AnswerKind.TEXT):
-            self.add("control-kind", f"a {kind.value} question cannot be a control; ask each "
-                     "control as yes/no or an ordered single choice", question.id)
+            self.add(
+                "control-kind",
+                f"a {kind.value} question cannot be a control; ask each "
+                "control as yes/no or an ordered single choice",
+                question.id,
+            )
             return
         if kind in CHOICE_KINDS:
             if control.order is None:
-                self.add("control-without-order", "a control needs `order`: its answers from "
-                         "worst to best", question.id)
-            elif sorted(control.order) != sorted(question.choice_codes) or \
-                    len(set(control.order)) != len(control.order):
-                self.add("order-mismatch", f"order {list(control.order)} must list each choice "
-                         f"code exactly once ({', '.join(question.choice_codes)})", question.id)
+                self.add(
+                    "control-without-order",
+                    "a control needs `order`: its answers from worst to best",
+                    question.id,
+                )
+            elif sorted(control.order) != sorted(question.choice_codes) or len(
+                set(control.order)
+            ) != len(control.order):
+                self.add(
+                    "order-mismatch",
+                    f"order {list(control.order)} must list each choice "
+                    f"code exactly once ({', '.join(question.choice_codes)})",
+                    question.id,
+                )
             if control.better is not None:
-                self.add("unexpected-better", "`better` is for numeric and date controls; "
-                         "choice controls use `order`", question.id)
+                self.add(
+                    "unexpected-better",
+                    "`better` is for numeric and date controls; choice controls use `order`",
+                    question.id,
+                )
         else:
             if control.order is not None:
                 self.add("unexpected-order", "`order` is for choice controls", question.id)
-            allowed = {Better.MORE_RECENT} if kind is AnswerKind.DATE else {Better.HIGHER,
-                                                                              Better.LOWER}
+            allowed = (
+                {Better.MORE_RECENT} if kind is AnswerKind.DATE else {Better.HIGHER, Better.LOWER}
+            )
             if control.better not in allowed:
                 wanted = " or ".join(sorted(b.value for b in allowed))
-                self.add("control-without-direction",
-                         f"a {kind.value} control needs `better: {wanted}`", question.id)
+                self.add(
+                    "control-without-direction",
+                    f"a {kind.value} control needs `better: {wanted}`",
+                    question.id,
+                )
             if kind in NUMERIC_KINDS and (question.min is None or question.max is None):
-                self.add("control-without-range", "a numeric control needs min and max "
-                         "(its worst and best ends)", question.id)
+                self.add(
+                    "control-without-range",
+                    "a numeric control needs min and max (its worst and best ends)",
+                    question.id,
+                )
             if kind is AnswerKind.DATE and control.stale_after_years is None:
-                self.add("control-without-staleness", "a date control needs "
-                         "`stale_after_years` (the age that counts as worst)", question.id)
+                self.add(
+                    "control-without-staleness",
+                    "a date control needs `stale_after_years` (the age that counts as worst)",
+                    question.id,
+                )
         if control.frameworks.is_empty():
-            self.add("control-without-framework", "a control needs at least one framework "
-                     "reference (hicp, cpg or cis)", question.id)
+            self.add(
+                "control-without-framework",
+                "a control needs at least one framework reference (hicp, cpg or cis)",
+                question.id,
+            )
         if self.catalog is not None:
             titles = self.catalog.titles
             for family in ("hicp", "cpg", "cis"):
                 for ref in getattr(control.frameworks, family):
                     if ref not in titles[family]:
-                        self.add("unknown-framework-ref", f"{family} reference {ref!r} is not "
-                                 "in the framework catalogue", question.id)
+                        self.add(
+                            "unknown-framework-ref",
+                            f"{family} reference {ref!r} is not in the framework catalogue",
+                            question.id,
+                        )
         if control.actionable and not control.why:
-            self.add("control-without-why", "an actionable control should say `why` it "
-                     "matters, in one plain sentence", question.id, Severity.WARNING)
+            self.add(
+                "control-without-why",
+                "an actionable control should say `why` it matters, in one plain sentence",
+                question.id,
+                Severity.WARNING,
+            )
 
     def _encoding(self, question: Question) -> None:
         encoding = question.effective_encoding
         if encoding not in _ENCODINGS_BY_KIND[question.kind]:
-            self.add("bad-encoding", f"encoding {encoding.value!r} does not fit a "
-                     f"{question.kind.value} question", question.id)
+            self.add(
+                "bad-encoding",
+                f"encoding {encoding.value!r} does not fit a {question.kind.value} question",
+                question.id,
+            )
         if encoding is Encoding.ORDINAL and question.control is None:
-            self.add("ordinal-without-order", "ordinal encoding needs a control with an "
-                     "order or direction", question.id)
+            self.add(
+                "ordinal-without-order",
+                "ordinal encoding needs a control with an order or direction",
+                question.id,
+            )
         if encoding is Encoding.LOG and (question.min is None or question.min <= 0):
             self.add("log-of-non-positive", "log encoding needs min > 0", question.id)
 
     # -- expressions -------------------------------------------------------------------
     def _expressions(self, question: Question) -> None:
         if question.constraint_message and not question.constraint:
-            self.add("message-without-constraint", "constraint_message without a constraint",
-                     question.id, Severity.WARNING)
+            self.add(
+                "message-without-constraint",
+                "constraint_message without a constraint",
+                question.id,
+                Severity.WARNING,
+            )
         for field in ("relevant", "constraint"):
             text = getattr(question, field)
             if text is None:
@@ -215,16 +289,25 @@ class _Linter:
                 continue
             self.parsed[(question.id, field)] = node
             if field == "relevant" and any(isinstance(n, ex.SelfRef) for n in ex.walk(node)):
-                self.add("self-in-relevant", "'.' (this answer) is only meaningful in a "
-                         "constraint", question.id)
+                self.add(
+                    "self-in-relevant",
+                    "'.' (this answer) is only meaningful in a constraint",
+                    question.id,
+                )
             for ref in ex.references(node):
                 if ref not in self.position:
-                    self.add("unknown-reference", f"{field} refers to unknown question {ref!r}",
-                             question.id)
+                    self.add(
+                        "unknown-reference",
+                        f"{field} refers to unknown question {ref!r}",
+                        question.id,
+                    )
                 elif field == "relevant" and self.position[ref] >= self.position[question.id]:
                     what = "itself" if ref == question.id else f"later question {ref!r}"
-                    self.add("forward-reference", f"relevant refers to {what}; skip logic may "
-                             "only use earlier answers", question.id)
+                    self.add(
+                        "forward-reference",
+                        f"relevant refers to {what}; skip logic may only use earlier answers",
+                        question.id,
+                    )
             self._literals(question, field, node)
 
     def _literals(self, question: Question, field: str, node: ex.Node) -> None:
@@ -237,25 +320,38 @@ class _Linter:
                 pairs = [(item.args[0], item.args[1])]
                 target = self.q.by_id.get(item.args[0].question_id)  # type: ignore[union-attr]
                 if target is not None and target.kind is not AnswerKind.MULTIPLE_CHOICE:
-                    self.add("selected-on-single", f"{field}: selected() needs a multiple "
-                             f"choice question; {target.id} is {target.kind.value}",
-                             question.id)
+                    self.add(
+                        "selected-on-single",
+                        f"{field}: selected() needs a multiple "
+                        f"choice question; {target.id} is {target.kind.value}",
+                        question.id,
+                    )
             for ref, literal in pairs:
                 if not isinstance(literal, ex.Literal):
                     continue
-                target = question if isinstance(ref, ex.SelfRef) else (
-                    self.q.by_id.get(ref.question_id) if isinstance(ref, ex.Ref) else None)
+                target = (
+                    question
+                    if isinstance(ref, ex.SelfRef)
+                    else (self.q.by_id.get(ref.question_id) if isinstance(ref, ex.Ref) else None)
+                )
                 if target is None:
                     continue
                 value = literal.value
                 if target.is_choice:
                     if not isinstance(value, str) or value not in target.choice_codes:
-                        self.add("dead-branch", f"{field} compares {target.id} with {value!r}, "
-                                 f"which is not one of its codes ({', '.join(target.choice_codes)})"
-                                 "; it can never be true", question.id)
+                        self.add(
+                            "dead-branch",
+                            f"{field} compares {target.id} with {value!r}, "
+                            f"which is not one of its codes ({', '.join(target.choice_codes)})"
+                            "; it can never be true",
+                            question.id,
+                        )
                 elif target.is_numeric and not isinstance(value, float):
-                    self.add("type-mismatch", f"{field} compares the number {target.id} with "
-                             f"{value!r}", question.id)
+                    self.add(
+                        "type-mismatch",
+                        f"{field} compares the number {target.id} with {value!r}",
+                        question.id,
+                    )
 
     def _cycles(self) -> None:
         graph = {q.id: [] for q in self.q.questions}  # type: dict[str, list[str]]
@@ -270,12 +366,13 @@ class _Linter:
             path.append(node)
             for nxt in graph[node]:
                 if state.get(nxt) == 1:
-                    cycle = path[path.index(nxt):] + [nxt]
+                    cycle = [*path[path.index(nxt) :], nxt]
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)
-                        self.add("cycle", "skip logic goes round in a cycle: "
-                                 + " -> ".join(cycle), nxt)
+                        self.add(
+                            "cycle", "skip logic goes round in a cycle: " + " -> ".join(cycle), nxt
+                        )
                 elif nxt not in state:
                     visit(nxt, path)
             path.pop()
@@ -287,9 +384,17 @@ class _Linter:
 
     def _dead_branches(self) -> None:
         """A question whose skip logic needs an answer to a never-shown question is dead."""
-        dead: set[str] = {qid for qid, field in self.parsed if field == "relevant" and any(
-            f.code == "dead-branch" and f.question_id == qid and f.message.startswith("relevant")
-            for f in self.findings)}
+        dead: set[str] = {
+            qid
+            for qid, field in self.parsed
+            if field == "relevant"
+            and any(
+                f.code == "dead-branch"
+                and f.question_id == qid
+                and f.message.startswith("relevant")
+                for f in self.findings
+            )
+        }
         for question in self.q.questions:
             node = self.parsed.get((question.id, "relevant"))
             if node is None or question.id in dead:
@@ -301,8 +406,12 @@ class _Linter:
             needs = _required_refs(node)
             gone = sorted(needs & dead)
             if gone:
-                self.add("dead-branch", f"shown only when {', '.join(gone)} is answered, "
-                         "but that question is never shown", question.id)
+                self.add(
+                    "dead-branch",
+                    f"shown only when {', '.join(gone)} is answered, "
+                    "but that question is never shown",
+                    question.id,
+                )
                 dead.add(question.id)
 
     def _migrations(self) -> None:
@@ -313,18 +422,23 @@ class _Linter:
                 self.add("migration-version", f"{label}: must come from an earlier version")
             for old, new in migration.renamed.items():
                 if new not in self.q.by_id:
-                    self.add("migration-target", f"{label}: renames {old!r} to unknown "
-                             f"question {new!r}")
+                    self.add(
+                        "migration-target", f"{label}: renames {old!r} to unknown question {new!r}"
+                    )
             for qid, codes in migration.recoded.items():
                 target = self.q.by_id.get(qid)
                 if target is None or not target.is_choice:
-                    self.add("migration-target", f"{label}: recodes {qid!r}, which is not a "
-                             "choice question of this version")
+                    self.add(
+                        "migration-target",
+                        f"{label}: recodes {qid!r}, which is not a choice question of this version",
+                    )
                     continue
                 for new_code in codes.values():
                     if new_code not in target.choice_codes:
-                        self.add("migration-target", f"{label}: recodes {qid!r} to unknown "
-                                 f"code {new_code!r}")
+                        self.add(
+                            "migration-target",
+                            f"{label}: recodes {qid!r} to unknown code {new_code!r}",
+                        )
 
 
 def _required_refs(node: ex.Node) -> set[str]:

@@ -97,8 +97,9 @@ def available_questionnaires() -> dict[tuple[str, str], Path]:
 
 
 @lru_cache(maxsize=8)
-def bundled_questionnaire(questionnaire_id: str = DEFAULT_QUESTIONNAIRE_ID,
-                          version: str | None = None) -> Questionnaire:
+def bundled_questionnaire(
+    questionnaire_id: str = DEFAULT_QUESTIONNAIRE_ID, version: str | None = None
+) -> Questionnaire:
     """A bundled questionnaire by id and version (default: the newest version).
 
     Examples
@@ -114,11 +115,12 @@ def bundled_questionnaire(questionnaire_id: str = DEFAULT_QUESTIONNAIRE_ID,
     )
     if not versions:
         known = ", ".join(sorted({qid for qid, _ in files})) or "none"
-        raise QuestionnaireError(questionnaire_id,
-                                 [f"no bundled questionnaire with this id (bundled: {known})"])
+        raise QuestionnaireError(
+            questionnaire_id, [f"no bundled questionnaire with this id (bundled: {known})"]
+        )
     chosen = version or versions[-1]
     if chosen not in versions:
         raise QuestionnaireError(
-            questionnaire_id,
-            [f"version {chosen} is not bundled (bundled: {', '.join(versions)})"])
+            questionnaire_id, [f"version {chosen} is not bundled (bundled: {', '.join(versions)})"]
+        )
     return load_questionnaire(files[(questionnaire_id, chosen)])

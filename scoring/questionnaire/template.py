@@ -48,8 +48,11 @@ def csv_template(questionnaire: Questionnaire) -> str:
 
 def _allowed(question: Question) -> str:
     text = describe_allowed(question)
-    extra = [w for w, ok in (("unknown", question.allow_unknown),
-                             ("n/a", question.allow_not_applicable)) if ok]
+    extra = [
+        w
+        for w, ok in (("unknown", question.allow_unknown), ("n/a", question.allow_not_applicable))
+        if ok
+    ]
     return text + (f"; or {' / '.join(extra)}" if extra else "")
 
 
@@ -57,8 +60,11 @@ def _frameworks(question: Question) -> str:
     if question.control is None:
         return ""
     refs = question.control.frameworks
-    parts = [f"HICP {r}" for r in refs.hicp] + [f"CPG {r}" for r in refs.cpg] + \
-        [f"CIS {r}" for r in refs.cis]
+    parts = (
+        [f"HICP {r}" for r in refs.hicp]
+        + [f"CPG {r}" for r in refs.cpg]
+        + [f"CIS {r}" for r in refs.cis]
+    )
     return "; ".join(parts)
 
 
@@ -68,7 +74,7 @@ def yaml_template(questionnaire: Questionnaire) -> str:
         f"# {questionnaire.title} (version {questionnaire.version})",
         "# Fill in each answer after its colon. Leave blank what you cannot answer.",
         f"questionnaire: {questionnaire.id}",
-        f"questionnaire_version: \"{questionnaire.version}\"",
+        f'questionnaire_version: "{questionnaire.version}"',
         "facility_id:",
         "facility_name:",
         "assessed_on:        # YYYY-MM-DD",
@@ -80,28 +86,43 @@ def yaml_template(questionnaire: Questionnaire) -> str:
         for question in section.questions:
             lines.append(f"  # {question.label}")
             if question.relevant:
-                lines.append(f"  # (only if {question.relevant.replace('${', '').replace('}', '')})")
+                lines.append(
+                    f"  # (only if {question.relevant.replace('${', '').replace('}', '')})"
+                )
             lines.append(f"  # {_allowed(question)}")
             lines.append(f"  {question.id}:")
     return "\n".join(lines) + "\n"
 
 
 def _answer_schema(question: Question) -> dict[str, Any]:
-    words = [*(["unknown"] if question.allow_unknown else []),
-             *(["n/a"] if question.allow_not_applicable else [])]
+    words = [
+        *(["unknown"] if question.allow_unknown else []),
+        *(["n/a"] if question.allow_not_applicable else []),
+    ]
     schema: dict[str, Any]
     kind = question.kind
-    if kind in (AnswerKind.YES_NO, AnswerKind.SINGLE_CHOICE):
+    if kind is AnswerKind.YES_NO:
+        schema = {"anyOf": [{"enum": [*question.choice_codes, *words]}, {"type": "boolean"}]}
+    elif kind is AnswerKind.SINGLE_CHOICE:
         schema = {"enum": [*question.choice_codes, *words]}
     elif kind is AnswerKind.MULTIPLE_CHOICE:
-        schema = {"type": "array", "items": {"enum": list(question.choice_codes)},
-                  "uniqueItems": True}
+        schema = {
+            "type": "array",
+            "items": {"enum": list(question.choice_codes)},
+            "uniqueItems": True,
+        }
     elif kind in (AnswerKind.INTEGER, AnswerKind.NUMBER, AnswerKind.PERCENT):
         schema = {"type": "integer" if kind is AnswerKind.INTEGER else "number"}
-        low = question.min if question.min is not None else (
-            0 if kind is AnswerKind.PERCENT else None)
-        high = question.max if question.max is not None else (
-            100 if kind is AnswerKind.PERCENT else None)
+        low = (
+            question.min
+            if question.min is not None
+            else (0 if kind is AnswerKind.PERCENT else None)
+        )
+        high = (
+            question.max
+            if question.max is not None
+            else (100 if kind is AnswerKind.PERCENT else None)
+        )
         if low is not None:
             schema["minimum"] = low
         if high is not None:
@@ -169,23 +190,50 @@ def xlsx_template(questionnaire: Questionnaire, path: Path) -> None:
         if question is None:
             continue
         sheet.cell(row=1, column=index).comment = Comment(
-            f"{question.label}\n{_allowed(question)}", "carescore")
+            f"{question.label}\n{_allowed(question)}", "carescore"
+        )
         if question.kind in (AnswerKind.YES_NO, AnswerKind.SINGLE_CHOICE):
-            options = [*question.choice_codes, *(["unknown"] if question.allow_unknown else []),
-                       *(["n/a"] if question.allow_not_applicable else [])]
+            options = [
+                *question.choice_codes,
+                *(["unknown"] if question.allow_unknown else []),
+                *(["n/a"] if question.allow_not_applicable else []),
+            ]
             listed = ",".join(options)
             if len(listed) <= 255:  # Excel's limit for an inline list
                 rule = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True)
                 rule.add(f"{letter}2:{letter}10000")
                 sheet.add_data_validation(rule)
     guide = workbook.create_sheet("questions")
-    guide.append(["id", "section", "label", "help", "type", "required", "shown only if",
-                  "allowed answers", "unit", "frameworks"])
+    guide.append(
+        [
+            "id",
+            "section",
+            "label",
+            "help",
+            "type",
+            "required",
+            "shown only if",
+            "allowed answers",
+            "unit",
+            "frameworks",
+        ]
+    )
     for section in questionnaire.sections:
         for q in section.questions:
-            guide.append([q.id, section.title, q.label, q.help or "", q.kind.value,
-                          "yes" if q.required else "no", q.relevant or "", _allowed(q),
-                          q.unit or "", _frameworks(q)])
+            guide.append(
+                [
+                    q.id,
+                    section.title,
+                    q.label,
+                    q.help or "",
+                    q.kind.value,
+                    "yes" if q.required else "no",
+                    q.relevant or "",
+                    _allowed(q),
+                    q.unit or "",
+                    _frameworks(q),
+                ]
+            )
     choices = workbook.create_sheet("choices")
     choices.append(["question_id", "code", "label"])
     for q in questionnaire.questions:
@@ -206,4 +254,3 @@ def render(questionnaire: Questionnaire, fmt: str) -> str:
     if fmt == "json-schema":
         return json.dumps(json_schema(questionnaire), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(f"format must be one of csv, yaml, json-schema; got {fmt!r}")
-

@@ -19,7 +19,8 @@ exactly these (README.md, "What the reader accepts"):
   and refused;
 * dates: ``YYYY-MM-DD`` (a time after it is ignored), or an Excel serial day
   number between 20000 and 80000 (1954-2119); ``03/04/2025`` is ambiguous and
-  refused.
+  refused; ``never`` (any case) answers a date control ("when did you last test
+  a restore?") and counts as its worst answer.
 
 Anything else is an error naming what was given and what is allowed. Nothing is
 evaluated: a cell such as ``=HYPERLINK(...)`` is just text that is not a valid
@@ -34,11 +35,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring._arrow import to_numpy
 from scoring.questionnaire.definition import Question
 from scoring.vocabulary import AnswerKind, AnswerState, Reason
 
 UNKNOWN_WORDS = ("unknown", "don't know", "dont know", "not known", "don\u2019t know")
 NOT_APPLICABLE_WORDS = ("n/a", "na", "not applicable")
+NEVER_WORDS = ("never",)
 YES_WORDS = ("yes", "y", "true", "t", "1")
 NO_WORDS = ("no", "n", "false", "f", "0")
 MAX_CELL_CHARS = 200
@@ -70,10 +73,12 @@ class Coerced:
     values: pa.Array
     states: np.ndarray
     failures: list[Failure] = field(default_factory=list)
+    never: np.ndarray | None = None
+    """Date controls: cells answered "never" (held as null; the policy makes them worst)."""
 
 
 def _mask(array: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return to_numpy(pc.fill_null(array, False), bool)
 
 
 def _words(items: tuple[str, ...]) -> pa.Array:
@@ -85,13 +90,19 @@ def describe_allowed(question: Question) -> str:
     kind = question.kind
     if question.is_choice:
         text = ", ".join(question.choice_codes)
-        return f"one or more of {text}, separated by ';'" if kind is \
-            AnswerKind.MULTIPLE_CHOICE else text
+        return (
+            f"one or more of {text}, separated by ';'"
+            if kind is AnswerKind.MULTIPLE_CHOICE
+            else text
+        )
     if question.is_numeric:
         low = "" if question.min is None else f"{question.min:g}"
         high = "" if question.max is None else f"{question.max:g}"
-        noun = {AnswerKind.INTEGER: "a whole number", AnswerKind.NUMBER: "a number",
-                AnswerKind.PERCENT: "a percentage"}[kind]
+        noun = {
+            AnswerKind.INTEGER: "a whole number",
+            AnswerKind.NUMBER: "a number",
+            AnswerKind.PERCENT: "a percentage",
+        }[kind]
         if low and high:
             return f"{noun} from {low} to {high}"
         if low:
@@ -100,7 +111,7 @@ def describe_allowed(question: Question) -> str:
             return f"{noun} of at most {high}"
         return noun
     if kind is AnswerKind.DATE:
-        return "a date written YYYY-MM-DD"
+        return "a date written YYYY-MM-DD" + (" or never" if question.control else "")
     return f"text of at most {question.max_length} characters"
 
 
@@ -119,20 +130,23 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     too_long = _mask(pc.greater(pc.utf8_length(raw), limit))
     if too_long.any():
         raw = pc.if_else(pa.array(too_long), pa.scalar(None, pa.string()), raw)
-        failures.append(Failure(too_long, Reason.TOO_LONG,
-                                f"answer is longer than {limit} characters"))
+        failures.append(
+            Failure(too_long, Reason.TOO_LONG, f"answer is longer than {limit} characters")
+        )
     control_chars = _mask(pc.match_substring_regex(raw, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
     if control_chars.any():
         raw = pc.if_else(pa.array(control_chars), pa.scalar(None, pa.string()), raw)
-        failures.append(Failure(control_chars, Reason.UNREADABLE_FILE,
-                                "contains control characters (not text)"))
+        failures.append(
+            Failure(control_chars, Reason.UNREADABLE_FILE, "contains control characters (not text)")
+        )
     text = pc.utf8_trim_whitespace(raw)
     lower = pc.utf8_lower(text)
     blank = _mask(pc.or_kleene(pc.is_null(text), pc.equal(text, "")))
     special_blocked = _own_words(question)
     unknown = _mask(pc.is_in(lower, value_set=_words(UNKNOWN_WORDS))) & ~special_blocked(lower)
-    not_applicable = _mask(pc.is_in(lower, value_set=_words(NOT_APPLICABLE_WORDS))) & \
-        ~special_blocked(lower)
+    not_applicable = _mask(
+        pc.is_in(lower, value_set=_words(NOT_APPLICABLE_WORDS))
+    ) & ~special_blocked(lower)
     states[blank] = AnswerState.UNANSWERED
     states[unknown] = AnswerState.UNKNOWN
     states[not_applicable] = AnswerState.NOT_APPLICABLE
@@ -142,6 +156,11 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     text = pc.if_else(given_arr, text, pa.scalar(None, pa.string()))
     lower = pc.if_else(given_arr, lower, pa.scalar(None, pa.string()))
 
+    never = None
+    if question.kind is AnswerKind.DATE and question.control is not None:
+        never = _mask(pc.is_in(lower, value_set=_words(NEVER_WORDS)))
+        lower = pc.if_else(pa.array(never), pa.scalar(None, pa.string()), lower)
+        text = pc.if_else(pa.array(never), pa.scalar(None, pa.string()), text)
     values, kind_failures = _PARSERS[question.kind](text, lower, question)
     for failure in kind_failures:
         failure.mask &= given
@@ -151,14 +170,14 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     invalid = states == AnswerState.INVALID
     if invalid.any():
         values = pc.if_else(pa.array(invalid), pa.scalar(None, values.type), values)
-    return Coerced(values=values, states=states, failures=failures)
+    return Coerced(values=values, states=states, failures=failures, never=never)
 
 
 def _own_words(question: Question):  # type: ignore[no-untyped-def]
     """Cells equal to one of the question's own codes or labels are answers, not words."""
     own = [c.lower() for code, label in question.choice_items for c in (code, label)]
     if not own:
-        return lambda lower: np.zeros(len(lower), dtype=bool)
+        return lambda lower: np.zeros(len(lower), dtype=np.bool_)
     value_set = pa.array(own, pa.string())
     return lambda lower: _mask(pc.is_in(lower, value_set=value_set))
 
@@ -171,11 +190,15 @@ Parsed = tuple[pa.Array, list[Failure]]
 def _parse_yes_no(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
     yes = _mask(pc.is_in(lower, value_set=_words(YES_WORDS)))
     no = _mask(pc.is_in(lower, value_set=_words(NO_WORDS)))
-    values = pc.if_else(pa.array(yes), "yes", pc.if_else(pa.array(no), "no",
-                                                          pa.scalar(None, pa.string())))
+    values = pc.if_else(
+        pa.array(yes), "yes", pc.if_else(pa.array(no), "no", pa.scalar(None, pa.string()))
+    )
     bad = ~(yes | no) & _mask(pc.is_valid(lower))
-    return values, [Failure(bad, Reason.NOT_YES_NO, "not a yes/no answer",
-                            "yes, no (also y/n, true/false, 1/0)")]
+    return values, [
+        Failure(
+            bad, Reason.NOT_YES_NO, "not a yes/no answer", "yes, no (also y/n, true/false, 1/0)"
+        )
+    ]
 
 
 def _choice_index(lower: pa.Array, question: Question) -> pa.Array:
@@ -190,8 +213,9 @@ def _parse_single(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
     index = _choice_index(lower, question)
     values = pc.take(pa.array(question.choice_codes, pa.string()), index)
     bad = _mask(pc.and_(pc.is_null(index), pc.is_valid(lower)))
-    return values, [Failure(bad, Reason.NOT_A_CHOICE, "not one of the choices",
-                            describe_allowed(question))]
+    return values, [
+        Failure(bad, Reason.NOT_A_CHOICE, "not one of the choices", describe_allowed(question))
+    ]
 
 
 def _parse_multiple(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
@@ -202,31 +226,45 @@ def _parse_multiple(text: pa.Array, lower: pa.Array, question: Question) -> Pars
     index = _choice_index(flat, question)
     answered = _mask(pc.is_valid(lower))
     bad_part = ~_mask(pc.is_valid(index))
-    bad = np.zeros(length, dtype=bool)
+    bad = np.zeros(length, dtype=np.bool_)
     bad[parent[bad_part]] = True
     bad &= answered
     bits = np.zeros(length, dtype=np.int64)
     good = ~bad_part
-    codes = np.asarray(pc.fill_null(index, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = to_numpy(pc.fill_null(index, 0), np.int64)
     np.bitwise_or.at(bits, parent[good], np.left_shift(1, codes[good]))
     unique, inverse = np.unique(bits, return_inverse=True)
     names = question.choice_codes
     canonical = [";".join(n for i, n in enumerate(names) if value >> i & 1) for value in unique]
     values = pc.take(pa.array(canonical, pa.string()), pa.array(inverse))
     values = pc.if_else(pa.array(answered & ~bad), values, pa.scalar(None, pa.string()))
-    return values, [Failure(bad, Reason.NOT_A_CHOICE, "not a list of the choices",
-                            describe_allowed(question))]
+    return values, [
+        Failure(bad, Reason.NOT_A_CHOICE, "not a list of the choices", describe_allowed(question))
+    ]
 
 
-def _range_failures(values: pa.Array, question: Question, *, low: float | None,
-                    high: float | None) -> list[Failure]:
+def _range_failures(
+    values: pa.Array, question: Question, *, low: float | None, high: float | None
+) -> list[Failure]:
     failures = []
     if low is not None:
-        failures.append(Failure(_mask(pc.less(values, low)), Reason.OUT_OF_RANGE,
-                                f"below the minimum {low:g}", describe_allowed(question)))
+        failures.append(
+            Failure(
+                _mask(pc.less(values, low)),
+                Reason.OUT_OF_RANGE,
+                f"below the minimum {low:g}",
+                describe_allowed(question),
+            )
+        )
     if high is not None:
-        failures.append(Failure(_mask(pc.greater(values, high)), Reason.OUT_OF_RANGE,
-                                f"above the maximum {high:g}", describe_allowed(question)))
+        failures.append(
+            Failure(
+                _mask(pc.greater(values, high)),
+                Reason.OUT_OF_RANGE,
+                f"above the maximum {high:g}",
+                describe_allowed(question),
+            )
+        )
     return failures
 
 
@@ -237,15 +275,21 @@ def _parse_integer(text: pa.Array, lower: pa.Array, question: Question) -> Parse
     ok &= ~too_big
     values = pc.cast(pc.if_else(pa.array(ok), digits, pa.scalar(None, pa.string())), pa.int64())
     failures = [
-        Failure(~ok & ~too_big & _mask(pc.is_valid(text)) & ~_decimal_comma(text),
-                Reason.NOT_AN_INTEGER, "not a whole number", describe_allowed(question)),
-        Failure(_decimal_comma(text), Reason.AMBIGUOUS,
-                "a comma here could be a decimal or a thousands separator; write "
-                "1234 or 1234.5", describe_allowed(question)),
+        Failure(
+            ~ok & ~too_big & _mask(pc.is_valid(text)) & ~_decimal_comma(text),
+            Reason.NOT_AN_INTEGER,
+            "not a whole number",
+            describe_allowed(question),
+        ),
+        Failure(
+            _decimal_comma(text),
+            Reason.AMBIGUOUS,
+            "a comma here could be a decimal or a thousands separator; write 1234 or 1234.5",
+            describe_allowed(question),
+        ),
         Failure(too_big, Reason.OUT_OF_RANGE, "number too large", describe_allowed(question)),
     ]
-    return values, failures + _range_failures(values, question, low=question.min,
-                                              high=question.max)
+    return values, failures + _range_failures(values, question, low=question.min, high=question.max)
 
 
 def _decimal_comma(text: pa.Array) -> np.ndarray:
@@ -259,8 +303,12 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
     if question.kind is AnswerKind.PERCENT:
         cleaned = pc.replace_substring_regex(cleaned, r"\s*%$", "")
     ok = _mask(pc.match_substring_regex(cleaned, _NUMBER))
-    numbers = pc.cast(pc.if_else(pa.array(ok), pc.replace_substring(cleaned, ",", ""),
-                                 pa.scalar(None, pa.string())), pa.float64())
+    numbers = pc.cast(
+        pc.if_else(
+            pa.array(ok), pc.replace_substring(cleaned, ",", ""), pa.scalar(None, pa.string())
+        ),
+        pa.float64(),
+    )
     infinite = _mask(pc.is_inf(numbers))
     numbers = pc.if_else(pa.array(infinite), pa.scalar(None, pa.float64()), numbers)
     comma = _decimal_comma(cleaned)
@@ -269,10 +317,18 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
         low = 0.0 if low is None else low
         high = 100.0 if high is None else high
     failures = [
-        Failure(~ok & ~comma & _mask(pc.is_valid(text)), Reason.NOT_A_NUMBER, "not a number",
-                describe_allowed(question)),
-        Failure(comma, Reason.AMBIGUOUS, "a comma here could be a decimal or a thousands "
-                "separator; write 1234 or 1234.5", describe_allowed(question)),
+        Failure(
+            ~ok & ~comma & _mask(pc.is_valid(text)),
+            Reason.NOT_A_NUMBER,
+            "not a number",
+            describe_allowed(question),
+        ),
+        Failure(
+            comma,
+            Reason.AMBIGUOUS,
+            "a comma here could be a decimal or a thousands separator; write 1234 or 1234.5",
+            describe_allowed(question),
+        ),
         Failure(infinite, Reason.OUT_OF_RANGE, "number too large", describe_allowed(question)),
     ]
     return numbers, failures + _range_failures(numbers, question, low=low, high=high)
@@ -281,20 +337,35 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
 def _parse_date(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
     iso = _mask(pc.match_substring_regex(text, _ISO_DATE))
     day = pc.utf8_slice_codeunits(text, 0, 10)
-    parsed = pc.strptime(pc.if_else(pa.array(iso), day, pa.scalar(None, pa.string())),
-                         format="%Y-%m-%d", unit="s", error_is_null=True)
+    parsed = pc.strptime(
+        pc.if_else(pa.array(iso), day, pa.scalar(None, pa.string())),
+        format="%Y-%m-%d",
+        unit="s",
+        error_is_null=True,
+    )
     dates = pc.cast(parsed, pa.date32())
     # strptime rolls 2024-02-30 over to March; only dates that print back unchanged count
     exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day)
     dates = pc.if_else(pc.fill_null(exact, False), dates, pa.scalar(None, pa.date32()))
     serial_text = _mask(pc.match_substring_regex(text, _SERIAL_DATE))
-    serial = np.asarray(pc.cast(pc.if_else(pa.array(serial_text), pc.replace_substring_regex(
-        text, r"\.0+$", ""), pa.scalar(None, pa.string())), pa.int64()).to_numpy(
-        zero_copy_only=False), dtype=np.float64)
-    in_range = serial_text & (np.nan_to_num(serial, nan=0) >= 20000) & \
-        (np.nan_to_num(serial, nan=0) <= 80000)
+    serial = np.asarray(
+        pc.cast(
+            pc.if_else(
+                pa.array(serial_text),
+                pc.replace_substring_regex(text, r"\.0+$", ""),
+                pa.scalar(None, pa.string()),
+            ),
+            pa.int64(),
+        ).to_numpy(zero_copy_only=False),
+        dtype=np.float64,
+    )
+    in_range = (
+        serial_text
+        & (np.nan_to_num(serial, nan=0) >= 20000)
+        & (np.nan_to_num(serial, nan=0) <= 80000)
+    )
     if in_range.any():
-        serial_dates = (_EXCEL_EPOCH + np.nan_to_num(serial, nan=0).astype("timedelta64[D]"))
+        serial_dates = _EXCEL_EPOCH + np.nan_to_num(serial, nan=0).astype("timedelta64[D]")
         from_serial = pa.array(serial_dates.astype("datetime64[D]"), pa.date32())
         dates = pc.if_else(pa.array(in_range), from_serial, dates)
     slash = _mask(pc.match_substring_regex(text, _SLASH_DATE))
@@ -302,8 +373,9 @@ def _parse_date(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
     bad = present & ~_mask(pc.is_valid(dates)) & ~slash
     return dates, [
         Failure(bad, Reason.NOT_A_DATE, "not a date", describe_allowed(question)),
-        Failure(slash, Reason.AMBIGUOUS, "day and month order is ambiguous",
-                describe_allowed(question)),
+        Failure(
+            slash, Reason.AMBIGUOUS, "day and month order is ambiguous", describe_allowed(question)
+        ),
     ]
 
 

@@ -13,8 +13,9 @@ from scoring.responses.reading import read_responses, response_from_mapping
 from scoring.responses.validation import Validation, validate
 
 
-def validate_file(path: Path | str, questionnaire: Questionnaire | None = None, *,
-                  as_of: dt.date) -> Validation:
+def validate_file(
+    path: Path | str, questionnaire: Questionnaire | None = None, *, as_of: dt.date
+) -> Validation:
     """Read and validate a response file (YAML, JSON, CSV, XLSX or Parquet).
 
     Parameters
@@ -37,8 +38,13 @@ def validate_file(path: Path | str, questionnaire: Questionnaire | None = None, 
     return validate(raw, questionnaire or bundled_questionnaire(), as_of=as_of)
 
 
-def validate_document(document: Mapping[str, Any], questionnaire: Questionnaire | None = None,
-                      *, as_of: dt.date, source: str = "<response>") -> Validation:
+def validate_document(
+    document: Mapping[str, Any],
+    questionnaire: Questionnaire | None = None,
+    *,
+    as_of: dt.date,
+    source: str = "<response>",
+) -> Validation:
     """Validate one facility's response given as a mapping (a web form, an API body).
 
     Examples

@@ -82,11 +82,12 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
 
 # --- one facility --------------------------------------------------------------------------
 
+
 def _as_text(value: Any, key: str, source: str, issues: list[Issue]) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    if isinstance(value, bool):  # YAML reads an unquoted yes/no as a boolean
+        return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -98,14 +99,28 @@ def _as_text(value: Any, key: str, source: str, issues: list[Issue]) -> str | No
     if isinstance(value, list):
         parts = [_as_text(item, key, source, issues) for item in value]
         if any(isinstance(item, list | dict) for item in value) or any(
-                p is not None and ";" in p for p in parts):
-            issues.append(Issue(Reason.NOT_A_CHOICE, "a list must hold plain choice codes",
-                                source=source, question_id=key, value=repr(value)[:100]))
+            p is not None and ";" in p for p in parts
+        ):
+            issues.append(
+                Issue(
+                    Reason.NOT_A_CHOICE,
+                    "a list must hold plain choice codes",
+                    source=source,
+                    question_id=key,
+                    value=repr(value)[:100],
+                )
+            )
             return None
         return ";".join(p for p in parts if p is not None)
-    issues.append(Issue(Reason.NOT_A_CHOICE, "expected a single value or a list of codes, "
-                        f"got a {type(value).__name__}", source=source, question_id=key,
-                        value=repr(value)[:100]))
+    issues.append(
+        Issue(
+            Reason.NOT_A_CHOICE,
+            f"expected a single value or a list of codes, got a {type(value).__name__}",
+            source=source,
+            question_id=key,
+            value=repr(value)[:100],
+        )
+    )
     return None
 
 
@@ -118,22 +133,35 @@ def response_from_mapping(document: Any, source: str = "<response>") -> RawRespo
     ``answers`` is unanswered.
     """
     if not isinstance(document, Mapping):
-        raise _fail(source, Reason.UNREADABLE_FILE,
-                    "expected a mapping with 'questionnaire', 'questionnaire_version' and "
-                    f"'answers'; got a {type(document).__name__}")
+        raise _fail(
+            source,
+            Reason.UNREADABLE_FILE,
+            "expected a mapping with 'questionnaire', 'questionnaire_version' and "
+            f"'answers'; got a {type(document).__name__}",
+        )
     issues: list[Issue] = []
     for key in document:
         if not isinstance(key, str) or key not in DOCUMENT_KEYS:
             hint = suggest(str(key), DOCUMENT_KEYS)
-            issues.append(Issue(Reason.UNKNOWN_COLUMN, f"unknown key {str(key)!r}"
-                                + (f"; did you mean {hint!r}?" if hint else ""),
-                                source=source, allowed=", ".join(DOCUMENT_KEYS)))
+            issues.append(
+                Issue(
+                    Reason.UNKNOWN_COLUMN,
+                    f"unknown key {str(key)!r}" + (f"; did you mean {hint!r}?" if hint else ""),
+                    source=source,
+                    allowed=", ".join(DOCUMENT_KEYS),
+                )
+            )
     answers = document.get("answers")
     if answers is None:
         answers = {}
     if not isinstance(answers, Mapping):
-        issues.append(Issue(Reason.UNREADABLE_FILE, "'answers' must be a mapping from question "
-                            "id to answer", source=source))
+        issues.append(
+            Issue(
+                Reason.UNREADABLE_FILE,
+                "'answers' must be a mapping from question id to answer",
+                source=source,
+            )
+        )
         answers = {}
     columns: dict[str, str | None] = {}
     for key in METADATA_COLUMNS:
@@ -142,8 +170,9 @@ def response_from_mapping(document: Any, source: str = "<response>") -> RawRespo
     for key, value in answers.items():
         name = str(key)
         if name in columns:
-            issues.append(Issue(Reason.DUPLICATE_COLUMN, "answered twice", source=source,
-                                question_id=name))
+            issues.append(
+                Issue(Reason.DUPLICATE_COLUMN, "answered twice", source=source, question_id=name)
+            )
             continue
         columns[name] = _as_text(value, name, source, issues)
     if issues:
@@ -158,23 +187,32 @@ def read_response(path: Path) -> RawResponses:
     """Read one facility's response from a YAML (``.yaml``, ``.yml``) or JSON file."""
     source = str(path)
     text = decode_text(read_bytes(path, max_bytes=MAX_RESPONSE_BYTES), source)
-    document = parse_json(text, source) if path.suffix.lower() == ".json" else \
-        parse_yaml(text, source)
+    document = (
+        parse_json(text, source) if path.suffix.lower() == ".json" else parse_yaml(text, source)
+    )
     return response_from_mapping(document, source)
 
 
 # --- many facilities -----------------------------------------------------------------------
+
 
 def _check_header(names: list[str], source: str) -> None:
     issues = []
     seen: set[str] = set()
     for index, name in enumerate(names, start=1):
         if not name.strip():
-            issues.append(Issue(Reason.UNKNOWN_COLUMN, f"column {index} has no name",
-                                source=source))
+            issues.append(
+                Issue(Reason.UNKNOWN_COLUMN, f"column {index} has no name", source=source)
+            )
         elif name in seen:
-            issues.append(Issue(Reason.DUPLICATE_COLUMN, f"column {name!r} appears more than "
-                                "once", source=source, question_id=name))
+            issues.append(
+                Issue(
+                    Reason.DUPLICATE_COLUMN,
+                    f"column {name!r} appears more than once",
+                    source=source,
+                    question_id=name,
+                )
+            )
         seen.add(name)
     if issues:
         raise InputError(issues)
@@ -194,23 +232,33 @@ def read_csv(path: Path) -> RawResponses:
     bad_rows: list[Issue] = []
 
     def invalid_row(row: Any) -> str:
-        bad_rows.append(Issue(
-            Reason.UNREADABLE_FILE,
-            f"row has {row.actual_columns} cells; the header has {row.expected_columns}",
-            source=source, row=row.number, value=(row.text or "")[:100]))
+        bad_rows.append(
+            Issue(
+                Reason.UNREADABLE_FILE,
+                f"row has {row.actual_columns} cells; the header has {row.expected_columns}",
+                source=source,
+                row=row.number,
+                value=(row.text or "")[:100],
+            )
+        )
         return "skip"
 
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
-                                           block_size=_CSV_BLOCK_BYTES, encoding="utf8"),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True,
-                                              invalid_row_handler=invalid_row),
+            read_options=pacsv.ReadOptions(
+                column_names=header, skip_rows=1, block_size=_CSV_BLOCK_BYTES, encoding="utf8"
+            ),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=invalid_row
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-                null_values=[], check_utf8=True),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+                check_utf8=True,
+            ),
         )
     except pa.ArrowInvalid as exc:
         message = str(exc).split("\n")[0]
@@ -229,7 +277,7 @@ def _excel_text(cell: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return "yes" if value else "no"
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(" ")
     if isinstance(value, dt.date):
@@ -254,11 +302,13 @@ def read_xlsx(path: Path) -> RawResponses:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE,
-                    f"not a readable XLSX workbook ({type(exc).__name__})") from exc
+        raise _fail(
+            source, Reason.UNREADABLE_FILE, f"not a readable XLSX workbook ({type(exc).__name__})"
+        ) from exc
     try:
-        sheet = workbook["responses"] if "responses" in workbook.sheetnames else \
-            workbook.worksheets[0]
+        sheet = (
+            workbook["responses"] if "responses" in workbook.sheetnames else workbook.worksheets[0]
+        )
         rows = sheet.iter_rows()
         try:
             header_cells = next(rows)
@@ -276,17 +326,21 @@ def read_xlsx(path: Path) -> RawResponses:
                 continue  # Excel leaves formatted but empty rows behind
             values = (values + [None] * width)[:width] if len(values) < width else values
             if any(v is not None and str(v).strip() for v in values[width:]):
-                raise _fail(source, Reason.UNREADABLE_FILE,
-                            "a row has cells beyond the last named column",
-                            row=cells[0].row if cells else None)
+                raise _fail(
+                    source,
+                    Reason.UNREADABLE_FILE,
+                    "a row has cells beyond the last named column",
+                    row=cells[0].row if cells else None,
+                )
             for index in range(width):
                 columns[index].append(values[index])
     finally:
         workbook.close()
     if not columns or not columns[0]:
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
-    table = pa.table({name: pa.array(col, pa.string()) for name, col in zip(header, columns,
-                                                                           strict=True)})
+    table = pa.table(
+        {name: pa.array(col, pa.string()) for name, col in zip(header, columns, strict=True)}
+    )
     return RawResponses(table=table, source=source, first_row=2)
 
 
@@ -297,30 +351,40 @@ def read_parquet(path: Path) -> RawResponses:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE,
-                    f"not a readable Parquet file: {str(exc).splitlines()[0]}") from exc
+        raise _fail(
+            source,
+            Reason.UNREADABLE_FILE,
+            f"not a readable Parquet file: {str(exc).splitlines()[0]}",
+        ) from exc
     _check_header(table.column_names, source)
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         kind = column.type
         if pa.types.is_nested(kind):
-            raise _fail(source, Reason.UNREADABLE_FILE,
-                        f"column {name!r} holds nested values ({kind}); expected plain values")
+            raise _fail(
+                source,
+                Reason.UNREADABLE_FILE,
+                f"column {name!r} holds nested values ({kind}); expected plain values",
+            )
         if pa.types.is_dictionary(kind):
             column = column.cast(kind.value_type)
             kind = kind.value_type
         if pa.types.is_boolean(kind):
-            column = pa.chunked_array([
-                pc.if_else(chunk, "true", "false") for chunk in column.chunks],
-                pa.string())
+            column = pa.chunked_array(
+                [pc.if_else(chunk, "yes", "no") for chunk in column.chunks], pa.string()
+            )
         columns[name] = column.cast(pa.string())
     if table.num_rows == 0:
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows")
     return RawResponses(table=pa.table(columns), source=source, first_row=1)
 
 
-_TABLE_READERS = {".csv": read_csv, ".xlsx": read_xlsx, ".parquet": read_parquet,
-                  ".pq": read_parquet}
+_TABLE_READERS = {
+    ".csv": read_csv,
+    ".xlsx": read_xlsx,
+    ".parquet": read_parquet,
+    ".pq": read_parquet,
+}
 _DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 SUPPORTED_SUFFIXES = (*_DOCUMENT_SUFFIXES, *_TABLE_READERS)
 
@@ -332,7 +396,10 @@ def read_responses(path: Path) -> RawResponses:
         return read_response(path)
     reader = _TABLE_READERS.get(suffix)
     if reader is None:
-        raise _fail(str(path), Reason.UNREADABLE_FILE,
-                    f"unsupported file type {suffix or '(none)'!r}",
-                    allowed=", ".join(SUPPORTED_SUFFIXES))
+        raise _fail(
+            str(path),
+            Reason.UNREADABLE_FILE,
+            f"unsupported file type {suffix or '(none)'!r}",
+            allowed=", ".join(SUPPORTED_SUFFIXES),
+        )
     return reader(path)

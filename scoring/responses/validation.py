@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring._arrow import to_numpy
 from scoring.errors import InputError, Issue
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Migration, Question, Questionnaire
@@ -41,9 +42,21 @@ from scoring.responses.coercion import coerce, describe_allowed
 from scoring.responses.reading import METADATA_COLUMNS, RawResponses, suggest
 from scoring.vocabulary import AnswerKind, AnswerState, Better, Reason, Severity
 
-ISSUE_COLUMNS = ("source", "row", "facility_id", "question_id", "severity", "reason", "value",
-                 "message", "allowed")
+ISSUE_COLUMNS = (
+    "source",
+    "row",
+    "facility_id",
+    "question_id",
+    "severity",
+    "reason",
+    "value",
+    "message",
+    "allowed",
+)
 MAX_SHOWN_VALUE = 100
+_ASSESSED_ON = Question.model_validate(
+    {"id": "assessed_on", "type": "date", "label": "Date of assessment"}
+)
 EARLIEST_DATE = dt.date(1970, 1, 1)
 _METADATA_TEXT_CHARS = 200
 
@@ -99,8 +112,7 @@ class Validation:
     @property
     def table(self) -> pd.DataFrame:
         """``facility_id`` and ``assessed_on`` followed by the answers: the encoder's input."""
-        return pd.concat([self.facilities[["facility_id", "assessed_on"]], self.answers],
-                         axis=1)
+        return pd.concat([self.facilities[["facility_id", "assessed_on"]], self.answers], axis=1)
 
     def issue_list(self, severity: Severity | None = None) -> list[Issue]:
         """Issues as :class:`~scoring.errors.Issue` objects (optionally of one severity)."""
@@ -109,15 +121,34 @@ class Validation:
             frame = frame[frame["severity"] == severity.value]
         result = []
         for record in frame.to_dict("records"):
-            result.append(Issue(
-                reason=Reason(record["reason"]), message=record["message"],
-                severity=Severity(record["severity"]), source=record["source"],
-                row=None if pd.isna(record["row"]) else int(record["row"]),
-                facility_id=None if pd.isna(record["facility_id"]) else record["facility_id"],
-                question_id=None if pd.isna(record["question_id"]) else record["question_id"],
-                value=None if pd.isna(record["value"]) else record["value"],
-                allowed=None if pd.isna(record["allowed"]) else record["allowed"]))
+            result.append(
+                Issue(
+                    reason=Reason(record["reason"]),
+                    message=record["message"],
+                    severity=Severity(record["severity"]),
+                    source=record["source"],
+                    row=None if pd.isna(record["row"]) else int(record["row"]),
+                    facility_id=None if pd.isna(record["facility_id"]) else record["facility_id"],
+                    question_id=None if pd.isna(record["question_id"]) else record["question_id"],
+                    value=None if pd.isna(record["value"]) else record["value"],
+                    allowed=None if pd.isna(record["allowed"]) else record["allowed"],
+                )
+            )
         return result
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The rows of one column that broke one rule."""
+
+    rows: np.ndarray
+    order: int
+    question_id: str | None
+    severity: Severity
+    reason: Reason
+    values: list[str | None]
+    message: str
+    allowed: str | None
 
 
 @dataclass
@@ -125,44 +156,62 @@ class _Sink:
     """Collects issues column-wise: one block of rows per rule that failed."""
 
     length: int
-    blocks: list[dict[str, object]] = field(default_factory=list)
+    blocks: list[_Block] = field(default_factory=list)
 
-    def add(self, mask: np.ndarray, *, reason: Reason, message: str, question_id: str | None,
-            raw: pa.Array | None = None, allowed: str | None = None, order: int = 0,
-            severity: Severity = Severity.ERROR) -> None:
+    def add(
+        self,
+        mask: np.ndarray,
+        *,
+        reason: Reason,
+        message: str,
+        question_id: str | None,
+        raw: pa.Array | None = None,
+        allowed: str | None = None,
+        order: int = 0,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
         rows = np.flatnonzero(mask)
         if rows.size == 0:
             return
         values: list[str | None] = [None] * rows.size
         if raw is not None:
             shown = pc.utf8_slice_codeunits(raw.take(pa.array(rows)), 0, MAX_SHOWN_VALUE + 1)
-            values = [v if v is None or len(v) <= MAX_SHOWN_VALUE else v[:MAX_SHOWN_VALUE] + "..."
-                      for v in shown.to_pylist()]
-        self.blocks.append({"row_index": rows, "order": np.full(rows.size, order),
-                            "question_id": question_id, "severity": severity.value,
-                            "reason": reason.value, "value": values, "message": message,
-                            "allowed": allowed})
+            values = [
+                v if v is None or len(v) <= MAX_SHOWN_VALUE else v[:MAX_SHOWN_VALUE] + "..."
+                for v in shown.to_pylist()
+            ]
+        self.blocks.append(
+            _Block(rows, order, question_id, severity, reason, values, message, allowed)
+        )
 
     def has_errors(self) -> np.ndarray:
-        errors = np.zeros(self.length, dtype=bool)
+        errors = np.zeros(self.length, dtype=np.bool_)
         for block in self.blocks:
-            if block["severity"] == Severity.ERROR.value:
-                errors[block["row_index"]] = True  # type: ignore[index]
+            if block.severity is Severity.ERROR:
+                errors[block.rows] = True
         return errors
 
     def frame(self, source: str, rows: pd.Series, facility_ids: pd.Series) -> pd.DataFrame:
         if not self.blocks:
             return pd.DataFrame({name: pd.Series(dtype="object") for name in ISSUE_COLUMNS})
-        parts = []
-        for block in self.blocks:
-            index = block["row_index"]
-            parts.append(pd.DataFrame({
-                "row_index": index, "order": block["order"],
-                "question_id": block["question_id"], "severity": block["severity"],
-                "reason": block["reason"], "value": block["value"],
-                "message": block["message"], "allowed": block["allowed"]}))
+        parts = [
+            pd.DataFrame(
+                {
+                    "row_index": block.rows,
+                    "order": block.order,
+                    "question_id": block.question_id,
+                    "severity": block.severity.value,
+                    "reason": block.reason.value,
+                    "value": block.values,
+                    "message": block.message,
+                    "allowed": block.allowed,
+                }
+            )
+            for block in self.blocks
+        ]
         issues = pd.concat(parts, ignore_index=True).sort_values(
-            ["row_index", "order"], kind="stable")
+            ["row_index", "order"], kind="stable"
+        )
         index = issues["row_index"].to_numpy()
         issues.insert(0, "source", source)
         issues.insert(1, "row", rows.to_numpy()[index])
@@ -190,35 +239,55 @@ def _resolve_version(raw: RawResponses, questionnaire: Questionnaire) -> Migrati
     table, source = raw.table, raw.source
     issues = []
     found: dict[str, str | None] = {}
-    for key, what in (("questionnaire", "questionnaire id"),
-                      ("questionnaire_version", "questionnaire version")):
+    for key, what in (
+        ("questionnaire", "questionnaire id"),
+        ("questionnaire_version", "questionnaire version"),
+    ):
         if key not in table.column_names:
-            issues.append(_file_issue(source, Reason.MISSING_COLUMN,
-                                      f"does not say which {what} it answers ('{key}' is missing)",
-                                      question_id=key,
-                                      allowed=questionnaire.id if key == "questionnaire"
-                                      else questionnaire.version))
+            issues.append(
+                _file_issue(
+                    source,
+                    Reason.MISSING_COLUMN,
+                    f"does not say which {what} it answers ('{key}' is missing)",
+                    question_id=key,
+                    allowed=questionnaire.id if key == "questionnaire" else questionnaire.version,
+                )
+            )
             continue
         values = _distinct(table[key].combine_chunks())
         if len(values) > 1:
             shown = ", ".join("(blank)" if v is None else v for v in values[:5])
-            issues.append(_file_issue(source, Reason.MIXED_VERSIONS,
-                                      f"rows give different values for '{key}' ({shown}); a "
-                                      "file holds answers to one questionnaire version",
-                                      question_id=key))
+            issues.append(
+                _file_issue(
+                    source,
+                    Reason.MIXED_VERSIONS,
+                    f"rows give different values for '{key}' ({shown}); a "
+                    "file holds answers to one questionnaire version",
+                    question_id=key,
+                )
+            )
         elif values == [None]:
-            issues.append(_file_issue(source, Reason.MISSING_COLUMN, f"'{key}' is blank",
-                                      question_id=key))
+            issues.append(
+                _file_issue(source, Reason.MISSING_COLUMN, f"'{key}' is blank", question_id=key)
+            )
         else:
             found[key] = values[0]
     if issues:
         raise InputError(issues)
     if found["questionnaire"] != questionnaire.id:
-        raise InputError([_file_issue(
-            source, Reason.UNKNOWN_QUESTIONNAIRE,
-            f"answers questionnaire {found['questionnaire']!r}, which this engine does not "
-            f"have", question_id="questionnaire", value=found["questionnaire"],
-            allowed=questionnaire.id)])
+        raise InputError(
+            [
+                _file_issue(
+                    source,
+                    Reason.UNKNOWN_QUESTIONNAIRE,
+                    f"answers questionnaire {found['questionnaire']!r}, which this engine does not "
+                    f"have",
+                    question_id="questionnaire",
+                    value=found["questionnaire"],
+                    allowed=questionnaire.id,
+                )
+            ]
+        )
     version = found["questionnaire_version"] or ""
     if version == questionnaire.version:
         return None
@@ -226,24 +295,43 @@ def _resolve_version(raw: RawResponses, questionnaire: Questionnaire) -> Migrati
         if migration.from_version == version:
             return migration
     declared = ", ".join(m.from_version for m in questionnaire.migrations) or "none"
-    raise InputError([_file_issue(
-        source, Reason.UNSUPPORTED_VERSION,
-        f"answers version {version} of {questionnaire.id}; this engine expects version "
-        f"{questionnaire.version} and has migrations from: {declared}",
-        question_id="questionnaire_version", value=version, allowed=questionnaire.version)])
+    raise InputError(
+        [
+            _file_issue(
+                source,
+                Reason.UNSUPPORTED_VERSION,
+                f"answers version {version} of {questionnaire.id}; this engine expects version "
+                f"{questionnaire.version} and has migrations from: {declared}",
+                question_id="questionnaire_version",
+                value=version,
+                allowed=questionnaire.version,
+            )
+        ]
+    )
 
 
-def _migrate(columns: dict[str, pa.Array], migration: Migration, sink: _Sink) -> dict[
-        str, pa.Array]:
+def _migrate(
+    columns: dict[str, pa.Array], migration: Migration, sink: _Sink
+) -> dict[str, pa.Array]:
     migrated: dict[str, pa.Array] = {}
     for name, column in columns.items():
         if name in migration.removed:
-            present = np.asarray(pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""),
-                                              False).to_numpy(zero_copy_only=False), dtype=bool)
-            sink.add(present, reason=Reason.MIGRATED, severity=Severity.WARNING,
-                     question_id=name, raw=column, order=-1,
-                     message=f"question removed after version {migration.from_version}; "
-                     "this answer is not used")
+            present = np.asarray(
+                pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""), False).to_numpy(
+                    zero_copy_only=False
+                ),
+                dtype=np.bool_,
+            )
+            sink.add(
+                present,
+                reason=Reason.MIGRATED,
+                severity=Severity.WARNING,
+                question_id=name,
+                raw=column,
+                order=-1,
+                message=f"question removed after version {migration.from_version}; "
+                "this answer is not used",
+            )
             continue
         migrated[migration.renamed.get(name, name)] = column
     for qid, codes in migration.recoded.items():
@@ -263,22 +351,38 @@ def _check_columns(raw: RawResponses, names: list[str], questionnaire: Questionn
     for name in names:
         if name not in questionnaire.by_id and name not in METADATA_COLUMNS:
             hint = suggest(name, known)
-            issues.append(_file_issue(
-                source, Reason.UNKNOWN_COLUMN,
-                f"{'column' if raw.is_table else 'question'} {name!r} is not a question of "
-                f"{questionnaire.key}" + (f"; did you mean {hint!r}?" if hint else ""),
-                question_id=name))
+            issues.append(
+                _file_issue(
+                    source,
+                    Reason.UNKNOWN_COLUMN,
+                    f"{'column' if raw.is_table else 'question'} {name!r} is not a question of "
+                    f"{questionnaire.key}" + (f"; did you mean {hint!r}?" if hint else ""),
+                    question_id=name,
+                )
+            )
     if raw.is_table:
         present = set(names)
         if "facility_id" not in present:
-            issues.append(_file_issue(source, Reason.MISSING_COLUMN,
-                                      "column 'facility_id' is missing", question_id="facility_id"))
+            issues.append(
+                _file_issue(
+                    source,
+                    Reason.MISSING_COLUMN,
+                    "column 'facility_id' is missing",
+                    question_id="facility_id",
+                )
+            )
         missing = [q.id for q in questionnaire.questions if q.required and q.id not in present]
         if missing:
-            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more"
-                                               if len(missing) > 10 else "")
-            issues.append(_file_issue(source, Reason.MISSING_COLUMN,
-                                      f"columns for required questions are missing: {shown}"))
+            shown = ", ".join(missing[:10]) + (
+                f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            )
+            issues.append(
+                _file_issue(
+                    source,
+                    Reason.MISSING_COLUMN,
+                    f"columns for required questions are missing: {shown}",
+                )
+            )
     if issues:
         raise InputError(issues)
 
@@ -301,8 +405,9 @@ def _readable(expression: str) -> str:
     return expression.replace("${", "").replace("}", "")
 
 
-def _metadata(raw: RawResponses, columns: dict[str, pa.Array], sink: _Sink,
-              as_of: dt.date) -> tuple[pd.DataFrame, np.ndarray]:
+def _metadata(
+    raw: RawResponses, columns: dict[str, pa.Array], sink: _Sink, as_of: dt.date
+) -> tuple[pd.DataFrame, np.ndarray]:
     length = raw.table.num_rows
     data: dict[str, object] = {}
     for key in ("facility_id", "facility_name", "answered_by"):
@@ -311,40 +416,71 @@ def _metadata(raw: RawResponses, columns: dict[str, pa.Array], sink: _Sink,
             data[key] = pd.array([None] * length, dtype="string")
             continue
         text = pc.utf8_trim_whitespace(column)
-        too_long = np.asarray(pc.fill_null(pc.greater(pc.utf8_length(text), _METADATA_TEXT_CHARS),
-                                           False).to_numpy(zero_copy_only=False), dtype=bool)
-        sink.add(too_long, reason=Reason.TOO_LONG, question_id=key, raw=column, order=-1,
-                 message=f"longer than {_METADATA_TEXT_CHARS} characters")
+        too_long = np.asarray(
+            pc.fill_null(pc.greater(pc.utf8_length(text), _METADATA_TEXT_CHARS), False).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=np.bool_,
+        )
+        sink.add(
+            too_long,
+            reason=Reason.TOO_LONG,
+            question_id=key,
+            raw=column,
+            order=-1,
+            message=f"longer than {_METADATA_TEXT_CHARS} characters",
+        )
         text = pc.if_else(pa.array(too_long), pa.scalar(None, pa.string()), text)
         blank = pc.fill_null(pc.equal(text, ""), True)
-        data[key] = pd.array(pc.if_else(blank, pa.scalar(None, pa.string()), text).to_pylist(),
-                             dtype="string")
+        data[key] = pd.array(
+            pc.if_else(blank, pa.scalar(None, pa.string()), text).to_pylist(), dtype="string"
+        )
     ids = data["facility_id"]
     if raw.is_table:
-        missing = np.asarray(pd.isna(ids), dtype=bool)  # type: ignore[call-overload]
-        sink.add(missing, reason=Reason.REQUIRED, question_id="facility_id", order=-1,
-                 message="every row needs a facility_id")
-        duplicated = np.asarray(pd.Series(ids).duplicated(keep=False), dtype=bool) & ~missing
-        sink.add(duplicated, reason=Reason.DUPLICATE_FACILITY, question_id="facility_id",
-                 raw=columns.get("facility_id"), order=-1,
-                 message="the same facility_id is on more than one row; which row is right "
-                 "cannot be told")
+        missing = np.asarray(pd.isna(ids), dtype=np.bool_)  # type: ignore[call-overload]
+        sink.add(
+            missing,
+            reason=Reason.REQUIRED,
+            question_id="facility_id",
+            order=-1,
+            message="every row needs a facility_id",
+        )
+        duplicated = np.asarray(pd.Series(ids).duplicated(keep=False), dtype=np.bool_) & ~missing
+        sink.add(
+            duplicated,
+            reason=Reason.DUPLICATE_FACILITY,
+            question_id="facility_id",
+            raw=columns.get("facility_id"),
+            order=-1,
+            message="the same facility_id is on more than one row; which row is right "
+            "cannot be told",
+        )
     default_day = np.datetime64(as_of, "D")
     as_of_days = np.full(length, default_day, dtype="datetime64[D]")
     if "assessed_on" in columns:
-        date_question = Question(id="assessed_on", type=AnswerKind.DATE,
-                                 label="Date of assessment")
-        coerced = coerce(columns["assessed_on"], date_question)
+        coerced = coerce(columns["assessed_on"], _ASSESSED_ON)
         for failure in coerced.failures:
-            sink.add(failure.mask, reason=failure.reason, question_id="assessed_on",
-                     raw=columns["assessed_on"], order=-1, message=failure.message,
-                     allowed=failure.allowed)
+            sink.add(
+                failure.mask,
+                reason=failure.reason,
+                question_id="assessed_on",
+                raw=columns["assessed_on"],
+                order=-1,
+                message=failure.message,
+                allowed=failure.allowed,
+            )
         given = coerced.states == AnswerState.ANSWERED
-        days = np.asarray(coerced.values.to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+        days = to_numpy(coerced.values, "datetime64[D]")
         future = given & (days > default_day)
-        sink.add(future, reason=Reason.FUTURE_DATE, question_id="assessed_on",
-                 raw=columns["assessed_on"], order=-1,
-                 message=f"is after {as_of.isoformat()}", allowed=f"a date up to {as_of}")
+        sink.add(
+            future,
+            reason=Reason.FUTURE_DATE,
+            question_id="assessed_on",
+            raw=columns["assessed_on"],
+            order=-1,
+            message=f"is after {as_of.isoformat()}",
+            allowed=f"a date up to {as_of}",
+        )
         use = given & ~future
         as_of_days[use] = days[use]
     data["assessed_on"] = as_of_days.astype("datetime64[s]")
@@ -395,51 +531,77 @@ def validate(raw: RawResponses, questionnaire: Questionnaire, *, as_of: dt.date)
         coerced = coerce(raw_column, question)
         state = coerced.states
         for failure in coerced.failures:
-            sink.add(failure.mask, reason=failure.reason, message=failure.message,
-                     question_id=question.id, raw=raw_column, allowed=failure.allowed,
-                     order=order)
+            sink.add(
+                failure.mask,
+                reason=failure.reason,
+                message=failure.message,
+                question_id=question.id,
+                raw=raw_column,
+                allowed=failure.allowed,
+                order=order,
+            )
         values = coerced.values
         if question.kind is AnswerKind.DATE:
             values = _check_dates(values, state, question, raw_column, as_of_days, sink, order)
-        relevant = np.ones(length, dtype=bool)
+        relevant = np.ones(length, dtype=np.bool_)
         if question.relevant is not None:
-            relevant = np.asarray(ex.evaluate(ex.parse(question.relevant), effective,
-                                              length=length).to_numpy(zero_copy_only=False),
-                                  dtype=bool)
+            relevant = ex.applies(question.relevant, effective, length=length)
             contradicting = ~relevant & (state == AnswerState.ANSWERED)
-            sink.add(contradicting, reason=Reason.NOT_RELEVANT_ANSWERED, question_id=question.id,
-                     raw=raw_column, order=order,
-                     message="answered, but this question applies only when "
-                     f"{_readable(question.relevant)}; leave it blank or fix the earlier answer")
-            state = np.where(~relevant & (state != AnswerState.INVALID),
-                             np.uint8(AnswerState.NOT_RELEVANT), state)
+            sink.add(
+                contradicting,
+                reason=Reason.NOT_RELEVANT_ANSWERED,
+                question_id=question.id,
+                raw=raw_column,
+                order=order,
+                message="answered, but this question applies only when "
+                f"{_readable(question.relevant)}; leave it blank or fix the earlier answer",
+            )
+            state = np.where(
+                ~relevant & (state != AnswerState.INVALID),
+                np.uint8(AnswerState.NOT_RELEVANT),
+                state,
+            )
             state[contradicting] = AnswerState.INVALID
             values = pc.if_else(pa.array(relevant), values, pa.scalar(None, values.type))
-        values = _apply_policy(question, values, state, relevant, raw_column, as_of_days,
-                               sink, order)
+        never = relevant & (state == AnswerState.ANSWERED)
+        never &= coerced.never if coerced.never is not None else False
+        values = _apply_policy(
+            question, values, state, relevant, never, raw_column, as_of_days, sink, order
+        )
         effective[question.id] = values
         states[question.id] = state
 
     for order, question in enumerate(questionnaire.questions):
         if question.constraint is None:
             continue
-        holds = np.asarray(ex.evaluate(ex.parse(question.constraint), effective, length=length,
-                                       self_column=effective[question.id]).to_numpy(
-            zero_copy_only=False), dtype=bool)
+        holds = ex.applies(
+            question.constraint, effective, length=length, self_column=effective[question.id]
+        )
         broken = ~holds & (states[question.id] == AnswerState.ANSWERED)
-        sink.add(broken, reason=Reason.CONSTRAINT, question_id=question.id,
-                 raw=columns.get(question.id), order=order,
-                 message=question.constraint_message or
-                 f"does not meet the condition {_readable(question.constraint)}")
+        sink.add(
+            broken,
+            reason=Reason.CONSTRAINT,
+            question_id=question.id,
+            raw=columns.get(question.id),
+            order=order,
+            message=question.constraint_message
+            or f"does not meet the condition {_readable(question.constraint)}",
+        )
 
     valid = ~sink.has_errors()
-    answers = pa.table(effective).to_pandas(types_mapper=_PANDAS_TYPES.get,
-                                            date_as_object=False)
+    answers = pa.table(effective).to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
     state_frame = pd.DataFrame(states)
     issues = sink.frame(source, facilities["row"], facilities["facility_id"])
-    return Validation(questionnaire=questionnaire, source=source, answers=answers,
-                      states=state_frame, facilities=facilities, issues=issues, valid=valid,
-                      migrated_from=migration.from_version if migration else None)
+    return Validation(
+        questionnaire=questionnaire,
+        source=source,
+        answers=answers,
+        states=state_frame,
+        facilities=facilities,
+        issues=issues,
+        valid=valid,
+        migrated_from=migration.from_version if migration else None,
+    )
 
 
 _PANDAS_TYPES = {
@@ -449,16 +611,36 @@ _PANDAS_TYPES = {
 }
 
 
-def _check_dates(values: pa.Array, state: np.ndarray, question: Question, raw: pa.Array,
-                 as_of_days: np.ndarray, sink: _Sink, order: int) -> pa.Array:
-    days = np.asarray(values.to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+def _check_dates(
+    values: pa.Array,
+    state: np.ndarray,
+    question: Question,
+    raw: pa.Array,
+    as_of_days: np.ndarray,
+    sink: _Sink,
+    order: int,
+) -> pa.Array:
+    days = to_numpy(values, "datetime64[D]")
     given = state == AnswerState.ANSWERED
     future = given & (days > as_of_days)
     early = given & (days < np.datetime64(EARLIEST_DATE, "D"))
-    sink.add(future, reason=Reason.FUTURE_DATE, question_id=question.id, raw=raw, order=order,
-             message="is after the assessment date", allowed="a date up to the assessment date")
-    sink.add(early, reason=Reason.OUT_OF_RANGE, question_id=question.id, raw=raw, order=order,
-             message=f"is before {EARLIEST_DATE.isoformat()}")
+    sink.add(
+        future,
+        reason=Reason.FUTURE_DATE,
+        question_id=question.id,
+        raw=raw,
+        order=order,
+        message="is after the assessment date",
+        allowed="a date up to the assessment date",
+    )
+    sink.add(
+        early,
+        reason=Reason.OUT_OF_RANGE,
+        question_id=question.id,
+        raw=raw,
+        order=order,
+        message=f"is before {EARLIEST_DATE.isoformat()}",
+    )
     bad = future | early
     if bad.any():
         state[bad] = AnswerState.INVALID
@@ -466,37 +648,78 @@ def _check_dates(values: pa.Array, state: np.ndarray, question: Question, raw: p
     return values
 
 
-def _apply_policy(question: Question, values: pa.Array, state: np.ndarray, relevant: np.ndarray,
-                  raw: pa.Array, as_of_days: np.ndarray, sink: _Sink, order: int) -> pa.Array:
+def _apply_policy(
+    question: Question,
+    values: pa.Array,
+    state: np.ndarray,
+    relevant: np.ndarray,
+    never: np.ndarray,
+    raw: pa.Array,
+    as_of_days: np.ndarray,
+    sink: _Sink,
+    order: int,
+) -> pa.Array:
+    """Apply the answer policy (module docstring) to one question's column."""
     unanswered = relevant & (state == AnswerState.UNANSWERED)
     unknown = relevant & (state == AnswerState.UNKNOWN)
     not_applicable = relevant & (state == AnswerState.NOT_APPLICABLE)
     if not question.allow_unknown:
-        sink.add(unknown, reason=Reason.UNKNOWN_REFUSED, question_id=question.id, raw=raw,
-                 order=order, message="'unknown' is not accepted for this question",
-                 allowed=describe_allowed(question))
+        sink.add(
+            unknown,
+            reason=Reason.UNKNOWN_REFUSED,
+            question_id=question.id,
+            raw=raw,
+            order=order,
+            message="'unknown' is not accepted for this question",
+            allowed=describe_allowed(question),
+        )
         state[unknown] = AnswerState.INVALID
         unknown = np.zeros_like(unknown)
     if not question.allow_not_applicable:
-        sink.add(not_applicable, reason=Reason.NOT_APPLICABLE_REFUSED, question_id=question.id,
-                 raw=raw, order=order, allowed=describe_allowed(question),
-                 message="'not applicable' is not accepted: this question applies"
-                 + (f" because {_readable(question.relevant)}" if question.relevant else
-                    " to every facility"))
+        sink.add(
+            not_applicable,
+            reason=Reason.NOT_APPLICABLE_REFUSED,
+            question_id=question.id,
+            raw=raw,
+            order=order,
+            allowed=describe_allowed(question),
+            message="'not applicable' is not accepted: this question applies"
+            + (
+                f" because {_readable(question.relevant)}"
+                if question.relevant
+                else " to every facility"
+            ),
+        )
         state[not_applicable] = AnswerState.INVALID
     if question.control is not None:
-        worst = unanswered | unknown
-        sink.add(unanswered, reason=Reason.TREATED_AS_WORST, question_id=question.id,
-                 severity=Severity.WARNING, order=order,
-                 message="unanswered: treated as its worst answer, as insurers treat a blank "
-                 "as 'no'")
-        sink.add(unknown, reason=Reason.TREATED_AS_WORST, question_id=question.id,
-                 severity=Severity.WARNING, order=order, raw=raw,
-                 message="unknown: treated as its worst answer")
+        worst = unanswered | unknown | never
+        sink.add(
+            unanswered,
+            reason=Reason.TREATED_AS_WORST,
+            question_id=question.id,
+            severity=Severity.WARNING,
+            order=order,
+            message="unanswered: treated as its worst answer, as insurers treat a blank as 'no'",
+        )
+        sink.add(
+            unknown,
+            reason=Reason.TREATED_AS_WORST,
+            question_id=question.id,
+            severity=Severity.WARNING,
+            order=order,
+            raw=raw,
+            message="treated as its worst answer",
+        )
         if worst.any():
             fill = worst_answer(question, as_of_days)
             values = pc.if_else(pa.array(worst), fill, values)
     elif question.required:
-        sink.add(unanswered, reason=Reason.REQUIRED, question_id=question.id, order=order,
-                 message="a required question is unanswered", allowed=describe_allowed(question))
+        sink.add(
+            unanswered,
+            reason=Reason.REQUIRED,
+            question_id=question.id,
+            order=order,
+            message="a required question is unanswered",
+            allowed=describe_allowed(question),
+        )
     return values

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring._arrow import to_numpy
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
 from scoring.vocabulary import AnswerKind, Better
@@ -40,9 +41,15 @@ _PROFILES: dict[str, tuple[float, float, float]] = {
 _CONTROL_NOISE = 0.22
 
 
-def synthetic_responses(questionnaire: Questionnaire, n: int, *, seed: int,
-                        as_of: dt.date, id_prefix: str = "SYN",
-                        blank_share: float = 0.0) -> pa.Table:
+def synthetic_responses(
+    questionnaire: Questionnaire,
+    n: int,
+    *,
+    seed: int,
+    as_of: dt.date,
+    id_prefix: str = "SYN",
+    blank_share: float = 0.0,
+) -> pa.Table:
     """``n`` synthetic facilities' responses as text columns (the table format).
 
     Parameters
@@ -71,16 +78,14 @@ def synthetic_responses(questionnaire: Questionnaire, n: int, *, seed: int,
     typed: dict[str, pa.Array] = {}
     for question in questionnaire.questions:
         if question.relevant is None:
-            applies = np.ones(n, dtype=bool)
+            applies = np.ones(n, dtype=np.bool_)
         else:
-            applies = np.asarray(ex.evaluate(ex.parse(question.relevant), typed, length=n)
-                                 .to_numpy(zero_copy_only=False), dtype=bool)
+            applies = ex.applies(question.relevant, typed, length=n)
         values = _draw(question, rng, maturity, typed, as_of_days)
         if question.control is not None and blank_share > 0.0:
             blank = rng.random(n) < blank_share
             values = pc.if_else(pa.array(blank), pa.scalar(None, values.type), values)
-        typed[question.id] = pc.if_else(pa.array(applies), values,
-                                        pa.scalar(None, values.type))
+        typed[question.id] = pc.if_else(pa.array(applies), values, pa.scalar(None, values.type))
     width = len(str(n))
     columns: dict[str, pa.Array] = {
         "facility_id": pa.array([f"{id_prefix}-{i:0{width}d}" for i in range(1, n + 1)]),
@@ -106,8 +111,13 @@ def _level(rng: np.random.Generator, maturity: np.ndarray) -> np.ndarray:
     return np.clip(maturity + rng.normal(0.0, _CONTROL_NOISE, size=maturity.size), 0.0, 1.0)
 
 
-def _draw(question: Question, rng: np.random.Generator, maturity: np.ndarray,
-          typed: dict[str, pa.Array], as_of_days: np.ndarray) -> pa.Array:
+def _draw(
+    question: Question,
+    rng: np.random.Generator,
+    maturity: np.ndarray,
+    typed: dict[str, pa.Array],
+    as_of_days: np.ndarray,
+) -> pa.Array:
     n = maturity.size
     special = _PROFILE_DRAWS.get(question.id)
     if special is not None:
@@ -133,11 +143,13 @@ def _draw(question: Question, rng: np.random.Generator, maturity: np.ndarray,
         codes = np.asarray(question.choice_codes, dtype=object)
         return pa.array(codes[rng.integers(0, len(codes), size=n)], pa.string())
     if question.kind is AnswerKind.MULTIPLE_CHOICE:
-        codes = question.choice_codes
-        picks = rng.random((n, len(codes))) < 0.5
-        picks[np.arange(n), rng.integers(0, len(codes), size=n)] = True
-        return pa.array([";".join(c for c, keep in zip(codes, row, strict=True) if keep)
-                         for row in picks], pa.string())
+        names = question.choice_codes
+        picks = rng.random((n, len(names))) < 0.5
+        picks[np.arange(n), rng.integers(0, len(names), size=n)] = True
+        return pa.array(
+            [";".join(c for c, keep in zip(names, row, strict=True) if keep) for row in picks],
+            pa.string(),
+        )
     if question.is_numeric:
         low = float(question.min or 0.0)
         high = float(question.max) if question.max is not None else low + 1000.0
@@ -157,15 +169,17 @@ def _numeric(values: np.ndarray, question: Question) -> pa.Array:
 
 # --- care_cyber profile questions --------------------------------------------------------
 
+
 def _facility_type(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
     names = list(_PROFILES)
     shares = np.asarray([_PROFILES[k][0] for k in names])
-    return pa.array(np.asarray(names, dtype=object)[rng.choice(len(names), size=n,
-                                                               p=shares / shares.sum())])
+    return pa.array(
+        np.asarray(names, dtype=object)[rng.choice(len(names), size=n, p=shares / shares.sum())]
+    )
 
 
 def _types(typed: dict[str, pa.Array]) -> np.ndarray:
-    return np.asarray(typed["facility_type"].to_numpy(zero_copy_only=False), dtype=object)
+    return to_numpy(typed["facility_type"], object)
 
 
 def _beds(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
@@ -177,13 +191,13 @@ def _beds(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Ar
 
 
 def _sites(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    beds = np.asarray(typed["beds_or_residents"].to_numpy(zero_copy_only=False), dtype=float)
+    beds = to_numpy(typed["beds_or_residents"], float)
     return pa.array(1 + rng.poisson(np.maximum(beds, 50.0) / 400.0, size=n).astype(np.int64))
 
 
 def _revenue(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
     types = _types(typed)
-    beds = np.asarray(typed["beds_or_residents"].to_numpy(zero_copy_only=False), dtype=float)
+    beds = to_numpy(typed["beds_or_residents"], float)
     per_bed = np.asarray([_PROFILES[t][2] for t in types])
     revenue = beds * per_bed * rng.lognormal(0.0, 0.25, size=n)
     imaging = types == "imaging_centre"
@@ -192,8 +206,7 @@ def _revenue(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa
 
 
 def _records(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    revenue = np.asarray(typed["net_patient_revenue"].to_numpy(zero_copy_only=False),
-                         dtype=float)
+    revenue = to_numpy(typed["net_patient_revenue"], float)
     records = revenue / 1_000.0 * rng.lognormal(0.0, 0.5, size=n)
     return pa.array(np.rint(np.maximum(records, 100.0)).astype(np.int64))
 
@@ -201,33 +214,36 @@ def _records(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa
 def _small_count(scale: float):  # type: ignore[no-untyped-def]
     def draw(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
         return pa.array(rng.poisson(scale, size=n).astype(np.int64))
+
     return draw
 
 
 def _claims_amount(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    count = np.asarray(typed["prior_claims_count"].to_numpy(zero_copy_only=False), dtype=float)
+    count = to_numpy(typed["prior_claims_count"], float)
     amount = np.nan_to_num(count) * rng.lognormal(math.log(80_000.0), 1.0, size=n)
     return pa.array(np.rint(amount))
 
 
 def _has_imaging(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
     types = _types(typed)
-    chance = np.where(types == "imaging_centre", 1.0,
-                      np.where(np.isin(types, ["skilled_nursing", "continuing_care_community"]),
-                               0.25, 0.03))
+    chance = np.where(
+        types == "imaging_centre",
+        1.0,
+        np.where(np.isin(types, ["skilled_nursing", "continuing_care_community"]), 0.25, 0.03),
+    )
     return pa.array(np.where(rng.random(n) < chance, "yes", "no").astype(object), pa.string())
 
 
 def _modalities(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
     types = _types(typed)
-    count = np.where(types == "imaging_centre", 4 + rng.poisson(6, size=n),
-                     1 + rng.poisson(1, size=n))
+    count = np.where(
+        types == "imaging_centre", 4 + rng.poisson(6, size=n), 1 + rng.poisson(1, size=n)
+    )
     return pa.array(count.astype(np.int64))
 
 
 def _unsupported(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    total = np.nan_to_num(np.asarray(typed["modality_count"].to_numpy(zero_copy_only=False),
-                                     dtype=float)).astype(np.int64)
+    total = np.nan_to_num(to_numpy(typed["modality_count"], float)).astype(np.int64)
     return pa.array(rng.binomial(total, 0.4).astype(np.int64))
 
 

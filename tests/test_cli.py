@@ -1,0 +1,187 @@
+"""The command line: exit codes, outputs, and no traceback for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scoring.cli import app
+from tests.conftest import DATA, EXAMPLES
+
+runner = CliRunner()
+AS_OF = ["--as-of", "2026-11-29"]
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_validate_a_valid_example_exits_0() -> None:
+    code, output = _run("validate", str(EXAMPLES / "portfolio.csv"), *AS_OF)
+    assert code == 0
+    assert "valid - 240 facilities read, 240 valid, 0 rejected" in output
+
+
+def test_validate_json_lists_every_issue(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text(
+        "questionnaire: care_cyber\nquestionnaire_version: '1.0.0'\n"
+        "answers:\n  facility_type: castle\n  sites: -1\n"
+    )
+    code, output = _run("validate", str(path), "--json", *AS_OF)
+    assert code == 1
+    report = json.loads(output)
+    assert report["valid"] is False
+    assert report["rejected_rows"] == 1
+    given = {(i["question_id"], i["reason"]) for i in report["issues"]}
+    assert ("facility_type", "not_a_choice") in given
+    assert ("sites", "out_of_range") in given
+    assert ("beds_or_residents", "required") in given
+
+
+def test_validate_text_output_names_row_question_value_and_allowed(tmp_path: Path) -> None:
+    lines = (EXAMPLES / "portfolio.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[3].split(",")
+    cells[header.index('"rdp_exposed"')] = "maybe"
+    lines[3] = ",".join(cells)
+    path = tmp_path / "book.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, output = _run("validate", str(path), *AS_OF)
+    assert code == 1
+    assert "row 4 (facility CF-003), rdp_exposed: given 'maybe': not a yes/no answer" in output
+    assert "240 facilities read, 239 valid, 1 rejected" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["validate"], 2),
+        (["validate", "no-such-file.csv"], 2),
+        (["validate", "x.csv", "--as-of", "tomorrow"], 2),
+        (["questionnaire", "template", "--format", "pdf"], 2),
+        (["questionnaire", "template", "--format", "xlsx"], 2),
+        (["frobnicate"], 2),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], code: int, tmp_path: Path) -> None:
+    if "x.csv" in args:
+        (tmp_path / "x.csv").write_text("a\n1\n")
+        args = [str(tmp_path / "x.csv") if a == "x.csv" else a for a in args]
+    assert _run(*args)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("empty.csv", b""),
+        ("binary.yaml", b"\x00\xff"),
+        ("bad.json", b"{"),
+        ("wrong.yaml", b"questionnaire: other\nquestionnaire_version: '9.9.9'\n"),
+    ],
+)
+def test_bad_files_exit_1_without_traceback(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    process = subprocess.run(
+        [sys.executable, "-m", "scoring", "validate", str(path), *AS_OF],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert process.returncode == 1
+    assert "Traceback" not in process.stderr + process.stdout
+    assert str(path) in process.stderr
+
+
+def test_questionnaire_lint_of_the_bundled_questionnaire_passes() -> None:
+    code, output = _run("questionnaire", "lint")
+    assert code == 0
+    assert "0 error(s)" in output
+
+
+def test_questionnaire_lint_reports_findings_and_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "q.yaml"
+    path.write_text(
+        (DATA / "mini-1.0.0.yaml")
+        .read_text()
+        .replace("${mdm_in_use} = 'yes'", "${mdm_in_use} = 'maybe'")
+    )
+    code, output = _run("questionnaire", "lint", str(path))
+    assert code == 1
+    assert "[dead-branch] mdm_wipe" in output
+
+
+def test_questionnaire_show_lists_sections_and_questions() -> None:
+    code, output = _run("questionnaire", "show")
+    assert code == 0
+    assert "pacs_internet_exposed" in output
+    code, output = _run("questionnaire", "show", "--json")
+    assert json.loads(output)["id"] == "care_cyber"
+
+
+def test_csv_template_is_a_table_the_validator_reads(tmp_path: Path) -> None:
+    out = tmp_path / "template.csv"
+    assert _run("questionnaire", "template", "--format", "csv", "-o", str(out))[0] == 0
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[:3] == ["facility_id", "facility_name", "questionnaire"]
+    code, output = _run("validate", str(out), *AS_OF)
+    assert code == 1  # a blank template is not a valid response...
+    assert "every row needs a facility_id" in output  # ...and says what to fill in
+
+
+def test_xlsx_template_has_guide_sheets(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    out = tmp_path / "template.xlsx"
+    assert _run("questionnaire", "template", "--format", "xlsx", "-o", str(out))[0] == 0
+    workbook = load_workbook(out)
+    assert workbook.sheetnames == ["responses", "questions", "choices"]
+    assert workbook["responses"]["A1"].value == "facility_id"
+
+
+def test_yaml_template_validates_once_filled(tmp_path: Path) -> None:
+    code, output = _run("questionnaire", "template", "--format", "yaml")
+    assert code == 0
+    assert "  pacs_internet_exposed:" in output
+    path = tmp_path / "blank.yaml"
+    path.write_text(output)
+    code, report = _run("validate", str(path), "--json", *AS_OF)
+    assert code == 1
+    assert {i["reason"] for i in json.loads(report)["issues"]} <= {"required", "treated_as_worst"}
+
+
+def test_json_schema_accepts_every_example_facility() -> None:
+    import jsonschema
+
+    from scoring._files import parse_yaml
+
+    code, output = _run("questionnaire", "template", "--format", "json-schema")
+    assert code == 0
+    schema = json.loads(output)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    examples = sorted(EXAMPLES.glob("*.yaml"))
+    assert examples
+    for path in examples:
+        document = parse_yaml(path.read_text(), path.name)
+        errors = [e.message for e in validator.iter_errors(document)]
+        assert errors == [], path.name
+    bad = {
+        "questionnaire": "care_cyber",
+        "questionnaire_version": "1.0.0",
+        "answers": {"has_pacs": "maybe"},
+    }
+    assert list(validator.iter_errors(bad))
+
+
+def test_version_flag() -> None:
+    code, output = _run("--version")
+    assert code == 0
+    assert output.startswith("carescore ")

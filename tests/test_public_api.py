@@ -1,0 +1,61 @@
+"""The public surface is pinned: a change to it is a deliberate change to this list."""
+
+from __future__ import annotations
+
+import scoring
+
+PUBLIC = {
+    "AnswerKind",
+    "AnswerState",
+    "Better",
+    "Choice",
+    "Control",
+    "Encoding",
+    "ExpressionError",
+    "FeatureEncoder",
+    "Finding",
+    "FrameworkCatalog",
+    "FrameworkRefs",
+    "ISSUE_COLUMNS",
+    "InputError",
+    "Issue",
+    "METADATA_COLUMNS",
+    "Migration",
+    "Peril",
+    "Question",
+    "Questionnaire",
+    "QuestionnaireError",
+    "RawResponses",
+    "Reason",
+    "Section",
+    "Severity",
+    "Validation",
+    "__version__",
+    "available_questionnaires",
+    "bundled_questionnaire",
+    "default_catalog",
+    "lint",
+    "load_questionnaire",
+    "read_framework_catalog",
+    "read_responses",
+    "response_from_mapping",
+    "validate",
+    "validate_document",
+    "validate_file",
+}
+
+
+def test_public_api_is_pinned() -> None:
+    assert set(scoring.__all__) == PUBLIC
+    assert len(scoring.__all__) == len(PUBLIC)
+
+
+def test_every_public_name_exists() -> None:
+    for name in scoring.__all__:
+        assert getattr(scoring, name) is not None
+
+
+def test_errors_subclass_builtins() -> None:
+    assert issubclass(scoring.InputError, ValueError)
+    assert issubclass(scoring.QuestionnaireError, ValueError)
+    assert issubclass(scoring.ExpressionError, ValueError)
