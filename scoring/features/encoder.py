@@ -61,7 +61,8 @@ def _arrow(column: pd.Series) -> pa.Array:
         return pa.array(
             column.to_numpy(dtype="datetime64[D]"), pa.date32(), mask=column.isna().to_numpy()
         )
-    return pa.array(column, from_pandas=True)
+    array = pa.array(column, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -135,7 +136,9 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 column, best = self._resolve_control(
                     question, column, resolved, best_env, as_of, length
                 )
-                best_env[question.id] = best
+                best_env[question.id] = (
+                    pa.repeat(best, length) if isinstance(best, pa.Scalar) else best
+                )
             else:
                 best_env[question.id] = column
             resolved[question.id] = column
@@ -216,12 +219,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def _best_and_worst(question: Question, as_of: np.ndarray) -> tuple[pa.Array, pa.Array]:
         control = question.control
         assert control is not None
-        length = len(as_of)
         if control.order is not None:
-            return (
-                pa.array([control.order[-1]] * length, pa.string()),
-                pa.array([control.order[0]] * length, pa.string()),
-            )
+            return pa.scalar(control.order[-1]), pa.scalar(control.order[0])
         if control.better is Better.MORE_RECENT:
             stale = math.ceil((control.stale_after_years or 1.0) * _DAYS_PER_YEAR)
             return (
@@ -232,7 +231,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         low, high = float(question.min or 0.0), float(question.max or 0.0)
         best, worst = (high, low) if control.better is Better.HIGHER else (low, high)
         cast = int if kind == pa.int64() else float
-        return (pa.array([cast(best)] * length, kind), pa.array([cast(worst)] * length, kind))
+        return pa.scalar(cast(best), kind), pa.scalar(cast(worst), kind)
 
     def _resolve_control(
         self,
@@ -262,19 +261,18 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self, question: Question, column: pa.Array, relevant: np.ndarray, as_of: np.ndarray
     ) -> list[np.ndarray]:
         encoding = question.effective_encoding
-        len(column)
         if encoding is Encoding.NONE:
             return []
         if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS):
-            values = to_numpy(column, object)
-            blocks = []
-            for code in question.choice_codes:
-                if encoding is Encoding.ONE_HOT:
-                    blocks.append((values == code).astype(np.float64))
-                else:
-                    parts = pd.Series(values, dtype="object").fillna("").str.split(";")
-                    blocks.append(parts.map(lambda p, c=code: c in p).to_numpy(np.float64))
-            return blocks
+            # indicators of each distinct answer, spread over the rows
+            encoded = pc.dictionary_encode(column, null_encoding="encode")
+            rows = to_numpy(encoded.indices, np.intp)
+            distinct = encoded.dictionary.to_pylist()
+            chosen = [set((text or "").split(";")) for text in distinct]
+            return [
+                np.asarray([code in picked for picked in chosen], dtype=np.float64)[rows]
+                for code in question.choice_codes
+            ]
         if question.control is not None and question.control.order is not None:
             order = question.control.order
             index = pc.index_in(column, value_set=pa.array(list(order), pa.string()))

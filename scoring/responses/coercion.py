@@ -121,8 +121,25 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     The result's ``states`` say, for every cell, whether it was answered,
     unanswered, unknown, not applicable or invalid; invalid cells hold null.
     Relevance and the answer policy are applied later, by the validator.
+
+    Each distinct cell text is coerced once and the results are spread back over
+    the rows: a column of a million yes/no answers holds a handful of distinct
+    texts, so the rules run on those few.
     """
     raw = pc.cast(raw, pa.string()) if raw.type != pa.string() else raw
+    encoded = pc.dictionary_encode(raw, null_encoding="encode")
+    rows = to_numpy(encoded.indices, np.intp)
+    distinct = _coerce_distinct(encoded.dictionary, question)
+    return Coerced(
+        values=pc.take(distinct.values, pa.array(rows)),
+        states=distinct.states[rows],
+        failures=[Failure(f.mask[rows], f.reason, f.message, f.allowed) for f in distinct.failures],
+        never=None if distinct.never is None else distinct.never[rows],
+    )
+
+
+def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
+    """Coerce distinct cell texts (the body of :func:`coerce`)."""
     length = len(raw)
     states = np.full(length, AnswerState.ANSWERED, dtype=np.uint8)
     failures: list[Failure] = []
