@@ -25,8 +25,12 @@ def _fail(source: str, reason: Reason, message: str) -> InputError:
     return InputError([Issue(reason=reason, message=message, source=source)])
 
 
-def read_bytes(path: Path, *, max_bytes: int) -> bytes:
-    """Read a file of at most ``max_bytes``; refuse empty, oversized or missing files."""
+def read_bytes(path: Path, *, max_bytes: int, head: int | None = None) -> bytes:
+    """Read a file of at most ``max_bytes``; refuse empty, oversized or missing files.
+
+    With ``head``, only the first ``head`` bytes are read (for readers that stream
+    the rest themselves).
+    """
     source = str(path)
     try:
         size = path.stat().st_size
@@ -36,7 +40,11 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
                 Reason.TOO_LARGE,
                 f"file is {size:,} bytes; at most {max_bytes:,} bytes are accepted",
             )
-        data = path.read_bytes()
+        if head is None:
+            data = path.read_bytes()
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(head)
     except FileNotFoundError as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, "file not found") from exc
     except IsADirectoryError as exc:

@@ -13,8 +13,11 @@ _WORDS = st.sampled_from(
 )
 
 
-# a NUL byte makes a CSV binary (refused as a file), so it is left to the reader tests
-_TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=20)
+# a NUL byte makes a CSV binary and a lone surrogate cannot be written to a file at all:
+# both are refused by the readers (tests/test_reading.py), so they are left out here
+_TEXT = st.text(
+    st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20
+)
 
 
 def cell(question: Question) -> st.SearchStrategy[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -10,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scoring import InputError, Questionnaire, Reason, read_responses, validate_file
 from tests.conftest import AS_OF, mini_answers
@@ -191,3 +194,58 @@ def test_mixed_versions_in_one_file_are_refused(tmp_path: Path, mini: Questionna
     frame.to_csv(path, index=False)
     with pytest.raises(InputError, match="different values for 'questionnaire_version'"):
         validate_file(path, mini, as_of=AS_OF)
+
+
+def test_a_json_lone_surrogate_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = _write(tmp_path, "s.json", b'{"answers": {"notes": "\\ud800"}}')
+    with pytest.raises(InputError, match="unpaired surrogate"):
+        read_responses(path)
+
+
+# NUL makes a whole CSV binary and lone surrogates cannot be written: both tested above
+_CELL_CHARACTERS = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
+_FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+_PREFIX = {
+    ".csv": b"facility_id,questionnaire,questionnaire_version,beds\n",
+    ".yaml": b"questionnaire: mini\nquestionnaire_version: '1.0.0'\nanswers:\n  beds: ",
+    ".json": b'{"questionnaire": "mini", "questionnaire_version": "1.0.0", "answers": ',
+}
+
+
+@_FUZZ
+@given(
+    suffix=st.sampled_from(sorted(_PREFIX)), body=st.binary(max_size=200), prefixed=st.booleans()
+)
+def test_fuzzed_files_give_a_result_or_an_input_error(
+    tmp_path: Path, mini: Questionnaire, suffix: str, body: bytes, prefixed: bool
+) -> None:
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes((_PREFIX[suffix] if prefixed else b"") + body)
+    try:
+        result = validate_file(path, mini, as_of=AS_OF)
+    except InputError as exc:
+        issues = exc.issues
+    else:
+        assert result.n_rows == result.n_valid + result.n_rejected
+        return
+    assert issues
+    assert all(issue.message and issue.source == str(path) for issue in issues)
+
+
+@_FUZZ
+@given(cells=st.lists(st.text(_CELL_CHARACTERS, max_size=12), min_size=4, max_size=4))
+def test_fuzzed_csv_rows_are_scored_or_rejected_never_lost(
+    tmp_path: Path, mini: Questionnaire, cells: list[str]
+) -> None:
+    frame = _rows(3)
+    for column, value in zip(
+        ["beds", "has_pacs", "last_restore_test", "phone_uses"], cells, strict=True
+    ):
+        frame.loc[1, column] = value
+    path = tmp_path / "book.csv"
+    frame.to_csv(path, index=False, quoting=csv.QUOTE_ALL)
+    result = validate_file(path, mini, as_of=AS_OF)
+    assert result.n_rows == 3
+    assert list(result.valid[[0, 2]]) == [True, True]

@@ -55,7 +55,8 @@ def validate_command(
     except InputError as exc:
         fail_input(exc, as_json=as_json)
     code = EXIT_OK if result.is_valid else EXIT_INVALID
-    issues = result.issue_list()
+    errors = result.count(Severity.ERROR)
+    warnings = result.count(Severity.WARNING)
     if as_json:
         echo_json(
             {
@@ -66,25 +67,24 @@ def validate_command(
                 "rows": result.n_rows,
                 "valid_rows": result.n_valid,
                 "rejected_rows": result.n_rejected,
-                "errors": sum(i.severity is Severity.ERROR for i in issues),
-                "warnings": sum(i.severity is Severity.WARNING for i in issues),
-                "issues": [i.to_dict() for i in issues],
+                "errors": errors,
+                "warnings": warnings,
+                "issues": [i.to_dict() for i in result.issue_list()],
             }
         )
         raise typer.Exit(code)
-    for issue in issues[:max_issues]:
+    for issue in result.issue_list(limit=max_issues):
         typer.echo(issue_line(issue))
-    if len(issues) > max_issues:
-        typer.echo(f"... and {len(issues) - max_issues} more issue(s); use --json to see all")
-    errors = sum(i.severity is Severity.ERROR for i in issues)
-    warnings = len(issues) - errors
+    hidden = errors + warnings - max_issues
+    if hidden > 0:
+        typer.echo(f"... and {hidden:,} more issue(s); use --json to see all")
     noun = "facility" if result.n_rows == 1 else "facilities"
     verdict = "valid" if result.is_valid else "INVALID"
     typer.echo(
-        f"{result.source}: {verdict} - {result.n_rows} {noun} read, {result.n_valid} "
-        f"valid, {result.n_rejected} rejected; {errors} error(s), {warnings} warning(s) "
+        f"{result.source}: {verdict} - {result.n_rows:,} {noun} read, {result.n_valid:,} "
+        f"valid, {result.n_rejected:,} rejected; {errors:,} error(s), {warnings:,} warning(s) "
         f"[{target.key}"
         + (f", migrated from {result.migrated_from}" if result.migrated_from else "")
         + "]"
     )
-    raise typer.Exit(code if code == EXIT_OK else EXIT_INVALID)
+    raise typer.Exit(code)

@@ -128,7 +128,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         as_of = self._as_of(X, questionnaire)
         resolved: dict[str, pa.Array] = {}
         best_env: dict[str, pa.Array] = {}
-        blocks: list[np.ndarray] = []
+        out = np.empty((length, len(self.feature_names_out_)), dtype=np.float64, order="F")
+        position = 0
         for question in questionnaire.questions:
             column = _arrow(X[question.id])
             relevant = self._relevant(question, resolved, length)
@@ -142,10 +143,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             else:
                 best_env[question.id] = column
             resolved[question.id] = column
-            blocks.extend(self._encode(question, column, relevant, as_of))
-        if not blocks:
-            return np.zeros((length, 0))
-        return np.column_stack(blocks).astype(np.float64, copy=False)
+            for block in self._encode(question, column, relevant, as_of):
+                out[:, position] = block
+                position += 1
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Feature names, each starting with the question id it comes from."""

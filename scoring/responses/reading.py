@@ -46,6 +46,7 @@ DOCUMENT_KEYS = (*METADATA_COLUMNS, "answers")
 MAX_TABLE_BYTES = 4 * 1024 * 1024 * 1024
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _CSV_BLOCK_BYTES = 64 * 1024 * 1024
+_HEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,19 @@ def _as_text(value: Any, key: str, source: str, issues: list[Issue]) -> str | No
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # e.g. a lone "\ud800" escape in JSON
+            issues.append(
+                Issue(
+                    Reason.UNREADABLE_FILE,
+                    "not valid text (it holds an unpaired surrogate character)",
+                    source=source,
+                    question_id=key,
+                    value=value.encode("utf-8", "replace").decode()[:100],
+                )
+            )
+            return None
         return value
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
@@ -221,8 +235,10 @@ def _check_header(names: list[str], source: str) -> None:
 def read_csv(path: Path) -> RawResponses:
     """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells)."""
     source = str(path)
-    data = read_bytes(path, max_bytes=MAX_TABLE_BYTES)
-    head = decode_text(data[:65536], source) if len(data) > 65536 else decode_text(data, source)
+    start = read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
+    if len(start) == _HEAD_BYTES and b"\n" in start:
+        start = start[: start.rindex(b"\n") + 1]  # whole lines only: no cut characters
+    head = decode_text(start, source)
     try:
         header = next(csv.reader(io.StringIO(head)))
     except (StopIteration, csv.Error) as exc:
@@ -245,7 +261,7 @@ def read_csv(path: Path) -> RawResponses:
 
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(data),
+            path,
             read_options=pacsv.ReadOptions(
                 column_names=header, skip_rows=1, block_size=_CSV_BLOCK_BYTES, encoding="utf8"
             ),
@@ -298,7 +314,7 @@ def read_xlsx(path: Path) -> RawResponses:
     import openpyxl  # imported here: only spreadsheet users pay for it
 
     source = str(path)
-    read_bytes(path, max_bytes=MAX_TABLE_BYTES)
+    read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -347,7 +363,7 @@ def read_xlsx(path: Path) -> RawResponses:
 def read_parquet(path: Path) -> RawResponses:
     """Read a Parquet file of responses; typed columns are written as text first."""
     source = str(path)
-    read_bytes(path, max_bytes=MAX_TABLE_BYTES)
+    read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

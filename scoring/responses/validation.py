@@ -114,11 +114,17 @@ class Validation:
         """``facility_id`` and ``assessed_on`` followed by the answers: the encoder's input."""
         return pd.concat([self.facilities[["facility_id", "assessed_on"]], self.answers], axis=1)
 
-    def issue_list(self, severity: Severity | None = None) -> list[Issue]:
+    def count(self, severity: Severity) -> int:
+        """How many issues of one severity were found."""
+        return int((self.issues["severity"] == severity.value).sum())
+
+    def issue_list(self, severity: Severity | None = None, limit: int | None = None) -> list[Issue]:
         """Issues as :class:`~scoring.errors.Issue` objects (optionally of one severity)."""
         frame = self.issues
         if severity is not None:
             frame = frame[frame["severity"] == severity.value]
+        if limit is not None:
+            frame = frame.head(limit)
         result = []
         for record in frame.to_dict("records"):
             result.append(
