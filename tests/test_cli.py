@@ -185,3 +185,10 @@ def test_version_flag() -> None:
     code, output = _run("--version")
     assert code == 0
     assert output.startswith("carescore ")
+
+
+def test_json_output_is_byte_identical_across_runs() -> None:
+    args = ["validate", str(EXAMPLES / "portfolio.csv"), "--json", *AS_OF]
+    first, second = _run(*args), _run(*args)
+    assert first == second
+    assert json.loads(first[1])["warnings"] > 0

@@ -31,12 +31,13 @@ def _rows(n: int = 3) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def test_csv_with_bom_spaces_and_quoted_newlines(tmp_path: Path, mini: Questionnaire) -> None:
+def test_csv_with_bom_crlf_spaces_and_quoted_newlines(tmp_path: Path, mini: Questionnaire) -> None:
     frame = _rows()
     frame.loc[1, "notes"] = "line one\nline two"
     frame.loc[2, "has_pacs"] = " Y "
     path = tmp_path / "book.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
+    text = frame.to_csv(index=False, lineterminator="\r\n")  # as Excel writes it
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     result = validate_file(path, mini, as_of=AS_OF)
     assert result.is_valid
     assert list(result.facilities["row"]) == [2, 3, 4]
@@ -137,6 +138,7 @@ HEADER = b"facility_id,questionnaire,questionnaire_version\n"
         ("dupcols.csv", b"facility_id,beds,beds\nF,1,2\n", "appears more than once"),
         ("ragged.csv", HEADER + b"F-1,mini\n", "row has 2 cells; the header has 3"),
         ("header_only.csv", HEADER, "no facility rows"),
+        ("semicolons.csv", b"facility_id;beds\nF;1\n", "separated by semicolons"),
         ("notes.txt", b"hello", "unsupported file type"),
         ("fake.xlsx", b"not a zip", "not a readable XLSX"),
         ("fake.parquet", b"not parquet", "not a readable Parquet"),

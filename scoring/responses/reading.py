@@ -244,6 +244,14 @@ def read_csv(path: Path) -> RawResponses:
     except (StopIteration, csv.Error) as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, f"no header row: {exc}") from exc
     header = [name.strip() for name in header]
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        separator = "semicolons" if ";" in header[0] else "tabs"
+        raise _fail(
+            source,
+            Reason.UNREADABLE_FILE,
+            f"the header is separated by {separator}; save the file as comma-separated CSV "
+            "(multiple-choice answers use ';' inside a cell)",
+        )
     _check_header(header, source)
     bad_rows: list[Issue] = []
 
