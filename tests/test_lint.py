@@ -165,3 +165,15 @@ def test_unknown_keys_in_a_questionnaire_are_refused(tmp_path: Any) -> None:
     path.write_text("id: t\nversion: 1.0.0\ntitle: T\nsections: []\ncolour: red\n")
     with pytest.raises(QuestionnaireError, match="colour: Extra inputs are not permitted"):
         load_questionnaire(path)
+
+
+def test_an_impossible_alternative_does_not_kill_the_whole_branch() -> None:
+    codes = _codes(_yes_no("a"), _yes_no("b", relevant="${a} = 'maybe' or ${a} = 'yes'"))
+    assert "unknown-code" in codes
+    assert "dead-branch" not in codes
+
+
+def test_an_unknown_code_with_not_equal_is_always_true_not_dead() -> None:
+    findings = lint(_questionnaire(_yes_no("a"), _yes_no("b", relevant="${a} != 'maybe'")))
+    assert [f.code for f in findings] == ["unknown-code"]
+    assert "always true" in findings[0].message

@@ -70,6 +70,8 @@ class _Linter:
         self.findings: list[Finding] = []
         self.position = {q.id: i for i, q in reversed(list(enumerate(questionnaire.questions)))}
         self.parsed: dict[tuple[str, str], ex.Node] = {}
+        self.impossible: set[int] = set()
+        """ids of comparison nodes that can never be true"""
 
     def add(
         self,
@@ -339,13 +341,20 @@ class _Linter:
                 value = literal.value
                 if target.is_choice:
                     if not isinstance(value, str) or value not in target.choice_codes:
+                        always = (
+                            "false"
+                            if not isinstance(item, ex.Compare) or item.op != "!="
+                            else "true"
+                        )
                         self.add(
-                            "dead-branch",
+                            "unknown-code",
                             f"{field} compares {target.id} with {value!r}, "
                             f"which is not one of its codes ({', '.join(target.choice_codes)})"
-                            "; it can never be true",
+                            f"; the comparison is always {always}",
                             question.id,
                         )
+                        if always == "false":
+                            self.impossible.add(id(item))
                 elif target.is_numeric and not isinstance(value, float):
                     self.add(
                         "type-mismatch",
@@ -383,36 +392,21 @@ class _Linter:
                 visit(qid, [])
 
     def _dead_branches(self) -> None:
-        """A question whose skip logic needs an answer to a never-shown question is dead."""
-        dead: set[str] = {
-            qid
-            for qid, field in self.parsed
-            if field == "relevant"
-            and any(
-                f.code == "dead-branch"
-                and f.question_id == qid
-                and f.message.startswith("relevant")
-                for f in self.findings
-            )
-        }
+        """A question whose skip logic can never be true is never shown, nor is any
+        question that needs one of its answers."""
+        dead: set[str] = set()
         for question in self.q.questions:
             node = self.parsed.get((question.id, "relevant"))
-            if node is None or question.id in dead:
+            if node is None or _can_be_true(node, dead, self.impossible):
                 continue
-            if isinstance(node, ex.Literal) and node.value is False:
-                self.add("dead-branch", "relevant is always false", question.id)
-                dead.add(question.id)
-                continue
-            needs = _required_refs(node)
-            gone = sorted(needs & dead)
-            if gone:
-                self.add(
-                    "dead-branch",
-                    f"shown only when {', '.join(gone)} is answered, "
-                    "but that question is never shown",
-                    question.id,
-                )
-                dead.add(question.id)
+            gone = sorted(set(ex.references(node)) & dead)
+            why = (
+                f"it needs an answer to {', '.join(gone)}, which is never shown"
+                if gone
+                else "its skip logic can never be true"
+            )
+            self.add("dead-branch", f"never shown: {why}", question.id)
+            dead.add(question.id)
 
     def _migrations(self) -> None:
         current = tuple(int(p) for p in self.q.version.split("."))
@@ -441,20 +435,22 @@ class _Linter:
                         )
 
 
-def _required_refs(node: ex.Node) -> set[str]:
-    """Questions that must be answered for the expression to be true."""
+def _can_be_true(node: ex.Node, dead: set[str], impossible: set[int]) -> bool:
+    """Whether an expression can hold for some answers (conservative: True when unsure)."""
+    if id(node) in impossible:
+        return False
+    if isinstance(node, ex.Literal):
+        return bool(node.value)
     if isinstance(node, ex.BoolOp):
-        parts = [_required_refs(item) for item in node.items]
-        if node.op == "and":
-            return set().union(*parts)
-        return set.intersection(*parts) if parts else set()
-    if isinstance(node, ex.Compare):
-        if node.op == "!=":
-            return set()
-        return {n.question_id for n in (node.left, node.right) if isinstance(n, ex.Ref)}
+        parts = [_can_be_true(item, dead, impossible) for item in node.items]
+        return all(parts) if node.op == "and" else any(parts)
+    if isinstance(node, ex.Compare) and node.op != "!=":
+        return not any(
+            isinstance(n, ex.Ref) and n.question_id in dead for n in (node.left, node.right)
+        )
     if isinstance(node, ex.Call) and node.name == "selected":
-        return {node.args[0].question_id}  # type: ignore[union-attr]
-    return set()
+        return node.args[0].question_id not in dead  # type: ignore[union-attr]
+    return True
 
 
 def lint(questionnaire: Questionnaire, catalog: FrameworkCatalog | None = None) -> list[Finding]:
