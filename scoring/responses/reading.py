@@ -191,9 +191,8 @@ def response_from_mapping(document: Any, source: str = "<response>") -> RawRespo
         columns[name] = _as_text(value, name, source, issues)
     if issues:
         raise InputError(issues)
+    columns.setdefault("facility_id", None)  # a table of one row, even with nothing answered
     table = pa.table({name: pa.array([value], pa.string()) for name, value in columns.items()})
-    if not columns:
-        table = pa.table({}).append_column("facility_id", pa.array([None], pa.string()))
     return RawResponses(table=table, source=source, first_row=None)
 
 
