@@ -8,6 +8,7 @@ import typer
 
 from scoring import __version__
 from scoring.cli._common import EXIT_INTERNAL
+from scoring.cli.model import evaluate_command, synth_command, train_command
 from scoring.cli.questionnaire import questionnaire_app
 from scoring.cli.validate import validate_command
 
@@ -20,6 +21,9 @@ app = typer.Typer(
 )
 app.add_typer(questionnaire_app, name="questionnaire")
 app.command("validate")(validate_command)
+app.command("synth")(synth_command)
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
 
 
 def _version(value: bool) -> None:

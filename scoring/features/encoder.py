@@ -94,12 +94,29 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def __init__(self, questionnaire: Questionnaire | None = None) -> None:
         self.questionnaire = questionnaire
 
+    @classmethod
+    def from_state(
+        cls, questionnaire: Questionnaire, unknown_fill: dict[str, float]
+    ) -> FeatureEncoder:
+        """A fitted encoder rebuilt from its learned state (as stored in a model file)."""
+        encoder = cls(questionnaire)
+        encoder._set_layout(questionnaire)
+        encoder.unknown_fill_ = dict(unknown_fill)
+        return encoder
+
+    def _set_layout(self, questionnaire: Questionnaire) -> None:
+        self.questionnaire_key_ = questionnaire.key
+        info = [row for q in questionnaire.questions for row in self._layout(q)]
+        self.feature_info_ = pd.DataFrame(
+            info, columns=["feature", "question_id", "encoding", "is_control", "perils"]
+        )
+        self.feature_names_out_ = self.feature_info_["feature"].to_numpy(dtype=object)
+
     # -- scikit-learn contract -------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureEncoder:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureEncoder:
         """Learn the feature layout and the fill values for unknown numbers."""
         questionnaire = self._questionnaire()
         self._check_columns(X, questionnaire)
-        self.questionnaire_key_ = questionnaire.key
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = len(X.columns)
         fill: dict[str, float] = {}
@@ -108,14 +125,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 values = pd.to_numeric(X[question.id], errors="coerce").dropna()
                 fill[question.id] = float(values.median()) if len(values) else 0.0
         self.unknown_fill_ = fill
-        info = [row for q in questionnaire.questions for row in self._layout(q)]
-        self.feature_info_ = pd.DataFrame(
-            info, columns=["feature", "question_id", "encoding", "is_control", "perils"]
-        )
-        self.feature_names_out_ = self.feature_info_["feature"].to_numpy(dtype=object)
+        self._set_layout(questionnaire)
         return self
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode answers; returns a float64 array of shape (n_rows, n_features)."""
         check_is_fitted(self, "feature_names_out_")
         questionnaire = self._questionnaire()
@@ -162,7 +175,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return bundled_questionnaire()
 
     @staticmethod
-    def _check_columns(X: Any, questionnaire: Questionnaire) -> None:  # noqa: N803
+    def _check_columns(X: Any, questionnaire: Questionnaire) -> None:
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"X must be a pandas DataFrame of answers; got {type(X).__name__}")
         missing = [q.id for q in questionnaire.questions if q.id not in X.columns]
@@ -173,7 +186,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             )
 
     @staticmethod
-    def _as_of(X: pd.DataFrame, questionnaire: Questionnaire) -> np.ndarray:  # noqa: N803
+    def _as_of(X: pd.DataFrame, questionnaire: Questionnaire) -> np.ndarray:
         if not any(q.kind is AnswerKind.DATE for q in questionnaire.questions):
             return np.zeros(len(X), dtype="datetime64[D]")
         if AS_OF_COLUMN not in X.columns:

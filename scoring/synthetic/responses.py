@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring._arrow import to_numpy
+from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
 from scoring.vocabulary import AnswerKind, Better
@@ -68,13 +68,36 @@ def synthetic_responses(
         Share of control cells left blank, as real applications have them (the
         validator flags them and treats them as the worst answer).
     """
-    if not 0.0 <= blank_share < 1.0:
-        raise ValueError(f"blank_share must be in [0, 1); got {blank_share}")
     if n < 1:
         raise ValueError(f"n must be at least 1; got {n}")
     rng = np.random.default_rng(seed)
     maturity = rng.beta(2.0, 2.0, size=n)
     as_of_days = np.full(n, np.datetime64(as_of, "D"))
+    typed = draw_answers(questionnaire, rng, maturity, as_of_days, blank_share=blank_share)
+    width = len(str(n))
+    ids = pa.array([f"{id_prefix}-{i:0{width}d}" for i in range(1, n + 1)])
+    return answers_table(questionnaire, typed, ids, as_of_days)
+
+
+def draw_answers(
+    questionnaire: Questionnaire,
+    rng: np.random.Generator,
+    maturity: np.ndarray,
+    as_of_days: np.ndarray,
+    *,
+    previous: dict[str, pa.Array] | None = None,
+    change_share: float = 1.0,
+    blank_share: float = 0.0,
+) -> dict[str, pa.Array]:
+    """Typed answers for facilities of the given maturity, following skip logic.
+
+    With ``previous`` (last year's answers of the same facilities), facts about the
+    facility stay as they were and each control is redrawn with probability
+    ``change_share``, so answers change a little from year to year.
+    """
+    if not 0.0 <= blank_share < 1.0:
+        raise ValueError(f"blank_share must be in [0, 1); got {blank_share}")
+    n = maturity.size
     typed: dict[str, pa.Array] = {}
     for question in questionnaire.questions:
         if question.relevant is None:
@@ -82,17 +105,34 @@ def synthetic_responses(
         else:
             applies = ex.applies(question.relevant, typed, length=n)
         values = _draw(question, rng, maturity, typed, as_of_days)
+        if previous is not None:
+            old = previous[question.id]
+            stays = rng.random(n) >= change_share if question.control is not None else True
+            keep = to_mask(old.is_valid()) & stays
+            values = pc.if_else(pa.array(keep), old, values)
         if question.control is not None and blank_share > 0.0:
             blank = rng.random(n) < blank_share
             values = pc.if_else(pa.array(blank), pa.scalar(None, values.type), values)
         typed[question.id] = pc.if_else(pa.array(applies), values, pa.scalar(None, values.type))
-    width = len(str(n))
+    return typed
+
+
+def answers_table(
+    questionnaire: Questionnaire,
+    typed: dict[str, pa.Array],
+    facility_ids: pa.Array,
+    as_of_days: np.ndarray,
+) -> pa.Table:
+    """Typed answers as the questionnaire's table format (text cells)."""
+    n = len(facility_ids)
     columns: dict[str, pa.Array] = {
-        "facility_id": pa.array([f"{id_prefix}-{i:0{width}d}" for i in range(1, n + 1)]),
+        "facility_id": facility_ids,
         "facility_name": pa.nulls(n, pa.string()),
         "questionnaire": pa.array([questionnaire.id] * n),
         "questionnaire_version": pa.array([questionnaire.version] * n),
-        "assessed_on": pa.array([as_of.isoformat()] * n),
+        "assessed_on": pc.cast(
+            pa.array(as_of_days.astype("datetime64[D]"), pa.date32()), pa.string()
+        ),
         "answered_by": pa.nulls(n, pa.string()),
     }
     for question in questionnaire.questions:

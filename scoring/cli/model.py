@@ -1,0 +1,182 @@
+"""``carescore synth``, ``train`` and ``evaluate``: the synthetic book and the loss model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import pyarrow as pa
+import typer
+
+from scoring._files import read_document
+from scoring.cli._common import QuestionnaireOption, choose_questionnaire, fail_input
+from scoring.errors import InputError, Issue
+from scoring.model.card import model_card
+from scoring.model.claims_history import ClaimsHistory, read_claims_history, write_parquet
+from scoring.model.evaluation import Oracle, evaluate
+from scoring.model.loss_model import load_model, save_model
+from scoring.model.training import file_fingerprint, train
+from scoring.synthetic.book import resolve_truth, synthetic_book
+from scoring.synthetic.truth import ResolvedTruth, load_truth, truth_path
+from scoring.vocabulary import Reason
+
+TRAINING_AS_OF = dt.date(2100, 1, 1)
+"""Books hold past policy years: dates are checked against each row's own assessed_on."""
+
+
+def synth_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The book to write (.parquet).", dir_okay=False)
+    ],
+    facilities: Annotated[int, typer.Option("--facilities", min=1)] = 10_000,
+    years: Annotated[int, typer.Option("--years", min=1, max=50)] = 3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="A ground-truth YAML (default: the bundled one).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    questionnaire: QuestionnaireOption = None,
+) -> None:
+    """Write a synthetic book of facility-years with claims, and its ground truth beside it."""
+    if output.suffix.lower() != ".parquet":
+        raise typer.BadParameter(
+            "the book is written as Parquet: use a .parquet file name", param_hint="--output"
+        )
+    target = choose_questionnaire(questionnaire)
+    resolved = resolve_truth(load_truth(truth or truth_path(target.id, target.version)), target)
+    book, oracle = synthetic_book(target, resolved, facilities=facilities, years=years, seed=seed)
+    write_parquet(book, output)
+    keys = book.select(["facility_id", "policy_year"]).to_pandas()
+    write_parquet(
+        pa.Table.from_pandas(pd.concat([keys, oracle], axis=1), preserve_index=False),
+        output.with_suffix(".truth.parquet"),
+    )
+    output.with_suffix(".truth.json").write_text(
+        json.dumps(resolved.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8"
+    )
+    typer.echo(
+        f"wrote {output} ({book.num_rows:,} facility-years) and its ground truth "
+        f"({output.with_suffix('.truth.parquet').name}, "
+        f"{output.with_suffix('.truth.json').name})",
+        err=True,
+    )
+
+
+def train_command(
+    book: Annotated[
+        Path,
+        typer.Argument(
+            help="A book in the claims-history format (Parquet or CSV).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The model folder to write.", file_okay=False)
+    ],
+    model_id: Annotated[str | None, typer.Option("--model-id")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    synthetic: Annotated[
+        bool,
+        typer.Option(
+            "--synthetic/--claims-experience",
+            help="Say in the model card whether the book is synthetic.",
+        ),
+    ] = False,
+    questionnaire: QuestionnaireOption = None,
+) -> None:
+    """Fit per-peril frequency and severity GLMs and write the model folder."""
+    target = choose_questionnaire(questionnaire)
+    try:
+        history = read_claims_history(book, target, as_of=TRAINING_AS_OF)
+        model = train(
+            history,
+            target,
+            model_id=model_id or output.name,
+            fingerprint=file_fingerprint(book),
+            seed=seed,
+        )
+    except InputError as exc:
+        fail_input(exc, as_json=False)
+    save_model(model, output, model_card(model, synthetic=synthetic))
+    typer.echo(f"wrote model {model.model_id} to {output}", err=True)
+
+
+def evaluate_command(
+    book: Annotated[
+        Path,
+        typer.Argument(
+            help="A held-out book in the claims-history format.", exists=True, dir_okay=False
+        ),
+    ],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="The model folder.", exists=True, file_okay=False)
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Folder for evaluation.json and the plots.", file_okay=False
+        ),
+    ],
+    questionnaire: QuestionnaireOption = None,
+) -> None:
+    """Evaluate a model on a book; compare with the ground truth when it lies beside the book."""
+    target = choose_questionnaire(questionnaire)
+    try:
+        loss_model = load_model(model, target)
+        history = read_claims_history(book, target, as_of=TRAINING_AS_OF)
+        oracle = _oracle(book, history)
+    except InputError as exc:
+        fail_input(exc, as_json=False)
+    report = evaluate(loss_model, history, target, oracle=oracle, plots=output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    typer.echo(
+        f"{'peril':<18} {'observed':>9} {'predicted':>10} {'ratio':>6} {'gini':>6} "
+        f"{'oracle':>6} {'D2':>6}"
+    )
+    for peril, result in report["perils"].items():
+        oracle_gini = result.get("oracle", {}).get("gini")
+        typer.echo(
+            f"{peril:<18} {result['observed_claims']:>9,} "
+            f"{result['predicted_claims']:>10,.1f} "
+            f"{result['predicted_over_observed']:>6.3f} {result['gini']:>6.3f} "
+            f"{'-' if oracle_gini is None else f'{oracle_gini:.3f}':>6} "
+            f"{result['d_squared']:>6.3f}"
+        )
+    typer.echo(f"wrote {output / 'evaluation.json'} and plots", err=True)
+
+
+def _oracle(book: Path, history: ClaimsHistory) -> Oracle | None:
+    """The ground truth written beside a synthetic book, aligned with its rows."""
+    frames_path, truth_json = book.with_suffix(".truth.parquet"), book.with_suffix(".truth.json")
+    if not (frames_path.is_file() and truth_json.is_file()):
+        return None
+    frames = pd.read_parquet(frames_path)
+    keys = pd.DataFrame(
+        {
+            "facility_id": history.responses.facilities["facility_id"].str.rsplit("@", n=1).str[0],
+            "policy_year": history.policy_year,
+        }
+    )
+    aligned = keys.merge(frames, on=["facility_id", "policy_year"], how="left", validate="1:1")
+    if aligned.isna().any().any():
+        raise InputError(
+            [
+                Issue(
+                    Reason.UNREADABLE_FILE,
+                    "the ground truth beside the book does not cover every facility-year",
+                    source=str(frames_path),
+                )
+            ]
+        )
+    truth = ResolvedTruth.model_validate(read_document(truth_json))
+    return Oracle(frames=aligned, truth=truth)

@@ -1,0 +1,1 @@
+"""The loss model: synthetic book, training, evaluation."""

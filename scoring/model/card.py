@@ -1,0 +1,73 @@
+"""The model card written beside every model: intended use, data, limitations, relativities."""
+
+from __future__ import annotations
+
+import math
+
+from scoring.model.loss_model import LossModel
+
+_TOP = 12
+
+
+def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = None) -> str:
+    """A Markdown model card for ``model``."""
+    training = model.training
+    lines = [
+        f"# Model card: {model.model_id}",
+        "",
+        "## Intended use",
+        "",
+        "Expected annual cyber loss of a care facility (nursing home, assisted living, "
+        "home health, hospice, imaging centre), per peril, from its answers to the "
+        f"`{model.questionnaire.id}` questionnaire version {model.questionnaire.version}: "
+        "claim frequency (Poisson GLM with log exposure offset) times claim size (Gamma "
+        "GLM), each factor a readable relativity. For pricing support, underwriting "
+        "triage and remediation advice; not for use on other questionnaire versions, "
+        "other classes of business, or without an underwriter's review.",
+        "",
+        "## Training data",
+        "",
+        f"- source: `{training.source}` (sha256 `{training.data_fingerprint}`)",
+        f"- {training.rows:,} facility-years, {training.exposure:,.1f} years of exposure",
+        "- claims: " + ", ".join(f"{p.value} {n:,}" for p, n in training.claims.items()),
+        f"- seed {training.seed}, carescore {training.carescore_version}",
+    ]
+    if synthetic:
+        lines += [
+            "",
+            "**This model is trained on a synthetic book, calibrated to cited public figures "
+            "(models/synthetic-truth/), not to claims experience.** No insurer publishes its "
+            "claims; an insurer should retrain on its own claims history "
+            "(`carescore train`).",
+        ]
+    lines += [
+        "",
+        "## Method",
+        "",
+        "Per peril, a Poisson frequency GLM and a Gamma severity GLM (log links) on the "
+        "questionnaire's encoded answers. Each control is a level from 0 (worst answer) to 1 "
+        "(best) with its coefficient bounded at 0, so a better answer never raises expected "
+        "loss. Categorical answers read against a base level (the most common answer). The "
+        "L2 penalty is chosen by cross-validation.",
+        "",
+        "## Limitations",
+        "",
+        "- Relativities are only as good as the data: the default model's effects come from "
+        "public figures and stated assumptions (each cited in the ground-truth file).",
+        "- Answers are attestations; overstated answers understate risk.",
+        "- Catastrophic, correlated events (one vendor's breach hitting many insureds) are "
+        "not modelled per facility.",
+        "- Large, rare losses make severity estimates uncertain for small perils.",
+    ]
+    if evaluation:
+        lines += ["", "## Evaluation", "", evaluation]
+    lines += ["", "## Strongest relativities (best / worst answer, or per unit)", ""]
+    for peril, parts in model.relativities().items():
+        lines += [f"### {peril}", "", "| part | feature | relativity |", "|---|---|---|"]
+        for part, values in parts.items():
+            ranked = sorted(values.items(), key=lambda kv: -abs(math.log(kv[1])))[:_TOP]
+            lines += [
+                f"| {part} | `{name}` | {value:.3f} |" for name, value in ranked if value != 1.0
+            ]
+        lines.append("")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,226 @@
+"""The claims-history format: what a book of facility-years must hold to train a model.
+
+One row per facility and policy year (Parquet or CSV):
+
+* ``facility_id``, ``policy_year`` (the pair is unique), ``exposure`` (years on
+  cover in that policy year, 0 < exposure <= 1);
+* the response columns of the questionnaire (its table format: ``questionnaire``,
+  ``questionnaire_version``, ``assessed_on`` and one column per question id);
+* for every peril (ransomware, email_fraud, privacy_breach, vendor_outage,
+  device_compromise): ``claims_<peril>``, the number of claims, and
+  ``loss_<peril>``, their total ground-up amount in USD.
+
+``carescore synth`` writes this format; an insurer's own data must follow it to
+train with ``carescore train``. Reading checks every rule and reports which
+column, how many rows and an example, rather than fitting on bad data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from scoring.errors import InputError, Issue
+from scoring.questionnaire.definition import Questionnaire
+from scoring.responses.reading import RawResponses, read_responses
+from scoring.responses.validation import Validation, validate
+from scoring.vocabulary import Peril, Reason
+
+BOOK_COLUMNS = ("facility_id", "policy_year", "exposure")
+PERILS = tuple(Peril)
+
+
+def claim_columns() -> list[str]:
+    """``claims_<peril>`` and ``loss_<peril>`` for every peril."""
+    return [f"{kind}_{peril.value}" for peril in PERILS for kind in ("claims", "loss")]
+
+
+@dataclass(frozen=True)
+class ClaimsHistory:
+    """A validated book: the responses, exposure, and claims per peril."""
+
+    responses: Validation
+    policy_year: np.ndarray
+    exposure: np.ndarray
+    claims: pd.DataFrame
+    """``claims_<peril>`` counts and ``loss_<peril>`` amounts, one row per facility-year."""
+    source: str
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.exposure)
+
+
+def _problem(source: str, column: str, message: str, rows: np.ndarray, first_row: int) -> Issue:
+    example = int(np.flatnonzero(rows)[0]) + first_row
+    return Issue(
+        Reason.OUT_OF_RANGE,
+        f"{message} in {int(rows.sum()):,} row(s), e.g. row {example}",
+        source=source,
+        question_id=column,
+        row=example,
+    )
+
+
+def read_claims_history(
+    path: Path, questionnaire: Questionnaire, *, as_of: dt.date
+) -> ClaimsHistory:
+    """Read and check a book in the claims-history format.
+
+    Raises
+    ------
+    InputError
+        Listing every problem: missing columns, duplicate facility-years,
+        exposure outside (0, 1], negative or missing claims or amounts, losses
+        without claims, responses that fail validation.
+    """
+    raw = read_responses(path)
+    return claims_history_from_table(
+        raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=raw.first_row or 1
+    )
+
+
+def claims_history_from_table(
+    table: pa.Table,
+    questionnaire: Questionnaire,
+    *,
+    as_of: dt.date,
+    source: str,
+    first_row: int = 1,
+) -> ClaimsHistory:
+    """Check a book held as a table of text (or typed) columns; see :func:`read_claims_history`."""
+    missing = [c for c in (*BOOK_COLUMNS, *claim_columns()) if c not in table.column_names]
+    if missing:
+        raise InputError(
+            [
+                Issue(
+                    Reason.MISSING_COLUMN,
+                    f"column {name!r} is missing from the book (see the claims-history format)",
+                    source=source,
+                    question_id=name,
+                )
+                for name in missing
+            ]
+        )
+    issues: list[Issue] = []
+    numbers: dict[str, np.ndarray] = {}
+    for name in ("policy_year", "exposure", *claim_columns()):
+        column = table[name]
+        values = (
+            pc.cast(column, pa.float64(), safe=False)
+            if pa.types.is_string(column.type) is False
+            else _parse_numbers(column)
+        )
+        array = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        bad = ~np.isfinite(array)
+        if bad.any():
+            issues.append(_problem(source, name, "missing or not a number", bad, first_row))
+        numbers[name] = np.nan_to_num(array, nan=0.0)
+    exposure = numbers["exposure"]
+    outside = (exposure <= 0) | (exposure > 1)
+    if outside.any():
+        issues.append(
+            _problem(
+                source,
+                "exposure",
+                "exposure must be above 0 and at most 1 (years on cover in the policy year)",
+                outside,
+                first_row,
+            )
+        )
+    for peril in PERILS:
+        counts, loss = numbers[f"claims_{peril.value}"], numbers[f"loss_{peril.value}"]
+        for name, values in ((f"claims_{peril.value}", counts), (f"loss_{peril.value}", loss)):
+            if (values < 0).any():
+                issues.append(_problem(source, name, "negative value", values < 0, first_row))
+        fractional = counts != np.round(counts)
+        if fractional.any():
+            issues.append(
+                _problem(
+                    source,
+                    f"claims_{peril.value}",
+                    "a claim count must be a whole number",
+                    fractional,
+                    first_row,
+                )
+            )
+        orphan = (loss > 0) & (counts == 0)
+        if orphan.any():
+            issues.append(
+                _problem(source, f"loss_{peril.value}", "a loss without a claim", orphan, first_row)
+            )
+    keys = pd.DataFrame({"f": table["facility_id"].to_pandas(), "y": numbers["policy_year"]})
+    repeated = keys.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        issues.append(
+            _problem(
+                source,
+                "policy_year",
+                "the same facility and policy year on more than one row",
+                repeated,
+                first_row,
+            )
+        )
+    if issues:
+        raise InputError(issues)
+    answers = facility_years(table, numbers["policy_year"])
+    responses = validate(
+        RawResponses(table=answers, source=source, first_row=first_row), questionnaire, as_of=as_of
+    )
+    if not responses.is_valid:
+        errors = responses.issue_list()
+        shown = [i for i in errors if i.is_error][:20]
+        raise InputError(
+            [
+                Issue(
+                    Reason.UNREADABLE_FILE,
+                    f"{responses.n_rejected:,} row(s) of "
+                    "the book fail validation; a model is never fitted on them",
+                    source=source,
+                ),
+                *shown,
+            ]
+        )
+    claims = pd.DataFrame({name: numbers[name] for name in claim_columns()})
+    return ClaimsHistory(
+        responses=responses,
+        policy_year=numbers["policy_year"].astype(np.int64),
+        exposure=exposure,
+        claims=claims,
+        source=source,
+    )
+
+
+def _parse_numbers(column: pa.ChunkedArray) -> pa.Array:
+    text = pc.utf8_trim_whitespace(column)
+    ok = pc.match_substring_regex(text, r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+    return pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+
+
+def facility_years(table: pa.Table, years: np.ndarray) -> pa.Table:
+    """The response columns keyed ``<facility_id>@<policy_year>`` (a facility answers yearly)."""
+    key = pc.binary_join_element_wise(
+        pc.cast(table["facility_id"], pa.string()),
+        pa.array(years.astype(np.int64).astype(str)),
+        "@",
+    )
+    book_only = [*BOOK_COLUMNS[1:], *claim_columns()]
+    answers = table.drop_columns([c for c in book_only if c in table.column_names])
+    answers = answers.set_column(answers.column_names.index("facility_id"), "facility_id", key)
+    return pa.table({name: pc.cast(answers[name], pa.string()) for name in answers.column_names})
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file atomically: aside first, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, partial)
+    os.replace(partial, path)

@@ -1,0 +1,202 @@
+"""The loss model artifact: per-peril frequency and severity GLMs, as plain JSON.
+
+A model is a folder holding ``model.json`` (coefficients on named features,
+the questionnaire it was trained for, the training data fingerprint),
+``manifest.json`` (the sha256 of ``model.json``) and ``MODEL_CARD.md``. Loading
+verifies the hash and the questionnaire version before anything is used; no
+code is ever executed from the files (no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scoring._files import read_document
+from scoring._resources import data_dir
+from scoring.errors import InputError, Issue
+from scoring.features.encoder import FeatureEncoder
+from scoring.questionnaire.definition import Questionnaire
+from scoring.vocabulary import Peril, Reason
+
+MODEL_FORMAT = "carescore-loss-model/1"
+MODEL_FILE = "model.json"
+MANIFEST_FILE = "manifest.json"
+CARD_FILE = "MODEL_CARD.md"
+DEFAULT_MODEL = "care-cyber-default"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Glm(_Strict):
+    """A log-link GLM: ``exp(intercept + features @ coefficients)``."""
+
+    family: Literal["poisson", "gamma"]
+    intercept: float
+    coefficients: tuple[float, ...]
+    alpha: float = Field(ge=0)
+    """L2 penalty chosen by cross-validation."""
+    base_features: tuple[str, ...] = ()
+    """Base level of each categorical question (coefficient pinned at 0)."""
+
+
+class PerilModel(_Strict):
+    frequency: Glm
+    severity: Glm
+
+
+class QuestionnaireRef(_Strict):
+    id: str
+    version: str
+
+
+class TrainingInfo(_Strict):
+    source: str
+    data_fingerprint: str
+    """sha256 of the claims-history file the model was trained on."""
+    rows: int
+    exposure: float
+    claims: dict[Peril, int]
+    seed: int
+    carescore_version: str
+
+
+class LossModel(_Strict):
+    """Per-peril frequency and severity models on the encoder's features."""
+
+    format: Literal["carescore-loss-model/1"] = "carescore-loss-model/1"
+    model_id: str
+    questionnaire: QuestionnaireRef
+    features: tuple[str, ...]
+    unknown_fill: dict[str, float]
+    perils: dict[Peril, PerilModel]
+    training: TrainingInfo
+
+    @cached_property
+    def _matrices(self) -> dict[Peril, tuple[np.ndarray, np.ndarray]]:
+        return {
+            peril: (np.asarray(m.frequency.coefficients), np.asarray(m.severity.coefficients))
+            for peril, m in self.perils.items()
+        }
+
+    def encoder(self, questionnaire: Questionnaire) -> FeatureEncoder:
+        """The fitted feature encoder this model expects."""
+        if questionnaire.key != f"{self.questionnaire.id}@{self.questionnaire.version}":
+            raise ValueError(
+                f"model {self.model_id} was trained for {self.questionnaire.id}@"
+                f"{self.questionnaire.version}; got {questionnaire.key}"
+            )
+        encoder = FeatureEncoder.from_state(questionnaire, self.unknown_fill)
+        if tuple(encoder.get_feature_names_out()) != self.features:
+            raise ValueError(
+                f"model {self.model_id} expects other features than {questionnaire.key} produces"
+            )
+        return encoder
+
+    def frequency(self, peril: Peril, features: np.ndarray) -> np.ndarray:
+        """Expected claims per year of exposure, row by row."""
+        coefficients, _ = self._matrices[peril]
+        return np.asarray(
+            np.exp(self.perils[peril].frequency.intercept + features @ coefficients),
+            dtype=np.float64,
+        )
+
+    def mean_claim(self, peril: Peril, features: np.ndarray) -> np.ndarray:
+        """Expected size of one claim, row by row."""
+        _, coefficients = self._matrices[peril]
+        return np.asarray(
+            np.exp(self.perils[peril].severity.intercept + features @ coefficients),
+            dtype=np.float64,
+        )
+
+    def relativities(self) -> dict[str, dict[str, dict[str, float]]]:
+        """exp(coefficient) per peril, part (frequency/severity) and feature."""
+        return {
+            peril.value: {
+                part: dict(
+                    zip(self.features, np.exp(getattr(m, part).coefficients).tolist(), strict=True)
+                )
+                for part in ("frequency", "severity")
+            }
+            for peril, m in self.perils.items()
+        }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_model(model: LossModel, directory: Path, card: str) -> None:
+    """Write ``model.json``, ``manifest.json`` and ``MODEL_CARD.md`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    text = json.dumps(model.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
+    model_path.write_text(text, encoding="utf-8")
+    (directory / CARD_FILE).write_text(card, encoding="utf-8")
+    manifest = {
+        "format": MODEL_FORMAT,
+        "model_id": model.model_id,
+        "sha256": {MODEL_FILE: _sha256(model_path), CARD_FILE: _sha256(directory / CARD_FILE)},
+    }
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+
+
+def default_model_dir() -> Path:
+    """The bundled default model's folder."""
+    return data_dir("models") / DEFAULT_MODEL
+
+
+def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> LossModel:
+    """Load a model folder after verifying its hashes (and questionnaire, when given).
+
+    Raises
+    ------
+    InputError
+        When a file is missing, a hash does not match (the folder was edited after
+        training), the content is not a valid model, or the questionnaire differs.
+    """
+    source = str(directory)
+
+    def refuse(message: str) -> InputError:
+        return InputError([Issue(Reason.UNREADABLE_FILE, message, source=source)])
+
+    manifest_path, model_path = directory / MANIFEST_FILE, directory / MODEL_FILE
+    for path in (manifest_path, model_path):
+        if not path.is_file():
+            raise refuse(f"{path.name} is missing; not a model folder")
+    manifest = read_document(manifest_path)
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise refuse(f"manifest.json is not a {MODEL_FORMAT} manifest")
+    expected = manifest.get("sha256", {})
+    for name, digest in expected.items() if isinstance(expected, dict) else ():
+        path = directory / str(name)
+        if not path.is_file() or _sha256(path) != digest:
+            raise refuse(
+                f"{name} does not match the sha256 in manifest.json: the model folder "
+                "was changed after training; retrain or restore it"
+            )
+    if MODEL_FILE not in expected:
+        raise refuse("manifest.json lists no sha256 for model.json")
+    try:
+        model = LossModel.model_validate(read_document(model_path))
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise refuse(
+            f"model.json is not a valid model: {'.'.join(map(str, problem['loc']))}: "
+            f"{problem['msg']}"
+        ) from exc
+    if questionnaire is not None:
+        key = f"{model.questionnaire.id}@{model.questionnaire.version}"
+        if key != questionnaire.key:
+            raise refuse(
+                f"the model was trained for {key}; this questionnaire is {questionnaire.key}"
+            )
+    return model

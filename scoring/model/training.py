@@ -1,0 +1,235 @@
+"""Training: per-peril claim frequency and severity GLMs on a claims history.
+
+For each peril:
+
+* frequency: Poisson GLM, log link, log(exposure) as offset;
+* severity: Gamma GLM, log link, on the average claim size of the facility-years
+  with claims, weighted by their number of claims.
+
+Every coefficient is a relativity exp(beta) an underwriter can read. Each
+control's feature runs from 0 (worst answer) to 1 (best), and its coefficient is
+bounded above by 0, so a better answer never raises expected loss. Each
+categorical question has a base level (its most common answer in the book)
+whose coefficient is pinned at 0, so relativities read against the base. The L2
+penalty is chosen per model by k-fold cross-validation on out-of-fold deviance.
+glum is the solver: it fits GLMs with offsets, sample weights and coefficient
+bounds (scikit-learn's GLMs have no bounds; see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from glum import GeneralizedLinearRegressor
+
+from scoring.errors import InputError, Issue
+from scoring.features.encoder import FeatureEncoder
+from scoring.model.claims_history import ClaimsHistory
+from scoring.model.loss_model import Glm, LossModel, PerilModel, QuestionnaireRef, TrainingInfo
+from scoring.model.metrics import gamma_deviance, poisson_deviance
+from scoring.questionnaire.definition import Questionnaire
+from scoring.vocabulary import Encoding, Peril, Reason
+
+ALPHAS = (1e-3, 1e-4, 1e-5)
+"""Candidate L2 penalties, searched by cross-validation."""
+FOLDS = 3
+CV_ROWS = 50_000
+"""Cross-validation uses at most this many facility-years (a seeded sample)."""
+MIN_CLAIMS = 5
+"""A peril needs at least this many claims in the book to be fitted."""
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _bounds(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Upper bound 0 for controls; both bounds 0 for each categorical base level."""
+    lower = np.full(len(info), -np.inf)
+    upper = np.where(info["is_control"].to_numpy(dtype=bool), 0.0, np.inf)
+    base: list[str] = []
+    one_hot = info["encoding"] == Encoding.ONE_HOT.value
+    for _, group in info[one_hot].groupby("question_id", sort=False):
+        counts = features[:, group.index.to_numpy()].sum(axis=0)
+        pinned = int(group.index.to_numpy()[int(np.argmax(counts))])
+        lower[pinned] = upper[pinned] = 0.0
+        base.append(str(info.loc[pinned, "feature"]))
+    return lower, upper, base
+
+
+def _fit(
+    family: str,
+    alpha: float,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    weights: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
+) -> GeneralizedLinearRegressor:
+    model = GeneralizedLinearRegressor(
+        family=family,
+        alpha=alpha,
+        l1_ratio=0.0,
+        lower_bounds=lower,
+        upper_bounds=upper,
+        gradient_tol=1e-7,
+        max_iter=200,
+    )
+    model.fit(X, y, sample_weight=weights, offset=offset)
+    return model
+
+
+def _choose_alpha(
+    family: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    offset: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    rng: np.random.Generator,
+) -> float:
+    rows = np.arange(len(y))
+    if len(rows) > CV_ROWS:
+        rows = np.sort(rng.choice(rows, size=CV_ROWS, replace=False))
+    folds = rng.permutation(len(rows)) % FOLDS
+    scores = []
+    for alpha in ALPHAS:
+        total = 0.0
+        for fold in range(FOLDS):
+            train, test = rows[folds != fold], rows[folds == fold]
+            model = _fit(
+                family,
+                alpha,
+                X[train],
+                y[train],
+                lower=lower,
+                upper=upper,
+                weights=weights[train],
+                offset=offset[train],
+            )
+            mu = np.exp(model.intercept_ + X[test] @ model.coef_ + offset[test])
+            deviance = poisson_deviance if family == "poisson" else gamma_deviance
+            total += deviance(y[test], mu, weights[test])
+        scores.append(total)
+    return ALPHAS[int(np.argmin(scores))]
+
+
+def _glm(
+    family: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    offset: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    base: list[str],
+    rng: np.random.Generator,
+) -> Glm:
+    alpha = _choose_alpha(family, X, y, weights, offset, lower, upper, rng)
+    model = _fit(family, alpha, X, y, lower=lower, upper=upper, weights=weights, offset=offset)
+    coefficients = np.where(np.abs(model.coef_) < 1e-12, 0.0, model.coef_)
+    return Glm(
+        family=family,
+        intercept=float(model.intercept_),
+        coefficients=tuple(float(c) for c in coefficients),
+        alpha=alpha,
+        base_features=tuple(base),
+    )
+
+
+def check_trainable(history: ClaimsHistory) -> None:
+    """Refuse books a model cannot honestly be fitted on."""
+    issues = []
+    types = history.responses.answers["facility_type"].dropna().unique()
+    if len(types) < 2:
+        issues.append(
+            Issue(
+                Reason.OUT_OF_RANGE,
+                "the book holds a single class of facility "
+                f"({', '.join(map(str, types)) or 'none'}); a model needs at least "
+                "two to tell classes apart",
+                source=history.source,
+                question_id="facility_type",
+            )
+        )
+    for peril in Peril:
+        claims = int(history.claims[f"claims_{peril.value}"].sum())
+        if claims < MIN_CLAIMS:
+            issues.append(
+                Issue(
+                    Reason.OUT_OF_RANGE,
+                    f"only {claims} {peril.value} claim(s); at "
+                    f"least {MIN_CLAIMS} are needed to fit a model",
+                    source=history.source,
+                    question_id=f"claims_{peril.value}",
+                )
+            )
+    if issues:
+        raise InputError(issues)
+
+
+def train(
+    history: ClaimsHistory,
+    questionnaire: Questionnaire,
+    *,
+    model_id: str,
+    fingerprint: str,
+    seed: int = 0,
+) -> LossModel:
+    """Fit per-peril frequency and severity GLMs on a validated claims history."""
+    from scoring import __version__
+
+    check_trainable(history)
+    table = history.responses.table
+    encoder = FeatureEncoder(questionnaire).fit(table)
+    X = encoder.transform(table)
+    lower, upper, base = _bounds(encoder.feature_info_, X)
+    offset = np.log(history.exposure)
+    rng = np.random.default_rng(seed)
+    perils = {}
+    for peril in Peril:
+        counts = history.claims[f"claims_{peril.value}"].to_numpy()
+        losses = history.claims[f"loss_{peril.value}"].to_numpy()
+        frequency = _glm(
+            "poisson", X, counts, np.ones_like(counts), offset, lower, upper, base, rng
+        )
+        with_claims = counts > 0
+        severity = _glm(
+            "gamma",
+            X[with_claims],
+            losses[with_claims] / counts[with_claims],
+            counts[with_claims],
+            np.zeros(int(with_claims.sum())),
+            lower,
+            upper,
+            base,
+            rng,
+        )
+        perils[peril] = PerilModel(frequency=frequency, severity=severity)
+    return LossModel(
+        model_id=model_id,
+        questionnaire=QuestionnaireRef(id=questionnaire.id, version=questionnaire.version),
+        features=tuple(str(f) for f in encoder.get_feature_names_out()),
+        unknown_fill=encoder.unknown_fill_,
+        perils=perils,
+        training=TrainingInfo(
+            source=Path(history.source).name,
+            data_fingerprint=fingerprint,
+            rows=history.n_rows,
+            exposure=round(float(history.exposure.sum()), 6),
+            claims={p: int(history.claims[f"claims_{p.value}"].sum()) for p in Peril},
+            seed=seed,
+            carescore_version=__version__,
+        ),
+    )
