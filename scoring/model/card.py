@@ -59,6 +59,14 @@ def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = No
         "not modelled per facility.",
         "- Large, rare losses make severity estimates uncertain for small perils.",
     ]
+    unconverged = [
+        f"{peril.value} {part}"
+        for peril, m in model.perils.items()
+        for part in ("frequency", "severity")
+        if not getattr(m, part).converged
+    ]
+    if unconverged:
+        lines.append(f"- The solver stopped before its tolerance for: {', '.join(unconverged)}.")
     if evaluation:
         lines += ["", "## Evaluation", "", evaluation]
     lines += ["", "## Strongest relativities (best / worst answer, or per unit)", ""]
@@ -71,3 +79,32 @@ def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = No
             ]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def evaluation_summary(report: dict[str, object], *, book: str) -> str:
+    """A Markdown summary of an evaluation report (from :func:`evaluate`)."""
+    perils = report["perils"]
+    assert isinstance(perils, dict)
+    lines = [
+        f"Held-out book `{book}`: {report['rows']:,} facility-years.",
+        "",
+        "| peril | observed claims | predicted | predicted / observed | Gini | oracle Gini "
+        "| Gini / oracle | D-squared | relativities within 15 % of truth |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for peril, result in perils.items():
+        oracle = result.get("oracle", {})
+        rows = [r for r in result.get("relativities", []) if r["sufficient_exposure"]]
+        close = sum(r["error"] <= 0.15 for r in rows)
+        lines.append(
+            f"| {peril} | {result['observed_claims']:,} | {result['predicted_claims']:,.1f} | "
+            f"{result['predicted_over_observed']:.3f} | {result['gini']:.3f} | "
+            f"{oracle.get('gini', float('nan')):.3f} | {oracle.get('gini_ratio') or 0:.3f} | "
+            f"{result['d_squared']:.3f} | {close} of {len(rows)} |"
+        )
+    lines += [
+        "",
+        "Plots and the full report (calibration by decile, facility type and size "
+        "band; every relativity against the truth) are in `evaluation/`.",
+    ]
+    return "\n".join(lines)

@@ -46,6 +46,8 @@ class Glm(_Strict):
     """L2 penalty chosen by cross-validation."""
     base_features: tuple[str, ...] = ()
     """Base level of each categorical question (coefficient pinned at 0)."""
+    converged: bool = True
+    """False when the solver stopped before its tolerance (reported in the model card)."""
 
 
 class PerilModel(_Strict):

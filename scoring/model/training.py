@@ -19,11 +19,14 @@ bounds (scikit-learn's GLMs have no bounds; see benchmarks/README.md).
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from glum import GeneralizedLinearRegressor
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from scoring.errors import InputError, Issue
 from scoring.features.encoder import FeatureEncoder
@@ -33,8 +36,10 @@ from scoring.model.metrics import gamma_deviance, poisson_deviance
 from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Encoding, Peril, Reason
 
-ALPHAS = (1e-3, 1e-4, 1e-5)
-"""Candidate L2 penalties, searched by cross-validation."""
+ALPHAS = {"poisson": (1e-3, 1e-4, 1e-5), "gamma": (1e-1, 1e-2, 1e-3)}
+"""Candidate L2 penalties, searched by cross-validation. Severity sees only the
+facility-years with claims (hundreds, not hundreds of thousands), so its
+candidates are stronger."""
 FOLDS = 3
 CV_ROWS = 50_000
 """Cross-validation uses at most this many facility-years (a seeded sample)."""
@@ -82,10 +87,13 @@ def _fit(
         l1_ratio=0.0,
         lower_bounds=lower,
         upper_bounds=upper,
-        gradient_tol=1e-7,
+        gradient_tol=1e-6,
         max_iter=200,
     )
-    model.fit(X, y, sample_weight=weights, offset=offset)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(X, y, sample_weight=weights, offset=offset)
+    model.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return model
 
 
@@ -104,7 +112,7 @@ def _choose_alpha(
         rows = np.sort(rng.choice(rows, size=CV_ROWS, replace=False))
     folds = rng.permutation(len(rows)) % FOLDS
     scores = []
-    for alpha in ALPHAS:
+    for alpha in ALPHAS[family]:
         total = 0.0
         for fold in range(FOLDS):
             train, test = rows[folds != fold], rows[folds == fold]
@@ -118,11 +126,11 @@ def _choose_alpha(
                 weights=weights[train],
                 offset=offset[train],
             )
-            mu = np.exp(model.intercept_ + X[test] @ model.coef_ + offset[test])
+            mu = np.maximum(np.exp(model.intercept_ + X[test] @ model.coef_ + offset[test]), 1e-12)
             deviance = poisson_deviance if family == "poisson" else gamma_deviance
             total += deviance(y[test], mu, weights[test])
         scores.append(total)
-    return ALPHAS[int(np.argmin(scores))]
+    return ALPHAS[family][int(np.argmin(scores))]
 
 
 def _glm(
@@ -145,6 +153,7 @@ def _glm(
         coefficients=tuple(float(c) for c in coefficients),
         alpha=alpha,
         base_features=tuple(base),
+        converged=bool(model.converged_),
     )
 
 
@@ -179,24 +188,15 @@ def check_trainable(history: ClaimsHistory) -> None:
         raise InputError(issues)
 
 
-def train(
+def _fit_perils(
     history: ClaimsHistory,
-    questionnaire: Questionnaire,
-    *,
-    model_id: str,
-    fingerprint: str,
-    seed: int = 0,
-) -> LossModel:
-    """Fit per-peril frequency and severity GLMs on a validated claims history."""
-    from scoring import __version__
-
-    check_trainable(history)
-    table = history.responses.table
-    encoder = FeatureEncoder(questionnaire).fit(table)
-    X = encoder.transform(table)
-    lower, upper, base = _bounds(encoder.feature_info_, X)
-    offset = np.log(history.exposure)
-    rng = np.random.default_rng(seed)
+    X: np.ndarray,
+    offset: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    base: list[str],
+    rng: np.random.Generator,
+) -> dict[Peril, PerilModel]:
     perils = {}
     for peril in Peril:
         counts = history.claims[f"claims_{peril.value}"].to_numpy()
@@ -217,6 +217,29 @@ def train(
             rng,
         )
         perils[peril] = PerilModel(frequency=frequency, severity=severity)
+    return perils
+
+
+def train(
+    history: ClaimsHistory,
+    questionnaire: Questionnaire,
+    *,
+    model_id: str,
+    fingerprint: str,
+    seed: int = 0,
+) -> LossModel:
+    """Fit per-peril frequency and severity GLMs on a validated claims history."""
+    from scoring import __version__
+
+    check_trainable(history)
+    table = history.responses.table
+    encoder = FeatureEncoder(questionnaire).fit(table)
+    X = encoder.transform(table)
+    lower, upper, base = _bounds(encoder.feature_info_, X)
+    offset = np.log(history.exposure)
+    rng = np.random.default_rng(seed)
+    with threadpool_limits(1):  # one thread: sums in a fixed order, so bit-for-bit results
+        perils = _fit_perils(history, X, offset, lower, upper, base, rng)
     return LossModel(
         model_id=model_id,
         questionnaire=QuestionnaireRef(id=questionnaire.id, version=questionnaire.version),

@@ -1,0 +1,239 @@
+"""The loss model: synthetic book, claims-history checks, training, artifacts, evaluation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from scoring import Questionnaire
+from scoring.cli import app
+from scoring.errors import InputError
+from scoring.model.claims_history import claims_history_from_table, read_claims_history
+from scoring.model.evaluation import evaluate
+from scoring.model.loss_model import LossModel, default_model_dir, load_model
+from scoring.model.training import file_fingerprint, train
+from scoring.synthetic.book import resolve_truth, synthetic_book
+from scoring.synthetic.truth import ResolvedTruth, load_truth, truth_path
+from scoring.vocabulary import Peril
+
+AS_OF = dt.date(2100, 1, 1)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def truth(care: Questionnaire) -> ResolvedTruth:
+    return resolve_truth(load_truth(truth_path(care.id, care.version)), care)
+
+
+@pytest.fixture(scope="module")
+def book(
+    care: Questionnaire, truth: ResolvedTruth, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    table, _ = synthetic_book(care, truth, facilities=4000, years=2, seed=5)
+    path = tmp_path_factory.mktemp("book") / "book.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(care: Questionnaire, book: Path) -> LossModel:
+    history = read_claims_history(book, care, as_of=AS_OF)
+    return train(history, care, model_id="test", fingerprint=file_fingerprint(book), seed=0)
+
+
+def test_the_truth_is_calibrated_to_the_book_rates(truth: ResolvedTruth) -> None:
+    assert set(truth.perils) == set(Peril)
+    assert truth.perils[Peril.RANSOMWARE].frequency["rdp_exposed"] == pytest.approx(
+        np.log(0.4), rel=1e-12
+    )
+
+
+def test_the_synthetic_book_is_deterministic_and_follows_its_truth(
+    care: Questionnaire, truth: ResolvedTruth
+) -> None:
+    one, oracle = synthetic_book(care, truth, facilities=3000, years=3, seed=11)
+    two, _ = synthetic_book(care, truth, facilities=3000, years=3, seed=11)
+    assert one.equals(two)
+    assert one.num_rows == 9000
+    for peril in Peril:
+        observed = pa.compute.sum(one[f"claims_{peril.value}"]).as_py()
+        expected = oracle[f"expected_claims_{peril.value}"].sum()
+        assert abs(observed - expected) < 4 * np.sqrt(expected) + 3  # Poisson noise
+
+
+def test_answers_change_a_little_from_year_to_year(
+    care: Questionnaire, truth: ResolvedTruth
+) -> None:
+    table, _ = synthetic_book(care, truth, facilities=2000, years=2, seed=3)
+    frame = table.to_pandas()
+    first, second = frame[frame.policy_year == 2021], frame[frame.policy_year == 2022]
+    controls = [q.id for q in care.controls]
+    same = (first[controls].to_numpy() == second[controls].to_numpy()).mean()
+    assert 0.7 < same < 0.99
+    assert (first["facility_type"].to_numpy() == second["facility_type"].to_numpy()).all()
+
+
+def test_better_answers_never_raise_the_fitted_loss(model: LossModel, care: Questionnaire) -> None:
+    controls = {q.id for q in care.controls}
+    for peril_model in model.perils.values():
+        for glm in (peril_model.frequency, peril_model.severity):
+            for name, beta in zip(model.features, glm.coefficients, strict=True):
+                if name in controls:
+                    assert beta <= 0.0, name
+
+
+def test_model_folder_round_trips_and_refuses_edits(
+    model: LossModel, care: Questionnaire, tmp_path: Path
+) -> None:
+    from scoring.model.card import model_card
+    from scoring.model.loss_model import save_model
+
+    folder = tmp_path / "m"
+    save_model(model, folder, model_card(model, synthetic=True))
+    assert load_model(folder, care) == model
+    text = (folder / "model.json").read_text()
+    (folder / "model.json").write_text(text.replace('"alpha": ', '"alpha": 1', 1))
+    with pytest.raises(InputError, match=r"does not match the sha256 in manifest\.json"):
+        load_model(folder, care)
+
+
+def test_a_model_for_another_questionnaire_is_refused(
+    model: LossModel, care: Questionnaire, mini: Questionnaire, tmp_path: Path
+) -> None:
+    from scoring.model.card import model_card
+    from scoring.model.loss_model import save_model
+
+    save_model(model, tmp_path / "m", model_card(model, synthetic=True))
+    with pytest.raises(InputError, match=r"trained for care_cyber@1\.0\.0"):
+        load_model(tmp_path / "m", mini)
+
+
+def test_evaluation_reports_every_peril(
+    model: LossModel, care: Questionnaire, book: Path, tmp_path: Path
+) -> None:
+    history = read_claims_history(book, care, as_of=AS_OF)
+    report = evaluate(model, history, care, plots=tmp_path)
+    assert set(report["perils"]) == {p.value for p in Peril}
+    ransomware = report["perils"]["ransomware"]
+    assert ransomware["gini"] > 0.2
+    assert len(ransomware["calibration_by_decile"]) == 10
+    assert (tmp_path / "lorenz-ransomware.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _broken(book: Path, column: str, value: object) -> pa.Table:
+    table = pq.read_table(book)
+    values = table[column].to_pylist()
+    values[3] = value
+    return table.set_column(
+        table.column_names.index(column), column, pa.array(values, table[column].type)
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("exposure", -1.0, "exposure must be above 0 and at most 1"),
+        ("exposure", 0.0, "exposure must be above 0"),
+        ("loss_ransomware", -5.0, "negative value"),
+        ("loss_email_fraud", 1000.0, "a loss without a claim"),
+        ("claims_privacy_breach", -1, "negative value"),
+    ],
+)
+def test_bad_books_are_refused_with_column_count_and_example(
+    care: Questionnaire, book: Path, column: str, value: object, message: str
+) -> None:
+    table = _broken(book, column, value)
+    with pytest.raises(InputError, match=message) as caught:
+        claims_history_from_table(table, care, as_of=AS_OF, source="book")
+    issue = caught.value.issues[0]
+    assert issue.question_id == column
+    assert "1 row(s), e.g. row 4" in issue.message
+
+
+def test_a_book_missing_columns_is_refused(care: Questionnaire, book: Path) -> None:
+    table = pq.read_table(book).drop_columns(["exposure", "loss_vendor_outage"])
+    with pytest.raises(InputError, match="column 'exposure' is missing"):
+        claims_history_from_table(table, care, as_of=AS_OF, source="book")
+
+
+def test_a_single_class_of_facility_is_refused(care: Questionnaire, book: Path) -> None:
+    table = pq.read_table(book)
+    history = claims_history_from_table(table, care, as_of=AS_OF, source="book")
+    answers = history.responses.answers.copy()
+    answers["facility_type"] = "skilled_nursing"
+    responses = history.responses.__class__(**{**history.responses.__dict__, "answers": answers})
+    single = history.__class__(**{**history.__dict__, "responses": responses})
+    with pytest.raises(InputError, match="single class of facility"):
+        train(single, care, model_id="x", fingerprint="0")
+
+
+def test_cli_train_reproduces_the_model_bit_for_bit_and_evaluates(
+    book: Path, tmp_path: Path, model: LossModel, care: Questionnaire
+) -> None:
+    model_dir = tmp_path / "model"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(book),
+            "-o",
+            str(model_dir),
+            "--synthetic",
+            "--model-id",
+            "test",
+            "--seed",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "synthetic book" in (model_dir / "MODEL_CARD.md").read_text()
+    assert load_model(model_dir, care).model_dump_json() == model.model_dump_json()
+    shutil.copy(book, tmp_path / "holdout.parquet")
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(tmp_path / "holdout.parquet"),
+            "-m",
+            str(model_dir),
+            "-o",
+            str(tmp_path / "eval"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert report["rows"] == 8000
+
+
+def test_cli_refuses_a_bad_book_with_exit_1(book: Path, tmp_path: Path) -> None:
+    table = pq.read_table(book).drop_columns(["exposure"])
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(table, bad)
+    result = runner.invoke(app, ["train", str(bad), "-o", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "column 'exposure' is missing" in result.output
+
+
+def test_cli_synth_writes_the_book_and_its_truth(tmp_path: Path) -> None:
+    out = tmp_path / "b.parquet"
+    result = runner.invoke(
+        app, ["synth", "--facilities", "50", "--years", "2", "--seed", "1", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).num_rows == 100
+    assert pq.read_table(tmp_path / "b.truth.parquet").num_rows == 100
+    assert json.loads((tmp_path / "b.truth.json").read_text())["truth_id"] == "care_cyber_truth"
+
+
+def test_the_bundled_default_model_loads_and_verifies(care: Questionnaire) -> None:
+    model = load_model(default_model_dir(), care)
+    assert model.questionnaire.version == care.version
+    assert "synthetic" in (default_model_dir() / "MODEL_CARD.md").read_text()
