@@ -29,9 +29,9 @@ from scoring.vocabulary import Peril
 TWEEDIE_POWER = 1.5
 SIZE_BANDS = (0, 2e6, 5e6, 1e7, 2.5e7, 5e7, math.inf)
 """Net patient revenue bands (USD) for calibration by size."""
-MIN_RELATIVITY_EXPOSURE = 5_000.0
-"""Relativities are compared with the truth only where the feature has this much
-exposure away from its reference value."""
+MIN_RELATIVITY_CLAIMS = 100.0
+"""A relativity has sufficient exposure when the facilities away from the feature's
+median value carry at least this many expected claims (weighted by how far away)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,9 @@ def evaluate(
             curves[f"oracle (Gini {true_gini:.3f})"] = metrics.lorenz_curve(
                 counts, true_expected, exposure
             )
-            result["relativities"] = _relativities(model, oracle.truth, peril, features, exposure)
+            result["relativities"] = _relativities(
+                model, oracle.truth, peril, features, exposure, true_expected
+            )
         report["perils"][peril.value] = result
         if plots is not None:
             plot_lorenz(
@@ -175,7 +177,12 @@ def _fitted_log_relativity(
 
 
 def _relativities(
-    model: LossModel, truth: ResolvedTruth, peril: Peril, features: np.ndarray, exposure: np.ndarray
+    model: LossModel,
+    truth: ResolvedTruth,
+    peril: Peril,
+    features: np.ndarray,
+    exposure: np.ndarray,
+    claims: np.ndarray,
 ) -> list[dict[str, Any]]:
     """Fitted against true relativity for each feature the truth gives an effect."""
     index = {name: i for i, name in enumerate(model.features)}
@@ -188,7 +195,7 @@ def _relativities(
     ):
         for name, beta in true_effects.items():
             column = features[:, index[name]]
-            spread = float(np.sum(exposure * np.abs(column - np.median(column))))
+            spread = float(np.sum(claims * np.abs(column - np.median(column))))
             true_rel = math.exp(beta)
             fit_rel = math.exp(
                 _fitted_log_relativity(name, glm.coefficients, index, features, exposure)
@@ -200,7 +207,7 @@ def _relativities(
                     "true": _round(true_rel),
                     "fitted": _round(fit_rel),
                     "error": _round(abs(fit_rel / true_rel - 1)),
-                    "sufficient_exposure": spread >= MIN_RELATIVITY_EXPOSURE,
+                    "sufficient_exposure": spread >= MIN_RELATIVITY_CLAIMS,
                 }
             )
     return rows

@@ -43,7 +43,7 @@ class Glm(_Strict):
     intercept: float
     coefficients: tuple[float, ...]
     alpha: float = Field(ge=0)
-    """L2 penalty chosen by cross-validation."""
+    """L2 penalty chosen by cross-validation (scaled to the full book's size)."""
     base_features: tuple[str, ...] = ()
     """Base level of each categorical question (coefficient pinned at 0)."""
     converged: bool = True

@@ -107,6 +107,13 @@ def _choose_alpha(
     upper: np.ndarray,
     rng: np.random.Generator,
 ) -> float:
+    """The penalty for a fit on all rows, chosen by k-fold CV on a sample.
+
+    glum's objective is the mean deviance plus ``alpha`` times the penalty, so the
+    same ``alpha`` regularises a fit on n rows as strongly as one on the CV
+    folds' m rows would be with ``alpha * n / m``: the chosen penalty is scaled by
+    m / n for the full fit.
+    """
     rows = np.arange(len(y))
     if len(rows) > CV_ROWS:
         rows = np.sort(rng.choice(rows, size=CV_ROWS, replace=False))
@@ -130,7 +137,8 @@ def _choose_alpha(
             deviance = poisson_deviance if family == "poisson" else gamma_deviance
             total += deviance(y[test], mu, weights[test])
         scores.append(total)
-    return ALPHAS[family][int(np.argmin(scores))]
+    fold_rows = len(rows) * (FOLDS - 1) / FOLDS
+    return ALPHAS[family][int(np.argmin(scores))] * fold_rows / len(y)
 
 
 def _glm(
