@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -28,7 +27,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parent / "out"
+from _harness import OUT, report_child, run_child
+
 AS_OF = dt.date(2100, 1, 1)
 
 
@@ -135,17 +135,6 @@ def step_solvers(path: Path) -> dict[str, Any]:
 STEPS = {"intake": step_intake, "train": step_train, "solvers": step_solvers}
 
 
-def _run(step: str, path: Path) -> dict[str, Any]:
-    process = subprocess.run(
-        [sys.executable, __file__, "--child", step, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(process.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--facilities", type=int, default=200_000)
@@ -153,13 +142,11 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"))
     args = parser.parse_args()
     if args.child:
-        result = STEPS[args.child[0]](Path(args.child[1]))
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(result))
+        report_child(STEPS[args.child[0]], Path(args.child[1]))
         return
     OUT.mkdir(parents=True, exist_ok=True)
     path = book_path(args.facilities, args.years)
-    report = {name: _run(name, path) for name in STEPS}
+    report = {name: run_child(__file__, name, str(path)) for name in STEPS}
     report["rows"] = report["intake"]["rows"]
     report["train_over_intake"] = report["train"]["seconds"] / report["intake"]["seconds"]
     (OUT / f"train-{report['rows']}.json").write_text(json.dumps(report, indent=2))

@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parent / "out"
+from _harness import OUT, report_child, run_child
+
 AS_OF = dt.date(2026, 11, 1)
 SEED = 7
 
@@ -149,23 +147,6 @@ def step_per_row(path: Path, sample: int) -> dict[str, Any]:
 STEPS = {"floor": step_floor, "carescore": step_carescore, "per_row": step_per_row}
 
 
-def _child(step: str, path: str, sample: int) -> None:
-    result = STEPS[step](Path(path), sample)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(result))
-
-
-def _run(step: str, path: Path, sample: int) -> dict[str, Any]:
-    process = subprocess.run(
-        [sys.executable, __file__, "--child", step, str(path), "--sample", str(sample)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(process.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -173,13 +154,14 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"))
     args = parser.parse_args()
     if args.child:
-        _child(args.child[0], args.child[1], args.sample)
+        report_child(STEPS[args.child[0]], Path(args.child[1]), args.sample)
         return
     path = book_path(args.rows)
     size_mb = path.stat().st_size / 1e6
-    floor = _run("floor", path, args.sample)
-    ours = _run("carescore", path, args.sample)
-    per_row = _run("per_row", path, args.sample)
+    sample = ["--sample", str(args.sample)]
+    floor = run_child(__file__, "floor", str(path), *sample)
+    ours = run_child(__file__, "carescore", str(path), *sample)
+    per_row = run_child(__file__, "per_row", str(path), *sample)
     per_row_scaled = per_row["seconds"] * args.rows / per_row["rows"]
     report = {
         "rows": args.rows,

@@ -1,4 +1,4 @@
-"""The wheel, not only the checkout, carries the bundled questionnaire and examples' rules."""
+"""The wheel, not only the checkout, carries the bundled questionnaire and default model."""
 
 from __future__ import annotations
 
@@ -24,12 +24,15 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "scoring/_data/questionnaires/care-cyber-1.0.0.yaml" in names
     assert "scoring/_data/questionnaires/frameworks.yaml" in names
+    assert "scoring/_data/models/care-cyber-default/model.json" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     script = (
         "import scoring, sys; "
         f"assert scoring.__file__.startswith({str(site)!r}), scoring.__file__; "
-        "print(scoring.bundled_questionnaire().key)"
+        "from scoring.model.loss_model import default_model_dir, load_model; "
+        "q = scoring.bundled_questionnaire(); "
+        "print(q.key, load_model(default_model_dir(), q).model_id)"
     )
     run = subprocess.run(
         [sys.executable, "-c", script],
@@ -40,4 +43,4 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "care_cyber@1.0.0"
+    assert run.stdout.strip() == "care_cyber@1.0.0 care-cyber-default"

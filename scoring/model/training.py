@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from glum import GeneralizedLinearRegressor
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from scoring.errors import InputError, Issue
 from scoring.features.encoder import FeatureEncoder
@@ -157,8 +158,8 @@ def _glm(
     coefficients = np.where(np.abs(model.coef_) < 1e-12, 0.0, model.coef_)
     return Glm(
         family=family,
-        intercept=float(model.intercept_),
-        coefficients=tuple(float(c) for c in coefficients),
+        intercept=_significant(float(model.intercept_)),
+        coefficients=tuple(_significant(float(c)) for c in coefficients),
         alpha=alpha,
         base_features=tuple(base),
         converged=bool(model.converged_),
@@ -196,36 +197,69 @@ def check_trainable(history: ClaimsHistory) -> None:
         raise InputError(issues)
 
 
-def _fit_perils(
-    history: ClaimsHistory,
-    X: np.ndarray,
-    offset: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    base: list[str],
-    rng: np.random.Generator,
-) -> dict[Peril, PerilModel]:
-    perils = {}
-    for peril in Peril:
-        counts = history.claims[f"claims_{peril.value}"].to_numpy()
-        losses = history.claims[f"loss_{peril.value}"].to_numpy()
+SIGNIFICANT_DIGITS = 8
+"""Coefficients are stored to this many significant digits: far finer than any rating
+table needs, and coarse enough that the last-bit differences of parallel floating-point
+sums never reach the model file, which is therefore the same on every run."""
+
+
+def _significant(value: float) -> float:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+@dataclass(frozen=True)
+class _Design:
+    """What every peril's fit shares: features, offset, bounds, base levels, claims."""
+
+    X: np.ndarray
+    offset: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    base: list[str]
+    claims: pd.DataFrame
+    seed: int
+
+    def fit(self, index: int) -> PerilModel:
+        """Frequency and severity of one peril; its random draws depend on (seed, index)."""
+        peril = list(Peril)[index]
+        rng = np.random.default_rng([self.seed, index])
+        counts = self.claims[f"claims_{peril.value}"].to_numpy()
+        losses = self.claims[f"loss_{peril.value}"].to_numpy()
         frequency = _glm(
-            "poisson", X, counts, np.ones_like(counts), offset, lower, upper, base, rng
+            "poisson",
+            self.X,
+            counts,
+            np.ones_like(counts),
+            self.offset,
+            self.lower,
+            self.upper,
+            self.base,
+            rng,
         )
         with_claims = counts > 0
         severity = _glm(
             "gamma",
-            X[with_claims],
+            self.X[with_claims],
             losses[with_claims] / counts[with_claims],
             counts[with_claims],
             np.zeros(int(with_claims.sum())),
-            lower,
-            upper,
-            base,
+            self.lower,
+            self.upper,
+            self.base,
             rng,
         )
-        perils[peril] = PerilModel(frequency=frequency, severity=severity)
-    return perils
+        return PerilModel(frequency=frequency, severity=severity)
+
+
+def _fit_perils(design: _Design, jobs: int) -> dict[Peril, PerilModel]:
+    """Fit every peril, ``jobs`` at a time (the solver's loops release the GIL)."""
+    indices = range(len(Peril))
+    if jobs <= 1:
+        fitted = [design.fit(i) for i in indices]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            fitted = list(pool.map(design.fit, indices))
+    return dict(zip(Peril, fitted, strict=True))
 
 
 def train(
@@ -235,8 +269,13 @@ def train(
     model_id: str,
     fingerprint: str,
     seed: int = 0,
+    jobs: int = 1,
 ) -> LossModel:
-    """Fit per-peril frequency and severity GLMs on a validated claims history."""
+    """Fit per-peril frequency and severity GLMs on a validated claims history.
+
+    ``jobs`` threads fit the perils side by side; coefficients are stored to
+    ``SIGNIFICANT_DIGITS`` digits, so the model is the same whatever ``jobs`` is.
+    """
     from scoring import __version__
 
     check_trainable(history)
@@ -245,9 +284,10 @@ def train(
     X = encoder.transform(table)
     lower, upper, base = _bounds(encoder.feature_info_, X)
     offset = np.log(history.exposure)
-    rng = np.random.default_rng(seed)
-    with threadpool_limits(1):  # one thread: sums in a fixed order, so bit-for-bit results
-        perils = _fit_perils(history, X, offset, lower, upper, base, rng)
+    design = _Design(
+        X=X, offset=offset, lower=lower, upper=upper, base=base, claims=history.claims, seed=seed
+    )
+    perils = _fit_perils(design, jobs)
     return LossModel(
         model_id=model_id,
         questionnaire=QuestionnaireRef(id=questionnaire.id, version=questionnaire.version),
