@@ -191,8 +191,6 @@ def test_cli_train_reproduces_the_model_bit_for_bit_and_evaluates(
             "test",
             "--seed",
             "0",
-            "--jobs",
-            "2",
         ],
     )
     assert result.exit_code == 0, result.output

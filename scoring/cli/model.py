@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -85,9 +84,6 @@ def train_command(
     ],
     model_id: Annotated[str | None, typer.Option("--model-id")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    jobs: Annotated[int | None, typer.Option(
-        "--jobs", min=1, help="Perils fitted side by side (default: the number of CPUs); "
-        "the model is the same whatever this is.")] = None,
     synthetic: Annotated[
         bool,
         typer.Option(
@@ -107,7 +103,6 @@ def train_command(
             model_id=model_id or output.name,
             fingerprint=file_fingerprint(book),
             seed=seed,
-            jobs=jobs or os.cpu_count() or 1,
         )
     except InputError as exc:
         fail_input(exc, as_json=False)

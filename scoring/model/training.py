@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,8 +198,8 @@ def check_trainable(history: ClaimsHistory) -> None:
 
 SIGNIFICANT_DIGITS = 8
 """Coefficients are stored to this many significant digits: far finer than any rating
-table needs, and coarse enough that the last-bit differences of parallel floating-point
-sums never reach the model file, which is therefore the same on every run."""
+table needs, and coarse enough that the last-bit differences of the solver's parallel
+floating-point sums do not reach the model file."""
 
 
 def _significant(value: float) -> float:
@@ -251,15 +250,8 @@ class _Design:
         return PerilModel(frequency=frequency, severity=severity)
 
 
-def _fit_perils(design: _Design, jobs: int) -> dict[Peril, PerilModel]:
-    """Fit every peril, ``jobs`` at a time (the solver's loops release the GIL)."""
-    indices = range(len(Peril))
-    if jobs <= 1:
-        fitted = [design.fit(i) for i in indices]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            fitted = list(pool.map(design.fit, indices))
-    return dict(zip(Peril, fitted, strict=True))
+def _fit_perils(design: _Design) -> dict[Peril, PerilModel]:
+    return {peril: design.fit(index) for index, peril in enumerate(Peril)}
 
 
 def train(
@@ -269,12 +261,12 @@ def train(
     model_id: str,
     fingerprint: str,
     seed: int = 0,
-    jobs: int = 1,
 ) -> LossModel:
     """Fit per-peril frequency and severity GLMs on a validated claims history.
 
-    ``jobs`` threads fit the perils side by side; coefficients are stored to
-    ``SIGNIFICANT_DIGITS`` digits, so the model is the same whatever ``jobs`` is.
+    Coefficients are stored to ``SIGNIFICANT_DIGITS`` digits, so the model file is
+    the same on every run although the solver's parallel sums may differ in the
+    last bit.
     """
     from scoring import __version__
 
@@ -287,7 +279,7 @@ def train(
     design = _Design(
         X=X, offset=offset, lower=lower, upper=upper, base=base, claims=history.claims, seed=seed
     )
-    perils = _fit_perils(design, jobs)
+    perils = _fit_perils(design)
     return LossModel(
         model_id=model_id,
         questionnaire=QuestionnaireRef(id=questionnaire.id, version=questionnaire.version),
