@@ -2,8 +2,8 @@
 
     python scripts/make_default_model.py [--facilities 50000] [--years 4] [--work DIR]
 
-Writes a training book (500,000 facility-years) and a held-out book (200,000)
-with their ground truth into the work folder, trains on the
+Writes a training book and a held-out book (1,000,000 facility-years each, the
+same policy years, other seeds) with their ground truth into the work folder, trains on the
 first, evaluates on the second against the truth, and writes the model folder
 with its model card and evaluation (evaluation.json and plots). The same
 arguments give the same model.json, byte for byte.
@@ -32,10 +32,10 @@ def run(*args: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--facilities", type=int, default=100_000)
+    parser.add_argument("--facilities", type=int, default=200_000)
     parser.add_argument("--years", type=int, default=5)
-    parser.add_argument("--holdout-facilities", type=int, default=50_000)
-    parser.add_argument("--holdout-years", type=int, default=4)
+    parser.add_argument("--holdout-facilities", type=int, default=200_000)
+    parser.add_argument("--holdout-years", type=int, default=5)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="carescore-default-"))
