@@ -17,10 +17,10 @@ from scoring import Questionnaire
 from scoring.cli import app
 from scoring.errors import InputError
 from scoring.model.claims_history import claims_history_from_table, read_claims_history
-from scoring.model.evaluation import evaluate
+from scoring.model.evaluation import evaluate, oracle_beside
 from scoring.model.loss_model import LossModel, default_model_dir, load_model
 from scoring.model.training import file_fingerprint, train
-from scoring.synthetic.book import resolve_truth, synthetic_book
+from scoring.synthetic.book import resolve_truth, synthetic_book, write_book
 from scoring.synthetic.truth import ResolvedTruth, load_truth, truth_path
 from scoring.vocabulary import Peril
 
@@ -37,9 +37,9 @@ def truth(care: Questionnaire) -> ResolvedTruth:
 def book(
     care: Questionnaire, truth: ResolvedTruth, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    table, _ = synthetic_book(care, truth, facilities=4000, years=2, seed=5)
+    table, oracle = synthetic_book(care, truth, facilities=4000, years=2, seed=5)
     path = tmp_path_factory.mktemp("book") / "book.parquet"
-    pq.write_table(table, path)
+    write_book(table, oracle, truth, path)
     return path
 
 
@@ -116,14 +116,19 @@ def test_a_model_for_another_questionnaire_is_refused(
         load_model(tmp_path / "m", mini)
 
 
-def test_evaluation_reports_every_peril(
+def test_evaluation_reports_every_peril_against_the_truth(
     model: LossModel, care: Questionnaire, book: Path, tmp_path: Path
 ) -> None:
     history = read_claims_history(book, care, as_of=AS_OF)
-    report = evaluate(model, history, care, plots=tmp_path)
+    oracle = oracle_beside(book, history)
+    assert oracle is not None
+    report = evaluate(model, history, care, oracle=oracle, plots=tmp_path)
     assert set(report["perils"]) == {p.value for p in Peril}
     ransomware = report["perils"]["ransomware"]
     assert ransomware["gini"] > 0.2
+    assert ransomware["oracle"]["gini"] > 0.2
+    features = {r["feature"] for r in ransomware["relativities"]}
+    assert "rdp_exposed" in features
     assert len(ransomware["calibration_by_decile"]) == 10
     assert (tmp_path / "lorenz-ransomware.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -7,21 +7,17 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
-import pyarrow as pa
 import typer
 
-from scoring._files import read_document
 from scoring.cli._common import QuestionnaireOption, choose_questionnaire, fail_input
-from scoring.errors import InputError, Issue
+from scoring.errors import InputError
 from scoring.model.card import model_card
-from scoring.model.claims_history import ClaimsHistory, read_claims_history, write_parquet
-from scoring.model.evaluation import Oracle, evaluate
+from scoring.model.claims_history import read_claims_history
+from scoring.model.evaluation import evaluate, oracle_beside
 from scoring.model.loss_model import load_model, save_model
 from scoring.model.training import file_fingerprint, train
-from scoring.synthetic.book import resolve_truth, synthetic_book
-from scoring.synthetic.truth import ResolvedTruth, load_truth, truth_path
-from scoring.vocabulary import Reason
+from scoring.synthetic.book import resolve_truth, synthetic_book, write_book
+from scoring.synthetic.truth import load_truth, truth_path
 
 TRAINING_AS_OF = dt.date(2100, 1, 1)
 """Books hold past policy years: dates are checked against each row's own assessed_on."""
@@ -53,15 +49,7 @@ def synth_command(
     target = choose_questionnaire(questionnaire)
     resolved = resolve_truth(load_truth(truth or truth_path(target.id, target.version)), target)
     book, oracle = synthetic_book(target, resolved, facilities=facilities, years=years, seed=seed)
-    write_parquet(book, output)
-    keys = book.select(["facility_id", "policy_year"]).to_pandas()
-    write_parquet(
-        pa.Table.from_pandas(pd.concat([keys, oracle], axis=1), preserve_index=False),
-        output.with_suffix(".truth.parquet"),
-    )
-    output.with_suffix(".truth.json").write_text(
-        json.dumps(resolved.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8"
-    )
+    write_book(book, oracle, resolved, output)
     typer.echo(
         f"wrote {output} ({book.num_rows:,} facility-years) and its ground truth "
         f"({output.with_suffix('.truth.parquet').name}, "
@@ -133,7 +121,7 @@ def evaluate_command(
     try:
         loss_model = load_model(model, target)
         history = read_claims_history(book, target, as_of=TRAINING_AS_OF)
-        oracle = _oracle(book, history)
+        oracle = oracle_beside(book, history)
     except InputError as exc:
         fail_input(exc, as_json=False)
     report = evaluate(loss_model, history, target, oracle=oracle, plots=output)
@@ -153,30 +141,3 @@ def evaluate_command(
             f"{result['d_squared']:>6.3f}"
         )
     typer.echo(f"wrote {output / 'evaluation.json'} and plots", err=True)
-
-
-def _oracle(book: Path, history: ClaimsHistory) -> Oracle | None:
-    """The ground truth written beside a synthetic book, aligned with its rows."""
-    frames_path, truth_json = book.with_suffix(".truth.parquet"), book.with_suffix(".truth.json")
-    if not (frames_path.is_file() and truth_json.is_file()):
-        return None
-    frames = pd.read_parquet(frames_path)
-    keys = pd.DataFrame(
-        {
-            "facility_id": history.responses.facilities["facility_id"].str.rsplit("@", n=1).str[0],
-            "policy_year": history.policy_year,
-        }
-    )
-    aligned = keys.merge(frames, on=["facility_id", "policy_year"], how="left", validate="1:1")
-    if aligned.isna().any().any():
-        raise InputError(
-            [
-                Issue(
-                    Reason.UNREADABLE_FILE,
-                    "the ground truth beside the book does not cover every facility-year",
-                    source=str(frames_path),
-                )
-            ]
-        )
-    truth = ResolvedTruth.model_validate(read_document(truth_json))
-    return Oracle(frames=aligned, truth=truth)

@@ -48,6 +48,8 @@ class ClaimsHistory:
     """A validated book: the responses, exposure, and claims per peril."""
 
     responses: Validation
+    facility_id: np.ndarray
+    """The book's facility ids (the responses are keyed by facility-year)."""
     policy_year: np.ndarray
     exposure: np.ndarray
     claims: pd.DataFrame
@@ -192,6 +194,9 @@ def claims_history_from_table(
     claims = pd.DataFrame({name: numbers[name] for name in claim_columns()})
     return ClaimsHistory(
         responses=responses,
+        facility_id=np.asarray(
+            pc.cast(table["facility_id"], pa.string()).to_pylist(), dtype=object
+        ),
         policy_year=numbers["policy_year"].astype(np.int64),
         exposure=exposure,
         claims=claims,

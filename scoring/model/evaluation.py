@@ -18,13 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring._files import read_document
+from scoring.errors import InputError, Issue
 from scoring.model import metrics
 from scoring.model.claims_history import ClaimsHistory
 from scoring.model.loss_model import LossModel
 from scoring.model.plots import plot_calibration, plot_lorenz
 from scoring.questionnaire.definition import Questionnaire
 from scoring.synthetic.truth import ResolvedTruth
-from scoring.vocabulary import Peril
+from scoring.vocabulary import Peril, Reason
 
 TWEEDIE_POWER = 1.5
 SIZE_BANDS = (0, 2e6, 5e6, 1e7, 2.5e7, 5e7, math.inf)
@@ -40,6 +42,31 @@ class Oracle:
 
     frames: pd.DataFrame
     truth: ResolvedTruth
+
+
+def oracle_beside(book: Path, history: ClaimsHistory) -> Oracle | None:
+    """The ground truth ``carescore synth`` wrote beside a book, aligned with its rows.
+
+    Returns None for a book without one (an insurer's own claims history).
+    """
+    frames_path, truth_json = book.with_suffix(".truth.parquet"), book.with_suffix(".truth.json")
+    if not (frames_path.is_file() and truth_json.is_file()):
+        return None
+    keys = pd.DataFrame({"facility_id": history.facility_id, "policy_year": history.policy_year})
+    frames = pd.read_parquet(frames_path)
+    aligned = keys.merge(frames, on=["facility_id", "policy_year"], how="left", validate="1:1")
+    if aligned.isna().any().any():
+        raise InputError(
+            [
+                Issue(
+                    Reason.UNREADABLE_FILE,
+                    "the ground truth beside the book does not cover every facility-year",
+                    source=str(frames_path),
+                )
+            ]
+        )
+    truth = ResolvedTruth.model_validate(read_document(truth_json))
+    return Oracle(frames=aligned, truth=truth)
 
 
 def _round(value: float) -> float:

@@ -11,6 +11,8 @@ true mean. The book is written in the claims-history format
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute
 
 from scoring.features.encoder import FeatureEncoder
-from scoring.model.claims_history import facility_years
+from scoring.model.claims_history import facility_years, write_parquet
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
@@ -135,3 +137,16 @@ def _losses(
     mu = np.log(mean_claim[rows]) - sigma**2 / 2
     sizes = np.round(rng.lognormal(mu, sigma), 2)
     return np.bincount(rows, weights=sizes, minlength=counts.size)
+
+
+def write_book(book: pa.Table, oracle: pd.DataFrame, truth: ResolvedTruth, path: Path) -> None:
+    """Write a book and, beside it, ``<stem>.truth.parquet`` and ``<stem>.truth.json``."""
+    write_parquet(book, path)
+    keys = book.select(["facility_id", "policy_year"]).to_pandas()
+    write_parquet(
+        pa.Table.from_pandas(pd.concat([keys, oracle], axis=1), preserve_index=False),
+        path.with_suffix(".truth.parquet"),
+    )
+    path.with_suffix(".truth.json").write_text(
+        json.dumps(truth.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8"
+    )
