@@ -6,6 +6,10 @@ with an underscore, and names not listed here, may change without notice.
 
 from scoring.errors import InputError, Issue, QuestionnaireError
 from scoring.features.encoder import FeatureEncoder
+from scoring.model.claims_history import ClaimsHistory, read_claims_history
+from scoring.model.evaluation import evaluate, oracle_beside
+from scoring.model.loss_model import LossModel, default_model_dir, load_model, save_model
+from scoring.model.training import train
 from scoring.questionnaire.definition import (
     Choice,
     Control,
@@ -33,6 +37,8 @@ from scoring.responses.reading import (
     response_from_mapping,
 )
 from scoring.responses.validation import ISSUE_COLUMNS, Validation, validate
+from scoring.synthetic.book import synthetic_book, write_book
+from scoring.synthetic.responses import synthetic_responses
 from scoring.vocabulary import (
     AnswerKind,
     AnswerState,
@@ -52,6 +58,7 @@ __all__ = [
     "AnswerState",
     "Better",
     "Choice",
+    "ClaimsHistory",
     "Control",
     "Encoding",
     "ExpressionError",
@@ -61,6 +68,7 @@ __all__ = [
     "FrameworkRefs",
     "InputError",
     "Issue",
+    "LossModel",
     "Migration",
     "Peril",
     "Question",
@@ -75,12 +83,22 @@ __all__ = [
     "available_questionnaires",
     "bundled_questionnaire",
     "default_catalog",
+    "default_model_dir",
+    "evaluate",
     "lint",
+    "load_model",
     "load_questionnaire",
+    "oracle_beside",
+    "read_claims_history",
     "read_framework_catalog",
     "read_responses",
     "response_from_mapping",
+    "save_model",
+    "synthetic_book",
+    "synthetic_responses",
+    "train",
     "validate",
     "validate_document",
     "validate_file",
+    "write_book",
 ]

@@ -42,6 +42,18 @@ PUBLIC = {
     "validate",
     "validate_document",
     "validate_file",
+    "ClaimsHistory",
+    "LossModel",
+    "default_model_dir",
+    "evaluate",
+    "load_model",
+    "oracle_beside",
+    "read_claims_history",
+    "save_model",
+    "synthetic_book",
+    "synthetic_responses",
+    "train",
+    "write_book",
 }
 
 
