@@ -36,7 +36,7 @@ from scoring.model.metrics import gamma_deviance, poisson_deviance
 from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Encoding, Peril, Reason
 
-ALPHAS = {"poisson": (1e-3, 1e-4, 1e-5), "gamma": (1e-1, 1e-2, 1e-3)}
+ALPHAS = {"poisson": (1e-2, 1e-3, 1e-4, 1e-5), "gamma": (1.0, 1e-1, 1e-2, 1e-3)}
 """Candidate L2 penalties, searched by cross-validation. Severity sees only the
 facility-years with claims (hundreds, not hundreds of thousands), so its
 candidates are stronger."""
