@@ -131,8 +131,10 @@ _no_timestamps()
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse one YAML document safely (no code, no aliases, no duplicate keys)."""
+    loader: _StrictSafeLoader | None = None
     try:
-        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - strict safe loader
+        loader = _StrictSafeLoader(text)  # a SafeLoader: plain data only, never objects or code
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -145,6 +147,9 @@ def parse_yaml(text: str, source: str) -> Any:
         raise _fail(
             source, Reason.UNREADABLE_FILE, f"nested more than {MAX_NESTING} levels deep"
         ) from exc
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _refuse_constant(name: str) -> Any:
