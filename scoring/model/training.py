@@ -72,7 +72,7 @@ def _bounds(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _fit(
     family: str,
-    alpha: float,
+    alpha: float | None,
     X: np.ndarray,
     y: np.ndarray,
     *,
@@ -80,10 +80,14 @@ def _fit(
     upper: np.ndarray,
     weights: np.ndarray | None = None,
     offset: np.ndarray | None = None,
+    alphas: tuple[float, ...] | None = None,
 ) -> GeneralizedLinearRegressor:
+    """One fit at ``alpha``, or, with ``alphas``, the warm-started path over them."""
     model = GeneralizedLinearRegressor(
         family=family,
         alpha=alpha,
+        alpha_search=alphas is not None,
+        alphas=None if alphas is None else np.asarray(alphas),
         l1_ratio=0.0,
         lower_bounds=lower,
         upper_bounds=upper,
@@ -118,27 +122,30 @@ def _choose_alpha(
     if len(rows) > CV_ROWS:
         rows = np.sort(rng.choice(rows, size=CV_ROWS, replace=False))
     folds = rng.permutation(len(rows)) % FOLDS
-    scores = []
-    for alpha in ALPHAS[family]:
-        total = 0.0
-        for fold in range(FOLDS):
-            train, test = rows[folds != fold], rows[folds == fold]
-            model = _fit(
-                family,
-                alpha,
-                X[train],
-                y[train],
-                lower=lower,
-                upper=upper,
-                weights=weights[train],
-                offset=offset[train],
-            )
-            mu = np.maximum(np.exp(model.intercept_ + X[test] @ model.coef_ + offset[test]), 1e-12)
-            deviance = poisson_deviance if family == "poisson" else gamma_deviance
-            total += deviance(y[test], mu, weights[test])
-        scores.append(total)
+    alphas = ALPHAS[family]  # strongest first: each fit warm-starts the next on the path
+    deviance = poisson_deviance if family == "poisson" else gamma_deviance
+    scores = np.zeros(len(alphas))
+    for fold in range(FOLDS):
+        train, test = rows[folds != fold], rows[folds == fold]
+        path = _fit(
+            family,
+            None,
+            X[train],
+            y[train],
+            lower=lower,
+            upper=upper,
+            weights=weights[train],
+            offset=offset[train],
+            alphas=alphas,
+        )
+        for position, (intercept, coefficients) in enumerate(
+            zip(path.intercept_path_, path.coef_path_, strict=True)
+        ):
+            eta = intercept + X[test] @ coefficients + offset[test]
+            mu = np.maximum(np.exp(eta), 1e-12)
+            scores[position] += deviance(y[test], mu, weights[test])
     fold_rows = len(rows) * (FOLDS - 1) / FOLDS
-    return ALPHAS[family][int(np.argmin(scores))] * fold_rows / len(y)
+    return alphas[int(np.argmin(scores))] * fold_rows / len(y)
 
 
 def _glm(
