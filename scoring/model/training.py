@@ -85,9 +85,8 @@ def _fit(
     """One fit at ``alpha``, or, with ``alphas``, the warm-started path over them."""
     model = GeneralizedLinearRegressor(
         family=family,
-        alpha=alpha,
+        alpha=alpha if alphas is None else np.asarray(alphas),
         alpha_search=alphas is not None,
-        alphas=None if alphas is None else np.asarray(alphas),
         l1_ratio=0.0,
         lower_bounds=lower,
         upper_bounds=upper,
