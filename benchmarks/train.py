@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -28,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from _harness import OUT, report_child, run_child
-
-AS_OF = dt.date(2100, 1, 1)
 
 
 def book_path(facilities: int, years: int) -> Path:
@@ -60,7 +57,7 @@ def _features(path: Path) -> tuple[Any, Any, Any]:
     from scoring.model.claims_history import read_claims_history
 
     questionnaire = bundled_questionnaire()
-    history = read_claims_history(path, questionnaire, as_of=AS_OF)
+    history = read_claims_history(path, questionnaire)
     encoder = FeatureEncoder(questionnaire).fit(history.responses.table)
     return history, encoder, encoder.transform(history.responses.table)
 
@@ -82,7 +79,7 @@ def step_train(path: Path) -> dict[str, Any]:
 
     questionnaire = bundled_questionnaire()
     start = time.perf_counter()
-    history = read_claims_history(path, questionnaire, as_of=AS_OF)
+    history = read_claims_history(path, questionnaire)
     model = train(history, questionnaire, model_id="bench", fingerprint="-")
     return {
         "seconds": time.perf_counter() - start,

@@ -242,3 +242,8 @@ def test_the_bundled_default_model_loads_and_verifies(care: Questionnaire) -> No
     model = load_model(default_model_dir(), care)
     assert model.questionnaire.version == care.version
     assert "synthetic" in (default_model_dir() / "MODEL_CARD.md").read_text()
+
+
+def test_a_book_may_span_many_policy_years(care: Questionnaire, truth: ResolvedTruth) -> None:
+    table, _ = synthetic_book(care, truth, facilities=20, years=12, seed=2)
+    assert sorted(set(table["policy_year"].to_pylist())) == list(range(2021, 2033))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -18,9 +17,6 @@ from scoring.model.loss_model import load_model, save_model
 from scoring.model.training import file_fingerprint, train
 from scoring.synthetic.book import resolve_truth, synthetic_book, write_book
 from scoring.synthetic.truth import load_truth, truth_path
-
-TRAINING_AS_OF = dt.date(2100, 1, 1)
-"""Books hold past policy years: dates are checked against each row's own assessed_on."""
 
 
 def synth_command(
@@ -84,7 +80,7 @@ def train_command(
     """Fit per-peril frequency and severity GLMs and write the model folder."""
     target = choose_questionnaire(questionnaire)
     try:
-        history = read_claims_history(book, target, as_of=TRAINING_AS_OF)
+        history = read_claims_history(book, target)
         model = train(
             history,
             target,
@@ -120,7 +116,7 @@ def evaluate_command(
     target = choose_questionnaire(questionnaire)
     try:
         loss_model = load_model(model, target)
-        history = read_claims_history(book, target, as_of=TRAINING_AS_OF)
+        history = read_claims_history(book, target)
         oracle = oracle_beside(book, history)
     except InputError as exc:
         fail_input(exc, as_json=False)

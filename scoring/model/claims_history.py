@@ -35,6 +35,9 @@ from scoring.responses.validation import Validation, validate
 from scoring.vocabulary import Peril, Reason
 
 BOOK_COLUMNS = ("facility_id", "policy_year", "exposure")
+BOOK_AS_OF = dt.date(2100, 1, 1)
+"""A book spans many policy years, each row dated by its own ``assessed_on``; this is
+only the ceiling for rows without one, far enough ahead for any book."""
 PERILS = tuple(Peril)
 
 
@@ -73,7 +76,7 @@ def _problem(source: str, column: str, message: str, rows: np.ndarray, first_row
 
 
 def read_claims_history(
-    path: Path, questionnaire: Questionnaire, *, as_of: dt.date
+    path: Path, questionnaire: Questionnaire, *, as_of: dt.date = BOOK_AS_OF
 ) -> ClaimsHistory:
     """Read and check a book in the claims-history format.
 
@@ -94,7 +97,7 @@ def claims_history_from_table(
     table: pa.Table,
     questionnaire: Questionnaire,
     *,
-    as_of: dt.date,
+    as_of: dt.date = BOOK_AS_OF,
     source: str,
     first_row: int = 1,
 ) -> ClaimsHistory:

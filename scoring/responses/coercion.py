@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring._arrow import to_numpy
+from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire.definition import Question
 from scoring.vocabulary import AnswerKind, AnswerState, Reason
 
@@ -75,10 +75,6 @@ class Coerced:
     failures: list[Failure] = field(default_factory=list)
     never: np.ndarray | None = None
     """Date controls: cells answered "never" (held as null; the policy makes them worst)."""
-
-
-def _mask(array: pa.Array) -> np.ndarray:
-    return to_numpy(pc.fill_null(array, False), bool)
 
 
 def _words(items: tuple[str, ...]) -> pa.Array:
@@ -144,13 +140,13 @@ def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
     states = np.full(length, AnswerState.ANSWERED, dtype=np.uint8)
     failures: list[Failure] = []
     limit = question.max_length if question.kind is AnswerKind.TEXT else MAX_CELL_CHARS
-    too_long = _mask(pc.greater(pc.utf8_length(raw), limit))
+    too_long = to_mask(pc.greater(pc.utf8_length(raw), limit))
     if too_long.any():
         raw = pc.if_else(pa.array(too_long), pa.scalar(None, pa.string()), raw)
         failures.append(
             Failure(too_long, Reason.TOO_LONG, f"answer is longer than {limit} characters")
         )
-    control_chars = _mask(pc.match_substring_regex(raw, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
+    control_chars = to_mask(pc.match_substring_regex(raw, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
     if control_chars.any():
         raw = pc.if_else(pa.array(control_chars), pa.scalar(None, pa.string()), raw)
         failures.append(
@@ -158,10 +154,10 @@ def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
         )
     text = pc.utf8_trim_whitespace(raw)
     lower = pc.utf8_lower(text)
-    blank = _mask(pc.or_kleene(pc.is_null(text), pc.equal(text, "")))
+    blank = to_mask(pc.or_kleene(pc.is_null(text), pc.equal(text, "")))
     special_blocked = _own_words(question)
-    unknown = _mask(pc.is_in(lower, value_set=_words(UNKNOWN_WORDS))) & ~special_blocked(lower)
-    not_applicable = _mask(
+    unknown = to_mask(pc.is_in(lower, value_set=_words(UNKNOWN_WORDS))) & ~special_blocked(lower)
+    not_applicable = to_mask(
         pc.is_in(lower, value_set=_words(NOT_APPLICABLE_WORDS))
     ) & ~special_blocked(lower)
     states[blank] = AnswerState.UNANSWERED
@@ -175,7 +171,7 @@ def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
 
     never = None
     if question.kind is AnswerKind.DATE and question.control is not None:
-        never = _mask(pc.is_in(lower, value_set=_words(NEVER_WORDS)))
+        never = to_mask(pc.is_in(lower, value_set=_words(NEVER_WORDS)))
         lower = pc.if_else(pa.array(never), pa.scalar(None, pa.string()), lower)
         text = pc.if_else(pa.array(never), pa.scalar(None, pa.string()), text)
     values, kind_failures = _PARSERS[question.kind](text, lower, question)
@@ -196,7 +192,7 @@ def _own_words(question: Question):  # type: ignore[no-untyped-def]
     if not own:
         return lambda lower: np.zeros(len(lower), dtype=np.bool_)
     value_set = pa.array(own, pa.string())
-    return lambda lower: _mask(pc.is_in(lower, value_set=value_set))
+    return lambda lower: to_mask(pc.is_in(lower, value_set=value_set))
 
 
 # --- parsers by kind: (text, lowered text, question) -> (typed values, failures) ---------
@@ -205,12 +201,12 @@ Parsed = tuple[pa.Array, list[Failure]]
 
 
 def _parse_yes_no(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
-    yes = _mask(pc.is_in(lower, value_set=_words(YES_WORDS)))
-    no = _mask(pc.is_in(lower, value_set=_words(NO_WORDS)))
+    yes = to_mask(pc.is_in(lower, value_set=_words(YES_WORDS)))
+    no = to_mask(pc.is_in(lower, value_set=_words(NO_WORDS)))
     values = pc.if_else(
         pa.array(yes), "yes", pc.if_else(pa.array(no), "no", pa.scalar(None, pa.string()))
     )
-    bad = ~(yes | no) & _mask(pc.is_valid(lower))
+    bad = ~(yes | no) & to_mask(pc.is_valid(lower))
     return values, [
         Failure(
             bad, Reason.NOT_YES_NO, "not a yes/no answer", "yes, no (also y/n, true/false, 1/0)"
@@ -229,7 +225,7 @@ def _choice_index(lower: pa.Array, question: Question) -> pa.Array:
 def _parse_single(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
     index = _choice_index(lower, question)
     values = pc.take(pa.array(question.choice_codes, pa.string()), index)
-    bad = _mask(pc.and_(pc.is_null(index), pc.is_valid(lower)))
+    bad = to_mask(pc.and_(pc.is_null(index), pc.is_valid(lower)))
     return values, [
         Failure(bad, Reason.NOT_A_CHOICE, "not one of the choices", describe_allowed(question))
     ]
@@ -241,8 +237,8 @@ def _parse_multiple(text: pa.Array, lower: pa.Array, question: Question) -> Pars
     flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
     parent = np.asarray(pc.list_parent_indices(parts).to_numpy(zero_copy_only=False))
     index = _choice_index(flat, question)
-    answered = _mask(pc.is_valid(lower))
-    bad_part = ~_mask(pc.is_valid(index))
+    answered = to_mask(pc.is_valid(lower))
+    bad_part = ~to_mask(pc.is_valid(index))
     bad = np.zeros(length, dtype=np.bool_)
     bad[parent[bad_part]] = True
     bad &= answered
@@ -267,7 +263,7 @@ def _range_failures(
     if low is not None:
         failures.append(
             Failure(
-                _mask(pc.less(values, low)),
+                to_mask(pc.less(values, low)),
                 Reason.OUT_OF_RANGE,
                 f"below the minimum {low:g}",
                 describe_allowed(question),
@@ -276,7 +272,7 @@ def _range_failures(
     if high is not None:
         failures.append(
             Failure(
-                _mask(pc.greater(values, high)),
+                to_mask(pc.greater(values, high)),
                 Reason.OUT_OF_RANGE,
                 f"above the maximum {high:g}",
                 describe_allowed(question),
@@ -286,14 +282,14 @@ def _range_failures(
 
 
 def _parse_integer(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
-    ok = _mask(pc.match_substring_regex(text, _INTEGER))
+    ok = to_mask(pc.match_substring_regex(text, _INTEGER))
     digits = pc.replace_substring_regex(text, r",|\.0+$", "")
-    too_big = ok & _mask(pc.greater(pc.utf8_length(digits), 15))
+    too_big = ok & to_mask(pc.greater(pc.utf8_length(digits), 15))
     ok &= ~too_big
     values = pc.cast(pc.if_else(pa.array(ok), digits, pa.scalar(None, pa.string())), pa.int64())
     failures = [
         Failure(
-            ~ok & ~too_big & _mask(pc.is_valid(text)) & ~_decimal_comma(text),
+            ~ok & ~too_big & to_mask(pc.is_valid(text)) & ~_decimal_comma(text),
             Reason.NOT_AN_INTEGER,
             "not a whole number",
             describe_allowed(question),
@@ -310,7 +306,7 @@ def _parse_integer(text: pa.Array, lower: pa.Array, question: Question) -> Parse
 
 
 def _decimal_comma(text: pa.Array) -> np.ndarray:
-    return _mask(pc.match_substring_regex(text, _DECIMAL_COMMA))
+    return to_mask(pc.match_substring_regex(text, _DECIMAL_COMMA))
 
 
 def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
@@ -319,14 +315,14 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
         cleaned = pc.replace_substring_regex(cleaned, r"^\$\s*|^(-)\$\s*", r"\1")
     if question.kind is AnswerKind.PERCENT:
         cleaned = pc.replace_substring_regex(cleaned, r"\s*%$", "")
-    ok = _mask(pc.match_substring_regex(cleaned, _NUMBER))
+    ok = to_mask(pc.match_substring_regex(cleaned, _NUMBER))
     numbers = pc.cast(
         pc.if_else(
             pa.array(ok), pc.replace_substring(cleaned, ",", ""), pa.scalar(None, pa.string())
         ),
         pa.float64(),
     )
-    infinite = _mask(pc.is_inf(numbers))
+    infinite = to_mask(pc.is_inf(numbers))
     numbers = pc.if_else(pa.array(infinite), pa.scalar(None, pa.float64()), numbers)
     comma = _decimal_comma(cleaned)
     low, high = question.min, question.max
@@ -335,7 +331,7 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
         high = 100.0 if high is None else high
     failures = [
         Failure(
-            ~ok & ~comma & _mask(pc.is_valid(text)),
+            ~ok & ~comma & to_mask(pc.is_valid(text)),
             Reason.NOT_A_NUMBER,
             "not a number",
             describe_allowed(question),
@@ -352,7 +348,7 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
 
 
 def _parse_date(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
-    iso = _mask(pc.match_substring_regex(text, _ISO_DATE))
+    iso = to_mask(pc.match_substring_regex(text, _ISO_DATE))
     day = pc.utf8_slice_codeunits(text, 0, 10)
     parsed = pc.strptime(
         pc.if_else(pa.array(iso), day, pa.scalar(None, pa.string())),
@@ -364,7 +360,7 @@ def _parse_date(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
     # strptime rolls 2024-02-30 over to March; only dates that print back unchanged count
     exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day)
     dates = pc.if_else(pc.fill_null(exact, False), dates, pa.scalar(None, pa.date32()))
-    serial_text = _mask(pc.match_substring_regex(text, _SERIAL_DATE))
+    serial_text = to_mask(pc.match_substring_regex(text, _SERIAL_DATE))
     serial = np.asarray(
         pc.cast(
             pc.if_else(
@@ -385,9 +381,9 @@ def _parse_date(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
         serial_dates = _EXCEL_EPOCH + np.nan_to_num(serial, nan=0).astype("timedelta64[D]")
         from_serial = pa.array(serial_dates.astype("datetime64[D]"), pa.date32())
         dates = pc.if_else(pa.array(in_range), from_serial, dates)
-    slash = _mask(pc.match_substring_regex(text, _SLASH_DATE))
-    present = _mask(pc.is_valid(text))
-    bad = present & ~_mask(pc.is_valid(dates)) & ~slash
+    slash = to_mask(pc.match_substring_regex(text, _SLASH_DATE))
+    present = to_mask(pc.is_valid(text))
+    bad = present & ~to_mask(pc.is_valid(dates)) & ~slash
     return dates, [
         Failure(bad, Reason.NOT_A_DATE, "not a date", describe_allowed(question)),
         Failure(

@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring._arrow import to_numpy
+from scoring._arrow import to_mask, to_numpy
 from scoring.errors import InputError, Issue
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Migration, Question, Questionnaire
@@ -322,12 +322,7 @@ def _migrate(
     migrated: dict[str, pa.Array] = {}
     for name, column in columns.items():
         if name in migration.removed:
-            present = np.asarray(
-                pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""), False).to_numpy(
-                    zero_copy_only=False
-                ),
-                dtype=np.bool_,
-            )
+            present = to_mask(pc.not_equal(pc.utf8_trim_whitespace(column), ""))
             sink.add(
                 present,
                 reason=Reason.MIGRATED,
@@ -422,12 +417,7 @@ def _metadata(
             data[key] = pd.array([None] * length, dtype="string")
             continue
         text = pc.utf8_trim_whitespace(column)
-        too_long = np.asarray(
-            pc.fill_null(pc.greater(pc.utf8_length(text), _METADATA_TEXT_CHARS), False).to_numpy(
-                zero_copy_only=False
-            ),
-            dtype=np.bool_,
-        )
+        too_long = to_mask(pc.greater(pc.utf8_length(text), _METADATA_TEXT_CHARS))
         sink.add(
             too_long,
             reason=Reason.TOO_LONG,

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute
 
 from scoring.features.encoder import FeatureEncoder
-from scoring.model.claims_history import facility_years, write_parquet
+from scoring.model.claims_history import BOOK_AS_OF, facility_years, write_parquet
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
@@ -46,7 +46,7 @@ PARTIAL_YEAR_SHARE = 0.15
 def encode_answers(table: pa.Table, questionnaire: Questionnaire, source: str) -> pd.DataFrame:
     """Validate synthetic answers and encode them as features (every row must be valid)."""
     result = validate(
-        RawResponses(table=table, source=source, first_row=1), questionnaire, as_of=REFERENCE_DATE
+        RawResponses(table=table, source=source, first_row=1), questionnaire, as_of=BOOK_AS_OF
     )
     if not result.is_valid:
         errors = result.issues[result.issues["severity"] == "error"]
