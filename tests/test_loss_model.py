@@ -247,3 +247,30 @@ def test_the_bundled_default_model_loads_and_verifies(care: Questionnaire) -> No
 def test_a_book_may_span_many_policy_years(care: Questionnaire, truth: ResolvedTruth) -> None:
     table, _ = synthetic_book(care, truth, facilities=20, years=12, seed=2)
     assert sorted(set(table["policy_year"].to_pylist())) == list(range(2021, 2033))
+
+
+def test_claim_shape_is_recovered_from_single_claims() -> None:
+    from scoring.model.loss_model import Glm
+    from scoring.model.training import _claim_sigma
+
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 2, size=(40_000, 3)).astype(float)
+    severity = Glm(family="gamma", intercept=11.0, coefficients=(-0.5, 0.3, 0.0), alpha=0.0)
+    mean = np.exp(11.0 + X @ np.array([-0.5, 0.3, 0.0]))
+    counts = rng.integers(0, 3, size=40_000)
+    losses = rng.lognormal(np.log(mean) - 1.3**2 / 2, 1.3) * counts
+    assert _claim_sigma(X, counts, losses, severity) == pytest.approx(1.3, rel=0.02)
+
+
+def test_feature_means_are_the_books_average_facility(model: LossModel) -> None:
+    means = dict(zip(model.features, model.feature_means, strict=True))
+    assert 0.0 < means["mfa_email"] < 1.0
+    shares = [v for k, v in means.items() if k.startswith("facility_type=")]
+    assert sum(shares) == pytest.approx(1.0)
+
+
+def test_a_model_whose_lengths_disagree_is_refused(model: LossModel) -> None:
+    document = model.model_dump(mode="json")
+    document["feature_means"] = document["feature_means"][:-1]
+    with pytest.raises(ValueError, match="feature_means has"):
+        LossModel.model_validate(document)

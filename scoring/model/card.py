@@ -48,7 +48,9 @@ def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = No
         "questionnaire's encoded answers. Each control is a level from 0 (worst answer) to 1 "
         "(best) with its coefficient bounded at 0, so a better answer never raises expected "
         "loss. Categorical answers read against a base level (the most common answer). The "
-        "L2 penalty is chosen by cross-validation.",
+        "L2 penalty is chosen by cross-validation. One claim's size is lognormal around the "
+        "severity GLM's mean, with a per-peril shape (sigma) estimated from the "
+        "facility-years with a single claim; the rating plan prices layers with it.",
         "",
         "## Limitations",
         "",

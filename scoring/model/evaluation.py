@@ -237,4 +237,14 @@ def _relativities(
                     "sufficient_exposure": spread >= MIN_RELATIVITY_CLAIMS,
                 }
             )
+    rows.append(
+        {
+            "part": "claim shape",
+            "feature": "lognormal sigma",
+            "true": _round(spec.sigma),
+            "fitted": _round(fitted.claim_sigma),
+            "error": _round(abs(fitted.claim_sigma / spec.sigma - 1)),
+            "sufficient_exposure": float(np.sum(claims)) >= MIN_RELATIVITY_CLAIMS,
+        }
+    )
     return rows

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scoring._files import read_document
 from scoring._resources import data_dir
@@ -53,6 +53,11 @@ class Glm(_Strict):
 class PerilModel(_Strict):
     frequency: Glm
     severity: Glm
+    claim_sigma: float = Field(gt=0, le=5)
+    """Shape of one claim's size: log(claim) has this standard deviation (lognormal).
+
+    The severity GLM gives the mean claim; with this shape the rating plan prices
+    any layer by limited expected values."""
 
 
 class QuestionnaireRef(_Strict):
@@ -79,8 +84,27 @@ class LossModel(_Strict):
     questionnaire: QuestionnaireRef
     features: tuple[str, ...]
     unknown_fill: dict[str, float]
+    feature_means: tuple[float, ...]
+    """Exposure-weighted mean of each feature over the training book: the average
+    facility, against which the rating plan reads a facility's relative risk."""
     perils: dict[Peril, PerilModel]
     training: TrainingInfo
+
+    @model_validator(mode="after")
+    def _lengths_agree(self) -> LossModel:
+        width = len(self.features)
+        if len(self.feature_means) != width:
+            raise ValueError(
+                f"feature_means has {len(self.feature_means)} values for {width} features"
+            )
+        for peril, m in self.perils.items():
+            for part in ("frequency", "severity"):
+                given = len(getattr(m, part).coefficients)
+                if given != width:
+                    raise ValueError(
+                        f"{peril.value} {part} has {given} coefficients for {width} features"
+                    )
+        return self
 
     @cached_property
     def _matrices(self) -> dict[Peril, tuple[np.ndarray, np.ndarray]]:

@@ -187,13 +187,15 @@ def check_trainable(history: ClaimsHistory) -> None:
             )
         )
     for peril in Peril:
-        claims = int(history.claims[f"claims_{peril.value}"].sum())
-        if claims < MIN_CLAIMS:
+        counts = history.claims[f"claims_{peril.value}"]
+        claims, single = int(counts.sum()), int((counts == 1).sum())
+        if claims < MIN_CLAIMS or single < 2:
             issues.append(
                 Issue(
                     Reason.OUT_OF_RANGE,
-                    f"only {claims} {peril.value} claim(s); at "
-                    f"least {MIN_CLAIMS} are needed to fit a model",
+                    f"only {claims} {peril.value} claim(s), {single} facility-year(s) "
+                    f"with exactly one; at least {MIN_CLAIMS} claims, two of them alone "
+                    "in their facility-year, are needed to fit a model",
                     source=history.source,
                     question_id=f"claims_{peril.value}",
                 )
@@ -253,7 +255,29 @@ class _Design:
             self.base,
             rng,
         )
-        return PerilModel(frequency=frequency, severity=severity)
+        return PerilModel(
+            frequency=frequency,
+            severity=severity,
+            claim_sigma=_claim_sigma(self.X, counts, losses, severity),
+        )
+
+
+def _claim_sigma(X: np.ndarray, counts: np.ndarray, losses: np.ndarray, severity: Glm) -> float:
+    """The lognormal shape of one claim, from the facility-years with exactly one claim.
+
+    If a claim is lognormal with mean m and shape s, log(claim / m) has mean -s^2 / 2
+    and variance s^2, whatever m; so s is the standard deviation of the log of each
+    single claim over its fitted mean.
+    """
+    single = counts == 1
+    coefficients = np.asarray(severity.coefficients)
+    log_mean = severity.intercept + X[single] @ coefficients
+    residual = np.log(np.maximum(losses[single], 1e-9)) - log_mean
+    # the fitted mean has used up degrees of freedom (a correction that matters only
+    # on small books; capped so that a tiny book keeps half its rows)
+    used = min(int(np.count_nonzero(coefficients)) + 1, len(residual) // 2)
+    variance = float(np.sum((residual - residual.mean()) ** 2)) / (len(residual) - used)
+    return _significant(float(np.clip(np.sqrt(variance), 1e-3, 5.0)))
 
 
 def _fit_perils(design: _Design) -> dict[Peril, PerilModel]:
@@ -291,6 +315,9 @@ def train(
         questionnaire=QuestionnaireRef(id=questionnaire.id, version=questionnaire.version),
         features=tuple(str(f) for f in encoder.get_feature_names_out()),
         unknown_fill=encoder.unknown_fill_,
+        feature_means=tuple(
+            _significant(float(m)) for m in np.average(X, axis=0, weights=history.exposure)
+        ),
         perils=perils,
         training=TrainingInfo(
             source=Path(history.source).name,
