@@ -4,7 +4,13 @@ The public API is everything listed in ``__all__``; modules whose names start
 with an underscore, and names not listed here, may change without notice.
 """
 
-from scoring.errors import InputError, Issue, QuestionnaireError
+from scoring.errors import (
+    DefinitionError,
+    InputError,
+    Issue,
+    QuestionnaireError,
+    RatingPlanError,
+)
 from scoring.features.encoder import FeatureEncoder
 from scoring.model.claims_history import ClaimsHistory, read_claims_history
 from scoring.model.evaluation import evaluate, oracle_beside
@@ -29,6 +35,12 @@ from scoring.questionnaire.loader import (
     load_questionnaire,
     read_framework_catalog,
 )
+from scoring.rating.engine import Rating, RatingEngine
+from scoring.rating.plan import RatingPlan, load_rating_plan
+from scoring.rating.remediation import RemediationCatalogue, load_remediation
+from scoring.rating.result import ScoreResult
+from scoring.rating.score import Applicant, applicants, default_engine, score, score_applicant
+from scoring.report.html import render_html
 from scoring.responses.intake import validate_document, validate_file
 from scoring.responses.reading import (
     METADATA_COLUMNS,
@@ -56,10 +68,12 @@ __all__ = [
     "METADATA_COLUMNS",
     "AnswerKind",
     "AnswerState",
+    "Applicant",
     "Better",
     "Choice",
     "ClaimsHistory",
     "Control",
+    "DefinitionError",
     "Encoding",
     "ExpressionError",
     "FeatureEncoder",
@@ -74,26 +88,39 @@ __all__ = [
     "Question",
     "Questionnaire",
     "QuestionnaireError",
+    "Rating",
+    "RatingEngine",
+    "RatingPlan",
+    "RatingPlanError",
     "RawResponses",
     "Reason",
+    "RemediationCatalogue",
+    "ScoreResult",
     "Section",
     "Severity",
     "Validation",
     "__version__",
+    "applicants",
     "available_questionnaires",
     "bundled_questionnaire",
     "default_catalog",
+    "default_engine",
     "default_model_dir",
     "evaluate",
     "lint",
     "load_model",
     "load_questionnaire",
+    "load_rating_plan",
+    "load_remediation",
     "oracle_beside",
     "read_claims_history",
     "read_framework_catalog",
     "read_responses",
+    "render_html",
     "response_from_mapping",
     "save_model",
+    "score",
+    "score_applicant",
     "synthetic_book",
     "synthetic_responses",
     "train",

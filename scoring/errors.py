@@ -75,8 +75,8 @@ class InputError(ValueError):
         super().__init__(first + (f" (and {more} more issue(s))" if more > 0 else ""))
 
 
-class QuestionnaireError(ValueError):
-    """A questionnaire or framework file that fails loading or linting."""
+class DefinitionError(ValueError):
+    """A definition file (questionnaire, rating plan ...) that fails loading or checks."""
 
     def __init__(self, source: str, problems: Iterable[str]) -> None:
         self.source = source
@@ -84,3 +84,11 @@ class QuestionnaireError(ValueError):
         listed = "; ".join(self.problems[:5])
         more = len(self.problems) - 5
         super().__init__(f"{source}: {listed}" + (f" (and {more} more)" if more > 0 else ""))
+
+
+class QuestionnaireError(DefinitionError):
+    """A questionnaire or framework file that fails loading or linting."""
+
+
+class RatingPlanError(DefinitionError):
+    """A rating plan or remediation catalogue that fails loading or its checks."""

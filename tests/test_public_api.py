@@ -5,6 +5,21 @@ from __future__ import annotations
 import scoring
 
 PUBLIC = {
+    "Applicant",
+    "DefinitionError",
+    "Rating",
+    "RatingEngine",
+    "RatingPlan",
+    "RatingPlanError",
+    "RemediationCatalogue",
+    "ScoreResult",
+    "applicants",
+    "default_engine",
+    "load_rating_plan",
+    "load_remediation",
+    "score",
+    "score_applicant",
+    "render_html",
     "AnswerKind",
     "AnswerState",
     "Better",

@@ -36,6 +36,7 @@ blank and unknown controls):
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -160,6 +161,24 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 out[:, position] = block
                 position += 1
         return out
+
+    def control_level(self, question: Question, answer: Any, as_of: dt.date) -> float:
+        """The level (0 worst .. 1 best) one answer to a control is encoded as.
+
+        The same encoding as :meth:`transform`, for one answer: remediation advice
+        uses it to price an improved answer without re-encoding every question.
+        """
+        if question.control is None:
+            raise ValueError(f"{question.id} is not a control")
+        if question.kind is AnswerKind.DATE:
+            column = pa.array([answer], pa.date32())
+        elif question.is_numeric:
+            column = pa.array([answer], pa.float64())
+        else:
+            column = pa.array([answer], pa.string())
+        days = np.array([as_of], dtype="datetime64[D]")
+        (level,) = self._encode(question, column, np.ones(1, dtype=np.bool_), days)
+        return float(level[0])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Feature names, each starting with the question id it comes from."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -113,6 +113,19 @@ class Validation:
     def table(self) -> pd.DataFrame:
         """``facility_id`` and ``assessed_on`` followed by the answers: the encoder's input."""
         return pd.concat([self.facilities[["facility_id", "assessed_on"]], self.answers], axis=1)
+
+    def subset(self, rows: np.ndarray) -> Validation:
+        """The facilities selected by a boolean mask, with their issues only."""
+        kept = self.facilities["row"][rows]
+        mine = self.issues["row"].isin(kept.dropna()).to_numpy(dtype=bool)
+        return replace(
+            self,
+            answers=self.answers[rows].reset_index(drop=True),
+            states=self.states[rows].reset_index(drop=True),
+            facilities=self.facilities[rows].reset_index(drop=True),
+            issues=self.issues[mine].reset_index(drop=True),
+            valid=self.valid[rows],
+        )
 
     def count(self, severity: Severity) -> int:
         """How many issues of one severity were found."""

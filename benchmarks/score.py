@@ -1,0 +1,99 @@
+"""Benchmark: scoring one applicant with full remediation advice, in-process.
+
+    python benchmarks/score.py [--applicants 500]
+
+Draws synthetic applicants (fixed seed, 5 % of control answers blank), validates
+and encodes them once, then times, applicant by applicant with a warm engine:
+
+* floor - one rating of the applicant alone (``RatingEngine.rate`` on one row:
+  expected loss, tier, premium, rules), the least any scoring can do;
+* score - ``score_applicant``: the rating, the alternatives table, the
+  explanation of every factor and the full advice (every fix to its next and best
+  answer, the fewest fixes to the next tier and to a quote);
+* intake - validating and encoding one response document (what an agent's form
+  costs before scoring; reported apart, not part of the target).
+
+The target is a median score of at most 5 ms; the figures are also given as a
+ratio to the floor, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from scoring import applicants, default_engine, score_applicant, synthetic_responses, validate
+from scoring.responses.reading import RawResponses
+
+try:
+    from benchmarks._harness import OUT
+except ModuleNotFoundError:  # run as a script
+    from _harness import OUT  # type: ignore[no-redef]
+
+AS_OF = dt.date(2026, 11, 29)
+
+
+def _times(step: Any, items: list[Any]) -> list[float]:
+    spent = []
+    for item in items:
+        start = time.perf_counter()
+        step(item)
+        spent.append(time.perf_counter() - start)
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--applicants", type=int, default=500)
+    args = parser.parse_args()
+    engine = default_engine()
+    table = synthetic_responses(
+        engine.questionnaire, args.applicants, seed=11, as_of=AS_OF, blank_share=0.05
+    )
+    rows = [table.slice(i, 1) for i in range(table.num_rows)]
+
+    def intake(row: Any) -> Any:
+        raw = RawResponses(table=row, source="applicant", first_row=None)
+        return applicants(engine, validate(raw, engine.questionnaire, as_of=AS_OF))
+
+    intake_times = _times(intake, rows)
+    people = [person for row in rows for person in intake(row)]
+    plan = engine.plan
+    limit, retention = plan.limit(None).amount, plan.retention(None).amount
+
+    def floor(applicant: Any) -> Any:
+        hits = engine.applicant_rule_hits(applicant.env)
+        return engine.rate(applicant.features[None, :], hits, limit, retention)
+
+    for applicant in people[:20]:  # warm the caches the way a running service would be
+        score_applicant(engine, applicant)
+    floor_times = _times(floor, people)
+    score_times = _times(lambda a: score_applicant(engine, a), people)
+    outcomes = [score_applicant(engine, a, advise=False).outcome for a in people]
+    median = statistics.median(score_times)
+    result = {
+        "applicants": len(people),
+        "outcomes": {o: outcomes.count(o) for o in ("quote", "refer", "decline")},
+        "floor_median_ms": statistics.median(floor_times) * 1000,
+        "score_median_ms": median * 1000,
+        "score_p90_ms": float(np.quantile(score_times, 0.9)) * 1000,
+        "score_max_ms": max(score_times) * 1000,
+        "score_over_floor": median / statistics.median(floor_times),
+        "intake_median_ms": statistics.median(intake_times) * 1000,
+        "target_median_ms": 5.0,
+        "target_met": median * 1000 <= 5.0,
+    }
+    OUT.mkdir(exist_ok=True)
+    (OUT / "score.json").write_text(json.dumps(result, indent=1) + "\n")
+    for key, value in result.items():
+        print(f"{key:>20}: {value:.2f}" if isinstance(value, float) else f"{key:>20}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""``carescore score FILE``: one applicant's outcome, tier, premium and fixes worth making."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from scoring.cli._common import (
+    EXIT_INVALID,
+    JsonOption,
+    fail_input,
+    issue_line,
+    parse_as_of,
+)
+from scoring.errors import InputError, Issue, RatingPlanError
+from scoring.model.loss_model import default_model_dir
+from scoring.rating.engine import RatingEngine
+from scoring.rating.result import ScoreResult
+from scoring.rating.score import applicants, score_applicant
+from scoring.responses.intake import validate_file
+from scoring.responses.validation import Validation
+from scoring.vocabulary import Reason, Severity
+
+_OUTCOME_STYLE = {"quote": "bold green", "refer": "bold yellow", "decline": "bold red"}
+
+
+def load_engine(model: Path | None, rating_plan: Path | None) -> RatingEngine:
+    """The model and rating plan a command asked for; exit 1 with the reasons if unusable."""
+    try:
+        return RatingEngine.load(model or default_model_dir(), rating_plan)
+    except InputError as exc:
+        fail_input(exc, as_json=False)
+    except RatingPlanError as exc:
+        typer.echo(f"error: {exc.source} cannot be used:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
+
+
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model", "-m", help="Model folder (default: the bundled model).", file_okay=False
+    ),
+]
+PlanOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rating-plan",
+        help="Rating plan file (default: rating-plan.yaml in the model folder).",
+        dir_okay=False,
+    ),
+]
+
+
+def _pick(validation: Validation, facility: str | None) -> Validation:
+    """The one facility to score: the only row, or the row whose facility_id is given."""
+    if facility is None:
+        if validation.n_rows == 1:
+            return validation
+        raise InputError(
+            [
+                Issue(
+                    Reason.OUT_OF_RANGE,
+                    f"the file holds {validation.n_rows:,} facilities; choose one with "
+                    "--facility ID",
+                    source=validation.source,
+                )
+            ]
+        )
+    ids = validation.facilities["facility_id"].astype("string")
+    rows = (ids == facility).fillna(False).to_numpy(dtype=bool)
+    if not rows.any():
+        raise InputError(
+            [
+                Issue(
+                    Reason.NOT_A_CHOICE,
+                    "no facility with this id in the file",
+                    source=validation.source,
+                    question_id="facility_id",
+                    value=facility,
+                )
+            ]
+        )
+    return validation.subset(rows)
+
+
+def score_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="One facility's response: YAML or JSON, or a CSV/XLSX/Parquet row "
+            "(with --facility when the file holds several).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    limit: Annotated[
+        str | None,
+        typer.Option("--limit", help="Limit code, e.g. limit_1m (default: the one requested)."),
+    ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention", help="Retention code, e.g. ret_10k (default: the one requested)."
+        ),
+    ] = None,
+    facility: Annotated[
+        str | None,
+        typer.Option("--facility", help="The facility_id to score in a many-facility file."),
+    ] = None,
+    model: ModelOption = None,
+    rating_plan: PlanOption = None,
+    as_json: JsonOption = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a one-page HTML report here.", dir_okay=False),
+    ] = None,
+    fixes: Annotated[
+        int, typer.Option("--fixes", min=0, help="Fixes to list in the terminal.")
+    ] = 5,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Assessment date (YYYY-MM-DD) if the file gives none."),
+    ] = None,
+) -> None:
+    """Score one applicant: quote / refer / decline, tier, premium, and the fixes worth making.
+
+    Exits 0 when scored, 1 when the response, the model or the rating plan cannot be
+    used (nothing is scored then), 2 for usage errors.
+    """
+    engine = load_engine(model, rating_plan)
+    day = parse_as_of(as_of)
+    try:
+        validation = _pick(validate_file(file, engine.questionnaire, as_of=day), facility)
+        if not validation.is_valid:
+            for issue in validation.issue_list(Severity.ERROR):
+                typer.echo(issue_line(issue), err=True)
+            typer.echo(f"{validation.source}: INVALID - not scored; fix the errors above", err=True)
+            raise typer.Exit(EXIT_INVALID)
+        (applicant,) = applicants(engine, validation)
+        result = score_applicant(engine, applicant, limit=limit, retention=retention)
+    except InputError as exc:
+        fail_input(exc, as_json=as_json)
+    if html is not None:
+        facility_type = applicant.answers.get("facility_type")
+        _write_html(engine, result, None if facility_type is None else str(facility_type), html)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _print(result, fixes)
+
+
+def _write_html(
+    engine: RatingEngine, result: ScoreResult, facility_type: str | None, path: Path
+) -> None:
+    """Write the report aside, then rename it, so a half-written file never looks complete."""
+    from scoring.rating.peers import peer_scores
+    from scoring.report.html import render_html
+
+    scores, label = peer_scores(engine, facility_type)
+    text = render_html(result, peers=[int(s) for s in scores], peers_label=label)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _print(result: ScoreResult, fixes: int) -> None:
+    console = Console(highlight=False, soft_wrap=False)
+    name = result.facility_name or result.facility_id or "applicant"
+    style = _OUTCOME_STYLE[result.outcome]
+    layer = result.layer
+    head = (
+        f"[{style}]{result.outcome.upper()}[/]   tier [bold]{result.tier}[/]   "
+        f"score [bold]{result.score}[/]/1000   premium [bold]{_money(result.premium)}[/] "
+        f"for {_money(layer.limit_amount)} limit, {_money(layer.retention_amount)} retention\n"
+        f"{result.tier_description}; expected loss {_money(result.expected_loss)} a year "
+        f"vs {_money(result.class_expected_loss)} for the class average "
+        f"(x{result.relative_risk:.2f})"
+    )
+    console.print(Panel(head, title=f"{name} - assessed {result.assessed_on}", expand=False))
+    for hit in result.rules:
+        console.print(f"  [{_OUTCOME_STYLE[hit.outcome]}]{hit.outcome}[/]: {hit.reason} ({hit.id})")
+    advice = result.advice
+    if advice is not None and advice.fixes and fixes:
+        table = Table(title="Fixes worth making (premium saved at the best answer)")
+        for column in ("fix", "now", "saves", "then", "cost"):
+            table.add_column(column)
+        for fix in advice.fixes[:fixes]:
+            after = fix.best or fix.next
+            table.add_row(
+                fix.question,
+                fix.answer,
+                _money(after.saving),
+                f"tier {after.tier}, {after.outcome}",
+                f"{_money(fix.cost_low)}-{_money(fix.cost_high)}",
+            )
+        console.print(table)
+    if advice is not None:
+        for fix_set in (advice.insurable, advice.next_tier):
+            if fix_set is None:
+                continue
+            goal = "to be quoted" if fix_set.goal == "insurable" else "to move up a tier"
+            if fix_set.reached and fix_set.scenario is not None:
+                console.print(
+                    f"Fewest fixes {goal}: {', '.join(fix_set.fixes)} -> tier "
+                    f"{fix_set.scenario.tier}, {fix_set.scenario.outcome}, "
+                    f"{_money(fix_set.scenario.premium)}"
+                )
+            else:
+                console.print(f"No fixes {goal}: {fix_set.note}")
+    for warning in result.warnings:
+        console.print(f"[dim]warning: {warning}[/]")
+    versions = result.versions
+    console.print(
+        f"[dim]{versions.model_id} ({versions.model_sha256[:12]}), {versions.rating_plan}, "
+        f"{versions.questionnaire}[/]"
+    )

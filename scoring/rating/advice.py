@@ -1,0 +1,365 @@
+"""Remediation advice: what each fix is worth, priced through the whole rating engine.
+
+Every actionable control that is not at its best answer is an *option* to change
+(to its next answer, and to its best). A *scenario* is a set of options, held as
+one row of a boolean matrix, and a batch of scenarios is rated by
+:meth:`RatingEngine.rate` like any other rows: caps, the minimum premium, tiers
+and knockouts apply to every scenario exactly as to the applicant. An improved
+answer changes one feature - the control's level, which
+:meth:`FeatureEncoder.control_level` gives with the encoder's own code - and the
+verdict of the rules that read it, which the engine evaluates with the rules'
+own expressions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from scoring.questionnaire.definition import Question
+from scoring.rating.engine import Rating, RatingEngine
+from scoring.rating.plan import OUTCOMES
+from scoring.rating.result import Advice, Fix, FixSet, Scenario
+
+if TYPE_CHECKING:
+    from scoring.rating.score import Applicant
+
+MAX_FIX_SET = 12
+"""Fix-set searches give up beyond this many fixes."""
+
+
+@dataclass(frozen=True)
+class _Option:
+    question: Question
+    answer: Any
+    column: int
+    level: float
+
+
+class Scenarios:
+    """One applicant, its options to change, and a batch rater for sets of them."""
+
+    def __init__(
+        self,
+        engine: RatingEngine,
+        applicant: Applicant,
+        limit: float,
+        retention: float,
+        options: list[tuple[Question, Any]],
+        base: Rating,
+    ) -> None:
+        self.engine = engine
+        self.applicant = applicant
+        self.limit = limit
+        self.retention = retention
+        self.options = [
+            _Option(
+                question=question,
+                answer=answer,
+                column=engine.feature_index[question.id],
+                level=engine.control_level(question.id, answer, applicant.as_of),
+            )
+            for question, answer in options
+        ]
+        self._columns = np.array([o.column for o in self.options], dtype=np.intp)
+        self._levels = np.array([o.level for o in self.options], dtype=np.float64)
+        given = {qid: column[0].as_py() for qid, column in applicant.env.items()}
+        self.base_hits = base.rule_hits[0]
+        self._class_layer = base.class_layer_loss[:1]
+        # every rule that reads an option: its verdict for each combination of the
+        # options it reads, flattened into one table; a scenario's combination is a
+        # number whose bits are the options it takes (weights), offset into the table
+        tables = [self._rule_table(j, given) for j in range(len(engine.plan.rules))]
+        self._rules_read = np.array([j for j, t in enumerate(tables) if t is not None], np.intp)
+        self._weights = np.zeros((len(self.options), self._rules_read.size), dtype=np.intp)
+        offsets, verdicts, start = [], [], 0
+        for column, j in enumerate(self._rules_read):
+            table = tables[j]
+            assert table is not None
+            reading, table_verdicts = table
+            self._weights[reading, column] = 1 << np.arange(reading.size)
+            offsets.append(start)
+            verdicts.append(table_verdicts)
+            start += table_verdicts.size
+        self._offsets = np.array(offsets, dtype=np.intp)
+        self._verdicts = np.concatenate(verdicts) if verdicts else np.zeros(0, np.bool_)
+
+    def _rule_table(
+        self, rule_index: int, base: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rule's verdict for every combination of the options it reads."""
+        rule = self.engine.plan.rules[rule_index]
+        reading = [i for i, o in enumerate(self.options) if o.question.id in rule.questions]
+        if not reading:
+            return None
+        combos = []
+        for code in range(1 << len(reading)):
+            answers = dict(base)
+            for bit, i in enumerate(reading):
+                if code >> bit & 1:
+                    answers[self.options[i].question.id] = self.options[i].answer
+            combos.append(tuple(answers[q] for q in rule.questions))
+        verdicts = self.engine.rule_verdicts(rule_index, combos, self.applicant.env)
+        return np.array(reading, dtype=np.intp), verdicts
+
+    def rate(self, chosen: np.ndarray) -> Rating:
+        """Rate scenarios: ``chosen`` is (scenarios, options) booleans, at most one
+        option per control in a row."""
+        chosen = np.atleast_2d(chosen)
+        n = len(chosen)
+        X = np.repeat(self.applicant.features[None, :], n, axis=0)
+        rows, picked = np.nonzero(chosen)
+        X[rows, self._columns[picked]] = self._levels[picked]
+        hits = np.repeat(self.base_hits[None, :], n, axis=0)
+        if self._rules_read.size:
+            codes = chosen.astype(np.intp) @ self._weights + self._offsets
+            hits[:, self._rules_read] = self._verdicts[codes]
+        return self.engine.rate(X, hits, self.limit, self.retention, class_layer=self._class_layer)
+
+    def answers(self, chosen: np.ndarray) -> dict[str, str]:
+        """The changed answers of one scenario, as text."""
+        return {
+            self.options[i].question.id: _answer_code(self.options[i].answer)
+            for i in np.flatnonzero(chosen)
+        }
+
+
+def _answer_code(answer: Any) -> str:
+    return answer.isoformat() if isinstance(answer, dt.date) else str(answer)
+
+
+def scenario(
+    scenarios: Scenarios, rating: Rating, i: int, chosen: np.ndarray, base: Rating
+) -> Scenario:
+    """Scenario ``i`` of a rated batch, against the applicant's own rating."""
+    tiers = scenarios.engine.plan.tiers
+    return Scenario(
+        answers=scenarios.answers(chosen),
+        premium=float(rating.premium[i]),
+        saving=float(base.premium[0] - rating.premium[i]),
+        tier=tiers[int(rating.tier[i])].tier,
+        outcome=OUTCOMES[int(rating.outcome[i])],
+        score=int(rating.score[i]),
+        expected_loss=round(float(rating.expected_loss[i].sum()), 2),
+    )
+
+
+def candidates(engine: RatingEngine, applicant: Applicant) -> list[tuple[Question, list[Any]]]:
+    """Each actionable control that applies and is not at its best, with its targets."""
+    found = []
+    for question in engine.questionnaire.controls:
+        assert question.control is not None
+        answer = applicant.answers.get(question.id)
+        if not question.control.actionable or answer is None:
+            continue  # does not apply: nothing to fix
+        targets = engine.remediation.targets(question, answer, applicant.as_of)
+        if targets:
+            found.append((question, targets))
+    return found
+
+
+def advise(
+    engine: RatingEngine,
+    applicant: Applicant,
+    limit: float,
+    retention: float,
+    base: Rating,
+    answer_text: Callable[[Question, Any], str],
+) -> Advice:
+    """Every fix with its next and best scenario, ranked; and the fix sets."""
+    catalogue = engine.remediation
+    found = candidates(engine, applicant)
+    options = [(question, target) for question, targets in found for target in targets]
+    scenarios = Scenarios(engine, applicant, limit, retention, options, base)
+    k = len(options)
+    one = np.eye(k, dtype=np.bool_)
+    rated = scenarios.rate(one) if k else None
+    revenue = float(applicant.answers.get(engine.plan.exposure_base.question) or 0.0)
+    band = catalogue.size_band(revenue).band
+    fixes: list[Fix] = []
+    best_option: dict[str, int] = {}
+    position = 0
+    for question, targets in found:
+        control = question.control
+        assert control is not None
+        assert rated is not None
+        first, last = position, position + len(targets) - 1
+        nxt = scenario(scenarios, rated, first, one[first], base)
+        best = scenario(scenarios, rated, last, one[last], base) if last > first else None
+        best_option[question.id] = last
+        cleared = base.rule_hits[0] & ~rated.rule_hits[last]
+        low, high = catalogue.cost(question.id, revenue)
+        saving = (best or nxt).saving
+        midpoint = (low + high) / 2
+        fixes.append(
+            Fix(
+                question_id=question.id,
+                question=question.label,
+                answer=answer_text(question, applicant.answers.get(question.id)),
+                next=nxt,
+                best=best,
+                perils=control.perils,
+                cost_low=low,
+                cost_high=high,
+                size_band=band,
+                hicp=control.frameworks.hicp,
+                cpg=control.frameworks.cpg,
+                cis=control.frameworks.cis,
+                why=control.why or "",
+                clears=tuple(
+                    r.id for r, hit in zip(engine.plan.rules, cleared, strict=True) if hit
+                ),
+                saving_per_1000_cost=round(saving / midpoint * 1000, 2) if midpoint > 0 else 0.0,
+            )
+        )
+        position += len(targets)
+    loss_now = float(base.expected_loss[0].sum())
+    ranked = sorted(
+        fixes,
+        key=lambda f: (
+            -(f.best or f.next).saving,
+            -(loss_now - (f.best or f.next).expected_loss),
+            f.question_id,
+        ),
+    )
+    by_value = sorted(
+        fixes, key=lambda f: (-f.saving_per_1000_cost, -(f.best or f.next).saving, f.question_id)
+    )
+    best_columns = np.array(list(best_option.values()), dtype=np.intp)
+    return Advice(
+        fixes=tuple(ranked),
+        by_value=tuple(f.question_id for f in by_value),
+        next_tier=_next_tier(scenarios, base, best_columns),
+        insurable=_insurable(scenarios, base, best_columns),
+    )
+
+
+def _all_of(k: int, members: np.ndarray) -> np.ndarray:
+    chosen = np.zeros(k, dtype=np.bool_)
+    chosen[members] = True
+    return chosen
+
+
+def _next_tier(scenarios: Scenarios, base: Rating, best: np.ndarray) -> FixSet | None:
+    """The fewest fixes (each to its best answer) that move the applicant up a tier.
+
+    Exact for one and two fixes (every pair is rated, and the pair that saves the
+    most premium wins); beyond that, fixes are added greedily by the expected loss
+    they save and then pruned, so that no fix in the set can be dropped.
+    """
+    tier_now = int(base.tier[0])
+    if tier_now == 0:
+        return None
+    goal = tier_now - 1
+    k = len(scenarios.options)
+    singles = np.zeros((best.size, k), dtype=np.bool_)
+    singles[np.arange(best.size), best] = True
+    first, second = np.triu_indices(best.size, 1)
+    for chosen in (singles, singles[first] | singles[second]):
+        if not chosen.size:
+            break
+        rated = scenarios.rate(chosen)
+        reached = np.flatnonzero(rated.tier <= goal)
+        if reached.size:
+            top = int(reached[np.argmax(base.premium[0] - rated.premium[reached])])
+            return _fix_set("next_tier", scenarios, base, chosen[top], reached=True)
+    found = _greedy(scenarios, best, lambda r: r.tier <= goal, lambda r: r.relative_risk)
+    if found is None:
+        return _fix_set("next_tier", scenarios, base, _all_of(k, best), reached=False)
+    return _fix_set("next_tier", scenarios, base, found, reached=True)
+
+
+def _insurable(scenarios: Scenarios, base: Rating, best: np.ndarray) -> FixSet | None:
+    """The fewest fixes found (greedy, then pruned) that turn refer or decline into quote."""
+    if int(base.outcome[0]) == 0:
+        return None
+
+    def badness(r: Rating) -> np.ndarray:
+        return np.asarray(
+            r.outcome * 1000.0 + r.rule_hits.sum(axis=1) + np.minimum(r.relative_risk, 999) / 1000
+        )
+
+    found = _greedy(scenarios, best, lambda r: r.outcome == 0, badness)
+    if found is not None:
+        return _fix_set("insurable", scenarios, base, found, reached=True)
+    everything = scenarios.rate(_all_of(len(scenarios.options), best))
+    rules = scenarios.engine.plan.rules
+    stuck = [rule.id for rule, hit in zip(rules, everything.rule_hits[0], strict=True) if hit]
+    why = (
+        f"rule(s) {', '.join(stuck)} do not depend on controls alone"
+        if stuck
+        else "its expected loss stays in a referral tier"
+    )
+    return FixSet(
+        goal="insurable",
+        fixes=(),
+        reached=False,
+        scenario=None,
+        note=f"no set of control fixes makes this applicant quotable: {why}; "
+        "an underwriter must review",
+    )
+
+
+def _greedy(
+    scenarios: Scenarios,
+    best: np.ndarray,
+    done: Callable[[Rating], np.ndarray],
+    badness: Callable[[Rating], np.ndarray],
+) -> np.ndarray | None:
+    """Add the fix that most reduces ``badness`` until ``done``; then drop fixes not needed."""
+    k = len(scenarios.options)
+    current = np.zeros(k, dtype=np.bool_)
+    worst = float(badness(scenarios.rate(current))[0])
+    while int(current.sum()) < MAX_FIX_SET:
+        remaining = best[~current[best]]
+        if remaining.size == 0:
+            return None
+        trials = np.repeat(current[None, :], remaining.size, axis=0)
+        trials[np.arange(remaining.size), remaining] = True
+        rated = scenarios.rate(trials)
+        scores = badness(rated)
+        reached = np.flatnonzero(done(rated))
+        if reached.size:
+            current = trials[int(reached[np.argmin(scores[reached])])]
+            break
+        pick = int(np.argmin(scores))
+        if scores[pick] >= worst:
+            return None
+        current, worst = trials[pick], float(scores[pick])
+    else:
+        return None
+    while int(current.sum()) > 1:  # drop fixes the goal does not need, one at a time
+        members = np.flatnonzero(current)
+        trials = np.repeat(current[None, :], members.size, axis=0)
+        trials[np.arange(members.size), members] = False
+        rated = scenarios.rate(trials)
+        kept = np.flatnonzero(done(rated))
+        if not kept.size:
+            break
+        current = trials[int(kept[np.argmin(badness(rated)[kept])])]
+    return np.asarray(current, dtype=np.bool_)
+
+
+def _fix_set(
+    goal: Literal["next_tier", "insurable"],
+    scenarios: Scenarios,
+    base: Rating,
+    chosen: np.ndarray,
+    *,
+    reached: bool,
+) -> FixSet:
+    rated = scenarios.rate(chosen)
+    ids = tuple(scenarios.options[i].question.id for i in np.flatnonzero(chosen))
+    return FixSet(
+        goal=goal,
+        fixes=ids,
+        reached=reached,
+        scenario=scenario(scenarios, rated, 0, chosen, base),
+        note=f"{len(ids)} fix(es) together"
+        if reached
+        else "even every fix together does not reach the goal",
+    )

@@ -1,0 +1,367 @@
+"""The rating engine: features and answers -> expected loss, tier, score, premium, outcome.
+
+:meth:`RatingEngine.rate` is the one implementation of the rating plan. It works
+column-wise on any number of rows - one applicant, the variants of one applicant
+that remediation advice compares, or a chunk of a book - so every path prices by
+the same rules. The formulas are in the rating plan file's header and in
+ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy.special import ndtr
+
+from scoring._arrow import to_mask
+from scoring.features.encoder import FeatureEncoder
+from scoring.model.loss_model import MODEL_FILE, LossModel, load_model
+from scoring.questionnaire import expression as ex
+from scoring.questionnaire.definition import Questionnaire
+from scoring.questionnaire.loader import bundled_questionnaire
+from scoring.rating.plan import OUTCOMES, PLAN_FILE, RatingPlan, load_rating_plan
+from scoring.rating.remediation import (
+    RemediationCatalogue,
+    bundled_remediation_path,
+    load_remediation,
+)
+from scoring.vocabulary import Peril
+
+PERILS = tuple(Peril)
+_VERDICT_CACHE = 100_000
+"""Memoised rule verdicts kept before the memo is cleared."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def lognormal_lev(limit: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Limited expected value E[min(X, limit)] of a lognormal claim with this mean and shape.
+
+    LEV(u) = exp(mu + s^2/2) Phi((ln u - mu - s^2)/s) + u (1 - Phi((ln u - mu)/s)),
+    with mu = ln(mean) - s^2/2 (shared/domain/calibration.md, rating formulas).
+    """
+    mu = np.log(mean) - sigma**2 / 2
+    with np.errstate(divide="ignore"):
+        log_u = np.log(limit)
+    return np.asarray(
+        mean * ndtr((log_u - mu - sigma**2) / sigma) + limit * (1 - ndtr((log_u - mu) / sigma)),
+        dtype=np.float64,
+    )
+
+
+@dataclass(frozen=True)
+class Rating:
+    """The rating of n rows; every array has n rows (perils along axis 1)."""
+
+    expected_claims: np.ndarray
+    """Claims a year per peril, (n, perils)."""
+    mean_claim: np.ndarray
+    expected_loss: np.ndarray
+    """Ground-up expected loss a year per peril, (n, perils)."""
+    class_frequency: np.ndarray
+    """Claims a year per peril of the average facility of the row's class, (n, perils)."""
+    class_mean_claim: np.ndarray
+    class_expected_loss: np.ndarray
+    """Ground-up expected loss of the average facility of the row's class, (n, perils)."""
+    relative_risk: np.ndarray
+    tier: np.ndarray
+    """Index into the plan's tiers (0 = best)."""
+    score: np.ndarray
+    class_layer_loss: np.ndarray
+    """Expected loss in the layer for the average facility of the class, (n, perils)."""
+    schedule_factor: np.ndarray
+    pure_premium: np.ndarray
+    gross_premium: np.ndarray
+    premium: np.ndarray
+    rule_hits: np.ndarray
+    """(n, rules) booleans, in the plan's rule order."""
+    outcome: np.ndarray
+    """Index into OUTCOMES (0 = quote, 1 = refer, 2 = decline)."""
+
+    def row(self, i: int) -> Rating:
+        """The rating of one row, as a one-row Rating."""
+        return Rating(**{k: v[i : i + 1] for k, v in self.__dict__.items()})
+
+
+class RatingEngine:
+    """A loss model, a rating plan and a remediation catalogue, checked against each other.
+
+    Build it with :meth:`load` (verifies the model's hashes and every file against
+    the questionnaire). It holds no per-facility state, so one engine serves any
+    number of threads or requests.
+    """
+
+    def __init__(
+        self,
+        model: LossModel,
+        plan: RatingPlan,
+        questionnaire: Questionnaire,
+        remediation: RemediationCatalogue,
+        *,
+        model_sha256: str = "",
+        plan_sha256: str = "",
+    ) -> None:
+        self.model = model
+        self.plan = plan
+        self.questionnaire = questionnaire
+        self.remediation = remediation
+        self.model_sha256 = model_sha256
+        self.plan_sha256 = plan_sha256
+        self.encoder: FeatureEncoder = model.encoder(questionnaire)
+        info = self.encoder.feature_info_
+        self.feature_questions: np.ndarray = info["question_id"].to_numpy(dtype=object)
+        self.is_class: np.ndarray = np.isin(self.feature_questions, list(plan.class_questions))
+        self.means = np.asarray(model.feature_means, dtype=np.float64)
+        freq = [model.perils[p].frequency for p in PERILS]
+        sev = [model.perils[p].severity for p in PERILS]
+        self.freq_beta = np.column_stack([np.asarray(g.coefficients) for g in freq])
+        self.sev_beta = np.column_stack([np.asarray(g.coefficients) for g in sev])
+        self.freq_intercept = np.array([g.intercept for g in freq])
+        self.sev_intercept = np.array([g.intercept for g in sev])
+        self.sigma = np.array([model.perils[p].claim_sigma for p in PERILS])
+        # the class average: class features as given, every other feature at the book mean
+        other = ~self.is_class
+        self._class_freq_beta = self.freq_beta * self.is_class[:, None]
+        self._class_sev_beta = self.sev_beta * self.is_class[:, None]
+        self._class_freq_intercept = self.freq_intercept + self.means[other] @ self.freq_beta[other]
+        self._class_sev_intercept = self.sev_intercept + self.means[other] @ self.sev_beta[other]
+        bounds = [t.below for t in plan.tiers[:-1]]
+        self._tier_bounds = np.asarray(bounds, dtype=np.float64)
+        self._tier_outcome = np.array(
+            [OUTCOMES.index(t.outcome) if t.outcome else 0 for t in plan.tiers]
+        )
+        self._rule_outcome = np.array([OUTCOMES.index(r.outcome) for r in plan.rules], dtype=int)
+        self.rule_questions: tuple[str, ...] = tuple(
+            dict.fromkeys(q for rule in plan.rules for q in rule.questions)
+        )
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        plan_path: Path | None = None,
+        *,
+        questionnaire: Questionnaire | None = None,
+        remediation_path: Path | None = None,
+    ) -> RatingEngine:
+        """Load and verify a model folder, its rating plan and the remediation catalogue.
+
+        The plan defaults to ``rating-plan.yaml`` in the model folder, the
+        questionnaire to the one the model was trained for, the catalogue to the
+        questionnaire's bundled one.
+
+        Raises
+        ------
+        InputError
+            The model folder fails verification.
+        RatingPlanError
+            The plan or catalogue fails its checks.
+        """
+        model = load_model(model_dir, questionnaire)
+        questionnaire = questionnaire or bundled_questionnaire(
+            model.questionnaire.id, model.questionnaire.version
+        )
+        plan_path = plan_path or model_dir / PLAN_FILE
+        plan = load_rating_plan(plan_path, questionnaire)
+        remediation_path = remediation_path or bundled_remediation_path(questionnaire)
+        remediation = load_remediation(remediation_path, questionnaire)
+        return cls(
+            model,
+            plan,
+            questionnaire,
+            remediation,
+            model_sha256=_sha256(model_dir / MODEL_FILE),
+            plan_sha256=_sha256(plan_path),
+        )
+
+    # -- the rating plan, column-wise ------------------------------------------------------
+    def rule_env(self, answers: pd.DataFrame) -> dict[str, pa.Array]:
+        """The answers the rules read, as typed arrays."""
+        env: dict[str, pa.Array] = {}
+        for qid in self.rule_questions:
+            column = answers[qid]
+            if pd.api.types.is_datetime64_any_dtype(column.dtype):
+                env[qid] = pa.array(
+                    column.to_numpy(dtype="datetime64[D]"),
+                    pa.date32(),
+                    mask=column.isna().to_numpy(),
+                )
+            else:
+                env[qid] = pa.array(column, from_pandas=True)
+        return env
+
+    def rule_hits(self, env: Mapping[str, pa.Array], length: int) -> np.ndarray:
+        """(rows, rules) booleans: which rules each row triggers."""
+        hits = np.zeros((length, len(self.plan.rules)), dtype=np.bool_)
+        for j, rule in enumerate(self.plan.rules):
+            hits[:, j] = to_mask(ex.evaluate(rule.condition, env, length=length))
+        return hits
+
+    def applicant_rule_hits(self, env: Mapping[str, pa.Array]) -> np.ndarray:
+        """(1, rules) booleans for one applicant, through the memo of :meth:`rule_verdicts`."""
+        values = {qid: column[0].as_py() for qid, column in env.items()}
+        hits = np.zeros((1, len(self.plan.rules)), dtype=np.bool_)
+        for j, rule in enumerate(self.plan.rules):
+            answers = [tuple(values[q] for q in rule.questions)]
+            hits[0, j] = self.rule_verdicts(j, answers, env)[0]
+        return hits
+
+    def rule_verdicts(
+        self, rule_index: int, answers: Sequence[tuple[Any, ...]], types: Mapping[str, pa.Array]
+    ) -> np.ndarray:
+        """One rule's verdict on each tuple of answers (to the rule's questions, in order).
+
+        Verdicts are memoised per distinct tuple; new tuples are evaluated together,
+        column-wise, by the same expression code as :meth:`rule_hits`.
+        """
+        rule = self.plan.rules[rule_index]
+        cache = self._verdicts
+        missing = list(dict.fromkeys(a for a in answers if (rule_index, a) not in cache))
+        if missing:
+            if len(cache) > _VERDICT_CACHE:
+                cache.clear()
+            env = {
+                qid: pa.array([a[k] for a in missing], type=types[qid].type)
+                for k, qid in enumerate(rule.questions)
+            }
+            verdicts = to_mask(ex.evaluate(rule.condition, env, length=len(missing)))
+            cache.update(((rule_index, a), bool(v)) for a, v in zip(missing, verdicts, strict=True))
+        return np.array([cache[(rule_index, a)] for a in answers], dtype=np.bool_)
+
+    @cached_property
+    def _verdicts(self) -> dict[tuple[int, tuple[Any, ...]], bool]:
+        return {}
+
+    def layer_loss(
+        self,
+        expected_claims: np.ndarray,
+        mean_claim: np.ndarray,
+        limit: np.ndarray,
+        retention: np.ndarray,
+    ) -> np.ndarray:
+        """Expected loss in the layer (retention, retention + limit] per peril, (n, perils)."""
+        limit = np.broadcast_to(np.asarray(limit, dtype=np.float64), expected_claims.shape[:1])
+        retention = np.broadcast_to(
+            np.asarray(retention, dtype=np.float64), expected_claims.shape[:1]
+        )
+        peril_limit = np.column_stack(
+            [
+                np.minimum(limit, self._sublimit(p, limit)) if p in self.plan.sublimits else limit
+                for p in PERILS
+            ]
+        )
+        top = retention[:, None] + peril_limit
+        sigma = np.broadcast_to(self.sigma, expected_claims.shape)
+        layer = lognormal_lev(top, mean_claim, sigma) - lognormal_lev(
+            np.broadcast_to(retention[:, None], top.shape), mean_claim, sigma
+        )
+        return np.asarray(expected_claims * np.maximum(layer, 0.0), dtype=np.float64)
+
+    def _sublimit(self, peril: Peril, limit: np.ndarray) -> np.ndarray:
+        sub = self.plan.sublimits[peril]
+        if sub.amount is not None:
+            return np.full_like(limit, sub.amount)
+        return limit * float(sub.share_of_limit or 1.0)
+
+    def premium_from(self, class_layer: np.ndarray, schedule: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Pure, gross and final premium from the class layer loss and the schedule factor."""
+        expenses = self.plan.expenses
+        pure = class_layer.sum(axis=1) * schedule
+        gross = (pure + expenses.fixed_per_policy) / (
+            1 - expenses.variable_ratio - expenses.profit_provision
+        )
+        premium = np.maximum(self.plan.minimum_premium, np.round(gross))
+        return pure, gross, premium
+
+    def rate(
+        self,
+        features: np.ndarray,
+        rule_hits: np.ndarray,
+        limit: np.ndarray | float,
+        retention: np.ndarray | float,
+        *,
+        class_layer: np.ndarray | None = None,
+    ) -> Rating:
+        """Rate n rows of features under per-row (or one) limit and retention amounts.
+
+        ``class_layer`` may pass the class layer loss (1, perils) when every row is
+        known to share it - scenarios of one applicant, which change only controls,
+        never class answers - so it is not computed again for each row.
+        """
+        freq = np.exp(self.freq_intercept + features @ self.freq_beta)
+        sev = np.exp(self.sev_intercept + features @ self.sev_beta)
+        class_freq = np.exp(self._class_freq_intercept + features @ self._class_freq_beta)
+        class_sev = np.exp(self._class_sev_intercept + features @ self._class_sev_beta)
+        loss = freq * sev
+        class_loss = class_freq * class_sev
+        relative = loss.sum(axis=1) / class_loss.sum(axis=1)
+        tier = np.searchsorted(self._tier_bounds, relative, side="right")
+        points = self.plan.points
+        score = np.clip(np.round(points.base - points.pdo * np.log2(relative)), 0, 1000)
+        if class_layer is None:
+            layer = self.layer_loss(
+                class_freq,
+                class_sev,
+                np.asarray(limit, np.float64),
+                np.asarray(retention, np.float64),
+            )
+        else:
+            layer = np.repeat(class_layer, len(features), axis=0)
+        schedule = np.clip(
+            relative, 1 - self.plan.schedule.max_credit, 1 + self.plan.schedule.max_debit
+        )
+        pure, gross, premium = self.premium_from(layer, schedule)
+        rule_outcome = np.where(rule_hits, self._rule_outcome, 0).max(axis=1, initial=0)
+        outcome = np.maximum(rule_outcome, self._tier_outcome[tier])
+        return Rating(
+            expected_claims=freq,
+            mean_claim=sev,
+            expected_loss=loss,
+            class_frequency=class_freq,
+            class_mean_claim=class_sev,
+            class_expected_loss=class_loss,
+            relative_risk=relative,
+            tier=tier,
+            score=score.astype(np.int64),
+            class_layer_loss=layer,
+            schedule_factor=schedule,
+            pure_premium=pure,
+            gross_premium=gross,
+            premium=premium,
+            rule_hits=rule_hits,
+            outcome=outcome,
+        )
+
+    # -- controls as levels ----------------------------------------------------------------
+    @cached_property
+    def feature_index(self) -> dict[str, int]:
+        return {str(name): i for i, name in enumerate(self.encoder.get_feature_names_out())}
+
+    def control_level(self, question_id: str, answer: Any, as_of: dt.date) -> float:
+        """The feature value (0 worst .. 1 best) the model reads for one control answer."""
+        return self._level(question_id, answer, as_of)
+
+    def _level(self, question_id: str, answer: Any, as_of: dt.date) -> float:
+        key = (question_id, answer, as_of)
+        cache = self._level_cache
+        if key not in cache:
+            cache[key] = self.encoder.control_level(
+                self.questionnaire.by_id[question_id], answer, as_of
+            )
+        return cache[key]
+
+    @cached_property
+    def _level_cache(self) -> dict[tuple[str, Any, dt.date], float]:
+        return {}

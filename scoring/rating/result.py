@@ -1,0 +1,177 @@
+"""The typed result of scoring one applicant (what ``carescore score --json`` prints)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from scoring.rating.plan import Outcome
+from scoring.vocabulary import Peril
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleHit(_Result):
+    """A knockout or referral rule the applicant triggers."""
+
+    id: str
+    outcome: Literal["refer", "decline"]
+    reason: str
+    source: str
+    questions: tuple[str, ...]
+    """Questions the rule reads (an empty tuple for a tier's own referral)."""
+
+
+class Layer(_Result):
+    """A limit and retention on offer, by code and amount."""
+
+    limit: str
+    limit_amount: float
+    retention: str
+    retention_amount: float
+
+
+class PremiumOption(_Result):
+    """The premium for one limit and retention (the alternatives table)."""
+
+    layer: Layer
+    premium: float
+    increased_limit_factor: float
+    """Expected layer loss over that of the basic limit at the same retention."""
+    requested: bool
+
+
+class PerilLoss(_Result):
+    peril: Peril
+    expected_claims: float
+    """Claims a year."""
+    mean_claim: float
+    """Expected size of one claim (ground up)."""
+    expected_loss: float
+    """Ground-up expected loss a year."""
+    class_expected_loss: float
+    """The same for the average facility of the class."""
+    layer_loss: float
+    """Expected loss a year in the requested layer (class average x schedule factor)."""
+    premium: float
+    """The premium's share for this peril (in proportion to its layer loss)."""
+
+
+class Factor(_Result):
+    """One answer's effect on expected loss and premium, in the questionnaire's words."""
+
+    question_id: str
+    question: str
+    answer: str
+    part: Literal["class", "risk"]
+    """``class``: read against the book's average facility (sets the class premium);
+    ``risk``: read against the class average (moves the premium within the schedule)."""
+    relativity: float
+    """Expected loss with this answer over expected loss with the reference answer."""
+    loss_effect: float
+    """Dollars a year this answer adds to (or, negative, saves on) expected loss; the
+    effects of one part add up to its whole difference."""
+    premium_effect: float | None
+    """Dollars of gross premium (before the minimum and rounding); risk answers only.
+    They add up to the gross premium minus the class premium."""
+
+
+class Scenario(_Result):
+    """The applicant re-scored with one or more answers improved."""
+
+    answers: dict[str, str]
+    premium: float
+    saving: float
+    """Premium now minus premium in the scenario (never negative)."""
+    tier: str
+    outcome: Outcome
+    score: int
+    expected_loss: float
+
+
+class Fix(_Result):
+    """A control that is not at its best answer, with what improving it is worth."""
+
+    question_id: str
+    question: str
+    answer: str
+    """The current answer, in the questionnaire's words."""
+    next: Scenario
+    best: Scenario | None
+    """To the best answer, when that is more than one step away."""
+    perils: tuple[Peril, ...]
+    cost_low: float
+    cost_high: float
+    size_band: str
+    hicp: tuple[str, ...]
+    cpg: tuple[str, ...]
+    cis: tuple[str, ...]
+    why: str
+    clears: tuple[str, ...]
+    """Rules that no longer hold at the best answer."""
+    saving_per_1000_cost: float
+    """Best-answer premium saving per $1,000 of the cost band's midpoint."""
+
+
+class FixSet(_Result):
+    """The fewest fixes found that reach a goal, scored together."""
+
+    goal: Literal["next_tier", "insurable"]
+    fixes: tuple[str, ...]
+    reached: bool
+    scenario: Scenario | None
+    note: str
+
+
+class Advice(_Result):
+    fixes: tuple[Fix, ...]
+    """Ranked by premium saved at the best answer (then by expected loss saved)."""
+    by_value: tuple[str, ...]
+    """The same fixes' question ids ranked by saving per cost."""
+    next_tier: FixSet | None
+    """None when the applicant is already in the best tier."""
+    insurable: FixSet | None
+    """None when the applicant is already quoted."""
+
+
+class Versions(_Result):
+    model_id: str
+    model_sha256: str
+    rating_plan: str
+    rating_plan_sha256: str
+    questionnaire: str
+    carescore: str
+
+
+class ScoreResult(_Result):
+    """Outcome, tier, premium, explanation and remediation advice for one applicant."""
+
+    facility_id: str | None
+    facility_name: str | None
+    assessed_on: str
+    outcome: Outcome
+    rules: tuple[RuleHit, ...]
+    """Every rule triggered (declines first); empty when quoted."""
+    tier: str
+    tier_description: str
+    relative_risk: float
+    """Expected loss over that of the average facility of the class."""
+    score: int
+    """0-1000: the plan's base at the class average, +pdo points per halving of expected loss."""
+    premium: float
+    layer: Layer
+    options: tuple[PremiumOption, ...]
+    class_premium: float
+    """The premium of the average facility of the class (schedule factor 1)."""
+    schedule_factor: float
+    expected_loss: float
+    class_expected_loss: float
+    perils: tuple[PerilLoss, ...]
+    factors: tuple[Factor, ...]
+    advice: Advice | None
+    warnings: tuple[str, ...]
+    """Validation flags kept with the result (e.g. a blank control treated as worst)."""
+    versions: Versions

@@ -1,0 +1,315 @@
+"""Scoring one applicant: outcome, tier, premium, explanation and costed remediation advice.
+
+A response is validated and encoded once (:func:`applicants`); the rating comes
+from :meth:`RatingEngine.rate`, the explanation from :mod:`scoring.rating.explain`
+and the advice from :mod:`scoring.rating.advice`, which re-rates the applicant's
+scenarios through the same engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from scoring.errors import InputError, Issue
+from scoring.model.loss_model import default_model_dir
+from scoring.rating import advice
+from scoring.rating.engine import PERILS, Rating, RatingEngine
+from scoring.rating.explain import answer_text, factors
+from scoring.rating.plan import OUTCOMES, Option
+from scoring.rating.result import (
+    Layer,
+    PerilLoss,
+    PremiumOption,
+    RuleHit,
+    ScoreResult,
+    Versions,
+)
+from scoring.responses.intake import validate_document, validate_file
+from scoring.responses.validation import Validation
+from scoring.vocabulary import Reason, Severity
+
+
+@lru_cache(maxsize=4)
+def default_engine() -> RatingEngine:
+    """The bundled default model with its rating plan (loaded and verified once)."""
+    return RatingEngine.load(default_model_dir())
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """One validated facility, encoded once: what scoring and advice start from."""
+
+    answers: Mapping[str, Any]
+    """Answers the engine uses, by question id (None where a question does not apply)."""
+    features: np.ndarray
+    env: Mapping[str, pa.Array]
+    """The answers the rules read, as one-row arrays."""
+    as_of: dt.date
+    facility_id: str | None
+    facility_name: str | None
+    warnings: tuple[str, ...]
+
+
+def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
+    """Every valid facility of a validation, encoded (invalid rows are skipped)."""
+    table = validation.table[validation.valid]
+    if table.empty:
+        return []
+    features = engine.encoder.transform(table)
+    answers = validation.answers[validation.valid]
+    env = engine.rule_env(answers)
+    facilities = validation.facilities[validation.valid]
+    warnings = validation.issues[validation.issues["severity"] == Severity.WARNING.value]
+    result = []
+    for i in range(len(table)):
+        facility = facilities.iloc[i]
+        row_number = facility["row"]
+        mine = warnings if pd.isna(row_number) else warnings[warnings["row"] == row_number]
+        facility_id = _text(facility["facility_id"])
+        result.append(
+            Applicant(
+                answers={str(k): _plain(v) for k, v in answers.iloc[i].items()},
+                features=features[i],
+                env={k: v.slice(i, 1) for k, v in env.items()},
+                as_of=pd.Timestamp(facility["assessed_on"]).date(),
+                facility_id=facility_id,
+                facility_name=_text(facility["facility_name"]),
+                warnings=tuple(
+                    f"{record['question_id']}: {record['message']}"
+                    if pd.notna(record["question_id"])
+                    else str(record["message"])
+                    for record in mine.to_dict("records")
+                ),
+            )
+        )
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _text(value: Any) -> str | None:
+    value = _plain(value)
+    return None if value is None else str(value)
+
+
+# -- scoring ---------------------------------------------------------------------------------
+
+
+def score_applicant(
+    engine: RatingEngine,
+    applicant: Applicant,
+    *,
+    limit: str | None = None,
+    retention: str | None = None,
+    advise: bool = True,
+) -> ScoreResult:
+    """Score one encoded applicant; the limit and retention default to those it requested."""
+    from scoring import __version__
+
+    plan = engine.plan
+    chosen_limit = plan.limit(limit or _requested(applicant, "requested_limit"))
+    chosen_retention = plan.retention(retention or _requested(applicant, "requested_retention"))
+    rating = engine.rate(
+        applicant.features[None, :],
+        engine.applicant_rule_hits(applicant.env),
+        chosen_limit.amount,
+        chosen_retention.amount,
+    )
+    tier = plan.tiers[int(rating.tier[0])]
+    layer_loss = rating.class_layer_loss[0] * rating.schedule_factor[0]
+    premium = float(rating.premium[0])
+    share = layer_loss / layer_loss.sum() if layer_loss.sum() > 0 else np.zeros(len(PERILS))
+    _, _, class_premium = engine.premium_from(rating.class_layer_loss, np.ones(1))
+    return ScoreResult(
+        facility_id=applicant.facility_id,
+        facility_name=applicant.facility_name,
+        assessed_on=applicant.as_of.isoformat(),
+        outcome=OUTCOMES[int(rating.outcome[0])],
+        rules=_rule_hits(engine, rating),
+        tier=tier.tier,
+        tier_description=tier.description,
+        relative_risk=_ratio(rating.relative_risk[0]),
+        score=int(rating.score[0]),
+        premium=premium,
+        layer=_layer(chosen_limit, chosen_retention),
+        options=_options(engine, rating, chosen_limit, chosen_retention),
+        class_premium=float(class_premium[0]),
+        schedule_factor=_ratio(rating.schedule_factor[0]),
+        expected_loss=_money(rating.expected_loss[0].sum()),
+        class_expected_loss=_money(rating.class_expected_loss[0].sum()),
+        perils=tuple(
+            PerilLoss(
+                peril=peril,
+                expected_claims=_ratio(rating.expected_claims[0, p]),
+                mean_claim=_money(rating.mean_claim[0, p]),
+                expected_loss=_money(rating.expected_loss[0, p]),
+                class_expected_loss=_money(rating.class_expected_loss[0, p]),
+                layer_loss=_money(layer_loss[p]),
+                premium=_money(premium * share[p]),
+            )
+            for p, peril in enumerate(PERILS)
+        ),
+        factors=factors(engine, applicant, rating),
+        advice=advice.advise(
+            engine, applicant, chosen_limit.amount, chosen_retention.amount, rating, answer_text
+        )
+        if advise
+        else None,
+        warnings=applicant.warnings,
+        versions=Versions(
+            model_id=engine.model.model_id,
+            model_sha256=engine.model_sha256,
+            rating_plan=plan.key,
+            rating_plan_sha256=engine.plan_sha256,
+            questionnaire=engine.questionnaire.key,
+            carescore=__version__,
+        ),
+    )
+
+
+def score(
+    response: Validation | Mapping[str, Any] | str | Path,
+    *,
+    as_of: dt.date,
+    limit: str | None = None,
+    retention: str | None = None,
+    engine: RatingEngine | None = None,
+    advise: bool = True,
+) -> ScoreResult:
+    """Score one applicant: outcome, tier, premium, explanation and remediation advice.
+
+    Parameters
+    ----------
+    response : Validation, mapping, or path
+        One facility's response: already validated, a mapping (web form, API body),
+        or a file (YAML, JSON, or a one-row CSV/XLSX/Parquet).
+    as_of : datetime.date
+        Assessment date for a response that does not state ``assessed_on``.
+    limit, retention : str, optional
+        Codes offered by the rating plan (``limit_1m``, ``ret_10k``); default: the
+        applicant's requested ones, else the plan's defaults.
+    engine : RatingEngine, optional
+        Model and rating plan; the bundled default when omitted.
+
+    Raises
+    ------
+    InputError
+        The response fails validation (every error listed; nothing is scored), holds
+        more than one facility, or asks for a limit or retention not offered.
+    """
+    engine = engine or default_engine()
+    if isinstance(response, Validation):
+        validation = response
+    elif isinstance(response, Mapping):
+        validation = validate_document(response, engine.questionnaire, as_of=as_of)
+    else:
+        validation = validate_file(response, engine.questionnaire, as_of=as_of)
+    if validation.n_rows != 1:
+        raise InputError(
+            [
+                Issue(
+                    Reason.OUT_OF_RANGE,
+                    f"score() rates one facility; this response holds {validation.n_rows} "
+                    "(score a book with `carescore batch`)",
+                    source=validation.source,
+                )
+            ]
+        )
+    if not validation.is_valid:
+        raise InputError(validation.issue_list(Severity.ERROR))
+    (applicant,) = applicants(engine, validation)
+    return score_applicant(engine, applicant, limit=limit, retention=retention, advise=advise)
+
+
+def _requested(applicant: Applicant, question_id: str) -> str | None:
+    value = applicant.answers.get(question_id)
+    return None if value is None else str(value)
+
+
+def _money(value: float) -> float:
+    return round(float(value), 2)
+
+
+def _ratio(value: float) -> float:
+    return float(f"{float(value):.6g}")
+
+
+def _layer(limit: Option, retention: Option) -> Layer:
+    return Layer(
+        limit=limit.code,
+        limit_amount=limit.amount,
+        retention=retention.code,
+        retention_amount=retention.amount,
+    )
+
+
+def _rule_hits(engine: RatingEngine, rating: Rating) -> tuple[RuleHit, ...]:
+    plan = engine.plan
+    hits = [
+        RuleHit(
+            id=rule.id,
+            outcome=rule.outcome,
+            reason=rule.reason,
+            source=rule.source,
+            questions=rule.questions,
+        )
+        for j, rule in enumerate(plan.rules)
+        if rating.rule_hits[0, j]
+    ]
+    tier = plan.tiers[int(rating.tier[0])]
+    if tier.outcome is not None and tier.reason is not None:
+        hits.append(
+            RuleHit(
+                id=f"tier_{tier.tier}",
+                outcome=tier.outcome,
+                reason=tier.reason,
+                source="the rating plan's tier bands",
+                questions=(),
+            )
+        )
+    return tuple(sorted(hits, key=lambda h: h.outcome != "decline"))
+
+
+def _options(
+    engine: RatingEngine, rating: Rating, limit: Option, retention: Option
+) -> tuple[PremiumOption, ...]:
+    """Every limit at the chosen retention, and the chosen limit at every retention."""
+    plan = engine.plan
+    layers = [(lim, retention) for lim in plan.limits] + [
+        (limit, ret) for ret in plan.retentions if ret.code != retention.code
+    ]
+    basic = plan.limit(plan.basic_limit).amount
+    n = len(layers)
+    freq = np.repeat(rating.class_frequency, n, axis=0)
+    sev = np.repeat(rating.class_mean_claim, n, axis=0)
+    limits = np.array([lim.amount for lim, _ in layers])
+    retentions = np.array([ret.amount for _, ret in layers])
+    layer = engine.layer_loss(freq, sev, limits, retentions)
+    basic_layer = engine.layer_loss(freq, sev, np.full(n, basic), retentions)
+    _, _, premiums = engine.premium_from(layer, np.repeat(rating.schedule_factor, n))
+    return tuple(
+        PremiumOption(
+            layer=_layer(lim, ret),
+            premium=float(premiums[i]),
+            increased_limit_factor=_ratio(layer[i].sum() / basic_layer[i].sum()),
+            requested=lim.code == limit.code and ret.code == retention.code,
+        )
+        for i, (lim, ret) in enumerate(layers)
+    )

@@ -1,0 +1,48 @@
+"""The report's inline stylesheet: readable on screen, on A4 or Letter, and in black and white."""
+
+from __future__ import annotations
+
+CSS = """
+*{box-sizing:border-box}
+body{margin:0;color:#111;background:#fff;font:15px/1.45 Helvetica,Arial,sans-serif}
+main{max-width:180mm;margin:0 auto;padding:18px}
+h1{font-size:26px;margin:0 0 4px}
+h2{font-size:19px;margin:26px 0 8px;border-bottom:2px solid #111;padding-bottom:3px;
+break-after:avoid;page-break-after:avoid}
+h3{font-size:16px;margin:0 0 6px}
+p{margin:6px 0}
+.muted{color:#444;font-size:13px}
+.card{border:1px solid #111;border-radius:6px;padding:10px 14px;margin:10px 0;
+break-inside:avoid;page-break-inside:avoid}
+.grid{display:flex;flex-wrap:wrap;gap:10px}
+.grid .card{flex:1 1 30%;margin:0}
+.big{font-size:34px;font-weight:bold;line-height:1.1}
+.badge{display:inline-block;border:3px solid #111;border-radius:6px;padding:4px 12px;
+font-size:20px;font-weight:bold;letter-spacing:.02em}
+.badge.quote{border-style:solid}
+.badge.refer{border-style:dashed}
+.badge.decline{border-style:double;border-width:5px}
+.ladder{display:flex;gap:4px;margin:6px 0}
+.ladder span{flex:1;text-align:center;border:1px solid #777;padding:2px 0;color:#555}
+.ladder span.here{border:3px solid #111;color:#111;font-weight:bold}
+table{width:100%;border-collapse:collapse;font-size:13.5px}
+th,td{border-bottom:1px solid #999;padding:5px 6px;text-align:left;vertical-align:top}
+th{border-bottom:2px solid #111}
+td.num,th.num{text-align:right;white-space:nowrap}
+tr{break-inside:avoid;page-break-inside:avoid}
+thead{display:table-header-group}
+tr.requested td{font-weight:bold}
+.small{font-size:12.5px;color:#333}
+svg.chart{width:100%;height:auto;display:block}
+figure{margin:8px 0}
+figcaption{font-size:13px;color:#333}
+footer{margin-top:26px;border-top:1px solid #111;padding-top:6px;font-size:12px;color:#333;
+word-break:break-all}
+@page{margin:14mm}
+@media print{
+body{font-size:11pt}
+main{max-width:none;padding:0}
+h2{margin-top:16px}
+.card,figure,tr{break-inside:avoid;page-break-inside:avoid}
+}
+"""
