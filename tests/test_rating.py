@@ -347,6 +347,9 @@ def test_rating_invariants_hold_for_any_applicant(seed: int) -> None:
     assert [o.premium for o in by_retention] == sorted(
         (o.premium for o in by_retention), reverse=True
     )
+    credits = [o.retention_credit for o in by_retention]
+    assert credits[0] == 0.0
+    assert credits == sorted(credits)
     assert score_applicant(engine, applicant).model_dump_json() == result.model_dump_json()
 
 
@@ -423,3 +426,36 @@ def test_cli_scores_one_facility_of_a_spreadsheet() -> None:
     )
     assert one.exit_code == 0, one.output
     assert json.loads(one.output)["facility_id"] == "CF-001"
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1))
+def test_advised_savings_match_full_scorings_for_any_applicant(seed: int) -> None:
+    """Each scenario's premium equals scoring the edited response from its text."""
+    engine = default_engine()
+    table = synthetic_responses(engine.questionnaire, 1, seed=seed, as_of=EXAMPLES_AS_OF)
+    raw = RawResponses(table=table, source="synthetic", first_row=None)
+    (applicant,) = applicants(engine, validate(raw, engine.questionnaire, as_of=EXAMPLES_AS_OF))
+    result = score_applicant(engine, applicant)
+    assert result.advice is not None
+    for fix in result.advice.fixes:
+        for scenario in (fix.next, fix.best):
+            if scenario is None:
+                continue
+            edited = table
+            for qid, answer in scenario.answers.items():
+                position = edited.schema.get_field_index(qid)
+                edited = edited.set_column(position, qid, pa.array([answer], pa.string()))
+            again = score(
+                validate(
+                    RawResponses(table=edited, source="edited", first_row=None),
+                    engine.questionnaire,
+                    as_of=EXAMPLES_AS_OF,
+                ),
+                as_of=EXAMPLES_AS_OF,
+                limit=result.layer.limit,
+                retention=result.layer.retention,
+                advise=False,
+            )
+            assert result.premium - again.premium == scenario.saving, fix.question_id
+            assert (again.tier, again.outcome) == (scenario.tier, scenario.outcome)

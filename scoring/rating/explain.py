@@ -19,7 +19,7 @@ so risk effects add up to the gross premium minus the class premium.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -33,9 +33,22 @@ if TYPE_CHECKING:
     from scoring.rating.score import Applicant
 
 
-@lru_cache(maxsize=8192)
+_TEXTS: dict[tuple[str, Any], str] = {}
+_MAX_TEXTS = 50_000
+
+
 def answer_text(question: Question, value: Any) -> str:
-    """An answer in the questionnaire's own words."""
+    """An answer in the questionnaire's own words (memoised per question id and answer)."""
+    key = (question.id, value)
+    text = _TEXTS.get(key)
+    if text is None:
+        if len(_TEXTS) > _MAX_TEXTS:
+            _TEXTS.clear()
+        text = _TEXTS[key] = _words(question, value)
+    return text
+
+
+def _words(question: Question, value: Any) -> str:
     if value is None:
         return "does not apply"
     if question.is_choice:

@@ -41,6 +41,9 @@ class PremiumOption(_Result):
     premium: float
     increased_limit_factor: float
     """Expected layer loss over that of the basic limit at the same retention."""
+    retention_credit: float
+    """Share of the expected layer loss the retention takes off, against the smallest
+    retention on offer at the same limit (the deductible credit)."""
     requested: bool
 
 

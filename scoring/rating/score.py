@@ -303,12 +303,15 @@ def _options(
     retentions = np.array([ret.amount for _, ret in layers])
     layer = engine.layer_loss(freq, sev, limits, retentions)
     basic_layer = engine.layer_loss(freq, sev, np.full(n, basic), retentions)
+    lowest = plan.retentions[0].amount
+    first_dollar = engine.layer_loss(freq, sev, limits, np.full(n, lowest))
     _, _, premiums = engine.premium_from(layer, np.repeat(rating.schedule_factor, n))
     return tuple(
         PremiumOption(
             layer=_layer(lim, ret),
             premium=float(premiums[i]),
             increased_limit_factor=_ratio(layer[i].sum() / basic_layer[i].sum()),
+            retention_credit=_ratio(1 - layer[i].sum() / first_dollar[i].sum()),
             requested=lim.code == limit.code and ret.code == retention.code,
         )
         for i, (lim, ret) in enumerate(layers)
