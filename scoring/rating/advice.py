@@ -69,7 +69,7 @@ class Scenarios:
         self._levels = np.array([o.level for o in self.options], dtype=np.float64)
         given = {qid: column[0].as_py() for qid, column in applicant.env.items()}
         self.base_hits = base.rule_hits[0]
-        self._class_layer = base.class_layer_loss[:1]
+        self._base = base
         # every rule that reads an option: its verdict for each combination of the
         # options it reads, flattened into one table; a scenario's combination is a
         # number whose bits are the options it takes (weights), offset into the table
@@ -118,7 +118,7 @@ class Scenarios:
         if self._rules_read.size:
             codes = chosen.astype(np.intp) @ self._weights + self._offsets
             hits[:, self._rules_read] = self._verdicts[codes]
-        return self.engine.rate(X, hits, self.limit, self.retention, class_layer=self._class_layer)
+        return self.engine.rate(X, hits, self.limit, self.retention, same_class=self._base)
 
     def answers(self, chosen: np.ndarray) -> dict[str, str]:
         """The changed answers of one scenario, as text."""
@@ -137,7 +137,8 @@ def scenario(
 ) -> Scenario:
     """Scenario ``i`` of a rated batch, against the applicant's own rating."""
     tiers = scenarios.engine.plan.tiers
-    return Scenario(
+    # built from values of known types, so pydantic's validation is skipped (hot path)
+    return Scenario.model_construct(
         answers=scenarios.answers(chosen),
         premium=float(rating.premium[i]),
         saving=float(base.premium[0] - rating.premium[i]),

@@ -292,25 +292,22 @@ class RatingEngine:
         limit: np.ndarray | float,
         retention: np.ndarray | float,
         *,
-        class_layer: np.ndarray | None = None,
+        same_class: Rating | None = None,
     ) -> Rating:
         """Rate n rows of features under per-row (or one) limit and retention amounts.
 
-        ``class_layer`` may pass the class layer loss (1, perils) when every row is
-        known to share it - scenarios of one applicant, which change only controls,
-        never class answers - so it is not computed again for each row.
+        ``same_class`` may pass the one-row rating of a facility whose class answers
+        every row shares - the scenarios of one applicant change only controls, never
+        class answers - so the class average and its layer loss are not computed again.
         """
         freq = np.exp(self.freq_intercept + features @ self.freq_beta)
         sev = np.exp(self.sev_intercept + features @ self.sev_beta)
-        class_freq = np.exp(self._class_freq_intercept + features @ self._class_freq_beta)
-        class_sev = np.exp(self._class_sev_intercept + features @ self._class_sev_beta)
         loss = freq * sev
-        class_loss = class_freq * class_sev
-        relative = loss.sum(axis=1) / class_loss.sum(axis=1)
-        tier = np.searchsorted(self._tier_bounds, relative, side="right")
-        points = self.plan.points
-        score = np.clip(np.round(points.base - points.pdo * np.log2(relative)), 0, 1000)
-        if class_layer is None:
+        n = len(features)
+        if same_class is None:
+            class_freq = np.exp(self._class_freq_intercept + features @ self._class_freq_beta)
+            class_sev = np.exp(self._class_sev_intercept + features @ self._class_sev_beta)
+            class_loss = class_freq * class_sev
             layer = self.layer_loss(
                 class_freq,
                 class_sev,
@@ -318,7 +315,14 @@ class RatingEngine:
                 np.asarray(retention, np.float64),
             )
         else:
-            layer = np.repeat(class_layer, len(features), axis=0)
+            class_freq = np.repeat(same_class.class_frequency[:1], n, axis=0)
+            class_sev = np.repeat(same_class.class_mean_claim[:1], n, axis=0)
+            class_loss = np.repeat(same_class.class_expected_loss[:1], n, axis=0)
+            layer = np.repeat(same_class.class_layer_loss[:1], n, axis=0)
+        relative = loss.sum(axis=1) / class_loss.sum(axis=1)
+        tier = np.searchsorted(self._tier_bounds, relative, side="right")
+        points = self.plan.points
+        score = np.clip(np.round(points.base - points.pdo * np.log2(relative)), 0, 1000)
         schedule = np.clip(
             relative, 1 - self.plan.schedule.max_credit, 1 + self.plan.schedule.max_debit
         )

@@ -118,7 +118,7 @@ def factors(engine: RatingEngine, applicant: Applicant, rating: Rating) -> tuple
             question = engine.questionnaire.by_id[ids[i]]
             effect = float(effects[i])
             found.append(
-                Factor(
+                Factor.model_construct(  # values of known types: validation skipped (hot path)
                     question_id=question.id,
                     question=question.label,
                     answer=answer_text(question, applicant.answers.get(question.id)),

@@ -301,10 +301,16 @@ def _options(
     sev = np.repeat(rating.class_mean_claim, n, axis=0)
     limits = np.array([lim.amount for lim, _ in layers])
     retentions = np.array([ret.amount for _, ret in layers])
-    layer = engine.layer_loss(freq, sev, limits, retentions)
-    basic_layer = engine.layer_loss(freq, sev, np.full(n, basic), retentions)
     lowest = plan.retentions[0].amount
-    first_dollar = engine.layer_loss(freq, sev, limits, np.full(n, lowest))
+    # the options, the same retentions at the basic limit, the same limits at the lowest
+    # retention: one call
+    every = engine.layer_loss(
+        np.tile(freq, (3, 1)),
+        np.tile(sev, (3, 1)),
+        np.concatenate([limits, np.full(n, basic), limits]),
+        np.concatenate([retentions, retentions, np.full(n, lowest)]),
+    )
+    layer, basic_layer, first_dollar = every[:n], every[n : 2 * n], every[2 * n :]
     _, _, premiums = engine.premium_from(layer, np.repeat(rating.schedule_factor, n))
     return tuple(
         PremiumOption(
