@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -65,8 +66,17 @@ class Scenarios:
             )
             for question, answer in options
         ]
-        self._columns = np.array([o.column for o in self.options], dtype=np.intp)
-        self._levels = np.array([o.level for o in self.options], dtype=np.float64)
+        current = applicant.features
+        self._changes = (
+            np.vstack(
+                [
+                    engine.change(o.question.id, np.array([o.level]), current[[o.column]])
+                    for o in self.options
+                ]
+            )
+            if self.options
+            else np.zeros((0, engine.coefficients.shape[1]))
+        )
         given = {qid: column[0].as_py() for qid, column in applicant.env.items()}
         self.base_hits = base.rule_hits[0]
         self._base = base
@@ -108,24 +118,27 @@ class Scenarios:
 
     def rate(self, chosen: np.ndarray) -> Rating:
         """Rate scenarios: ``chosen`` is (scenarios, options) booleans, at most one
-        option per control in a row."""
+        option per control in a row. A scenario's linear predictors are the
+        applicant's plus the change of each option it takes (:meth:`RatingEngine.change`),
+        exactly as a book's fixes are priced."""
         chosen = np.atleast_2d(chosen)
         n = len(chosen)
-        X = np.repeat(self.applicant.features[None, :], n, axis=0)
-        rows, picked = np.nonzero(chosen)
-        X[rows, self._columns[picked]] = self._levels[picked]
+        linear = self._base.linear + chosen.astype(np.float64) @ self._changes
         hits = np.repeat(self.base_hits[None, :], n, axis=0)
         if self._rules_read.size:
             codes = chosen.astype(np.intp) @ self._weights + self._offsets
             hits[:, self._rules_read] = self._verdicts[codes]
-        return self.engine.rate(X, hits, self.limit, self.retention, same_class=self._base)
+        return self.engine.rate_linear(
+            linear, hits, self.limit, self.retention, same_class=self._base
+        )
 
     def answers(self, chosen: np.ndarray) -> dict[str, str]:
         """The changed answers of one scenario, as text."""
-        return {
-            self.options[i].question.id: _answer_code(self.options[i].answer)
-            for i in np.flatnonzero(chosen)
-        }
+        return dict(self._codes[i] for i in np.flatnonzero(chosen))
+
+    @cached_property
+    def _codes(self) -> list[tuple[str, str]]:
+        return [(o.question.id, _answer_code(o.answer)) for o in self.options]
 
 
 def _answer_code(answer: Any) -> str:

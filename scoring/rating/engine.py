@@ -37,6 +37,8 @@ from scoring.rating.remediation import (
 from scoring.vocabulary import Peril
 
 PERILS = tuple(Peril)
+_BLOCK = 256
+"""Rows per block of the matrix product (see RatingEngine.linear)."""
 _VERDICT_CACHE = 100_000
 """Memoised rule verdicts kept before the memo is cleared."""
 
@@ -63,6 +65,9 @@ def lognormal_lev(limit: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> np.
 @dataclass(frozen=True)
 class Rating:
     """The rating of n rows; every array has n rows (perils along axis 1)."""
+
+    linear: np.ndarray
+    """The linear predictors the rating comes from (see RatingEngine.linear)."""
 
     expected_claims: np.ndarray
     """Claims a year per peril, (n, perils)."""
@@ -130,12 +135,26 @@ class RatingEngine:
         self.freq_intercept = np.array([g.intercept for g in freq])
         self.sev_intercept = np.array([g.intercept for g in sev])
         self.sigma = np.array([model.perils[p].claim_sigma for p in PERILS])
-        # the class average: class features as given, every other feature at the book mean
+        # four linear predictors per peril, side by side: frequency, severity, and the
+        # same for the class average (class features as given, every other feature at
+        # the book mean)
         other = ~self.is_class
-        self._class_freq_beta = self.freq_beta * self.is_class[:, None]
-        self._class_sev_beta = self.sev_beta * self.is_class[:, None]
-        self._class_freq_intercept = self.freq_intercept + self.means[other] @ self.freq_beta[other]
-        self._class_sev_intercept = self.sev_intercept + self.means[other] @ self.sev_beta[other]
+        self.coefficients = np.hstack(
+            [
+                self.freq_beta,
+                self.sev_beta,
+                self.freq_beta * self.is_class[:, None],
+                self.sev_beta * self.is_class[:, None],
+            ]
+        )
+        self.intercepts = np.concatenate(
+            [
+                self.freq_intercept,
+                self.sev_intercept,
+                self.freq_intercept + self.means[other] @ self.freq_beta[other],
+                self.sev_intercept + self.means[other] @ self.sev_beta[other],
+            ]
+        )
         bounds = [t.below for t in plan.tiers[:-1]]
         self._tier_bounds = np.asarray(bounds, dtype=np.float64)
         self._tier_outcome = np.array(
@@ -285,29 +304,66 @@ class RatingEngine:
         premium = np.maximum(self.plan.minimum_premium, np.round(gross))
         return pure, gross, premium
 
+    def linear(self, features: np.ndarray) -> np.ndarray:
+        """Linear predictors, (n, 4 x perils): frequency, severity, class frequency, class severity.
+
+        Rows are multiplied in blocks of a fixed size (the last one padded), so that a
+        row's figures do not depend on how many rows are rated with it: a matrix
+        product over another number of rows may sum in another order, and the single
+        applicant and the book must agree to the last bit.
+        """
+        n = len(features)
+        out = np.empty((n, self.coefficients.shape[1]))
+        for start in range(0, n, _BLOCK):
+            block = features[start : start + _BLOCK]
+            if len(block) < _BLOCK:
+                padded = np.zeros((_BLOCK, features.shape[1]))
+                padded[: len(block)] = block
+                block = padded
+            out[start : start + _BLOCK] = (block @ self.coefficients)[: min(_BLOCK, n - start)]
+        out += self.intercepts
+        return out
+
+    def change(self, question_id: str, levels: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """The change of the linear predictors, (n, 4 x perils), when a control moves
+        from its ``current`` level to ``levels`` (only its own coefficient acts)."""
+        column = self.feature_index[question_id]
+        return np.asarray((levels - current)[:, None] * self.coefficients[column], dtype=np.float64)
+
     def rate(
         self,
         features: np.ndarray,
         rule_hits: np.ndarray,
         limit: np.ndarray | float,
         retention: np.ndarray | float,
+    ) -> Rating:
+        """Rate n rows of features under per-row (or one) limit and retention amounts."""
+        return self.rate_linear(self.linear(features), rule_hits, limit, retention)
+
+    def rate_linear(
+        self,
+        linear: np.ndarray,
+        rule_hits: np.ndarray,
+        limit: np.ndarray | float,
+        retention: np.ndarray | float,
         *,
         same_class: Rating | None = None,
     ) -> Rating:
-        """Rate n rows of features under per-row (or one) limit and retention amounts.
+        """Rate n rows given their linear predictors (see :meth:`linear`).
 
-        ``same_class`` may pass the one-row rating of a facility whose class answers
-        every row shares - the scenarios of one applicant change only controls, never
-        class answers - so the class average and its layer loss are not computed again.
+        ``same_class`` may pass the rating of the same rows, or of one row, whose
+        class answers every row shares - scenarios change only controls, never class
+        answers - so the class average's layer loss is not priced again.
         """
-        freq = np.exp(self.freq_intercept + features @ self.freq_beta)
-        sev = np.exp(self.sev_intercept + features @ self.sev_beta)
+        k = len(PERILS)
+        n = len(linear)
+        freq = np.exp(linear[:, :k])
+        sev = np.exp(linear[:, k : 2 * k])
+        class_freq = np.exp(linear[:, 2 * k : 3 * k])
+        class_sev = np.exp(linear[:, 3 * k :])
         loss = freq * sev
-        n = len(features)
+        class_loss = class_freq * class_sev
         if same_class is None:
-            class_freq = np.exp(self._class_freq_intercept + features @ self._class_freq_beta)
-            class_sev = np.exp(self._class_sev_intercept + features @ self._class_sev_beta)
-            class_loss = class_freq * class_sev
             layer = self.layer_loss(
                 class_freq,
                 class_sev,
@@ -315,10 +371,7 @@ class RatingEngine:
                 np.asarray(retention, np.float64),
             )
         else:
-            class_freq = np.repeat(same_class.class_frequency[:1], n, axis=0)
-            class_sev = np.repeat(same_class.class_mean_claim[:1], n, axis=0)
-            class_loss = np.repeat(same_class.class_expected_loss[:1], n, axis=0)
-            layer = np.repeat(same_class.class_layer_loss[:1], n, axis=0)
+            layer = np.broadcast_to(same_class.class_layer_loss, (n, k)).copy()
         relative = loss.sum(axis=1) / class_loss.sum(axis=1)
         tier = np.searchsorted(self._tier_bounds, relative, side="right")
         points = self.plan.points
@@ -330,6 +383,7 @@ class RatingEngine:
         rule_outcome = np.where(rule_hits, self._rule_outcome, 0).max(axis=1, initial=0)
         outcome = np.maximum(rule_outcome, self._tier_outcome[tier])
         return Rating(
+            linear=linear,
             expected_claims=freq,
             mean_claim=sev,
             expected_loss=loss,
