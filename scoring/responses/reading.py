@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import difflib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,9 +231,8 @@ def _check_header(names: list[str], source: str) -> None:
         raise InputError(issues)
 
 
-def read_csv(path: Path) -> RawResponses:
-    """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells)."""
-    source = str(path)
+def _csv_header(path: Path, source: str) -> list[str]:
+    """The header row of a CSV, checked (no semicolon or tab files, no duplicate names)."""
     start = read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
     if len(start) == _HEAD_BYTES and b"\n" in start:
         start = start[: start.rindex(b"\n") + 1]  # whole lines only: no cut characters
@@ -252,47 +251,97 @@ def read_csv(path: Path) -> RawResponses:
             "(multiple-choice answers use ';' inside a cell)",
         )
     _check_header(header, source)
-    bad_rows: list[Issue] = []
+    return header
 
-    def invalid_row(row: Any) -> str:
-        bad_rows.append(
+
+class _CsvRules:
+    """pyarrow's CSV options for response files, and the rows they refused."""
+
+    def __init__(self, header: list[str], source: str) -> None:
+        self.source = source
+        self.bad_rows: list[Issue] = []
+        self.read = pacsv.ReadOptions(
+            column_names=header, skip_rows=1, block_size=_CSV_BLOCK_BYTES, encoding="utf8"
+        )
+        self.parse = pacsv.ParseOptions(
+            newlines_in_values=True, invalid_row_handler=self._invalid_row
+        )
+        self.convert = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+            check_utf8=True,
+        )
+
+    def _invalid_row(self, row: Any) -> str:
+        self.bad_rows.append(
             Issue(
                 Reason.UNREADABLE_FILE,
                 f"row has {row.actual_columns} cells; the header has {row.expected_columns}",
-                source=source,
+                source=self.source,
                 row=row.number,
                 value=(row.text or "")[:100],
             )
         )
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=header, skip_rows=1, block_size=_CSV_BLOCK_BYTES, encoding="utf8"
-            ),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=invalid_row
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                null_values=[],
-                check_utf8=True,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
+    def refuse(self, exc: pa.ArrowInvalid) -> InputError:
         message = str(exc).split("\n")[0]
         if "UTF8" in message or "utf8" in message.lower():
             message = "file is not UTF-8 text; save it as UTF-8"
-        raise _fail(source, Reason.UNREADABLE_FILE, f"cannot read CSV: {message}") from exc
-    if bad_rows:
-        raise InputError(bad_rows)
+        return _fail(self.source, Reason.UNREADABLE_FILE, f"cannot read CSV: {message}")
+
+    def check(self) -> None:
+        if self.bad_rows:
+            raise InputError(self.bad_rows)
+
+
+def read_csv(path: Path) -> RawResponses:
+    """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells)."""
+    source = str(path)
+    rules = _CsvRules(_csv_header(path, source), source)
+    try:
+        table = pacsv.read_csv(
+            path, read_options=rules.read, parse_options=rules.parse, convert_options=rules.convert
+        )
+    except pa.ArrowInvalid as exc:
+        raise rules.refuse(exc) from exc
+    rules.check()
     if table.num_rows == 0:
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
     return RawResponses(table=table, source=source, first_row=2)
+
+
+def _iter_csv(path: Path, rows: int) -> Iterator[pa.Table]:
+    source = str(path)
+    rules = _CsvRules(_csv_header(path, source), source)
+    try:
+        reader = pacsv.open_csv(
+            path, read_options=rules.read, parse_options=rules.parse, convert_options=rules.convert
+        )
+        for batch in _rebatch(reader, rows):
+            rules.check()
+            yield batch
+    except pa.ArrowInvalid as exc:
+        raise rules.refuse(exc) from exc
+    rules.check()
+
+
+def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Group record batches into tables of ``rows`` rows (the last may be shorter)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - count, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            batch, count = batch.slice(take), count + take
+            if count == rows:
+                yield pa.Table.from_batches(pending)
+                pending, count = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def _excel_text(cell: Any) -> str | None:
@@ -314,8 +363,8 @@ def _excel_text(cell: Any) -> str | None:
     return str(value)
 
 
-def read_xlsx(path: Path) -> RawResponses:
-    """Read an XLSX workbook: the sheet named ``responses``, else the first sheet."""
+def _xlsx_tables(path: Path, rows: int) -> Iterator[pa.Table]:
+    """The ``responses`` sheet (else the first) as tables of ``rows`` rows of text."""
     import zipfile
 
     import openpyxl  # imported here: only spreadsheet users pay for it
@@ -332,9 +381,9 @@ def read_xlsx(path: Path) -> RawResponses:
         sheet = (
             workbook["responses"] if "responses" in workbook.sheetnames else workbook.worksheets[0]
         )
-        rows = sheet.iter_rows()
+        cells_by_row = sheet.iter_rows()
         try:
-            header_cells = next(rows)
+            header_cells = next(cells_by_row)
         except StopIteration as exc:
             raise _fail(source, Reason.EMPTY_FILE, "the sheet is empty") from exc
         header = [str(c.value).strip() if c.value is not None else "" for c in header_cells]
@@ -343,7 +392,7 @@ def read_xlsx(path: Path) -> RawResponses:
         _check_header(header, source)
         width = len(header)
         columns: list[list[str | None]] = [[] for _ in header]
-        for cells in rows:
+        for cells in cells_by_row:
             values = [_excel_text(c) for c in cells]
             if all(v is None or not str(v).strip() for v in values):
                 continue  # Excel leaves formatted but empty rows behind
@@ -357,28 +406,44 @@ def read_xlsx(path: Path) -> RawResponses:
                 )
             for index in range(width):
                 columns[index].append(values[index])
+            if len(columns[0]) == rows:
+                yield _text_table(header, columns)
+                columns = [[] for _ in header]
+        if columns and columns[0]:
+            yield _text_table(header, columns)
     finally:
         workbook.close()
-    if not columns or not columns[0]:
-        raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
-    table = pa.table(
+
+
+def _text_table(header: list[str], columns: list[list[str | None]]) -> pa.Table:
+    return pa.table(
         {name: pa.array(col, pa.string()) for name, col in zip(header, columns, strict=True)}
     )
-    return RawResponses(table=table, source=source, first_row=2)
 
 
-def read_parquet(path: Path) -> RawResponses:
-    """Read a Parquet file of responses; typed columns are written as text first."""
+def read_xlsx(path: Path) -> RawResponses:
+    """Read an XLSX workbook: the sheet named ``responses``, else the first sheet."""
+    tables = list(_xlsx_tables(path, _ALL_ROWS))
+    if not tables:
+        raise _fail(str(path), Reason.EMPTY_FILE, "no facility rows under the header")
+    return RawResponses(table=pa.concat_tables(tables), source=str(path), first_row=2)
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
     source = str(path)
     read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
     try:
-        table = pq.read_table(path)
+        return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         raise _fail(
             source,
             Reason.UNREADABLE_FILE,
             f"not a readable Parquet file: {str(exc).splitlines()[0]}",
         ) from exc
+
+
+def _as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
+    """Every column as text; booleans as yes/no; nested columns refused."""
     _check_header(table.column_names, source)
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
@@ -393,13 +458,37 @@ def read_parquet(path: Path) -> RawResponses:
             column = column.cast(kind.value_type)
             kind = kind.value_type
         if pa.types.is_boolean(kind):
-            column = pa.chunked_array(
-                [pc.if_else(chunk, "yes", "no") for chunk in column.chunks], pa.string()
-            )
+            column = pc.if_else(column, "yes", "no")
         columns[name] = column.cast(pa.string())
+    return pa.table(columns)
+
+
+def _iter_parquet(path: Path, rows: int) -> Iterator[pa.Table]:
+    source = str(path)
+    try:
+        for batch in _parquet_file(path).iter_batches(batch_size=rows):
+            yield _as_text_columns(batch, source)
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(
+            source, Reason.UNREADABLE_FILE, f"cannot read Parquet: {str(exc).splitlines()[0]}"
+        ) from exc
+
+
+def read_parquet(path: Path) -> RawResponses:
+    """Read a Parquet file of responses; typed columns are written as text first."""
+    source = str(path)
+    try:
+        table = _parquet_file(path).read()
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(
+            source,
+            Reason.UNREADABLE_FILE,
+            f"not a readable Parquet file: {str(exc).splitlines()[0]}",
+        ) from exc
     if table.num_rows == 0:
+        _check_header(table.column_names, source)
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows")
-    return RawResponses(table=pa.table(columns), source=source, first_row=1)
+    return RawResponses(table=_as_text_columns(table, source), source=source, first_row=1)
 
 
 _TABLE_READERS = {
@@ -410,6 +499,39 @@ _TABLE_READERS = {
 }
 _DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 SUPPORTED_SUFFIXES = (*_DOCUMENT_SUFFIXES, *_TABLE_READERS)
+
+
+_CHUNKED_READERS = {
+    ".csv": (_iter_csv, 2),
+    ".xlsx": (_xlsx_tables, 2),
+    ".parquet": (_iter_parquet, 1),
+    ".pq": (_iter_parquet, 1),
+}
+_ALL_ROWS = 2**62
+
+
+def iter_responses(path: Path, rows: int) -> Iterator[RawResponses]:
+    """Read a table of responses (CSV, XLSX, Parquet) in chunks of ``rows`` rows.
+
+    Memory stays bounded by the chunk size whatever the file size. Row numbers run
+    on across chunks, so every issue names the row a user sees. The same checks as
+    :func:`read_responses` apply; an empty table raises ``InputError``.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in _CHUNKED_READERS:
+        raise _fail(
+            str(path),
+            Reason.UNREADABLE_FILE,
+            f"unsupported file type {suffix or '(none)'!r} for a book",
+            allowed=", ".join(_CHUNKED_READERS),
+        )
+    reader, first_row = _CHUNKED_READERS[suffix]
+    seen = 0
+    for table in reader(path, rows):
+        yield RawResponses(table=table, source=str(path), first_row=first_row + seen)
+        seen += table.num_rows
+    if seen == 0:
+        raise _fail(str(path), Reason.EMPTY_FILE, "no facility rows")
 
 
 def read_responses(path: Path) -> RawResponses:
