@@ -27,9 +27,8 @@ def main() -> None:
         result = score(path, as_of=AS_OF)
         target = GOLDEN / f"{path.stem}.json"
         target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        print(
-            f"{target.relative_to(ROOT)}: {result.outcome}, tier {result.tier}, ${result.premium:,.0f}"
-        )
+        name = target.relative_to(ROOT)
+        print(f"{name}: {result.outcome}, tier {result.tier}, ${result.premium:,.0f}")
 
 
 if __name__ == "__main__":

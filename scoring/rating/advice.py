@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from scoring.questionnaire.definition import Question
+from scoring.rating._rounding import money
 from scoring.rating.engine import Rating, RatingEngine
 from scoring.rating.plan import OUTCOMES
 from scoring.rating.result import Advice, Fix, FixSet, Scenario
@@ -158,7 +159,7 @@ def scenario(
         tier=tiers[int(rating.tier[i])].tier,
         outcome=OUTCOMES[int(rating.outcome[i])],
         score=int(rating.score[i]),
-        expected_loss=round(float(rating.expected_loss[i].sum()), 2),
+        expected_loss=float(money(rating.expected_loss[i].sum())),
     )
 
 
@@ -195,6 +196,7 @@ def advise(
     revenue = float(applicant.answers.get(engine.plan.exposure_base.question) or 0.0)
     band = catalogue.size_band(revenue).band
     fixes: list[Fix] = []
+    loss_cut: dict[str, float] = {}
     best_option: dict[str, int] = {}
     position = 0
     for question, targets in found:
@@ -205,6 +207,9 @@ def advise(
         nxt = scenario(scenarios, rated, first, one[first], base)
         best = scenario(scenarios, rated, last, one[last], base) if last > first else None
         best_option[question.id] = last
+        loss_cut[question.id] = float(
+            base.expected_loss.sum(axis=1)[0] - rated.expected_loss[last : last + 1].sum(axis=1)[0]
+        )
         cleared = base.rule_hits[0] & ~rated.rule_hits[last]
         low, high = catalogue.cost(question.id, revenue)
         saving = (best or nxt).saving
@@ -231,14 +236,10 @@ def advise(
             )
         )
         position += len(targets)
-    loss_now = float(base.expected_loss[0].sum())
+    # the ranking a book's best fixes follow too (scoring.portfolio.batch.best_fixes)
     ranked = sorted(
         fixes,
-        key=lambda f: (
-            -(f.best or f.next).saving,
-            -(loss_now - (f.best or f.next).expected_loss),
-            f.question_id,
-        ),
+        key=lambda f: (-(f.best or f.next).saving, -loss_cut[f.question_id], f.question_id),
     )
     by_value = sorted(
         fixes, key=lambda f: (-f.saving_per_1000_cost, -(f.best or f.next).saving, f.question_id)

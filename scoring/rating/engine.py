@@ -94,9 +94,9 @@ class Rating:
     outcome: np.ndarray
     """Index into OUTCOMES (0 = quote, 1 = refer, 2 = decline)."""
 
-    def row(self, i: int) -> Rating:
-        """The rating of one row, as a one-row Rating."""
-        return Rating(**{k: v[i : i + 1] for k, v in self.__dict__.items()})
+    def take(self, rows: np.ndarray) -> Rating:
+        """The rating of some rows, in the order given."""
+        return Rating(**{k: v[rows] for k, v in self.__dict__.items()})
 
 
 class RatingEngine:

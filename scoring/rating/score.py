@@ -22,6 +22,7 @@ import pyarrow as pa
 from scoring.errors import InputError, Issue
 from scoring.model.loss_model import default_model_dir
 from scoring.rating import advice
+from scoring.rating._rounding import money, significant
 from scoring.rating.engine import PERILS, Rating, RatingEngine
 from scoring.rating.explain import answer_text, factors
 from scoring.rating.plan import OUTCOMES, Option
@@ -244,11 +245,11 @@ def _requested(applicant: Applicant, question_id: str) -> str | None:
 
 
 def _money(value: float) -> float:
-    return round(float(value), 2)
+    return float(money(value))
 
 
 def _ratio(value: float) -> float:
-    return float(f"{float(value):.6g}")
+    return float(significant(value))
 
 
 def _layer(limit: Option, retention: Option) -> Layer:

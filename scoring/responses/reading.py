@@ -510,6 +510,27 @@ _CHUNKED_READERS = {
 _ALL_ROWS = 2**62
 
 
+def count_rows(path: Path) -> int | None:
+    """About how many rows a table holds, read cheaply (for progress bars), or None.
+
+    Parquet and XLSX state it; for a CSV, line breaks are counted (a cell holding a
+    line break makes this an overestimate).
+    """
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if suffix == ".csv":
+            lines = 0
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    lines += block.count(b"\n")
+            return max(lines - 1, 0)
+    except (OSError, pa.ArrowException):
+        return None
+    return None
+
+
 def iter_responses(path: Path, rows: int) -> Iterator[RawResponses]:
     """Read a table of responses (CSV, XLSX, Parquet) in chunks of ``rows`` rows.
 

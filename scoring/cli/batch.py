@@ -1,0 +1,137 @@
+"""``carescore batch INPUT -o OUTPUT``: rescore a whole book, every row accounted for."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from scoring.cli._common import EXIT_INVALID, EXIT_OK, fail_input, parse_as_of
+from scoring.cli.score import ModelOption, PlanOption, load_engine
+from scoring.errors import InputError
+from scoring.portfolio.run import CHUNK_ROWS, BookSummary, errors_path_for, score_book
+from scoring.responses.reading import count_rows
+
+
+def batch_command(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="The book: CSV, XLSX or Parquet in the questionnaire's column format.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Scored book: .parquet or .csv.", dir_okay=False),
+    ],
+    errors: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors",
+            help="Rejected rows and their reasons (CSV); default: <output>.errors.csv.",
+            dir_okay=False,
+        ),
+    ] = None,
+    model: ModelOption = None,
+    rating_plan: PlanOption = None,
+    limit: Annotated[
+        str | None,
+        typer.Option("--limit", help="Rate every facility at this limit code."),
+    ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option("--retention", help="Rate every facility at this retention code."),
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option("--chunk-rows", min=1, help="Rows read and scored at a time.")
+    ] = CHUNK_ROWS,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted run from its last finished chunk."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Assessment date (YYYY-MM-DD) for rows without one."),
+    ] = None,
+) -> None:
+    """Score every facility of a book; rejected rows go to the errors file with reasons.
+
+    Exits 0 when every row was scored, 1 when some rows were rejected (they are in
+    the errors file) or the book, model or rating plan cannot be used (then no
+    output is written), 2 for usage errors.
+    """
+    engine = load_engine(model, rating_plan)
+    run = functools.partial(
+        score_book,
+        source,
+        output,
+        engine,
+        as_of=parse_as_of(as_of),
+        errors=errors or errors_path_for(output),
+        limit=limit,
+        retention=retention,
+        chunk_rows=chunk_rows,
+        resume=resume,
+    )
+    try:
+        if not quiet and sys.stderr.isatty():
+            summary = _with_progress_bar(run, count_rows(source))
+        else:
+            summary = run()
+    except InputError as exc:
+        fail_input(exc, as_json=False)
+    except OSError as exc:
+        typer.echo(f"error: cannot write the output: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
+    _report(summary)
+    raise typer.Exit(EXIT_OK if summary.rows_rejected == 0 else EXIT_INVALID)
+
+
+def _with_progress_bar(run: Callable[..., BookSummary], total: int | None) -> BookSummary:
+    """Run with a progress bar (rows, rows/s, time left) on the terminal's stderr."""
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("book", total=total, rate="")
+
+        def progress(done: int, scored: int) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+            bar.update(task, completed=done, rate=rate)
+
+        summary: BookSummary = run(progress=progress)
+        return summary
+
+
+def _report(summary: BookSummary) -> None:
+    seconds = sum(summary.seconds.values())
+    rate = summary.rows_read / seconds if seconds > 0 else 0.0
+    typer.echo(
+        f"{summary.input}: {summary.rows_read:,} rows read = {summary.rows_scored:,} scored "
+        f"+ {summary.rows_rejected:,} rejected ({summary.chunks:,} chunk(s)"
+        + (f", {summary.chunks_resumed:,} resumed" if summary.chunks_resumed else "")
+        + f"; {seconds:,.1f} s, {rate:,.0f} rows/s)"
+    )
+    typer.echo(f"scored: {summary.output}")
+    typer.echo(f"rejected rows: {summary.errors}")
+    versions = summary.versions
+    typer.echo(
+        f"{versions['model_id']} ({versions['model_sha256'][:12]}), {versions['rating_plan']}, "
+        f"{versions['questionnaire']}"
+    )

@@ -1,0 +1,1 @@
+"""Portfolio rescoring: books scored chunk by chunk with the single-applicant engine."""

@@ -1,0 +1,378 @@
+"""Scoring a chunk of a book: many facilities rated column-wise by the one rating engine.
+
+:func:`score_chunk` validates a chunk of rows, encodes the valid ones, rates them
+with :meth:`RatingEngine.rate` and prices each facility's fixes - every actionable
+control moved to its best answer - by adding the control's change to the rows'
+linear predictors and re-rating, exactly as one applicant's advice is priced
+(:class:`scoring.rating.advice.Scenarios`). The ranking of fixes is the same as
+:func:`scoring.rating.advice.advise`'s, so a row of a book and ``carescore score``
+of the same facility agree. Rows that fail validation, or ask for a limit or
+retention the plan does not offer, are returned as issues, never dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from scoring._arrow import to_mask
+from scoring.questionnaire import expression as ex
+from scoring.questionnaire.definition import Question
+from scoring.rating._rounding import money, significant
+from scoring.rating.engine import PERILS, Rating, RatingEngine
+from scoring.rating.plan import OUTCOMES, Option
+from scoring.responses.reading import RawResponses
+from scoring.responses.validation import ISSUE_COLUMNS, validate
+from scoring.vocabulary import AnswerKind, Reason, Severity
+
+TOP_FIXES = 3
+"""Fixes written per facility."""
+
+
+def book_schema(fixes: int = TOP_FIXES) -> pa.Schema:
+    """The columns of a scored book, in order."""
+    fields = [
+        pa.field("facility_id", pa.string()),
+        pa.field("facility_name", pa.string()),
+        pa.field("source_row", pa.int64()),
+        pa.field("outcome", pa.string()),
+        pa.field("reasons", pa.string()),
+        pa.field("tier", pa.string()),
+        pa.field("score", pa.int64()),
+        pa.field("premium", pa.float64()),
+        pa.field("limit", pa.string()),
+        pa.field("retention", pa.string()),
+        pa.field("relative_risk", pa.float64()),
+        pa.field("expected_loss", pa.float64()),
+        *[pa.field(f"expected_loss_{p.value}", pa.float64()) for p in PERILS],
+    ]
+    for k in range(1, fixes + 1):
+        fields += [pa.field(f"fix_{k}", pa.string()), pa.field(f"fix_{k}_saving", pa.float64())]
+    fields += [
+        pa.field("model_id", pa.string()),
+        pa.field("model_sha256", pa.string()),
+        pa.field("rating_plan", pa.string()),
+        pa.field("questionnaire", pa.string()),
+        pa.field("input_sha256", pa.string()),
+    ]
+    return pa.schema(fields)
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One chunk: its scored rows, and the issues of the rows it rejected."""
+
+    scored: pa.Table
+    errors: pd.DataFrame
+    """Errors of the rejected rows, with the columns of ``ISSUE_COLUMNS``."""
+    rows_read: int
+
+    @property
+    def rows_scored(self) -> int:
+        return int(self.scored.num_rows)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_read - self.rows_scored
+
+
+def row_hashes(table: pa.Table) -> list[str]:
+    """sha256 of each input row as read (its cells in file order, blanks marked)."""
+    if table.num_columns == 0:
+        return [hashlib.sha256(b"").hexdigest()] * table.num_rows
+    cells = [pc.fill_null(column, "\x00") for column in table.columns]
+    joined = pc.binary_join_element_wise(*cells, "\x1f")
+    return [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in joined.to_pylist()]
+
+
+def _layer_amounts(
+    engine: RatingEngine,
+    answers: pd.DataFrame,
+    question_id: str,
+    override: str | None,
+    offered: tuple[Option, ...],
+    default: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the code chosen, its amount, and whether the plan offers it."""
+    if override is not None:
+        codes = pd.Series(override, index=answers.index, dtype="object")
+    elif question_id in answers.columns:
+        codes = answers[question_id].astype("object").where(answers[question_id].notna(), default)
+    else:
+        codes = pd.Series(default, index=answers.index, dtype="object")
+    amounts = {o.code: o.amount for o in offered}
+    chosen = codes.map(amounts)
+    return (
+        codes.to_numpy(dtype=object),
+        chosen.to_numpy(dtype=np.float64, na_value=np.nan),
+        chosen.notna().to_numpy(),
+    )
+
+
+def _not_offered(
+    engine: RatingEngine,
+    source: str,
+    facilities: pd.DataFrame,
+    rows: np.ndarray,
+    codes: np.ndarray,
+    what: str,
+    offered: tuple[Option, ...],
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source": source,
+            "row": facilities["row"].to_numpy()[rows],
+            "facility_id": facilities["facility_id"].to_numpy()[rows],
+            "question_id": f"requested_{what}",
+            "severity": Severity.ERROR.value,
+            "reason": Reason.NOT_A_CHOICE.value,
+            "value": codes[rows],
+            "message": f"this {what} is not offered by the rating plan {engine.plan.key}",
+            "allowed": ", ".join(o.code for o in offered),
+        },
+        columns=list(ISSUE_COLUMNS),
+    )
+
+
+def score_chunk(
+    engine: RatingEngine,
+    raw: RawResponses,
+    *,
+    as_of: dt.date,
+    limit: str | None = None,
+    retention: str | None = None,
+    fixes: int = TOP_FIXES,
+) -> ChunkResult:
+    """Validate, rate and advise one chunk of a book (see the module docstring)."""
+    plan = engine.plan
+    validation = validate(raw, engine.questionnaire, as_of=as_of)
+    answers, facilities = validation.answers, validation.facilities
+    limit_codes, limits, limit_ok = _layer_amounts(
+        engine, answers, "requested_limit", limit, plan.limits, plan.default_limit
+    )
+    retention_codes, retentions, retention_ok = _layer_amounts(
+        engine, answers, "requested_retention", retention, plan.retentions, plan.default_retention
+    )
+    valid = validation.valid & limit_ok & retention_ok
+    issues = validation.issues
+    errors = [issues[issues["severity"] == Severity.ERROR.value]]
+    for codes, ok, what, offered in (
+        (limit_codes, limit_ok, "limit", plan.limits),
+        (retention_codes, retention_ok, "retention", plan.retentions),
+    ):
+        refused = np.flatnonzero(validation.valid & ~ok)
+        if refused.size:
+            errors.append(
+                _not_offered(engine, validation.source, facilities, refused, codes, what, offered)
+            )
+    error_frame = pd.concat(errors, ignore_index=True) if len(errors) > 1 else errors[0]
+    rows = np.flatnonzero(valid)
+    hashes = row_hashes(raw.table.take(pa.array(rows))) if rows.size else []
+    if not rows.size:
+        return ChunkResult(book_schema(fixes).empty_table(), error_frame, raw.table.num_rows)
+    table = validation.table.iloc[rows]
+    kept = answers.iloc[rows].reset_index(drop=True)
+    features = engine.encoder.transform(table)
+    env = engine.rule_env(kept)
+    rating = engine.rate(features, engine.rule_hits(env, len(rows)), limits[rows], retentions[rows])
+    fix_ids, fix_savings = best_fixes(
+        engine,
+        kept,
+        features,
+        env,
+        table["assessed_on"],
+        rating,
+        limits[rows],
+        retentions[rows],
+        fixes,
+    )
+    scored = _book_rows(
+        engine,
+        facilities.iloc[rows],
+        rating,
+        limit_codes[rows],
+        retention_codes[rows],
+        fix_ids,
+        fix_savings,
+        hashes,
+        fixes,
+    )
+    return ChunkResult(scored, error_frame, raw.table.num_rows)
+
+
+def _best_answer(
+    engine: RatingEngine, question: Question, as_of: pd.Series
+) -> tuple[pa.Array, np.ndarray]:
+    """Each row's best answer to a control (as the rules read it) and its level."""
+    control = question.control
+    assert control is not None
+    n = len(as_of)
+    if question.kind is AnswerKind.DATE:
+        days = pd.to_datetime(as_of).to_numpy(dtype="datetime64[D]")
+        level = engine.control_level(question.id, dt.date(2000, 1, 1), dt.date(2000, 1, 1))
+        return pa.array(days, pa.date32()), np.full(n, level)
+    if control.order is not None:
+        best: object = control.order[-1]
+    else:
+        steps = engine.remediation.controls[question.id].steps or ()
+        best = steps[-1]
+        if question.kind is AnswerKind.INTEGER:
+            best = int(best)
+    level = engine.control_level(question.id, best, dt.date(2000, 1, 1))
+    return pa.array([best] * n), np.full(n, level)
+
+
+def best_fixes(
+    engine: RatingEngine,
+    answers: pd.DataFrame,
+    features: np.ndarray,
+    env: dict[str, pa.Array],
+    as_of: pd.Series,
+    rating: Rating,
+    limits: np.ndarray,
+    retentions: np.ndarray,
+    count: int = TOP_FIXES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` best fixes of every row: question ids and premium saved.
+
+    Ranked as one applicant's advice is: by premium saved at the best answer, then
+    by expected loss saved, then by question id; a row with fewer candidate fixes
+    leaves the rest empty.
+    """
+    n = len(features)
+    loss_now = rating.expected_loss.sum(axis=1)
+    ids, savings, cuts = [], [], []
+    for question in engine.questionnaire.controls:
+        control = question.control
+        assert control is not None
+        if not control.actionable:
+            continue
+        column = engine.feature_index[question.id]
+        best_answers, best_level = _best_answer(engine, question, as_of)
+        candidate = answers[question.id].notna().to_numpy() & (features[:, column] < best_level)
+        rows = np.flatnonzero(candidate)
+        if not rows.size:
+            continue
+        linear = rating.linear[rows] + engine.change(
+            question.id, best_level[rows], features[rows, column]
+        )
+        hits = rating.rule_hits[rows].copy()
+        taken = pa.array(rows)
+        for j, rule in enumerate(engine.plan.rules):
+            if question.id not in rule.questions:
+                continue
+            local = {q: env[q].take(taken) for q in rule.questions}
+            local[question.id] = best_answers.take(taken).cast(env[question.id].type)
+            hits[:, j] = to_mask(ex.evaluate(rule.condition, local, length=rows.size))
+        after = engine.rate_linear(
+            linear, hits, limits[rows], retentions[rows], same_class=rating.take(rows)
+        )
+        saving = np.full(n, np.nan)
+        saving[rows] = rating.premium[rows] - after.premium
+        cut = np.full(n, np.nan)
+        cut[rows] = loss_now[rows] - after.expected_loss.sum(axis=1)
+        ids.append(question.id)
+        savings.append(saving)
+        cuts.append(cut)
+    names = np.array(ids, dtype=object)
+    if not ids:
+        return np.full((n, count), None, dtype=object), np.full((n, count), np.nan)
+    saving_matrix, cut_matrix = np.column_stack(savings), np.column_stack(cuts)
+    # lexicographic ranking per row: saving, then loss saved, then question id
+    by_id = np.argsort(names)
+    order = np.lexsort(
+        (
+            np.broadcast_to(np.argsort(by_id), saving_matrix.shape),
+            -np.nan_to_num(cut_matrix, nan=-np.inf),
+            -np.nan_to_num(saving_matrix, nan=-np.inf),
+        ),
+        axis=1,
+    )[:, :count]
+    chosen_saving = np.take_along_axis(saving_matrix, order, axis=1)
+    chosen_ids = names[order].astype(object)
+    chosen_ids[np.isnan(chosen_saving)] = None
+    if chosen_ids.shape[1] < count:
+        pad = count - chosen_ids.shape[1]
+        chosen_ids = np.hstack([chosen_ids, np.full((n, pad), None, dtype=object)])
+        chosen_saving = np.hstack([chosen_saving, np.full((n, pad), np.nan)])
+    return chosen_ids, chosen_saving
+
+
+def _reasons(engine: RatingEngine, rating: Rating) -> list[str | None]:
+    plan = engine.plan
+    rule_ids = [r.id for r in plan.rules]
+    tier_rules = [f"tier_{t.tier}" if t.outcome else None for t in plan.tiers]
+    texts: list[str | None] = []
+    for i in range(len(rating.premium)):
+        found = [rule_ids[j] for j in np.flatnonzero(rating.rule_hits[i])]
+        tier_rule = tier_rules[int(rating.tier[i])]
+        if tier_rule is not None:
+            found.append(tier_rule)
+        texts.append(";".join(found) or None)
+    return texts
+
+
+def _book_rows(
+    engine: RatingEngine,
+    facilities: pd.DataFrame,
+    rating: Rating,
+    limit_codes: np.ndarray,
+    retention_codes: np.ndarray,
+    fix_ids: np.ndarray,
+    fix_savings: np.ndarray,
+    hashes: list[str],
+    fixes: int,
+) -> pa.Table:
+    n = len(rating.premium)
+    tiers = np.array([t.tier for t in engine.plan.tiers], dtype=object)
+    loss = rating.expected_loss
+    columns: dict[str, object] = {
+        "facility_id": _texts(facilities["facility_id"]),
+        "facility_name": _texts(facilities["facility_name"]),
+        "source_row": facilities["row"].to_numpy(dtype="float64", na_value=np.nan),
+        "outcome": np.array(OUTCOMES, dtype=object)[rating.outcome],
+        "reasons": _reasons(engine, rating),
+        "tier": tiers[rating.tier],
+        "score": rating.score,
+        "premium": rating.premium,
+        "limit": limit_codes,
+        "retention": retention_codes,
+        "relative_risk": significant(rating.relative_risk),
+        "expected_loss": money(loss.sum(axis=1)),
+        **{f"expected_loss_{p.value}": money(loss[:, k]) for k, p in enumerate(PERILS)},
+    }
+    for k in range(fixes):
+        columns[f"fix_{k + 1}"] = fix_ids[:, k]
+        columns[f"fix_{k + 1}_saving"] = fix_savings[:, k]
+    versions = {
+        "model_id": engine.model.model_id,
+        "model_sha256": engine.model_sha256,
+        "rating_plan": engine.plan.key,
+        "questionnaire": engine.questionnaire.key,
+    }
+    for name, value in versions.items():
+        columns[name] = [value] * n
+    columns["input_sha256"] = hashes
+    schema = book_schema(fixes)
+    arrays = []
+    for field in schema:
+        values = columns[field.name]
+        if field.name == "source_row":
+            rows = np.asarray(values, dtype=np.float64)
+            arrays.append(pa.array(rows, pa.float64(), mask=np.isnan(rows)).cast(pa.int64()))
+        elif pa.types.is_floating(field.type):
+            data = np.asarray(values, dtype=np.float64)
+            arrays.append(pa.array(data, field.type, mask=np.isnan(data)))
+        else:
+            arrays.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _texts(column: pd.Series) -> list[str | None]:
+    return [None if pd.isna(v) else str(v) for v in column]

@@ -1,0 +1,279 @@
+"""Portfolio rescoring: chunked, every row accounted for, equal to one-by-one scoring."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from scoring import InputError, applicants, default_engine, score_applicant, synthetic_responses
+from scoring.cli.app import app
+from scoring.portfolio.run import score_book
+from scoring.responses.reading import read_responses
+from scoring.responses.validation import validate
+from tests.conftest import EXAMPLES, EXAMPLES_AS_OF, ROOT
+
+runner = CliRunner()
+PORTFOLIO = EXAMPLES / "portfolio.csv"
+
+
+def _book(path: Path, n: int, seed: int, *, spoil_every: int = 0) -> list[int]:
+    """A synthetic book as CSV; every ``spoil_every``-th row gets an invalid answer.
+
+    Returns the spreadsheet row numbers of the spoilt rows.
+    """
+    engine = default_engine()
+    table = synthetic_responses(
+        engine.questionnaire, n, seed=seed, as_of=EXAMPLES_AS_OF, blank_share=0.02
+    )
+    spoilt: list[int] = []
+    if spoil_every:
+        values = table.column("mfa_email").to_pylist()
+        for i in range(0, n, spoil_every):
+            values[i] = "sometimes"
+            spoilt.append(i + 2)
+        position = table.schema.get_field_index("mfa_email")
+        table = table.set_column(position, "mfa_email", pa.array(values, pa.string()))
+    pacsv.write_csv(table, path)
+    return spoilt
+
+
+def test_a_book_row_equals_scoring_the_facility_alone(tmp_path: Path) -> None:
+    engine = default_engine()
+    out = tmp_path / "book.parquet"
+    summary = score_book(PORTFOLIO, out, engine, as_of=EXAMPLES_AS_OF, chunk_rows=70)
+    assert summary.rows_read == summary.rows_scored + summary.rows_rejected == 240
+    book = pq.read_table(out).to_pylist()
+    raw = read_responses(PORTFOLIO)
+    alone = {
+        a.facility_id: score_applicant(engine, a)
+        for a in applicants(engine, validate(raw, engine.questionnaire, as_of=EXAMPLES_AS_OF))
+    }
+    assert len(alone) == len(book)
+    for row in book:
+        result = alone[row["facility_id"]]
+        assert row["outcome"] == result.outcome
+        assert row["tier"] == result.tier
+        assert row["score"] == result.score
+        assert row["premium"] == result.premium
+        assert row["relative_risk"] == result.relative_risk
+        assert row["expected_loss"] == result.expected_loss
+        assert set((row["reasons"] or "").split(";")) - {""} == {h.id for h in result.rules}
+        assert result.advice is not None
+        top = result.advice.fixes[:3]
+        for k, fix in enumerate(top, start=1):
+            assert row[f"fix_{k}"] == fix.question_id
+            assert row[f"fix_{k}_saving"] == (fix.best or fix.next).saving
+        assert row["model_sha256"] == result.versions.model_sha256
+
+
+def test_rows_in_equal_rows_scored_plus_rows_rejected(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    spoilt = _book(source, 400, seed=21, spoil_every=20)  # 5 % invalid rows
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        ["batch", str(source), "-o", str(out), "--chunk-rows", "64", "--as-of", "2026-11-29"],
+    )
+    assert result.exit_code == 1, result.output  # some rows rejected
+    assert "400 rows read = 380 scored + 20 rejected" in result.output
+    scored = pacsv.read_csv(out).to_pylist()
+    assert len(scored) == 380
+    assert not {r["source_row"] for r in scored} & set(spoilt)
+    with (tmp_path / "out.errors.csv").open() as handle:
+        errors = list(csv.DictReader(handle))
+    assert {int(e["row"]) for e in errors} == set(spoilt)
+    assert {e["question_id"] for e in errors} == {"mfa_email"}
+    assert all(e["value"] == "sometimes" and e["reason"] for e in errors)
+    manifest = json.loads((tmp_path / "out.csv.manifest.json").read_text())
+    assert manifest["rows_read"] == manifest["rows_scored"] + manifest["rows_rejected"] == 400
+
+
+def test_the_same_book_gives_byte_identical_output_whatever_its_format(tmp_path: Path) -> None:
+    engine = default_engine()
+    parquet = tmp_path / "book.parquet"
+    pq.write_table(read_responses(PORTFOLIO).table, parquet)
+    outputs = []
+    books = ((PORTFOLIO, 50), (PORTFOLIO, 240), (parquet, 70), (EXAMPLES / "portfolio.xlsx", 90))
+    for source, chunk in books:
+        out = tmp_path / f"out-{len(outputs)}.parquet"
+        score_book(source, out, engine, as_of=EXAMPLES_AS_OF, chunk_rows=chunk)
+        outputs.append(pq.read_table(out))
+    first = outputs[0].drop(["input_sha256", "source_row"])
+    for other in outputs[1:]:  # Parquet rows count from 1, spreadsheet rows from 2
+        assert other.drop(["input_sha256", "source_row"]).equals(first)
+    assert outputs[3].column("source_row").equals(outputs[0].column("source_row"))
+    assert outputs[1].column("input_sha256").equals(outputs[0].column("input_sha256"))
+    again = tmp_path / "again.parquet"
+    score_book(PORTFOLIO, again, engine, as_of=EXAMPLES_AS_OF, chunk_rows=50)
+    assert again.read_bytes() == (tmp_path / "out-0.parquet").read_bytes()
+
+
+def test_csv_output_keeps_formula_looking_text_inert(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 5, seed=3)
+    table = pacsv.read_csv(source)
+    names = ['=HYPERLINK("http://x")', "+1", "@SUM(A1)", "-2", "Plain"]
+    position = table.schema.get_field_index("facility_name")
+    pacsv.write_csv(table.set_column(position, "facility_name", pa.array(names)), source)
+    out = tmp_path / "out.csv"
+    score_book(source, out, default_engine(), as_of=EXAMPLES_AS_OF)
+    with out.open() as handle:
+        written = [row["facility_name"] for row in csv.DictReader(handle)]
+    assert written == ['\'=HYPERLINK("http://x")', "'+1", "'@SUM(A1)", "'-2", "Plain"]
+
+
+def test_a_truncated_last_line_writes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 30, seed=4)
+    text = source.read_text()
+    source.write_text(text[: text.rstrip("\n").rfind(",")] + "\n")  # the last row loses cells
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["batch", str(source), "-o", str(out), "--as-of", "2026-11-29"])
+    assert result.exit_code == 1
+    assert "row has" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert not (tmp_path / "out.errors.csv").exists()
+
+
+def test_a_book_that_changes_while_read_writes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 120, seed=5)
+    out = tmp_path / "out.parquet"
+
+    def touch(done: int, scored: int) -> None:
+        with source.open("a") as handle:
+            handle.write("")
+        os.utime(source, ns=(time.time_ns(), time.time_ns() + 10**9))
+
+    with pytest.raises(InputError, match="changed while it was read"):
+        score_book(
+            source, out, default_engine(), as_of=EXAMPLES_AS_OF, chunk_rows=50, progress=touch
+        )
+    assert not out.exists()
+
+
+def test_a_model_that_fails_verification_scores_nothing(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for item in (ROOT / "models" / "care-cyber-default").iterdir():
+        if item.is_file():
+            (model / item.name).write_bytes(item.read_bytes())
+    text = (model / "model.json").read_text()
+    (model / "model.json").write_text(text.replace('"alpha": ', '"alpha": 1', 1))
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["batch", str(PORTFOLIO), "-o", str(out), "--model", str(model)])
+    assert result.exit_code == 1
+    assert "sha256" in result.output
+    assert not out.exists()
+
+
+def test_a_full_disk_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", no_space)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["batch", str(PORTFOLIO), "-o", str(out), "--as-of", "2026-11-29"])
+    assert result.exit_code == 1
+    assert "No space left on device" in result.output
+    assert not out.exists()
+
+
+def test_a_limit_not_offered_rejects_the_row_with_what_is_offered(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 10, seed=6)
+    table = pacsv.read_csv(
+        source, convert_options=pacsv.ConvertOptions(column_types={"requested_limit": pa.string()})
+    )
+    position = table.schema.get_field_index("requested_limit")
+    values = table.column("requested_limit").to_pylist()
+    values[3] = "limit_9m"
+    pacsv.write_csv(table.set_column(position, "requested_limit", pa.array(values)), source)
+    out = tmp_path / "out.parquet"
+    summary = score_book(source, out, default_engine(), as_of=EXAMPLES_AS_OF)
+    assert (summary.rows_scored, summary.rows_rejected) == (9, 1)
+    with (tmp_path / "out.errors.csv").open() as handle:
+        (error,) = list(csv.DictReader(handle))
+    assert error["row"] == "5"
+    assert error["value"] == "limit_9m"
+    assert "limit_1m" in error["allowed"]
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 3000, seed=7, spoil_every=50)
+    whole = tmp_path / "whole.parquet"
+    score_book(source, whole, default_engine(), as_of=EXAMPLES_AS_OF, chunk_rows=150)
+    out = tmp_path / "out.parquet"
+    command = [
+        sys.executable,
+        "-m",
+        "scoring",
+        "batch",
+        str(source),
+        "-o",
+        str(out),
+        "--chunk-rows",
+        "150",
+        "--as-of",
+        "2026-11-29",
+        "--quiet",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    parts = tmp_path / "out.parquet.parts"
+    deadline = time.monotonic() + 120
+    while len(list(parts.glob("scored-*.parquet"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(list(parts.glob("scored-*.parquet"))) >= 3
+    assert not out.exists(), "an interrupted run left an output that looks complete"
+    assert not (tmp_path / "out.errors.csv").exists()
+    resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True)
+    assert resumed.returncode == 1, resumed.stderr  # 1: some rows were rejected
+    assert "resumed" in resumed.stdout
+    assert out.read_bytes() == whole.read_bytes()
+    assert (tmp_path / "out.errors.csv").read_bytes() == (
+        tmp_path / "whole.errors.csv"
+    ).read_bytes()
+    assert not parts.exists()
+
+
+def test_resuming_another_run_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 20, seed=8)
+    out = tmp_path / "out.parquet"
+    parts = tmp_path / "out.parquet.parts"
+    parts.mkdir()
+    (parts / "settings.json").write_text(json.dumps({"input": "another"}))
+    with pytest.raises(InputError, match="cannot resume"):
+        score_book(source, out, default_engine(), as_of=EXAMPLES_AS_OF, resume=True)
+
+
+def test_memory_stays_bounded_by_the_chunk(tmp_path: Path) -> None:
+    """Chunks are read one at a time: a chunk never holds more rows than asked."""
+    from scoring.responses.reading import iter_responses
+
+    source = tmp_path / "book.csv"
+    _book(source, 500, seed=9)
+    sizes = [raw.table.num_rows for raw in iter_responses(source, 64)]
+    assert max(sizes) == 64
+    assert sum(sizes) == 500
+    firsts = [raw.first_row for raw in iter_responses(source, 64)]
+    assert firsts == list(np.arange(2, 502, 64))
