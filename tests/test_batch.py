@@ -77,6 +77,11 @@ def test_a_book_row_equals_scoring_the_facility_alone(tmp_path: Path) -> None:
             assert row[f"fix_{k}"] == fix.question_id
             assert row[f"fix_{k}_saving"] == (fix.best or fix.next).saving
         assert row["model_sha256"] == result.versions.model_sha256
+        risk = [f for f in result.factors if f.part == "risk" and f.premium_effect]
+        top_driver = max(risk, key=lambda f: abs(f.premium_effect or 0.0))
+        first = (row["drivers"] or "").split(";")[0].split(":")
+        assert first[0] == top_driver.question_id
+        assert float(first[1]) == pytest.approx(top_driver.premium_effect, abs=0.02)
 
 
 def test_rows_in_equal_rows_scored_plus_rows_rejected(tmp_path: Path) -> None:

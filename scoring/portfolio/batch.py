@@ -26,6 +26,7 @@ from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
 from scoring.rating.engine import PERILS, Rating, RatingEngine
+from scoring.rating.explain import question_ids, risk_effects
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import ISSUE_COLUMNS, validate
@@ -33,6 +34,9 @@ from scoring.vocabulary import AnswerKind, Reason, Severity
 
 TOP_FIXES = 3
 """Fixes written per facility."""
+TOP_DRIVERS = 5
+"""Answers written per facility in ``drivers``: the risk answers with the largest premium
+effects, as ``question_id:+123.45`` joined by ``;`` (see scoring.rating.explain)."""
 
 
 def book_schema(fixes: int = TOP_FIXES) -> pa.Schema:
@@ -55,6 +59,7 @@ def book_schema(fixes: int = TOP_FIXES) -> pa.Schema:
     for k in range(1, fixes + 1):
         fields += [pa.field(f"fix_{k}", pa.string()), pa.field(f"fix_{k}_saving", pa.float64())]
     fields += [
+        pa.field("drivers", pa.string()),
         pa.field("model_id", pa.string()),
         pa.field("model_sha256", pa.string()),
         pa.field("rating_plan", pa.string()),
@@ -200,6 +205,7 @@ def score_chunk(
         retention_codes[rows],
         fix_ids,
         fix_savings,
+        _drivers(engine, features, rating),
         hashes,
         fixes,
     )
@@ -326,6 +332,7 @@ def _book_rows(
     retention_codes: np.ndarray,
     fix_ids: np.ndarray,
     fix_savings: np.ndarray,
+    drivers: list[str | None],
     hashes: list[str],
     fixes: int,
 ) -> pa.Table:
@@ -350,6 +357,7 @@ def _book_rows(
     for k in range(fixes):
         columns[f"fix_{k + 1}"] = fix_ids[:, k]
         columns[f"fix_{k + 1}_saving"] = fix_savings[:, k]
+    columns["drivers"] = drivers
     versions = {
         "model_id": engine.model.model_id,
         "model_sha256": engine.model_sha256,
@@ -376,3 +384,15 @@ def _book_rows(
 
 def _texts(column: pd.Series) -> list[str | None]:
     return [None if pd.isna(v) else str(v) for v in column]
+
+
+def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> list[str | None]:
+    """The risk answers that move each row's premium most (see ``TOP_DRIVERS``)."""
+    effects = money(risk_effects(engine, features, rating))
+    names = question_ids(engine)
+    order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, :TOP_DRIVERS]
+    texts: list[str | None] = []
+    for row, picked in zip(effects, order, strict=True):
+        parts = [f"{names[q]}:{row[q]:+.2f}" for q in picked if row[q] != 0]
+        texts.append(";".join(parts) or None)
+    return texts
