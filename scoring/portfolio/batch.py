@@ -231,7 +231,7 @@ def _best_answer(
         if question.kind is AnswerKind.INTEGER:
             best = int(best)
     level = engine.control_level(question.id, best, dt.date(2000, 1, 1))
-    return pa.array([best] * n), np.full(n, level)
+    return pa.repeat(pa.scalar(best), n), np.full(n, level)
 
 
 def best_fixes(
@@ -277,7 +277,7 @@ def best_fixes(
             local[question.id] = best_answers.take(taken).cast(env[question.id].type)
             hits[:, j] = to_mask(ex.evaluate(rule.condition, local, length=rows.size))
         after = engine.rate_linear(
-            linear, hits, limits[rows], retentions[rows], same_class=rating.take(rows)
+            linear, hits, limits[rows], retentions[rows], class_layer=rating.class_layer_loss[rows]
         )
         saving = np.full(n, np.nan)
         saving[rows] = rating.premium[rows] - after.premium
@@ -310,18 +310,16 @@ def best_fixes(
     return chosen_ids, chosen_saving
 
 
-def _reasons(engine: RatingEngine, rating: Rating) -> list[str | None]:
+def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
+    """Each row's triggered rules, ``;``-joined in the plan's order (a tier's own last)."""
     plan = engine.plan
-    rule_ids = [r.id for r in plan.rules]
-    tier_rules = [f"tier_{t.tier}" if t.outcome else None for t in plan.tiers]
-    texts: list[str | None] = []
-    for i in range(len(rating.premium)):
-        found = [rule_ids[j] for j in np.flatnonzero(rating.rule_hits[i])]
-        tier_rule = tier_rules[int(rating.tier[i])]
-        if tier_rule is not None:
-            found.append(tier_rule)
-        texts.append(";".join(found) or None)
-    return texts
+    parts = [
+        pc.if_else(pa.array(rating.rule_hits[:, j]), rule.id, pa.scalar(None, pa.string()))
+        for j, rule in enumerate(plan.rules)
+    ]
+    tier_rules = pa.array([f"tier_{t.tier}" if t.outcome else None for t in plan.tiers])
+    parts.append(tier_rules.take(pa.array(rating.tier)))
+    return _join_present(parts)
 
 
 def _book_rows(
@@ -332,7 +330,7 @@ def _book_rows(
     retention_codes: np.ndarray,
     fix_ids: np.ndarray,
     fix_savings: np.ndarray,
-    drivers: list[str | None],
+    drivers: pa.Array,
     hashes: list[str],
     fixes: int,
 ) -> pa.Table:
@@ -377,22 +375,38 @@ def _book_rows(
         elif pa.types.is_floating(field.type):
             data = np.asarray(values, dtype=np.float64)
             arrays.append(pa.array(data, field.type, mask=np.isnan(data)))
+        elif isinstance(values, pa.Array):
+            arrays.append(values.cast(field.type))
         else:
             arrays.append(pa.array(values, field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _texts(column: pd.Series) -> list[str | None]:
-    return [None if pd.isna(v) else str(v) for v in column]
+def _texts(column: pd.Series) -> pa.Array:
+    return pa.array(column.astype("string"), pa.string(), from_pandas=True)
 
 
-def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> list[str | None]:
+def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.Array:
     """The risk answers that move each row's premium most (see ``TOP_DRIVERS``)."""
     effects = money(risk_effects(engine, features, rating))
-    names = question_ids(engine)
+    names = np.array(question_ids(engine), dtype=object)
     order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, :TOP_DRIVERS]
-    texts: list[str | None] = []
-    for row, picked in zip(effects, order, strict=True):
-        parts = [f"{names[q]}:{row[q]:+.2f}" for q in picked if row[q] != 0]
-        texts.append(";".join(parts) or None)
-    return texts
+    parts = []
+    for k in range(order.shape[1]):
+        value = np.take_along_axis(effects, order[:, k : k + 1], axis=1)[:, 0]
+        text = pc.cast(pa.array(value), pa.string())
+        signed = pc.if_else(pa.array(value >= 0), pc.binary_join_element_wise("+", text, ""), text)
+        item = pc.binary_join_element_wise(pa.array(names[order[:, k]], pa.string()), signed, ":")
+        parts.append(pc.if_else(pa.array(value != 0), item, pa.scalar(None, pa.string())))
+    return _join_present(parts)
+
+
+def _join_present(parts: list[pa.Array]) -> pa.Array:
+    """Join the non-null texts of each row with ``;``; null when there are none.
+
+    (pyarrow's own null_handling="skip" drops rows in some versions, so nulls are
+    joined as empty texts and the empty items removed.)
+    """
+    joined = pc.binary_join_element_wise(*parts, ";", null_handling="replace", null_replacement="")
+    cleaned = pc.utf8_trim(pc.replace_substring_regex(joined, ";{2,}", ";"), ";")
+    return pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, pa.string()), cleaned)

@@ -130,7 +130,7 @@ class Scenarios:
             codes = chosen.astype(np.intp) @ self._weights + self._offsets
             hits[:, self._rules_read] = self._verdicts[codes]
         return self.engine.rate_linear(
-            linear, hits, self.limit, self.retention, same_class=self._base
+            linear, hits, self.limit, self.retention, class_layer=self._base.class_layer_loss
         )
 
     def answers(self, chosen: np.ndarray) -> dict[str, str]:

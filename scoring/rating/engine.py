@@ -347,13 +347,13 @@ class RatingEngine:
         limit: np.ndarray | float,
         retention: np.ndarray | float,
         *,
-        same_class: Rating | None = None,
+        class_layer: np.ndarray | None = None,
     ) -> Rating:
         """Rate n rows given their linear predictors (see :meth:`linear`).
 
-        ``same_class`` may pass the rating of the same rows, or of one row, whose
-        class answers every row shares - scenarios change only controls, never class
-        answers - so the class average's layer loss is not priced again.
+        ``class_layer`` may pass the class average's layer loss of the same rows (or of
+        one row, for all) when it is already known - scenarios change only controls,
+        never class answers - so it is not priced again.
         """
         k = len(PERILS)
         n = len(linear)
@@ -363,7 +363,7 @@ class RatingEngine:
         class_sev = np.exp(linear[:, 3 * k :])
         loss = freq * sev
         class_loss = class_freq * class_sev
-        if same_class is None:
+        if class_layer is None:
             layer = self.layer_loss(
                 class_freq,
                 class_sev,
@@ -371,7 +371,7 @@ class RatingEngine:
                 np.asarray(retention, np.float64),
             )
         else:
-            layer = np.broadcast_to(same_class.class_layer_loss, (n, k)).copy()
+            layer = np.broadcast_to(class_layer, (n, k)).copy()
         relative = loss.sum(axis=1) / class_loss.sum(axis=1)
         tier = np.searchsorted(self._tier_bounds, relative, side="right")
         points = self.plan.points
