@@ -25,6 +25,8 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
     assert "scoring/_data/questionnaires/care-cyber-1.0.0.yaml" in names
     assert "scoring/_data/questionnaires/frameworks.yaml" in names
     assert "scoring/_data/models/care-cyber-default/model.json" in names
+    assert "scoring/_data/models/care-cyber-default/rating-plan.yaml" in names
+    assert "scoring/_data/questionnaires/remediation/care-cyber-1.0.0.yaml" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     script = (
@@ -32,7 +34,9 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
         f"assert scoring.__file__.startswith({str(site)!r}), scoring.__file__; "
         "from scoring.model.loss_model import default_model_dir, load_model; "
         "q = scoring.bundled_questionnaire(); "
-        "print(q.key, load_model(default_model_dir(), q).model_id)"
+        "print(q.key, load_model(default_model_dir(), q).model_id); "
+        "engine = scoring.default_engine(); "
+        "print(engine.plan.key, len(engine.remediation.controls))"
     )
     run = subprocess.run(
         [sys.executable, "-c", script],
@@ -43,4 +47,7 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "care_cyber@1.0.0 care-cyber-default"
+    assert run.stdout.split("\n")[:2] == [
+        "care_cyber@1.0.0 care-cyber-default",
+        "care_cyber_plan@2026.1.0 60",
+    ]
