@@ -282,3 +282,24 @@ def test_memory_stays_bounded_by_the_chunk(tmp_path: Path) -> None:
     assert sum(sizes) == 500
     firsts = [raw.first_row for raw in iter_responses(source, 64)]
     assert firsts == list(np.arange(2, 502, 64))
+
+
+def test_a_facility_repeated_across_chunks_is_refused_wherever_it_falls(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 200, seed=10)
+    table = pacsv.read_csv(
+        source, convert_options=pacsv.ConvertOptions(column_types={"facility_id": pa.string()})
+    )
+    ids = table.column("facility_id").to_pylist()
+    ids[150] = ids[10]  # rows 12 and 152: different chunks of 64 rows
+    position = table.schema.get_field_index("facility_id")
+    pacsv.write_csv(table.set_column(position, "facility_id", pa.array(ids)), source)
+    outputs = []
+    for chunk in (64, 500):
+        out = tmp_path / f"out-{chunk}.parquet"
+        summary = score_book(source, out, default_engine(), as_of=EXAMPLES_AS_OF, chunk_rows=chunk)
+        assert (summary.rows_scored, summary.rows_rejected) == (198, 2)
+        outputs.append(pq.read_table(out))
+        errors = (tmp_path / f"out-{chunk}.errors.csv").read_text()
+        assert errors.count("duplicate_facility") == 2
+    assert outputs[0].equals(outputs[1])  # the same rows whatever the chunks

@@ -9,6 +9,7 @@ import typer
 from scoring import __version__
 from scoring.cli._common import EXIT_INTERNAL
 from scoring.cli.batch import batch_command
+from scoring.cli.compare import compare_command
 from scoring.cli.model import evaluate_command, synth_command, train_command
 from scoring.cli.questionnaire import questionnaire_app
 from scoring.cli.score import score_command
@@ -25,6 +26,7 @@ app.add_typer(questionnaire_app, name="questionnaire")
 app.command("validate")(validate_command)
 app.command("score")(score_command)
 app.command("batch")(batch_command)
+app.command("compare")(compare_command)
 app.command("synth")(synth_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)

@@ -153,10 +153,15 @@ def score_chunk(
     limit: str | None = None,
     retention: str | None = None,
     fixes: int = TOP_FIXES,
+    repeated: frozenset[str] = frozenset(),
 ) -> ChunkResult:
-    """Validate, rate and advise one chunk of a book (see the module docstring)."""
+    """Validate, rate and advise one chunk of a book (see the module docstring).
+
+    ``repeated`` names the facility ids that occur more than once anywhere in the
+    book, so that a duplicate is refused whichever chunks its rows fall in.
+    """
     plan = engine.plan
-    validation = validate(raw, engine.questionnaire, as_of=as_of)
+    validation = validate(raw, engine.questionnaire, as_of=as_of, repeated=repeated)
     answers, facilities = validation.answers, validation.facilities
     limit_codes, limits, limit_ok = _layer_amounts(
         engine, answers, "requested_limit", limit, plan.limits, plan.default_limit

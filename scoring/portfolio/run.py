@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import TOP_FIXES, ChunkResult, book_schema, score_chunk
 from scoring.rating.engine import RatingEngine
-from scoring.responses.reading import iter_responses
+from scoring.responses.reading import iter_responses, repeated_facility_ids
 from scoring.responses.validation import ISSUE_COLUMNS
 from scoring.vocabulary import Reason
 
@@ -219,6 +219,7 @@ def score_book(
     seconds = {"read": 0.0, "score": 0.0, "write": 0.0}
     chunks = reused = rows_read = rows_scored = 0
     clock = time.perf_counter()
+    repeated = repeated_facility_ids(source, chunk_rows)
     for index, raw in enumerate(iter_responses(source, chunk_rows)):
         seconds["read"] += time.perf_counter() - clock
         scored_part = parts / f"scored-{index:06d}.parquet"
@@ -229,7 +230,7 @@ def score_book(
         else:
             clock = time.perf_counter()
             result: ChunkResult = score_chunk(
-                engine, raw, as_of=as_of, limit=limit, retention=retention
+                engine, raw, as_of=as_of, limit=limit, retention=retention, repeated=repeated
             )
             seconds["score"] += time.perf_counter() - clock
             clock = time.perf_counter()

@@ -313,9 +313,12 @@ def read_csv(path: Path) -> RawResponses:
     return RawResponses(table=table, source=source, first_row=2)
 
 
-def _iter_csv(path: Path, rows: int) -> Iterator[pa.Table]:
+def _iter_csv(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
     source = str(path)
-    rules = _CsvRules(_csv_header(path, source), source)
+    header = _csv_header(path, source)
+    rules = _CsvRules(header, source)
+    if columns:
+        rules.convert.include_columns = [c for c in columns if c in header]
     try:
         reader = pacsv.open_csv(
             path, read_options=rules.read, parse_options=rules.parse, convert_options=rules.convert
@@ -363,7 +366,7 @@ def _excel_text(cell: Any) -> str | None:
     return str(value)
 
 
-def _xlsx_tables(path: Path, rows: int) -> Iterator[pa.Table]:
+def _xlsx_tables(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
     """The ``responses`` sheet (else the first) as tables of ``rows`` rows of text."""
     import zipfile
 
@@ -391,7 +394,8 @@ def _xlsx_tables(path: Path, rows: int) -> Iterator[pa.Table]:
             header.pop()
         _check_header(header, source)
         width = len(header)
-        columns: list[list[str | None]] = [[] for _ in header]
+        columns = tuple(c for c in columns if c in header)
+        cells_of: list[list[str | None]] = [[] for _ in header]
         for cells in cells_by_row:
             values = [_excel_text(c) for c in cells]
             if all(v is None or not str(v).strip() for v in values):
@@ -405,12 +409,12 @@ def _xlsx_tables(path: Path, rows: int) -> Iterator[pa.Table]:
                     row=cells[0].row if cells else None,
                 )
             for index in range(width):
-                columns[index].append(values[index])
-            if len(columns[0]) == rows:
-                yield _text_table(header, columns)
-                columns = [[] for _ in header]
-        if columns and columns[0]:
-            yield _text_table(header, columns)
+                cells_of[index].append(values[index])
+            if len(cells_of[0]) == rows:
+                yield _text_table(header, cells_of).select(list(columns) or header)
+                cells_of = [[] for _ in header]
+        if cells_of and cells_of[0]:
+            yield _text_table(header, cells_of).select(list(columns) or header)
     finally:
         workbook.close()
 
@@ -463,10 +467,12 @@ def _as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
     return pa.table(columns)
 
 
-def _iter_parquet(path: Path, rows: int) -> Iterator[pa.Table]:
+def _iter_parquet(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
     source = str(path)
     try:
-        for batch in _parquet_file(path).iter_batches(batch_size=rows):
+        book = _parquet_file(path)
+        wanted = [c for c in columns if c in book.schema_arrow.names] if columns else None
+        for batch in book.iter_batches(batch_size=rows, columns=wanted):
             yield _as_text_columns(batch, source)
     except (pa.ArrowException, OSError) as exc:
         raise _fail(
@@ -531,12 +537,32 @@ def count_rows(path: Path) -> int | None:
     return None
 
 
-def iter_responses(path: Path, rows: int) -> Iterator[RawResponses]:
+def repeated_facility_ids(path: Path, rows: int) -> frozenset[str]:
+    """Facility ids that occur on more than one row of a table read in chunks."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for raw in iter_responses(path, rows, columns=("facility_id",)):
+        if "facility_id" not in raw.table.column_names:
+            return frozenset()
+        for value in raw.table.column("facility_id").to_pylist():
+            text = (value or "").strip()
+            if not text:
+                continue
+            if text in seen:
+                repeated.add(text)
+            seen.add(text)
+    return frozenset(repeated)
+
+
+def iter_responses(
+    path: Path, rows: int, *, columns: tuple[str, ...] = ()
+) -> Iterator[RawResponses]:
     """Read a table of responses (CSV, XLSX, Parquet) in chunks of ``rows`` rows.
 
     Memory stays bounded by the chunk size whatever the file size. Row numbers run
     on across chunks, so every issue names the row a user sees. The same checks as
-    :func:`read_responses` apply; an empty table raises ``InputError``.
+    :func:`read_responses` apply; an empty table raises ``InputError``. ``columns``
+    keeps only those columns (all when empty).
     """
     suffix = path.suffix.lower()
     if suffix not in _CHUNKED_READERS:
@@ -548,7 +574,7 @@ def iter_responses(path: Path, rows: int) -> Iterator[RawResponses]:
         )
     reader, first_row = _CHUNKED_READERS[suffix]
     seen = 0
-    for table in reader(path, rows):
+    for table in reader(path, rows, columns):
         yield RawResponses(table=table, source=str(path), first_row=first_row + seen)
         seen += table.num_rows
     if seen == 0:

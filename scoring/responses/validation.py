@@ -420,7 +420,11 @@ def _readable(expression: str) -> str:
 
 
 def _metadata(
-    raw: RawResponses, columns: dict[str, pa.Array], sink: _Sink, as_of: dt.date
+    raw: RawResponses,
+    columns: dict[str, pa.Array],
+    sink: _Sink,
+    as_of: dt.date,
+    repeated: frozenset[str],
 ) -> tuple[pd.DataFrame, np.ndarray]:
     length = raw.table.num_rows
     data: dict[str, object] = {}
@@ -455,6 +459,8 @@ def _metadata(
             message="every row needs a facility_id",
         )
         duplicated = np.asarray(pd.Series(ids).duplicated(keep=False), dtype=np.bool_) & ~missing
+        if repeated:
+            duplicated |= np.asarray(pd.Series(ids).isin(repeated), dtype=np.bool_) & ~missing
         sink.add(
             duplicated,
             reason=Reason.DUPLICATE_FACILITY,
@@ -497,7 +503,13 @@ def _metadata(
     return pd.DataFrame(data), as_of_days
 
 
-def validate(raw: RawResponses, questionnaire: Questionnaire, *, as_of: dt.date) -> Validation:
+def validate(
+    raw: RawResponses,
+    questionnaire: Questionnaire,
+    *,
+    as_of: dt.date,
+    repeated: frozenset[str] = frozenset(),
+) -> Validation:
     """Apply every rule of ``questionnaire`` to ``raw`` responses.
 
     Parameters
@@ -510,6 +522,10 @@ def validate(raw: RawResponses, questionnaire: Questionnaire, *, as_of: dt.date)
         The assessment date for rows that do not give ``assessed_on``; dates after
         a row's assessment date are refused. Passed in, never read from a clock, so
         that the same input always gives the same result.
+    repeated : frozenset of str, optional
+        Facility ids that occur more than once in the whole book, when ``raw`` is
+        one chunk of it: their rows are refused as duplicates, as they would be in
+        one table.
 
     Returns
     -------
@@ -530,7 +546,7 @@ def validate(raw: RawResponses, questionnaire: Questionnaire, *, as_of: dt.date)
     if migration is not None:
         columns = _migrate(columns, migration, sink)
     _check_columns(raw, list(columns), questionnaire)
-    facilities, as_of_days = _metadata(raw, columns, sink, as_of)
+    facilities, as_of_days = _metadata(raw, columns, sink, as_of, repeated)
 
     effective: dict[str, pa.Array] = {}
     states: dict[str, np.ndarray] = {}

@@ -1,0 +1,121 @@
+"""``carescore compare BEFORE AFTER``: who moves when a book is rescored, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scoring.cli._common import EXIT_INVALID, EXIT_USAGE, fail_input
+from scoring.errors import InputError
+from scoring.portfolio.compare import Comparison, compare_books
+from scoring.portfolio.dislocation_csv import write_dislocation_csv
+from scoring.portfolio.dislocation_html import write_dislocation_html
+from scoring.report._words import money
+
+_BOOK_HELP = "output of carescore batch (.parquet or .csv)"
+
+
+def compare_command(
+    before: Annotated[
+        Path, typer.Argument(help=f"The book as it was: an {_BOOK_HELP}.", dir_okay=False)
+    ],
+    after: Annotated[
+        Path, typer.Argument(help=f"The same book rescored: an {_BOOK_HELP}.", dir_okay=False)
+    ],
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write the dislocation report (HTML) here.", dir_okay=False),
+    ] = None,
+    csv_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", help="Write one row per facility (CSV) here, for spreadsheets.", dir_okay=False
+        ),
+    ] = None,
+    cap: Annotated[
+        float | None,
+        typer.Option(
+            "--cap",
+            help="Transition cap: keep each premium within +/- this share of its premium "
+            "before, e.g. 0.10.",
+        ),
+    ] = None,
+    movers: Annotated[
+        int, typer.Option("--movers", min=0, help="Biggest movers to explain in the report.")
+    ] = 20,
+) -> None:
+    """Compare two scored books of the same facilities: tier migration, premium changes,
+    outcome changes and the rules behind them, the biggest movers and why.
+
+    Exits 0 when compared, 1 when a book cannot be read, is not an output of
+    ``carescore batch``, misses columns or holds a facility twice (nothing is
+    written then), 2 for usage errors.
+    """
+    if cap is not None and not 0 < cap <= 1:
+        typer.echo(f"error: --cap must be greater than 0 and at most 1; got {cap:g}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        comparison = compare_books(before, after, cap=cap, movers=movers)
+    except InputError as exc:
+        fail_input(exc, as_json=False)
+    for path, write in ((html, write_dislocation_html), (csv_out, write_dislocation_csv)):
+        if path is None:
+            continue
+        try:
+            write(comparison, path)
+        except OSError as exc:
+            typer.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(EXIT_INVALID) from exc
+    _report(comparison)
+    for label, path in (("report", html), ("csv", csv_out)):
+        if path is not None:
+            typer.echo(f"{label}: {path}")
+
+
+def _change(before: float, after: float) -> str:
+    return f"{(after - before) / before * 100:+.1f}%" if before > 0 else "n/a"
+
+
+def _report(comparison: Comparison) -> None:
+    for side, book in (("before", comparison.before), ("after", comparison.after)):
+        versions = book.versions
+        typer.echo(
+            f"{side}: {book.path}: {book.facilities:,} facilities, "
+            f"{', '.join(versions.rating_plan) or '(no plan)'}, "
+            f"{', '.join(versions.model_id) or '(no model)'} "
+            f"({', '.join(v[:12] for v in versions.model_sha256)}), "
+            f"{', '.join(versions.questionnaire) or '(no questionnaire)'}"
+        )
+    if comparison.questionnaire_differs:
+        typer.echo("warning: the two books were scored with different questionnaires")
+    counts, migration = comparison.counts, comparison.migration
+    typer.echo(
+        f"facilities: {counts['matched']:,} matched, {counts['answers_changed']:,} answers "
+        f"changed, {counts['only_before']:,} only before (dropped), "
+        f"{counts['only_after']:,} only after (added)"
+    )
+    typer.echo(
+        f"tiers (matched): {migration.better:,} better, {migration.same:,} same, "
+        f"{migration.worse:,} worse"
+    )
+    typer.echo(
+        f"outcomes (matched): {comparison.moves('newly_quotable'):,} newly quotable, "
+        f"{comparison.moves('newly_referred'):,} newly referred, "
+        f"{comparison.moves('newly_declined'):,} newly declined"
+    )
+    before, after = comparison.premium_before, comparison.premium_after
+    line = (
+        f"premium (matched): before {money(before)}, after {money(after)} "
+        f"({_change(before, after)})"
+    )
+    capping = comparison.capping
+    if capping is not None:
+        line += (
+            f", capped at +/-{capping.cap * 100:g}% {money(capping.premium_capped)} "
+            f"({money(capping.increase_forgone)} given up on {capping.capped_increases:,} "
+            f"increase(s), {money(capping.decrease_withheld)} kept on "
+            f"{capping.capped_decreases:,} decrease(s))"
+        )
+    typer.echo(line)
