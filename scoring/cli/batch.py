@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from scoring.cli._common import EXIT_INVALID, EXIT_OK, fail_input, parse_as_of
+from scoring.cli._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail_input, parse_as_of
 from scoring.cli.score import ModelOption, PlanOption, load_engine
 from scoring.errors import InputError
+from scoring.model.loss_model import default_model_dir
 from scoring.portfolio.run import CHUNK_ROWS, BookSummary, errors_path_for, score_book
 from scoring.responses.reading import count_rows
 
@@ -57,6 +59,22 @@ def batch_command(
         bool,
         typer.Option("--resume", help="Continue an interrupted run from its last finished chunk."),
     ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Score on this Dask cluster, e.g. tcp://host:8786 (needs carescore[dask]).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Score on a local Dask cluster of N worker processes (needs carescore[dask]).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     as_of: Annotated[
         str | None,
@@ -70,30 +88,68 @@ def batch_command(
     output is written), 2 for usage errors.
     """
     engine = load_engine(model, rating_plan)
-    run = functools.partial(
-        score_book,
-        source,
-        output,
-        engine,
-        as_of=parse_as_of(as_of),
-        errors=errors or errors_path_for(output),
-        limit=limit,
-        retention=retention,
-        chunk_rows=chunk_rows,
-        resume=resume,
-    )
-    try:
-        if not quiet and sys.stderr.isatty():
-            summary = _with_progress_bar(run, count_rows(source))
+    if scheduler is not None and workers is not None:
+        typer.echo("error: give --scheduler or --workers, not both", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    settings: dict[str, Any] = {
+        "as_of": parse_as_of(as_of),
+        "errors": errors or errors_path_for(output),
+        "limit": limit,
+        "retention": retention,
+        "chunk_rows": chunk_rows,
+        "resume": resume,
+    }
+    with contextlib.ExitStack() as stack:
+        if scheduler is None and workers is None:
+            run = functools.partial(score_book, source, output, engine, **settings)
         else:
-            summary = run()
-    except InputError as exc:
-        fail_input(exc, as_json=False)
-    except OSError as exc:
-        typer.echo(f"error: cannot write the output: {exc.strerror or exc}", err=True)
-        raise typer.Exit(EXIT_INVALID) from exc
+            client = _dask_client(stack, scheduler, workers)
+            from scoring.portfolio.distributed import score_book_on_dask
+
+            run = functools.partial(
+                score_book_on_dask,
+                source,
+                output,
+                model_dir=model or default_model_dir(),
+                plan_path=rating_plan,
+                client=client,
+                **settings,
+            )
+        try:
+            if not quiet and sys.stderr.isatty():
+                summary = _with_progress_bar(run, count_rows(source))
+            else:
+                summary = run()
+        except InputError as exc:
+            fail_input(exc, as_json=False)
+        except OSError as exc:
+            typer.echo(f"error: cannot write the output: {exc.strerror or exc}", err=True)
+            raise typer.Exit(EXIT_INVALID) from exc
     _report(summary)
     raise typer.Exit(EXIT_OK if summary.rows_rejected == 0 else EXIT_INVALID)
+
+
+def _dask_client(stack: contextlib.ExitStack, scheduler: str | None, workers: int | None) -> Any:
+    """A client of the cluster at ``scheduler``, or of a local cluster of ``workers``."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        typer.echo(
+            "error: --scheduler and --workers need Dask: pip install 'carescore[dask]'", err=True
+        )
+        raise typer.Exit(EXIT_USAGE) from exc
+    try:
+        if scheduler is not None:
+            return stack.enter_context(Client(scheduler))  # type: ignore[no-untyped-call]
+        cluster = stack.enter_context(
+            LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers, threads_per_worker=1, dashboard_address=None
+            )
+        )
+        return stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
+    except OSError as exc:
+        typer.echo(f"error: cannot reach the Dask scheduler {scheduler}: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
 
 
 def _with_progress_bar(run: Callable[..., BookSummary], total: int | None) -> BookSummary:

@@ -79,20 +79,20 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stamp(path: Path) -> list[int]:
+def file_stamp(path: Path) -> list[int]:
     """Size and modification time: whether a file changed since it was fingerprinted."""
     status = path.stat()
     return [status.st_size, status.st_mtime_ns]
 
 
-def _write_table(table: pa.Table, path: Path) -> None:
+def write_table(table: pa.Table, path: Path) -> None:
     def write(aside: Path) -> None:
         pq.write_table(table, aside)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     aside = path.with_name(path.name + ".partial")
     write(aside)
     aside.replace(path)
@@ -120,7 +120,7 @@ ERRORS_SCHEMA = pa.schema(
 )
 
 
-def _write_errors_part(frame: pd.DataFrame, path: Path) -> None:
+def write_errors_part(frame: pd.DataFrame, path: Path) -> None:
     frame = frame.reindex(columns=list(ISSUE_COLUMNS)).reset_index(drop=True)
     arrays = []
     for field_ in ERRORS_SCHEMA:
@@ -131,10 +131,10 @@ def _write_errors_part(frame: pd.DataFrame, path: Path) -> None:
             values = column.astype("object").where(column.notna(), None)
             arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
     table = pa.Table.from_arrays(arrays, schema=ERRORS_SCHEMA)
-    _write_table(table, path)
+    write_table(table, path)
 
 
-def _settings(
+def run_settings(
     engine: RatingEngine,
     source: Path,
     chunk_rows: int,
@@ -145,7 +145,7 @@ def _settings(
     return {
         "input": str(source),
         "input_sha256": _fingerprint(source),
-        "stamp": _stamp(source),
+        "stamp": file_stamp(source),
         "model_sha256": engine.model_sha256,
         "rating_plan_sha256": engine.plan_sha256,
         "chunk_rows": chunk_rows,
@@ -156,7 +156,7 @@ def _settings(
     }
 
 
-def _parts_folder(output: Path, settings: dict[str, Any], resume: bool) -> tuple[Path, bool]:
+def parts_folder(output: Path, settings: dict[str, Any], resume: bool) -> tuple[Path, bool]:
     """The work folder for this output; kept only when resuming the very same run."""
     parts = output.with_name(output.name + ".parts")
     state = parts / "settings.json"
@@ -214,8 +214,8 @@ def score_book(
             ]
         )
     errors = errors or errors_path_for(output)
-    settings = _settings(engine, source, chunk_rows, limit, retention, as_of)
-    parts, resumed = _parts_folder(output, settings, resume)
+    settings = run_settings(engine, source, chunk_rows, limit, retention, as_of)
+    parts, resumed = parts_folder(output, settings, resume)
     seconds = {"read": 0.0, "score": 0.0, "write": 0.0}
     chunks = reused = rows_read = rows_scored = 0
     clock = time.perf_counter()
@@ -234,8 +234,8 @@ def score_book(
             )
             seconds["score"] += time.perf_counter() - clock
             clock = time.perf_counter()
-            _write_errors_part(result.errors, errors_part)
-            _write_table(result.scored, scored_part)
+            write_errors_part(result.errors, errors_part)
+            write_table(result.scored, scored_part)
             seconds["write"] += time.perf_counter() - clock
             rows_scored += result.rows_scored
         rows_read += raw.table.num_rows
@@ -243,7 +243,37 @@ def score_book(
         if progress is not None:
             progress(rows_read, rows_scored)
         clock = time.perf_counter()
-    if _stamp(source) != settings["stamp"]:
+    return finish_book(
+        parts,
+        chunks,
+        source,
+        output,
+        errors,
+        engine,
+        settings,
+        rows_read=rows_read,
+        rows_scored=rows_scored,
+        reused=reused,
+        seconds=seconds,
+    )
+
+
+def finish_book(
+    parts: Path,
+    chunks: int,
+    source: Path,
+    output: Path,
+    errors: Path,
+    engine: RatingEngine,
+    settings: dict[str, Any],
+    *,
+    rows_read: int,
+    rows_scored: int,
+    reused: int,
+    seconds: dict[str, float],
+) -> BookSummary:
+    """Check the input did not change, join the parts, write the manifest, tidy up."""
+    if file_stamp(source) != settings["stamp"]:
         raise InputError(
             [
                 Issue(
@@ -255,7 +285,7 @@ def score_book(
             ]
         )
     clock = time.perf_counter()
-    _join_parts(parts, chunks, output, errors)
+    join_parts(parts, chunks, output, errors)
     seconds["write"] += time.perf_counter() - clock
     summary = BookSummary(
         input=str(source),
@@ -281,7 +311,7 @@ def score_book(
     def write_manifest(aside: Path) -> None:
         aside.write_text(manifest, encoding="utf-8")
 
-    _atomic_write(output.with_name(output.name + MANIFEST_SUFFIX), write_manifest)
+    atomic_write(output.with_name(output.name + MANIFEST_SUFFIX), write_manifest)
     shutil.rmtree(parts)
     return summary
 
@@ -291,7 +321,7 @@ def _parts(parts: Path, kind: str, chunks: int) -> Iterator[pa.Table]:
         yield pq.read_table(parts / f"{kind}-{index:06d}.parquet")
 
 
-def _join_parts(parts: Path, chunks: int, output: Path, errors: Path) -> None:
+def join_parts(parts: Path, chunks: int, output: Path, errors: Path) -> None:
     """Join the parts into the output and the errors file, each written aside first."""
     schema = book_schema()
 
@@ -310,5 +340,5 @@ def _join_parts(parts: Path, chunks: int, output: Path, errors: Path) -> None:
             for table in _parts(parts, "errors", chunks):
                 writer.write_table(_for_csv(table))
 
-    _atomic_write(errors, write_errors)
-    _atomic_write(output, write_output)
+    atomic_write(errors, write_errors)
+    atomic_write(output, write_output)

@@ -446,7 +446,7 @@ def _parquet_file(path: Path) -> pq.ParquetFile:
         ) from exc
 
 
-def _as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
+def as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
     """Every column as text; booleans as yes/no; nested columns refused."""
     _check_header(table.column_names, source)
     columns = {}
@@ -473,7 +473,7 @@ def _iter_parquet(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Itera
         book = _parquet_file(path)
         wanted = [c for c in columns if c in book.schema_arrow.names] if columns else None
         for batch in book.iter_batches(batch_size=rows, columns=wanted):
-            yield _as_text_columns(batch, source)
+            yield as_text_columns(batch, source)
     except (pa.ArrowException, OSError) as exc:
         raise _fail(
             source, Reason.UNREADABLE_FILE, f"cannot read Parquet: {str(exc).splitlines()[0]}"
@@ -494,7 +494,7 @@ def read_parquet(path: Path) -> RawResponses:
     if table.num_rows == 0:
         _check_header(table.column_names, source)
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows")
-    return RawResponses(table=_as_text_columns(table, source), source=source, first_row=1)
+    return RawResponses(table=as_text_columns(table, source), source=source, first_row=1)
 
 
 _TABLE_READERS = {
