@@ -5,7 +5,7 @@ In one run, each step in its own process (so peak memory is its own):
 * intake: reading the book, validating the answers and encoding them (the floor
   any training must pay);
 * carescore train: the whole fit (five perils, frequency and severity, each with
-  its penalty chosen by cross-validation; one thread, for bit-for-bit results);
+  its penalty chosen by cross-validation; see README.md for the set-up);
 * solvers, on the same features, one peril's frequency at one penalty: glum with
   the control bounds (what carescore uses), glum without bounds, and
   scikit-learn's PoissonRegressor (lbfgs, no bounds possible).

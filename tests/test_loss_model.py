@@ -249,6 +249,47 @@ def test_a_book_may_span_many_policy_years(care: Questionnaire, truth: ResolvedT
     assert sorted(set(table["policy_year"].to_pylist())) == list(range(2021, 2033))
 
 
+def test_base_levels_are_pinned_at_zero(model: LossModel) -> None:
+    index = {name: i for i, name in enumerate(model.features)}
+    for peril_model in model.perils.values():
+        for glm in (peril_model.frequency, peril_model.severity):
+            assert "facility_type=skilled_nursing" in glm.base_features
+            assert all(glm.coefficients[index[name]] == 0.0 for name in glm.base_features)
+
+
+def test_each_penalty_is_a_candidate_weighed_against_the_whole_book(model: LossModel) -> None:
+    from scoring.model.training import PENALTIES
+
+    def is_candidate(total: float, family: str) -> bool:
+        return any(total == pytest.approx(c, rel=1e-9) for c in PENALTIES[family])
+
+    for peril, peril_model in model.perils.items():
+        assert is_candidate(peril_model.frequency.alpha * model.training.rows, "poisson")
+        assert is_candidate(peril_model.severity.alpha * model.training.claims[peril], "gamma")
+
+
+def test_cross_validation_keeps_every_claim_and_a_weighted_sample_of_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scoring.model import training
+
+    monkeypatch.setattr(training, "CV_ROWS", 100)
+    counts = np.zeros(1000)
+    counts[::50] = [1, 2] * 10
+    rows, scale = training._cv_sample(counts, np.random.default_rng(3))
+    assert set(np.flatnonzero(counts)) <= set(rows.tolist())
+    assert int((counts[rows] == 0).sum()) == 100
+    # each sampled row stands for the rows without a claim it was drawn from
+    assert scale.sum() == pytest.approx(len(counts), rel=1e-12)
+    again, _ = training._cv_sample(counts, np.random.default_rng(3))
+    np.testing.assert_array_equal(rows, again)
+    small = np.zeros(80)
+    small[0] = 1
+    every, unscaled = training._cv_sample(small, np.random.default_rng(3))
+    np.testing.assert_array_equal(every, np.arange(80))
+    assert (unscaled == 1.0).all()
+
+
 def test_claim_shape_is_recovered_from_single_claims() -> None:
     from scoring.model.loss_model import Glm
     from scoring.model.training import _claim_sigma
@@ -259,7 +300,7 @@ def test_claim_shape_is_recovered_from_single_claims() -> None:
     mean = np.exp(11.0 + X @ np.array([-0.5, 0.3, 0.0]))
     counts = rng.integers(0, 3, size=40_000)
     losses = rng.lognormal(np.log(mean) - 1.3**2 / 2, 1.3) * counts
-    assert _claim_sigma(X, counts, losses, severity) == pytest.approx(1.3, rel=0.02)
+    assert _claim_sigma(X, np.arange(3), counts, losses, severity) == pytest.approx(1.3, rel=0.02)
 
 
 def test_feature_means_are_the_books_average_facility(model: LossModel) -> None:

@@ -10,10 +10,12 @@ Every coefficient is a relativity exp(beta) an underwriter can read. Each
 control's feature runs from 0 (worst answer) to 1 (best), and its coefficient is
 bounded above by 0, so a better answer never raises expected loss. Each
 categorical question has a base level (its most common answer in the book)
-whose coefficient is pinned at 0, so relativities read against the base. The L2
-penalty is chosen per model by k-fold cross-validation on out-of-fold deviance.
-glum is the solver: it fits GLMs with offsets, sample weights and coefficient
-bounds (scikit-learn's GLMs have no bounds; see benchmarks/README.md).
+whose coefficient is pinned at 0, so relativities read against the base; pinned
+features are left out of the fit. The L2 penalty is chosen per model by k-fold
+cross-validation on out-of-fold deviance, and the model is then fitted on every
+row of the book. glum is the solver: it fits GLMs with offsets, sample weights
+and coefficient bounds (scikit-learn's GLMs have no bounds; see
+benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 from glum import GeneralizedLinearRegressor
 from sklearn.exceptions import ConvergenceWarning
+from tabmat import DenseMatrix
 
 from scoring.errors import InputError, Issue
 from scoring.features.encoder import FeatureEncoder
@@ -36,13 +39,26 @@ from scoring.model.metrics import gamma_deviance, poisson_deviance
 from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Encoding, Peril, Reason
 
-ALPHAS = {"poisson": (1e-2, 1e-3, 1e-4, 1e-5), "gamma": (1.0, 1e-1, 1e-2, 1e-3)}
-"""Candidate L2 penalties, searched by cross-validation. Severity sees only the
-facility-years with claims (hundreds, not hundreds of thousands), so its
-candidates are stronger."""
-FOLDS = 3
+PENALTIES = {
+    "poisson": (1000.0, 300.0, 100.0, 30.0, 10.0),
+    "gamma": (3000.0, 1000.0, 300.0, 100.0, 30.0, 10.0),
+}
+"""Candidate L2 penalties, strongest first, searched by cross-validation. A penalty is
+weighed against the *total* deviance of the rows fitted (it is glum's ``alpha`` times
+their total weight), so a candidate restrains a fit on a fold of the book exactly as
+much as the fit on the whole book."""
+FOLDS = {"poisson": 2, "gamma": 3}
+"""Cross-validation folds: frequency fits are the costly ones (every facility-year),
+severity fits see only the facility-years with claims."""
 CV_ROWS = 50_000
-"""Cross-validation uses at most this many facility-years (a seeded sample)."""
+"""Frequency cross-validation fits every facility-year with a claim and a seeded
+sample of at most this many of those without, each weighted by the inverse of its
+sampling rate (claims are rare, so a facility-year without one tells little on its
+own); the out-of-fold deviance is measured on every facility-year of the fold."""
+HESSIAN_APPROX = 0.3
+"""glum updates the Hessian only on the rows whose weight moved by at least this
+fraction of the largest move since they were last counted; the gradient, and so the
+solution, stays exact (see glum's IRLS documentation)."""
 MIN_CLAIMS = 5
 """A peril needs at least this many claims in the book to be fitted."""
 
@@ -70,103 +86,106 @@ def _bounds(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, np.nd
     return lower, upper, base
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The facility-years one GLM is fitted on: its response, weights and offset."""
+
+    y: np.ndarray
+    weights: np.ndarray
+    offset: np.ndarray
+
+
 def _fit(
     family: str,
-    alpha: float | None,
     X: np.ndarray,
-    y: np.ndarray,
-    *,
-    lower: np.ndarray,
+    rows: _Rows,
     upper: np.ndarray,
-    weights: np.ndarray | None = None,
-    offset: np.ndarray | None = None,
-    alphas: tuple[float, ...] | None = None,
+    *,
+    alphas: tuple[float, ...],
+    start: np.ndarray | None = None,
 ) -> GeneralizedLinearRegressor:
-    """One fit at ``alpha``, or, with ``alphas``, the warm-started path over them."""
+    """One fit at a single penalty, or the warm-started path over several."""
     model = GeneralizedLinearRegressor(
         family=family,
-        alpha=alpha if alphas is None else np.asarray(alphas),
-        alpha_search=alphas is not None,
+        alpha=alphas[0] if len(alphas) == 1 else np.asarray(alphas),
+        alpha_search=len(alphas) > 1,
         l1_ratio=0.0,
-        lower_bounds=lower,
         upper_bounds=upper,
+        start_params=start,
+        hessian_approx=HESSIAN_APPROX,
         gradient_tol=1e-6,
         max_iter=200,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(X, y, sample_weight=weights, offset=offset)
+        model.fit(DenseMatrix(X), rows.y, sample_weight=rows.weights, offset=rows.offset)
     model.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return model
 
 
-def _choose_alpha(
-    family: str,
-    X: np.ndarray,
-    y: np.ndarray,
-    weights: np.ndarray,
-    offset: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    rng: np.random.Generator,
-) -> float:
-    """The penalty for a fit on all rows, chosen by k-fold CV on a sample.
+def _cv_sample(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The rows cross-validation fits on, and the factor each one's weight is scaled by.
 
-    glum's objective is the mean deviance plus ``alpha`` times the penalty, so the
-    same ``alpha`` regularises a fit on n rows as strongly as one on the CV
-    folds' m rows would be with ``alpha * n / m``: the chosen penalty is scaled by
-    m / n for the full fit.
+    Every row with a claim, and at most ``CV_ROWS`` of the rows without one (a seeded
+    sample), each of those counting for the rows it stands for.
     """
-    rows = np.arange(len(y))
-    if len(rows) > CV_ROWS:
-        rows = np.sort(rng.choice(rows, size=CV_ROWS, replace=False))
-    folds = rng.permutation(len(rows)) % FOLDS
-    alphas = ALPHAS[family]  # strongest first: each fit warm-starts the next on the path
+    without = np.flatnonzero(y == 0)
+    if len(without) <= CV_ROWS:
+        return np.arange(len(y)), np.ones(len(y))
+    sampled = rng.choice(without, size=CV_ROWS, replace=False)
+    rows = np.sort(np.concatenate([np.flatnonzero(y != 0), sampled]))
+    return rows, np.where(y[rows] == 0, len(without) / CV_ROWS, 1.0)
+
+
+def _choose_penalty(
+    family: str, X: np.ndarray, rows: _Rows, upper: np.ndarray, rng: np.random.Generator
+) -> tuple[float, np.ndarray]:
+    """The penalty chosen by k-fold cross-validation, and where its fit should start.
+
+    Each fold's fit is the warm-started path over ``PENALTIES`` (strongest first);
+    the start is the folds' average solution at the chosen penalty.
+    """
+    folds = rng.permutation(len(rows.y)) % FOLDS[family]
+    sample, scale = _cv_sample(rows.y, rng)
+    penalties = PENALTIES[family]
     deviance = poisson_deviance if family == "poisson" else gamma_deviance
-    scores = np.zeros(len(alphas))
-    for fold in range(FOLDS):
-        train, test = rows[folds != fold], rows[folds == fold]
+    scores = np.zeros(len(penalties))
+    solutions = np.zeros((len(penalties), X.shape[1] + 1))
+    for fold in range(FOLDS[family]):
+        fitted = folds[sample] != fold
+        train = sample[fitted]
+        weights = rows.weights[train] * scale[fitted]
         path = _fit(
             family,
-            None,
             X[train],
-            y[train],
-            lower=lower,
-            upper=upper,
-            weights=weights[train],
-            offset=offset[train],
-            alphas=alphas,
+            _Rows(y=rows.y[train], weights=weights, offset=rows.offset[train]),
+            upper,
+            alphas=tuple(p / weights.sum() for p in penalties),
         )
-        for position, (intercept, coefficients) in enumerate(
-            zip(path.intercept_path_, path.coef_path_, strict=True)
-        ):
-            eta = intercept + X[test] @ coefficients + offset[test]
-            mu = np.maximum(np.exp(eta), 1e-12)
-            scores[position] += deviance(y[test], mu, weights[test])
-    fold_rows = len(rows) * (FOLDS - 1) / FOLDS
-    return alphas[int(np.argmin(scores))] * fold_rows / len(y)
+        intercepts, coefficients = np.asarray(path.intercept_path_), np.asarray(path.coef_path_)
+        test = folds == fold
+        eta = (X @ coefficients.T)[test] + intercepts + rows.offset[test, None]
+        for position in range(len(penalties)):
+            mu = np.maximum(np.exp(eta[:, position]), 1e-12)
+            scores[position] += deviance(rows.y[test], mu, rows.weights[test])
+        solutions += np.column_stack([intercepts, coefficients]) / FOLDS[family]
+    best = int(np.argmin(scores))
+    return penalties[best], solutions[best]
 
 
-def _glm(
-    family: str,
-    X: np.ndarray,
-    y: np.ndarray,
-    weights: np.ndarray,
-    offset: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    base: list[str],
-    rng: np.random.Generator,
-) -> Glm:
-    alpha = _choose_alpha(family, X, y, weights, offset, lower, upper, rng)
-    model = _fit(family, alpha, X, y, lower=lower, upper=upper, weights=weights, offset=offset)
-    coefficients = np.where(np.abs(model.coef_) < 1e-12, 0.0, model.coef_)
+def _glm(family: str, X: np.ndarray, rows: _Rows, design: _Design, rng: np.random.Generator) -> Glm:
+    """A GLM on every row, at the penalty cross-validation chose."""
+    penalty, start = _choose_penalty(family, X, rows, design.upper, rng)
+    alpha = penalty / float(rows.weights.sum())
+    model = _fit(family, X, rows, design.upper, alphas=(alpha,), start=start)
+    coefficients = np.zeros(design.n_features)
+    coefficients[design.free] = np.where(np.abs(model.coef_) < 1e-12, 0.0, model.coef_)
     return Glm(
         family=family,
         intercept=_significant(float(model.intercept_)),
         coefficients=tuple(_significant(float(c)) for c in coefficients),
         alpha=alpha,
-        base_features=tuple(base),
+        base_features=tuple(design.base),
         converged=bool(model.converged_),
     )
 
@@ -216,15 +235,35 @@ def _significant(value: float) -> float:
 
 @dataclass(frozen=True)
 class _Design:
-    """What every peril's fit shares: features, offset, bounds, base levels, claims."""
+    """What every peril's fit shares: the features left free to fit, offset, bounds, claims."""
 
     X: np.ndarray
+    """The free features (every one but the pinned base levels), column-major for glum."""
+    free: np.ndarray
+    """Position of each free feature among all the encoder's features."""
+    n_features: int
     offset: np.ndarray
-    lower: np.ndarray
     upper: np.ndarray
     base: list[str]
     claims: pd.DataFrame
     seed: int
+
+    @classmethod
+    def of(
+        cls, features: np.ndarray, info: pd.DataFrame, history: ClaimsHistory, seed: int
+    ) -> _Design:
+        lower, upper, base = _bounds(info, features)
+        free = np.flatnonzero(~((lower == 0) & (upper == 0)))
+        return cls(
+            X=np.asfortranarray(features[:, free]),
+            free=free,
+            n_features=features.shape[1],
+            offset=np.log(history.exposure),
+            upper=upper[free],
+            base=base,
+            claims=history.claims,
+            seed=seed,
+        )
 
     def fit(self, index: int) -> PerilModel:
         """Frequency and severity of one peril; its random draws depend on (seed, index)."""
@@ -235,34 +274,32 @@ class _Design:
         frequency = _glm(
             "poisson",
             self.X,
-            counts,
-            np.ones_like(counts),
-            self.offset,
-            self.lower,
-            self.upper,
-            self.base,
+            _Rows(y=counts, weights=np.ones_like(counts), offset=self.offset),
+            self,
             rng,
         )
         with_claims = counts > 0
         severity = _glm(
             "gamma",
             self.X[with_claims],
-            losses[with_claims] / counts[with_claims],
-            counts[with_claims],
-            np.zeros(int(with_claims.sum())),
-            self.lower,
-            self.upper,
-            self.base,
+            _Rows(
+                y=losses[with_claims] / counts[with_claims],
+                weights=counts[with_claims],
+                offset=np.zeros(int(with_claims.sum())),
+            ),
+            self,
             rng,
         )
         return PerilModel(
             frequency=frequency,
             severity=severity,
-            claim_sigma=_claim_sigma(self.X, counts, losses, severity),
+            claim_sigma=_claim_sigma(self.X, self.free, counts, losses, severity),
         )
 
 
-def _claim_sigma(X: np.ndarray, counts: np.ndarray, losses: np.ndarray, severity: Glm) -> float:
+def _claim_sigma(
+    X: np.ndarray, free: np.ndarray, counts: np.ndarray, losses: np.ndarray, severity: Glm
+) -> float:
     """The lognormal shape of one claim, from the facility-years with exactly one claim.
 
     If a claim is lognormal with mean m and shape s, log(claim / m) has mean -s^2 / 2
@@ -271,7 +308,7 @@ def _claim_sigma(X: np.ndarray, counts: np.ndarray, losses: np.ndarray, severity
     """
     single = counts == 1
     coefficients = np.asarray(severity.coefficients)
-    log_mean = severity.intercept + X[single] @ coefficients
+    log_mean = severity.intercept + X[single] @ coefficients[free]
     residual = np.log(np.maximum(losses[single], 1e-9)) - log_mean
     # the fitted mean has used up degrees of freedom (a correction that matters only
     # on small books; capped so that a tiny book keeps half its rows)
@@ -304,20 +341,16 @@ def train(
     table = history.responses.table
     encoder = FeatureEncoder(questionnaire).fit(table)
     X = encoder.transform(table)
-    lower, upper, base = _bounds(encoder.feature_info_, X)
-    offset = np.log(history.exposure)
-    design = _Design(
-        X=X, offset=offset, lower=lower, upper=upper, base=base, claims=history.claims, seed=seed
-    )
+    feature_means = np.average(X, axis=0, weights=history.exposure)
+    design = _Design.of(X, encoder.feature_info_, history, seed)
+    del X  # the design holds the free features; the full matrix is not needed again
     perils = _fit_perils(design)
     return LossModel(
         model_id=model_id,
         questionnaire=QuestionnaireRef(id=questionnaire.id, version=questionnaire.version),
         features=tuple(str(f) for f in encoder.get_feature_names_out()),
         unknown_fill=encoder.unknown_fill_,
-        feature_means=tuple(
-            _significant(float(m)) for m in np.average(X, axis=0, weights=history.exposure)
-        ),
+        feature_means=tuple(_significant(float(m)) for m in feature_means),
         perils=perils,
         training=TrainingInfo(
             source=Path(history.source).name,
