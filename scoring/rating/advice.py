@@ -151,15 +151,14 @@ def scenario(
 ) -> Scenario:
     """Scenario ``i`` of a rated batch, against the applicant's own rating."""
     tiers = scenarios.engine.plan.tiers
-    # built from values of known types, so pydantic's validation is skipped (hot path)
-    return Scenario.model_construct(
+    return Scenario(
         answers=scenarios.answers(chosen),
         premium=float(rating.premium[i]),
         saving=float(base.premium[0] - rating.premium[i]),
         tier=tiers[int(rating.tier[i])].tier,
         outcome=OUTCOMES[int(rating.outcome[i])],
         score=int(rating.score[i]),
-        expected_loss=float(money(rating.expected_loss[i].sum())),
+        expected_loss=money(float(rating.expected_loss[i].sum())),
     )
 
 

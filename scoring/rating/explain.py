@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from scoring.questionnaire.definition import Question
+from scoring.rating._rounding import money, significant
 from scoring.rating.engine import Rating, RatingEngine
 from scoring.rating.result import Factor
 from scoring.vocabulary import AnswerKind
@@ -150,14 +151,14 @@ def factors(engine: RatingEngine, applicant: Applicant, rating: Rating) -> tuple
             question = engine.questionnaire.by_id[ids[i]]
             effect = float(effects[i])
             found.append(
-                Factor.model_construct(  # values of known types: validation skipped (hot path)
+                Factor(
                     question_id=question.id,
                     question=question.label,
                     answer=answer_text(question, applicant.answers.get(question.id)),
                     part=part,
-                    relativity=float(f"{relativities[i]:.6g}"),
-                    loss_effect=round(effect, 2),
-                    premium_effect=None if per_loss is None else round(effect * per_loss, 2),
+                    relativity=significant(float(relativities[i])),
+                    loss_effect=money(effect),
+                    premium_effect=None if per_loss is None else money(effect * per_loss),
                 )
             )
     return tuple(sorted(found, key=lambda f: (f.part, -abs(f.loss_effect), f.question_id)))

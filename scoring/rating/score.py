@@ -245,11 +245,11 @@ def _requested(applicant: Applicant, question_id: str) -> str | None:
 
 
 def _money(value: float) -> float:
-    return float(money(value))
+    return money(float(value))
 
 
 def _ratio(value: float) -> float:
-    return float(significant(value))
+    return significant(float(value))
 
 
 def _layer(limit: Option, retention: Option) -> Layer:
