@@ -271,7 +271,7 @@ def best_fixes(
         if not rows.size:
             continue
         linear = rating.linear[rows] + engine.change(
-            question.id, best_level[rows], features[rows, column]
+            column, best_level[rows], features[rows, column]
         )
         hits = rating.rule_hits[rows].copy()
         taken = pa.array(rows)

@@ -67,17 +67,9 @@ class Scenarios:
             )
             for question, answer in options
         ]
-        current = applicant.features
-        self._changes = (
-            np.vstack(
-                [
-                    engine.change(o.question.id, np.array([o.level]), current[[o.column]])
-                    for o in self.options
-                ]
-            )
-            if self.options
-            else np.zeros((0, engine.coefficients.shape[1]))
-        )
+        columns = np.array([o.column for o in self.options], dtype=np.intp)
+        levels = np.array([o.level for o in self.options], dtype=np.float64)
+        self._changes = engine.change(columns, levels, applicant.features[columns])
         given = {qid: column[0].as_py() for qid, column in applicant.env.items()}
         self.base_hits = base.rule_hits[0]
         self._base = base
@@ -247,7 +239,7 @@ def advise(
     return Advice(
         fixes=tuple(ranked),
         by_value=tuple(f.question_id for f in by_value),
-        next_tier=_next_tier(scenarios, base, best_columns),
+        next_tier=_next_tier(scenarios, base, best_columns, rated),
         insurable=_insurable(scenarios, base, best_columns),
     )
 
@@ -258,7 +250,9 @@ def _all_of(k: int, members: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def _next_tier(scenarios: Scenarios, base: Rating, best: np.ndarray) -> FixSet | None:
+def _next_tier(
+    scenarios: Scenarios, base: Rating, best: np.ndarray, each: Rating | None
+) -> FixSet | None:
     """The fewest fixes (each to its best answer) that move the applicant up a tier.
 
     Exact for one and two fixes (every pair is rated, and the pair that saves the
@@ -276,12 +270,13 @@ def _next_tier(scenarios: Scenarios, base: Rating, best: np.ndarray) -> FixSet |
     for chosen in (singles, singles[first] | singles[second]):
         if not chosen.size:
             break
-        rated = scenarios.rate(chosen)
+        # one fix at a time was rated already, with every option (``each``)
+        rated = each.take(best) if chosen is singles and each else scenarios.rate(chosen)
         reached = np.flatnonzero(rated.tier <= goal)
         if reached.size:
             top = int(reached[np.argmax(base.premium[0] - rated.premium[reached])])
             return _fix_set("next_tier", scenarios, base, chosen[top], reached=True)
-    found = _greedy(scenarios, best, lambda r: r.tier <= goal, lambda r: r.relative_risk)
+    found = _greedy(scenarios, base, best, lambda r: r.tier <= goal, lambda r: r.relative_risk)
     if found is None:
         return _fix_set("next_tier", scenarios, base, _all_of(k, best), reached=False)
     return _fix_set("next_tier", scenarios, base, found, reached=True)
@@ -297,7 +292,7 @@ def _insurable(scenarios: Scenarios, base: Rating, best: np.ndarray) -> FixSet |
             r.outcome * 1000.0 + r.rule_hits.sum(axis=1) + np.minimum(r.relative_risk, 999) / 1000
         )
 
-    found = _greedy(scenarios, best, lambda r: r.outcome == 0, badness)
+    found = _greedy(scenarios, base, best, lambda r: r.outcome == 0, badness)
     if found is not None:
         return _fix_set("insurable", scenarios, base, found, reached=True)
     everything = scenarios.rate(_all_of(len(scenarios.options), best))
@@ -320,6 +315,7 @@ def _insurable(scenarios: Scenarios, base: Rating, best: np.ndarray) -> FixSet |
 
 def _greedy(
     scenarios: Scenarios,
+    base: Rating,
     best: np.ndarray,
     done: Callable[[Rating], np.ndarray],
     badness: Callable[[Rating], np.ndarray],
@@ -327,7 +323,7 @@ def _greedy(
     """Add the fix that most reduces ``badness`` until ``done``; then drop fixes not needed."""
     k = len(scenarios.options)
     current = np.zeros(k, dtype=np.bool_)
-    worst = float(badness(scenarios.rate(current))[0])
+    worst = float(badness(base)[0])
     while int(current.sum()) < MAX_FIX_SET:
         remaining = best[~current[best]]
         if remaining.size == 0:

@@ -324,11 +324,15 @@ class RatingEngine:
         out += self.intercepts
         return out
 
-    def change(self, question_id: str, levels: np.ndarray, current: np.ndarray) -> np.ndarray:
-        """The change of the linear predictors, (n, 4 x perils), when a control moves
-        from its ``current`` level to ``levels`` (only its own coefficient acts)."""
-        column = self.feature_index[question_id]
-        return np.asarray((levels - current)[:, None] * self.coefficients[column], dtype=np.float64)
+    def change(
+        self, columns: int | np.ndarray, levels: np.ndarray, current: np.ndarray
+    ) -> np.ndarray:
+        """The change of the linear predictors, (n, 4 x perils), when controls move from
+        their ``current`` levels to ``levels``: row i moves feature ``columns[i]`` (or
+        every row the one feature ``columns``), and only its own coefficients act."""
+        return np.asarray(
+            (levels - current)[:, None] * self.coefficients[columns], dtype=np.float64
+        )
 
     def rate(
         self,
