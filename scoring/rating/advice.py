@@ -14,7 +14,7 @@ own expressions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -125,9 +125,9 @@ class Scenarios:
             linear, hits, self.limit, self.retention, class_layer=self._base.class_layer_loss
         )
 
-    def answers(self, chosen: np.ndarray) -> dict[str, str]:
-        """The changed answers of one scenario, as text."""
-        return dict(self._codes[i] for i in np.flatnonzero(chosen))
+    def answers(self, taken: Iterable[int]) -> dict[str, str]:
+        """The changed answers of a scenario taking these options, as text."""
+        return dict(self._codes[i] for i in taken)
 
     @cached_property
     def _codes(self) -> list[tuple[str, str]]:
@@ -139,12 +139,12 @@ def _answer_code(answer: Any) -> str:
 
 
 def scenario(
-    scenarios: Scenarios, rating: Rating, i: int, chosen: np.ndarray, base: Rating
+    scenarios: Scenarios, rating: Rating, i: int, taken: Iterable[int], base: Rating
 ) -> Scenario:
-    """Scenario ``i`` of a rated batch, against the applicant's own rating."""
+    """Scenario ``i`` of a rated batch (taking options ``taken``), against the applicant."""
     tiers = scenarios.engine.plan.tiers
     return Scenario(
-        answers=scenarios.answers(chosen),
+        answers=scenarios.answers(taken),
         premium=float(rating.premium[i]),
         saving=float(base.premium[0] - rating.premium[i]),
         tier=tiers[int(rating.tier[i])].tier,
@@ -195,8 +195,8 @@ def advise(
         assert control is not None
         assert rated is not None
         first, last = position, position + len(targets) - 1
-        nxt = scenario(scenarios, rated, first, one[first], base)
-        best = scenario(scenarios, rated, last, one[last], base) if last > first else None
+        nxt = scenario(scenarios, rated, first, (first,), base)
+        best = scenario(scenarios, rated, last, (last,), base) if last > first else None
         best_option[question.id] = last
         loss_cut[question.id] = float(
             base.expected_loss.sum(axis=1)[0] - rated.expected_loss[last : last + 1].sum(axis=1)[0]
@@ -240,7 +240,7 @@ def advise(
         fixes=tuple(ranked),
         by_value=tuple(f.question_id for f in by_value),
         next_tier=_next_tier(scenarios, base, best_columns, rated),
-        insurable=_insurable(scenarios, base, best_columns),
+        insurable=_insurable(scenarios, base, best_columns, rated),
     )
 
 
@@ -282,17 +282,32 @@ def _next_tier(
     return _fix_set("next_tier", scenarios, base, found, reached=True)
 
 
-def _insurable(scenarios: Scenarios, base: Rating, best: np.ndarray) -> FixSet | None:
-    """The fewest fixes found (greedy, then pruned) that turn refer or decline into quote."""
+def _insurable(
+    scenarios: Scenarios, base: Rating, best: np.ndarray, each: Rating | None
+) -> FixSet | None:
+    """The fewest fixes found that turn refer or decline into quote.
+
+    The search starts from, for every rule the applicant triggers, the one fix that
+    clears it and saves the most premium (from ``each``, one fix at a time); adds
+    fixes greedily while the applicant is still not quotable; and then drops every
+    fix the quote does not need.
+    """
     if int(base.outcome[0]) == 0:
         return None
+    start = np.zeros(len(scenarios.options), dtype=np.bool_)
+    if each is not None:
+        saving = base.premium[0] - each.premium[best]
+        for rule in np.flatnonzero(base.rule_hits[0]):
+            clearing = np.flatnonzero(~each.rule_hits[best, rule])
+            if clearing.size:
+                start[best[clearing[np.argmax(saving[clearing])]]] = True
 
     def badness(r: Rating) -> np.ndarray:
         return np.asarray(
             r.outcome * 1000.0 + r.rule_hits.sum(axis=1) + np.minimum(r.relative_risk, 999) / 1000
         )
 
-    found = _greedy(scenarios, base, best, lambda r: r.outcome == 0, badness)
+    found = _greedy(scenarios, base, best, lambda r: r.outcome == 0, badness, start=start)
     if found is not None:
         return _fix_set("insurable", scenarios, base, found, reached=True)
     everything = scenarios.rate(_all_of(len(scenarios.options), best))
@@ -319,12 +334,17 @@ def _greedy(
     best: np.ndarray,
     done: Callable[[Rating], np.ndarray],
     badness: Callable[[Rating], np.ndarray],
+    *,
+    start: np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """Add the fix that most reduces ``badness`` until ``done``; then drop fixes not needed."""
+    """From ``start`` (no fix by default), add the fix that most reduces ``badness``
+    until ``done``; then drop the fixes that are not needed."""
     k = len(scenarios.options)
-    current = np.zeros(k, dtype=np.bool_)
-    worst = float(badness(base)[0])
-    while int(current.sum()) < MAX_FIX_SET:
+    current = np.zeros(k, dtype=np.bool_) if start is None else start.copy()
+    rated = base if not current.any() else scenarios.rate(current)
+    worst = float(badness(rated)[0])
+    reached_already = bool(done(rated)[0])
+    while not reached_already and int(current.sum()) < MAX_FIX_SET:
         remaining = best[~current[best]]
         if remaining.size == 0:
             return None
@@ -341,7 +361,8 @@ def _greedy(
             return None
         current, worst = trials[pick], float(scores[pick])
     else:
-        return None
+        if not reached_already:
+            return None
     while int(current.sum()) > 1:  # drop fixes the goal does not need, one at a time
         members = np.flatnonzero(current)
         trials = np.repeat(current[None, :], members.size, axis=0)
@@ -368,7 +389,7 @@ def _fix_set(
         goal=goal,
         fixes=ids,
         reached=reached,
-        scenario=scenario(scenarios, rated, 0, chosen, base),
+        scenario=scenario(scenarios, rated, 0, np.flatnonzero(chosen).tolist(), base),
         note=f"{len(ids)} fix(es) together"
         if reached
         else "even every fix together does not reach the goal",
