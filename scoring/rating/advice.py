@@ -125,6 +125,15 @@ class Scenarios:
             linear, hits, self.limit, self.retention, class_layer=self._base.class_layer_loss
         )
 
+    def tiers_of_pairs(self, first: np.ndarray, second: np.ndarray) -> Rating:
+        """Rate pairs of options for their tier and premium only (rules not re-read):
+        a search over many pairs, whose chosen pair is then rated in full."""
+        linear = self._base.linear + self._changes[first] + self._changes[second]
+        hits = np.repeat(self.base_hits[None, :], len(first), axis=0)
+        return self.engine.rate_linear(
+            linear, hits, self.limit, self.retention, class_layer=self._base.class_layer_loss
+        )
+
     def answers(self, taken: Iterable[int]) -> dict[str, str]:
         """The changed answers of a scenario taking these options, as text."""
         return dict(self._codes[i] for i in taken)
@@ -264,18 +273,20 @@ def _next_tier(
         return None
     goal = tier_now - 1
     k = len(scenarios.options)
-    singles = np.zeros((best.size, k), dtype=np.bool_)
-    singles[np.arange(best.size), best] = True
-    first, second = np.triu_indices(best.size, 1)
-    for chosen in (singles, singles[first] | singles[second]):
-        if not chosen.size:
-            break
-        # one fix at a time was rated already, with every option (``each``)
-        rated = each.take(best) if chosen is singles and each else scenarios.rate(chosen)
-        reached = np.flatnonzero(rated.tier <= goal)
+    if each is not None and best.size:  # one fix at a time: rated already, with every option
+        singles = each.take(best)
+        reached = np.flatnonzero(singles.tier <= goal)
         if reached.size:
-            top = int(reached[np.argmax(base.premium[0] - rated.premium[reached])])
-            return _fix_set("next_tier", scenarios, base, chosen[top], reached=True)
+            top = int(best[reached[np.argmax(base.premium[0] - singles.premium[reached])]])
+            return _fix_set("next_tier", scenarios, base, _all_of(k, np.array([top])), reached=True)
+    first, second = (best[i] for i in np.triu_indices(best.size, 1))
+    if first.size:
+        pairs = scenarios.tiers_of_pairs(first, second)
+        reached = np.flatnonzero(pairs.tier <= goal)
+        if reached.size:
+            top = int(reached[np.argmax(base.premium[0] - pairs.premium[reached])])
+            chosen = _all_of(k, np.array([first[top], second[top]]))
+            return _fix_set("next_tier", scenarios, base, chosen, reached=True)
     found = _greedy(scenarios, base, best, lambda r: r.tier <= goal, lambda r: r.relative_risk)
     if found is None:
         return _fix_set("next_tier", scenarios, base, _all_of(k, best), reached=False)

@@ -146,19 +146,23 @@ def factors(engine: RatingEngine, applicant: Applicant, rating: Rating) -> tuple
     for part, target, reference, per_loss in parts:
         by_question, reference_loss, growth = _split(engine, target, reference)
         effects = by_question @ (reference_loss * growth)
-        relativities = np.exp(by_question) @ reference_loss / reference_loss.sum()
-        for i in np.flatnonzero(np.any(by_question != 0, axis=1)):
+        moved = np.flatnonzero(np.any(by_question != 0, axis=1))
+        relativities = significant(
+            np.exp(by_question[moved]) @ reference_loss / reference_loss.sum()
+        )
+        loss_effects = money(effects[moved])
+        premium_effects = money(effects[moved] * per_loss) if per_loss is not None else None
+        for n, i in enumerate(moved.tolist()):
             question = engine.questionnaire.by_id[ids[i]]
-            effect = float(effects[i])
             found.append(
                 Factor(
                     question_id=question.id,
                     question=question.label,
                     answer=answer_text(question, applicant.answers.get(question.id)),
                     part=part,
-                    relativity=significant(float(relativities[i])),
-                    loss_effect=money(effect),
-                    premium_effect=None if per_loss is None else money(effect * per_loss),
+                    relativity=float(relativities[n]),
+                    loss_effect=float(loss_effects[n]),
+                    premium_effect=None if premium_effects is None else float(premium_effects[n]),
                 )
             )
     return tuple(sorted(found, key=lambda f: (f.part, -abs(f.loss_effect), f.question_id)))
