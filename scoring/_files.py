@@ -8,6 +8,7 @@ and JSON refuses duplicate keys, NaN and deep nesting.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,12 @@ def read_document(path: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     if path.suffix.lower() == ".json":
         return parse_json(text, source)
     return parse_yaml(text, source)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks (model files, books, rating plans)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,7 +9,6 @@ code is ever executed from the files (no pickle).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scoring._files import read_document
+from scoring._files import file_sha256, read_document
 from scoring._resources import data_dir
 from scoring.errors import InputError, Issue
 from scoring.features.encoder import FeatureEncoder
@@ -156,10 +155,6 @@ class LossModel(_Strict):
         }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save_model(model: LossModel, directory: Path, card: str) -> None:
     """Write ``model.json``, ``manifest.json`` and ``MODEL_CARD.md`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -170,7 +165,10 @@ def save_model(model: LossModel, directory: Path, card: str) -> None:
     manifest = {
         "format": MODEL_FORMAT,
         "model_id": model.model_id,
-        "sha256": {MODEL_FILE: _sha256(model_path), CARD_FILE: _sha256(directory / CARD_FILE)},
+        "sha256": {
+            MODEL_FILE: file_sha256(model_path),
+            CARD_FILE: file_sha256(directory / CARD_FILE),
+        },
     }
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
@@ -204,7 +202,7 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
     expected = manifest.get("sha256", {})
     for name, digest in expected.items() if isinstance(expected, dict) else ():
         path = directory / str(name)
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise refuse(
                 f"{name} does not match the sha256 in manifest.json: the model folder "
                 "was changed after training; retrain or restore it"

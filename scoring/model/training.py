@@ -20,7 +20,6 @@ benchmarks/README.md).
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from glum import GeneralizedLinearRegressor
 from sklearn.exceptions import ConvergenceWarning
 from tabmat import DenseMatrix
 
+from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
 from scoring.features.encoder import FeatureEncoder
 from scoring.model.claims_history import ClaimsHistory
@@ -63,13 +63,8 @@ MIN_CLAIMS = 5
 """A peril needs at least this many claims in the book to be fitted."""
 
 
-def file_fingerprint(path: Path) -> str:
-    """sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+file_fingerprint = file_sha256
+"""The training data fingerprint: the book file's sha256."""
 
 
 def _bounds(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:

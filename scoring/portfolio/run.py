@@ -15,7 +15,6 @@ uninterrupted run's.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shutil
 import time
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import TOP_FIXES, ChunkResult, book_schema, score_chunk
 from scoring.rating.engine import RatingEngine
@@ -68,15 +68,6 @@ Progress = Callable[[int, int], None]
 def errors_path_for(output: Path) -> Path:
     """The default errors file beside an output: ``out.parquet`` -> ``out.errors.csv``."""
     return output.with_name(output.stem + ".errors.csv")
-
-
-def _fingerprint(path: Path) -> str:
-    """sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_stamp(path: Path) -> list[int]:
@@ -144,7 +135,7 @@ def run_settings(
 ) -> dict[str, Any]:
     return {
         "input": str(source),
-        "input_sha256": _fingerprint(source),
+        "input_sha256": file_sha256(source),
         "stamp": file_stamp(source),
         "model_sha256": engine.model_sha256,
         "rating_plan_sha256": engine.plan_sha256,

@@ -10,7 +10,6 @@ ARCHITECTURE.md.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +22,7 @@ import pyarrow as pa
 from scipy.special import ndtr
 
 from scoring._arrow import to_mask
+from scoring._files import file_sha256
 from scoring.features.encoder import FeatureEncoder
 from scoring.model.loss_model import MODEL_FILE, LossModel, load_model
 from scoring.questionnaire import expression as ex
@@ -41,10 +41,6 @@ _BLOCK = 256
 """Rows per block of the matrix product (see RatingEngine.linear)."""
 _VERDICT_CACHE = 100_000
 """Memoised rule verdicts kept before the memo is cleared."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def lognormal_lev(limit: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -201,8 +197,8 @@ class RatingEngine:
             plan,
             questionnaire,
             remediation,
-            model_sha256=_sha256(model_dir / MODEL_FILE),
-            plan_sha256=_sha256(plan_path),
+            model_sha256=file_sha256(model_dir / MODEL_FILE),
+            plan_sha256=file_sha256(plan_path),
         )
 
     # -- the rating plan, column-wise ------------------------------------------------------
