@@ -40,9 +40,9 @@ from scoring.errors import DefinitionError, InputError, Issue
 from scoring.portfolio.batch import score_chunk
 from scoring.portfolio.run import (
     CHUNK_ROWS,
-    OUTPUT_SUFFIXES,
     BookSummary,
     Progress,
+    check_output,
     errors_path_for,
     finish_book,
     parts_folder,
@@ -357,17 +357,7 @@ def score_book_on_dask(
                 )
             ]
         )
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(
-            [
-                Issue(
-                    Reason.UNREADABLE_FILE,
-                    f"the output must be {' or '.join(OUTPUT_SUFFIXES)}",
-                    source=str(output),
-                    value=output.suffix or "(none)",
-                )
-            ]
-        )
+    check_output(output)
     errors = errors or errors_path_for(output)
     cluster: Any = client  # distributed is not typed
     engine = RatingEngine.load(model_dir, plan_path)

@@ -65,6 +65,21 @@ Progress = Callable[[int, int], None]
 """Called after each chunk with (rows done, rows scored so far)."""
 
 
+def check_output(output: Path) -> None:
+    """Refuse an output whose type cannot be written (before any work is done)."""
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputError(
+            [
+                Issue(
+                    Reason.UNREADABLE_FILE,
+                    f"the output must be {' or '.join(OUTPUT_SUFFIXES)}",
+                    source=str(output),
+                    value=output.suffix or "(none)",
+                )
+            ]
+        )
+
+
 def errors_path_for(output: Path) -> Path:
     """The default errors file beside an output: ``out.parquet`` -> ``out.errors.csv``."""
     return output.with_name(output.stem + ".errors.csv")
@@ -193,17 +208,7 @@ def score_book(
         UTF-8 ...), the output type is not supported, or a resume does not match.
         No output or errors file is written then.
     """
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(
-            [
-                Issue(
-                    Reason.UNREADABLE_FILE,
-                    f"the output must be {' or '.join(OUTPUT_SUFFIXES)}",
-                    source=str(output),
-                    value=output.suffix or "(none)",
-                )
-            ]
-        )
+    check_output(output)
     errors = errors or errors_path_for(output)
     settings = run_settings(engine, source, chunk_rows, limit, retention, as_of)
     parts, resumed = parts_folder(output, settings, resume)

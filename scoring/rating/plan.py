@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -23,6 +23,7 @@ from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import AnswerKind, Peril, Reason
 
 PLAN_FILE = "rating-plan.yaml"
+DefinitionT = TypeVar("DefinitionT", bound=BaseModel)
 
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Ratio = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
@@ -279,18 +280,29 @@ def load_rating_plan(path: Path, questionnaire: Questionnaire | None = None) -> 
         tier bands, loads summing to 1 or more, unknown perils, rules that do not
         parse or refer to unknown questions, another questionnaire.
     """
+    plan = read_definition(path, RatingPlan)
+    if questionnaire is not None:
+        plan.check_against(questionnaire, str(path))
+    return plan
+
+
+def read_definition(path: Path, kind: type[DefinitionT]) -> DefinitionT:
+    """Read a rating definition file (YAML or JSON, never executed) into ``kind``.
+
+    Raises
+    ------
+    RatingPlanError
+        With every problem: an unreadable file, or each field that fails ``kind``.
+    """
     source = str(path)
     try:
         document = read_document(path)
     except InputError as exc:
         raise RatingPlanError(source, [i.message for i in exc.issues]) from exc
     try:
-        plan = RatingPlan.model_validate(document)
+        return kind.model_validate(document)
     except ValidationError as exc:
         raise RatingPlanError(
             source,
-            [f"{'.'.join(map(str, e['loc'])) or 'plan'}: {e['msg']}" for e in exc.errors()],
+            [f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors()],
         ) from exc
-    if questionnaire is not None:
-        plan.check_against(questionnaire, source)
-    return plan

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scoring._files import read_document
 from scoring._resources import data_dir
-from scoring.errors import InputError, RatingPlanError
+from scoring.errors import RatingPlanError
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.rating.plan import read_definition
 from scoring.vocabulary import AnswerKind, Better
 
 Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -177,18 +177,9 @@ def load_remediation(
     path: Path, questionnaire: Questionnaire | None = None
 ) -> RemediationCatalogue:
     """Read and check a remediation catalogue (YAML or JSON; never executed)."""
-    source = str(path)
-    try:
-        catalogue = RemediationCatalogue.model_validate(read_document(path))
-    except InputError as exc:
-        raise RatingPlanError(source, [i.message for i in exc.issues]) from exc
-    except ValidationError as exc:
-        raise RatingPlanError(
-            source,
-            [f"{'.'.join(map(str, e['loc'])) or 'catalogue'}: {e['msg']}" for e in exc.errors()],
-        ) from exc
+    catalogue = read_definition(path, RemediationCatalogue)
     if questionnaire is not None:
-        catalogue.check_against(questionnaire, source)
+        catalogue.check_against(questionnaire, str(path))
     return catalogue
 
 
