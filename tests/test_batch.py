@@ -303,3 +303,38 @@ def test_a_facility_repeated_across_chunks_is_refused_wherever_it_falls(tmp_path
         errors = (tmp_path / f"out-{chunk}.errors.csv").read_text()
         assert errors.count("duplicate_facility") == 2
     assert outputs[0].equals(outputs[1])  # the same rows whatever the chunks
+
+
+def test_repeated_ids_are_compared_as_validation_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trimmed, blanks ignored; and ids whose hashes collide are told apart by their text."""
+    import pandas as pd
+
+    from scoring.responses import reading
+
+    source = tmp_path / "ids.csv"
+    ids = ["A1", " A1 ", "B2", "", "  ", "C3", "D4", "C3"]
+    pd.DataFrame({"facility_id": ids, "x": range(len(ids))}).to_csv(source, index=False)
+    assert reading.repeated_facility_ids(source, 3) == frozenset({"A1", "C3"})
+    monkeypatch.setattr(  # every id the same hash: the texts decide
+        reading.pd.util, "hash_array", lambda values: np.zeros(len(values), dtype=np.uint64)
+    )
+    assert reading.repeated_facility_ids(source, 3) == frozenset({"A1", "C3"})
+
+
+def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
+    """Saving, then loss cut, then question order; ties and rows without fixes included."""
+    from scoring.portfolio.batch import _top
+
+    rng = np.random.default_rng(3)
+    savings = rng.integers(0, 4, size=(12, 400)).astype(np.float64)
+    cuts = rng.integers(0, 3, size=(12, 400)).astype(np.float64)
+    savings[rng.random((12, 400)) < 0.5] = -np.inf
+    savings[:, :5] = -np.inf  # rows without any fix
+    order, chosen = _top(savings, cuts, 3)
+    for row in range(400):
+        expected = sorted(range(12), key=lambda k: (-savings[k, row], -cuts[k, row], k))[:3]
+        assert list(chosen[row]) == [savings[k, row] for k in expected]
+        finite = [k for k in expected if np.isfinite(savings[k, row])]
+        assert list(order[row][: len(finite)]) == finite

@@ -251,3 +251,17 @@ def test_fuzzed_csv_rows_are_scored_or_rejected_never_lost(
     result = validate_file(path, mini, as_of=AS_OF)
     assert result.n_rows == 3
     assert list(result.valid[[0, 2]]) == [True, True]
+
+
+def test_a_row_longer_than_a_read_block_reads_as_the_whole_file_does(tmp_path: Path) -> None:
+    from scoring.responses.reading import iter_responses
+
+    frame = _rows(7)
+    frame.loc[4, "notes"] = "x" * (3 * 1024 * 1024)  # longer than the first block size
+    path = tmp_path / "long-row.csv"
+    frame.to_csv(path, index=False)
+    chunks = list(iter_responses(path, 2))
+    assert [c.table.num_rows for c in chunks] == [2, 2, 2, 1]
+    assert [c.first_row for c in chunks] == [2, 4, 6, 8]
+    whole = read_responses(path).table
+    assert pa.concat_tables([c.table for c in chunks]).equals(whole)

@@ -21,11 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring._arrow import to_mask
-from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
-from scoring.rating.engine import PERILS, Rating, RatingEngine
+from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
 from scoring.rating.explain import question_ids, risk_effects
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.responses.reading import RawResponses
@@ -191,17 +189,7 @@ def score_chunk(
     features = engine.encoder.transform(table)
     env = engine.rule_env(kept)
     rating = engine.rate(features, engine.rule_hits(env, len(rows)), limits[rows], retentions[rows])
-    fix_ids, fix_savings = best_fixes(
-        engine,
-        kept,
-        features,
-        env,
-        table["assessed_on"],
-        rating,
-        limits[rows],
-        retentions[rows],
-        fixes,
-    )
+    fix_ids, fix_savings = best_fixes(engine, kept, features, rating, fixes)
     scored = _book_rows(
         engine,
         facilities.iloc[rows],
@@ -217,17 +205,13 @@ def score_chunk(
     return ChunkResult(scored, error_frame, raw.table.num_rows)
 
 
-def _best_answer(
-    engine: RatingEngine, question: Question, as_of: pd.Series
-) -> tuple[pa.Array, np.ndarray]:
-    """Each row's best answer to a control (as the rules read it) and its level."""
+def _best_level(engine: RatingEngine, question: Question) -> float:
+    """The level (feature value) of a control's best answer."""
     control = question.control
     assert control is not None
-    n = len(as_of)
+    anchor = dt.date(2000, 1, 1)
     if question.kind is AnswerKind.DATE:
-        days = pd.to_datetime(as_of).to_numpy(dtype="datetime64[D]")
-        level = engine.control_level(question.id, dt.date(2000, 1, 1), dt.date(2000, 1, 1))
-        return pa.array(days, pa.date32()), np.full(n, level)
+        return engine.control_level(question.id, anchor, anchor)
     if control.order is not None:
         best: object = control.order[-1]
     else:
@@ -235,84 +219,68 @@ def _best_answer(
         best = steps[-1]
         if question.kind is AnswerKind.INTEGER:
             best = int(best)
-    level = engine.control_level(question.id, best, dt.date(2000, 1, 1))
-    return pa.repeat(pa.scalar(best), n), np.full(n, level)
+    return engine.control_level(question.id, best, anchor)
 
 
 def best_fixes(
     engine: RatingEngine,
     answers: pd.DataFrame,
     features: np.ndarray,
-    env: dict[str, pa.Array],
-    as_of: pd.Series,
     rating: Rating,
-    limits: np.ndarray,
-    retentions: np.ndarray,
     count: int = TOP_FIXES,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``count`` best fixes of every row: question ids and premium saved.
 
-    Ranked as one applicant's advice is: by premium saved at the best answer, then
-    by expected loss saved, then by question id; a row with fewer candidate fixes
-    leaves the rest empty.
+    Each actionable control answered below its best is moved to its best answer and
+    the rows re-priced (:class:`scoring.rating.engine.ControlPricing`). Ranked as one
+    applicant's advice is: by premium saved at the best answer, then by expected loss
+    saved, then by question id; a row with fewer candidate fixes leaves the rest empty.
     """
     n = len(features)
-    loss_now = rating.expected_loss.sum(axis=1)
-    ids, savings, cuts = [], [], []
-    for question in engine.questionnaire.controls:
-        control = question.control
-        assert control is not None
-        if not control.actionable:
-            continue
+    loss_now = peril_total(rating.expected_loss)
+    pricing = engine.control_pricing(rating)
+    # columns in question id order, the last key of the ranking; no fix = -inf
+    controls = sorted(
+        (q for q in engine.questionnaire.controls if q.control and q.control.actionable),
+        key=lambda q: q.id,
+    )
+    savings = np.full((len(controls), n), -np.inf)
+    cuts = np.full((len(controls), n), -np.inf)
+    for k, question in enumerate(controls):
         column = engine.feature_index[question.id]
-        best_answers, best_level = _best_answer(engine, question, as_of)
+        best_level = _best_level(engine, question)
         candidate = answers[question.id].notna().to_numpy() & (features[:, column] < best_level)
         rows = np.flatnonzero(candidate)
         if not rows.size:
             continue
-        linear = rating.linear[rows] + engine.change(
-            column, best_level[rows], features[rows, column]
-        )
-        hits = rating.rule_hits[rows].copy()
-        taken = pa.array(rows)
-        for j, rule in enumerate(engine.plan.rules):
-            if question.id not in rule.questions:
-                continue
-            local = {q: env[q].take(taken) for q in rule.questions}
-            local[question.id] = best_answers.take(taken).cast(env[question.id].type)
-            hits[:, j] = to_mask(ex.evaluate(rule.condition, local, length=rows.size))
-        after = engine.rate_linear(
-            linear, hits, limits[rows], retentions[rows], class_layer=rating.class_layer_loss[rows]
-        )
-        saving = np.full(n, np.nan)
-        saving[rows] = rating.premium[rows] - after.premium
-        cut = np.full(n, np.nan)
-        cut[rows] = loss_now[rows] - after.expected_loss.sum(axis=1)
-        ids.append(question.id)
-        savings.append(saving)
-        cuts.append(cut)
-    names = np.array(ids, dtype=object)
-    if not ids:
-        return np.full((n, count), None, dtype=object), np.full((n, count), np.nan)
-    saving_matrix, cut_matrix = np.column_stack(savings), np.column_stack(cuts)
-    # lexicographic ranking per row: saving, then loss saved, then question id
-    by_id = np.argsort(names)
-    order = np.lexsort(
-        (
-            np.broadcast_to(np.argsort(by_id), saving_matrix.shape),
-            -np.nan_to_num(cut_matrix, nan=-np.inf),
-            -np.nan_to_num(saving_matrix, nan=-np.inf),
-        ),
-        axis=1,
-    )[:, :count]
-    chosen_saving = np.take_along_axis(saving_matrix, order, axis=1)
-    chosen_ids = names[order].astype(object)
-    chosen_ids[np.isnan(chosen_saving)] = None
-    if chosen_ids.shape[1] < count:
-        pad = count - chosen_ids.shape[1]
-        chosen_ids = np.hstack([chosen_ids, np.full((n, pad), None, dtype=object)])
-        chosen_saving = np.hstack([chosen_saving, np.full((n, pad), np.nan)])
+        after = pricing.price(rows, column, np.full(rows.size, best_level), features[rows, column])
+        savings[k, rows] = rating.premium[rows] - after.premium
+        cuts[k, rows] = loss_now[rows] - after.expected_loss
+    order, chosen_saving = _top(savings, cuts, count)
+    names = np.array([q.id for q in controls] + [None], dtype=object)
+    chosen_ids = names[np.where(np.isfinite(chosen_saving), order, len(controls))]
+    chosen_saving[~np.isfinite(chosen_saving)] = np.nan
     return chosen_ids, chosen_saving
+
+
+def _top(savings: np.ndarray, cuts: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` best of each column of (fixes, rows) savings: the largest saving,
+    then the largest cut in expected loss, then the first fix; as (rows, count)
+    positions and savings (-inf where a row has no more fixes). Picked one rank at
+    a time, which is much cheaper than sorting every fix of every row."""
+    savings = savings.copy()
+    n = savings.shape[1]
+    every = np.arange(n)
+    order = np.zeros((n, count), dtype=np.intp)
+    chosen = np.full((n, count), -np.inf)
+    for k in range(min(count, len(savings))):
+        best = savings.max(axis=0)
+        tied = savings == best
+        most_cut = np.where(tied, cuts, -np.inf).max(axis=0)
+        first = np.argmax(tied & (cuts == most_cut), axis=0)
+        order[:, k], chosen[:, k] = first, best
+        savings[first, every] = -np.inf
+    return order, chosen
 
 
 def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
@@ -354,7 +322,7 @@ def _book_rows(
         "limit": limit_codes,
         "retention": retention_codes,
         "relative_risk": significant(rating.relative_risk),
-        "expected_loss": money(loss.sum(axis=1)),
+        "expected_loss": money(peril_total(loss)),
         **{f"expected_loss_{p.value}": money(loss[:, k]) for k, p in enumerate(PERILS)},
     }
     for k in range(fixes):

@@ -23,7 +23,7 @@ import numpy as np
 
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money
-from scoring.rating.engine import Rating, RatingEngine
+from scoring.rating.engine import Rating, RatingEngine, peril_total
 from scoring.rating.plan import OUTCOMES
 from scoring.rating.result import Advice, Fix, FixSet, Scenario
 
@@ -159,7 +159,7 @@ def scenario(
         tier=tiers[int(rating.tier[i])].tier,
         outcome=OUTCOMES[int(rating.outcome[i])],
         score=int(rating.score[i]),
-        expected_loss=money(float(rating.expected_loss[i].sum())),
+        expected_loss=money(float(peril_total(rating.expected_loss[i : i + 1])[0])),
     )
 
 
@@ -207,9 +207,8 @@ def advise(
         nxt = scenario(scenarios, rated, first, (first,), base)
         best = scenario(scenarios, rated, last, (last,), base) if last > first else None
         best_option[question.id] = last
-        loss_cut[question.id] = float(
-            base.expected_loss.sum(axis=1)[0] - rated.expected_loss[last : last + 1].sum(axis=1)[0]
-        )
+        after = peril_total(rated.expected_loss[last : last + 1])[0]
+        loss_cut[question.id] = float(peril_total(base.expected_loss)[0] - after)
         cleared = base.rule_hits[0] & ~rated.rule_hits[last]
         low, high = catalogue.cost(question.id, revenue)
         saving = (best or nxt).saving

@@ -26,7 +26,7 @@ import numpy as np
 
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
-from scoring.rating.engine import Rating, RatingEngine
+from scoring.rating.engine import Rating, RatingEngine, peril_total
 from scoring.rating.result import Factor
 from scoring.vocabulary import AnswerKind
 
@@ -100,8 +100,8 @@ def premium_per_loss(engine: RatingEngine, rating: Rating) -> np.ndarray:
     at_average = relative == 1
     passed_on = np.where(at_average, 1.0, (schedule - 1) / np.where(at_average, 2.0, relative - 1))
     return np.asarray(
-        rating.class_layer_loss.sum(axis=1)
-        / (rating.class_expected_loss.sum(axis=1) * loads)
+        peril_total(rating.class_layer_loss)
+        / (peril_total(rating.class_expected_loss) * loads)
         * passed_on,
         dtype=np.float64,
     )

@@ -23,7 +23,7 @@ from scoring.errors import InputError, Issue
 from scoring.model.loss_model import default_model_dir
 from scoring.rating import advice
 from scoring.rating._rounding import money, significant
-from scoring.rating.engine import PERILS, Rating, RatingEngine
+from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
 from scoring.rating.explain import answer_text, factors
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.rating.result import (
@@ -137,7 +137,7 @@ def score_applicant(
     layer_loss = rating.class_layer_loss[0] * rating.schedule_factor[0]
     premium = float(rating.premium[0])
     share = layer_loss / layer_loss.sum() if layer_loss.sum() > 0 else np.zeros(len(PERILS))
-    _, _, class_premium = engine.premium_from(rating.class_layer_loss, np.ones(1))
+    _, _, class_premium = engine.premium_from(peril_total(rating.class_layer_loss), np.ones(1))
     return ScoreResult(
         facility_id=applicant.facility_id,
         facility_name=applicant.facility_name,
@@ -153,8 +153,8 @@ def score_applicant(
         options=_options(engine, rating, chosen_limit, chosen_retention),
         class_premium=float(class_premium[0]),
         schedule_factor=_ratio(rating.schedule_factor[0]),
-        expected_loss=_money(rating.expected_loss[0].sum()),
-        class_expected_loss=_money(rating.class_expected_loss[0].sum()),
+        expected_loss=_money(peril_total(rating.expected_loss)[0]),
+        class_expected_loss=_money(peril_total(rating.class_expected_loss)[0]),
         perils=tuple(
             PerilLoss(
                 peril=peril,
@@ -312,7 +312,7 @@ def _options(
         np.concatenate([retentions, retentions, np.full(n, lowest)]),
     )
     layer, basic_layer, first_dollar = every[:n], every[n : 2 * n], every[2 * n :]
-    _, _, premiums = engine.premium_from(layer, np.repeat(rating.schedule_factor, n))
+    _, _, premiums = engine.premium_from(peril_total(layer), np.repeat(rating.schedule_factor, n))
     return tuple(
         PremiumOption(
             layer=_layer(lim, ret),

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -45,7 +47,9 @@ METADATA_COLUMNS = (
 DOCUMENT_KEYS = (*METADATA_COLUMNS, "answers")
 MAX_TABLE_BYTES = 4 * 1024 * 1024 * 1024
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-_CSV_BLOCK_BYTES = 64 * 1024 * 1024
+_CSV_BLOCK_BYTES = (1024 * 1024, 64 * 1024 * 1024)
+"""Block sizes a CSV is read in: small blocks stream several times faster; a row longer
+than a block cannot be parsed, so a file with one is read again in large blocks."""
 _HEAD_BYTES = 64 * 1024
 
 
@@ -257,11 +261,11 @@ def _csv_header(path: Path, source: str) -> list[str]:
 class _CsvRules:
     """pyarrow's CSV options for response files, and the rows they refused."""
 
-    def __init__(self, header: list[str], source: str) -> None:
+    def __init__(self, header: list[str], source: str, block_size: int) -> None:
         self.source = source
         self.bad_rows: list[Issue] = []
         self.read = pacsv.ReadOptions(
-            column_names=header, skip_rows=1, block_size=_CSV_BLOCK_BYTES, encoding="utf8"
+            column_names=header, skip_rows=1, block_size=block_size, encoding="utf8"
         )
         self.parse = pacsv.ParseOptions(
             newlines_in_values=True, invalid_row_handler=self._invalid_row
@@ -300,7 +304,7 @@ class _CsvRules:
 def read_csv(path: Path) -> RawResponses:
     """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells)."""
     source = str(path)
-    rules = _CsvRules(_csv_header(path, source), source)
+    rules = _CsvRules(_csv_header(path, source), source, _CSV_BLOCK_BYTES[-1])
     try:
         table = pacsv.read_csv(
             path, read_options=rules.read, parse_options=rules.parse, convert_options=rules.convert
@@ -316,19 +320,38 @@ def read_csv(path: Path) -> RawResponses:
 def _iter_csv(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
     source = str(path)
     header = _csv_header(path, source)
-    rules = _CsvRules(header, source)
-    if columns:
-        rules.convert.include_columns = [c for c in columns if c in header]
-    try:
-        reader = pacsv.open_csv(
-            path, read_options=rules.read, parse_options=rules.parse, convert_options=rules.convert
-        )
-        for batch in _rebatch(reader, rows):
-            rules.check()
-            yield batch
-    except pa.ArrowInvalid as exc:
-        raise rules.refuse(exc) from exc
-    rules.check()
+    done = 0
+    for block_size in _CSV_BLOCK_BYTES:
+        rules = _CsvRules(header, source, block_size)
+        if columns:
+            rules.convert.include_columns = [c for c in columns if c in header]
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=rules.read,
+                parse_options=rules.parse,
+                convert_options=rules.convert,
+            )
+            for table in _rebatch(_skip(reader, done), rows):
+                rules.check()
+                yield table
+                done += table.num_rows
+        except pa.ArrowInvalid as exc:
+            if "straddl" in str(exc) and block_size != _CSV_BLOCK_BYTES[-1]:
+                continue  # a row longer than the block: the rest again, in larger blocks
+            raise rules.refuse(exc) from exc
+        rules.check()
+        return
+
+
+def _skip(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The batches without their first ``rows`` rows."""
+    for batch in batches:
+        if rows >= batch.num_rows:
+            rows -= batch.num_rows
+            continue
+        yield batch.slice(rows)
+        rows = 0
 
 
 def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
@@ -538,20 +561,37 @@ def count_rows(path: Path) -> int | None:
 
 
 def repeated_facility_ids(path: Path, rows: int) -> frozenset[str]:
-    """Facility ids that occur on more than one row of a table read in chunks."""
+    """Facility ids that occur on more than one row of a table read in chunks.
+
+    Ids are compared as validation compares them (trimmed; blank ones are not ids).
+    The first pass keeps a 64-bit hash of each id, not the id, so memory grows by 8
+    bytes a row; only ids whose hash repeats are read again and compared as text.
+    """
+    hashes = [pd.util.hash_array(ids) for ids in _facility_ids(path, rows)]
+    if not hashes:
+        return frozenset()
+    ordered = np.sort(np.concatenate(hashes))
+    shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if not shared.size:
+        return frozenset()
     seen: set[str] = set()
     repeated: set[str] = set()
-    for raw in iter_responses(path, rows, columns=("facility_id",)):
-        if "facility_id" not in raw.table.column_names:
-            return frozenset()
-        for value in raw.table.column("facility_id").to_pylist():
-            text = (value or "").strip()
-            if not text:
-                continue
+    for ids in _facility_ids(path, rows):
+        for text in ids[np.isin(pd.util.hash_array(ids), shared)]:
             if text in seen:
                 repeated.add(text)
             seen.add(text)
     return frozenset(repeated)
+
+
+def _facility_ids(path: Path, rows: int) -> Iterator[np.ndarray]:
+    """Each chunk's trimmed, non-blank facility ids (objects), as validation reads them."""
+    for raw in iter_responses(path, rows, columns=("facility_id",)):
+        if "facility_id" not in raw.table.column_names:
+            return
+        text = pc.utf8_trim_whitespace(raw.table.column("facility_id"))
+        present = pc.filter(text, pc.fill_null(pc.not_equal(text, ""), False))
+        yield present.to_numpy(zero_copy_only=False)
 
 
 def iter_responses(
