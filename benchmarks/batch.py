@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -62,6 +63,10 @@ def step_floor(path: Path, _: int) -> dict[str, Any]:
     }
 
 
+THREADS = 0
+"""--threads passed to carescore batch; 0 = its default (the cores available, up to 4)."""
+
+
 def step_batch(path: Path, _: int) -> dict[str, Any]:
     """carescore batch as a user runs it (a child of this child, timed from outside)."""
     output = OUT / f"batch-{path.stem}.parquet"
@@ -81,6 +86,7 @@ def step_batch(path: Path, _: int) -> dict[str, Any]:
             "--as-of",
             AS_OF.isoformat(),
             "--quiet",
+            *(["--threads", str(THREADS)] if THREADS else []),
         ],
         capture_output=True,
         text=True,
@@ -133,19 +139,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=2_000)
+    parser.add_argument("--threads", type=int, default=0, help="carescore batch --threads")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"))
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     if args.child:
         report_child(STEPS[args.child[0]], Path(args.child[1]), args.sample)
         return
     path = book_path(args.rows)
-    sample = ["--sample", str(args.sample)]
+    sample = ["--sample", str(args.sample), "--threads", str(args.threads)]
     floor = run_child(__file__, "floor", str(path), *sample)
     batch = run_child(__file__, "batch", str(path), *sample)
     per_row = run_child(__file__, "per_row", str(path), *sample)
     per_row_scaled = per_row["seconds"] * args.rows / per_row["rows"]
     report = {
         "rows": args.rows,
+        "threads": args.threads or "default",
+        "cores": len(os.sched_getaffinity(0)),
         "csv_mb": round(path.stat().st_size / 1e6, 1),
         "floor": floor,
         "batch": batch,

@@ -126,6 +126,23 @@ def test_the_same_book_gives_byte_identical_output_whatever_its_format(tmp_path:
     assert again.read_bytes() == (tmp_path / "out-0.parquet").read_bytes()
 
 
+def test_threads_do_not_change_the_output(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 400, seed=12, spoil_every=20)
+    files = []
+    for threads in (1, 3):
+        out = tmp_path / f"out-{threads}.csv"
+        summary = score_book(
+            source, out, default_engine(), as_of=EXAMPLES_AS_OF, chunk_rows=37, threads=threads
+        )
+        assert summary.rows_read == summary.rows_scored + summary.rows_rejected == 400
+        assert summary.rows_rejected > 0
+        files.append((out.read_bytes(), (tmp_path / f"out-{threads}.errors.csv").read_bytes()))
+    assert files[0] == files[1]
+    with pytest.raises(ValueError, match="threads must be at least 1; got 0"):
+        score_book(source, tmp_path / "x.csv", default_engine(), as_of=EXAMPLES_AS_OF, threads=0)
+
+
 def test_csv_output_keeps_formula_looking_text_inert(tmp_path: Path) -> None:
     source = tmp_path / "book.csv"
     _book(source, 5, seed=3)

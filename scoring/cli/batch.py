@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,10 @@ from scoring.errors import InputError
 from scoring.model.loss_model import default_model_dir
 from scoring.portfolio.run import CHUNK_ROWS, BookSummary, errors_path_for, score_book
 from scoring.responses.reading import count_rows
+
+MAX_DEFAULT_THREADS = 4
+"""Threads ``carescore batch`` uses unless told: more cores than this rarely pay for the
+memory each chunk in flight takes."""
 
 
 def batch_command(
@@ -75,6 +80,15 @@ def batch_command(
             help="Score on a local Dask cluster of N worker processes (needs carescore[dask]).",
         ),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Chunks scored at once, one core each; default: the cores available, "
+            f"at most {MAX_DEFAULT_THREADS}. Each thread holds a chunk in memory.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     as_of: Annotated[
         str | None,
@@ -101,7 +115,9 @@ def batch_command(
     }
     with contextlib.ExitStack() as stack:
         if scheduler is None and workers is None:
-            run = functools.partial(score_book, source, output, engine, **settings)
+            run = functools.partial(
+                score_book, source, output, engine, threads=threads or _cores(), **settings
+            )
         else:
             client = _dask_client(stack, scheduler, workers)
             from scoring.portfolio.distributed import score_book_on_dask
@@ -127,6 +143,15 @@ def batch_command(
             raise typer.Exit(EXIT_INVALID) from exc
     _report(summary)
     raise typer.Exit(EXIT_OK if summary.rows_rejected == 0 else EXIT_INVALID)
+
+
+def _cores() -> int:
+    """The cores this process may run on, at most ``MAX_DEFAULT_THREADS``."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, MAX_DEFAULT_THREADS))
 
 
 def _dask_client(stack: contextlib.ExitStack, scheduler: str | None, workers: int | None) -> Any:

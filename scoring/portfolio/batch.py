@@ -32,6 +32,9 @@ from scoring.vocabulary import AnswerKind, Reason, Severity
 
 TOP_FIXES = 3
 """Fixes written per facility."""
+_DRIVER_BLOCK = 8192
+"""Rows whose premium effects are worked out at a time (a block's effects of every
+question are held in memory at once)."""
 TOP_DRIVERS = 5
 """Answers written per facility in ``drivers``: the risk answers with the largest premium
 effects, as ``question_id:+123.45`` joined by ``;`` (see scoring.rating.explain)."""
@@ -361,17 +364,36 @@ def _texts(column: pd.Series) -> pa.Array:
 
 def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.Array:
     """The risk answers that move each row's premium most (see ``TOP_DRIVERS``)."""
-    effects = money(risk_effects(engine, features, rating))
     names = np.array(question_ids(engine), dtype=object)
-    order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, :TOP_DRIVERS]
+    count = min(TOP_DRIVERS, len(names))
+    order = np.zeros((len(features), count), dtype=np.intp)
+    values = np.zeros((len(features), count))
+    for start in range(0, len(features), _DRIVER_BLOCK):  # a block's effects at a time
+        rows = slice(start, start + _DRIVER_BLOCK)
+        effects = money(
+            risk_effects(engine, features[rows], rating.take(np.arange(len(features))[rows]))
+        )
+        order[rows], values[rows] = _largest(effects, count)
     parts = []
-    for k in range(order.shape[1]):
-        value = np.take_along_axis(effects, order[:, k : k + 1], axis=1)[:, 0]
+    for k in range(count):
+        value = values[:, k]
         text = pc.cast(pa.array(value), pa.string())
         signed = pc.if_else(pa.array(value >= 0), pc.binary_join_element_wise("+", text, ""), text)
         item = pc.binary_join_element_wise(pa.array(names[order[:, k]], pa.string()), signed, ":")
         parts.append(pc.if_else(pa.array(value != 0), item, pa.scalar(None, pa.string())))
     return _join_present(parts)
+
+
+def _largest(effects: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``count`` columns of largest absolute effect (the first of equals
+    first) and their effects: picked one at a time, cheaper than sorting every column."""
+    size = np.abs(effects)
+    every = np.arange(len(effects))
+    order = np.zeros((len(effects), count), dtype=np.intp)
+    for k in range(count):
+        order[:, k] = np.argmax(size, axis=1)
+        size[every, order[:, k]] = -1.0
+    return order, np.take_along_axis(effects, order, axis=1)
 
 
 def _join_present(parts: list[pa.Array]) -> pa.Array:

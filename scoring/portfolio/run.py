@@ -14,11 +14,14 @@ uninterrupted run's.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import functools
 import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import TOP_FIXES, ChunkResult, book_schema, score_chunk
 from scoring.rating.engine import RatingEngine
-from scoring.responses.reading import iter_responses, repeated_facility_ids
+from scoring.responses.reading import RawResponses, iter_responses, repeated_facility_ids
 from scoring.responses.validation import ISSUE_COLUMNS
 from scoring.vocabulary import Reason
 
@@ -198,8 +201,14 @@ def score_book(
     chunk_rows: int = CHUNK_ROWS,
     resume: bool = False,
     progress: Progress | None = None,
+    threads: int = 1,
 ) -> BookSummary:
     """Score every row of a book into ``output`` (Parquet or CSV, by extension).
+
+    Chunks are read in order and scored by ``threads`` threads (the numeric work
+    runs outside Python's lock, so two threads keep two cores busy); at most
+    ``threads + 1`` chunks are held at once. The output does not depend on the
+    number of threads.
 
     Raises
     ------
@@ -208,6 +217,8 @@ def score_book(
         UTF-8 ...), the output type is not supported, or a resume does not match.
         No output or errors file is written then.
     """
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1; got {threads}")
     check_output(output)
     errors = errors or errors_path_for(output)
     settings = run_settings(engine, source, chunk_rows, limit, retention, as_of)
@@ -216,29 +227,50 @@ def score_book(
     chunks = reused = rows_read = rows_scored = 0
     clock = time.perf_counter()
     repeated = repeated_facility_ids(source, chunk_rows)
-    for index, raw in enumerate(iter_responses(source, chunk_rows)):
-        seconds["read"] += time.perf_counter() - clock
-        scored_part = parts / f"scored-{index:06d}.parquet"
-        errors_part = parts / f"errors-{index:06d}.parquet"
-        if resumed and scored_part.is_file() and errors_part.is_file():
-            reused += 1
-            rows_scored += pq.ParquetFile(scored_part).metadata.num_rows
-        else:
-            clock = time.perf_counter()
-            result: ChunkResult = score_chunk(
-                engine, raw, as_of=as_of, limit=limit, retention=retention, repeated=repeated
-            )
-            seconds["score"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            write_errors_part(result.errors, errors_part)
-            write_table(result.scored, scored_part)
-            seconds["write"] += time.perf_counter() - clock
-            rows_scored += result.rows_scored
-        rows_read += raw.table.num_rows
-        chunks += 1
+    score = functools.partial(
+        _score_part,
+        engine,
+        parts,
+        as_of=as_of,
+        limit=limit,
+        retention=retention,
+        repeated=repeated,
+    )
+    pending: collections.deque[tuple[int, Future[_Part]]] = collections.deque()
+
+    def collect() -> None:
+        nonlocal rows_read, rows_scored
+        rows, future = pending.popleft()
+        part = future.result()
+        seconds["score"] += part.score_seconds
+        seconds["write"] += part.write_seconds
+        rows_read += rows
+        rows_scored += part.rows_scored
         if progress is not None:
             progress(rows_read, rows_scored)
-        clock = time.perf_counter()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        try:
+            for index, raw in enumerate(iter_responses(source, chunk_rows)):
+                seconds["read"] += time.perf_counter() - clock
+                scored_part = parts / f"scored-{index:06d}.parquet"
+                errors_part = parts / f"errors-{index:06d}.parquet"
+                if resumed and scored_part.is_file() and errors_part.is_file():
+                    reused += 1
+                    done: Future[_Part] = Future()
+                    done.set_result(_Part(pq.ParquetFile(scored_part).metadata.num_rows))
+                    pending.append((raw.table.num_rows, done))
+                else:
+                    pending.append((raw.table.num_rows, pool.submit(score, index, raw)))
+                chunks += 1
+                while len(pending) > threads:
+                    collect()
+                clock = time.perf_counter()
+            while pending:
+                collect()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
     return finish_book(
         parts,
         chunks,
@@ -252,6 +284,37 @@ def score_book(
         reused=reused,
         seconds=seconds,
     )
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One chunk's parts written: how many rows were scored, and the time it took."""
+
+    rows_scored: int
+    score_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+
+def _score_part(
+    engine: RatingEngine,
+    parts: Path,
+    index: int,
+    raw: RawResponses,
+    *,
+    as_of: dt.date,
+    limit: str | None,
+    retention: str | None,
+    repeated: frozenset[str],
+) -> _Part:
+    """Score one chunk and write its scored and errors parts."""
+    clock = time.perf_counter()
+    result: ChunkResult = score_chunk(
+        engine, raw, as_of=as_of, limit=limit, retention=retention, repeated=repeated
+    )
+    scored = time.perf_counter()
+    write_errors_part(result.errors, parts / f"errors-{index:06d}.parquet")
+    write_table(result.scored, parts / f"scored-{index:06d}.parquet")
+    return _Part(result.rows_scored, scored - clock, time.perf_counter() - scored)
 
 
 def finish_book(
