@@ -201,7 +201,7 @@ def _with_progress_bar(run: Callable[..., BookSummary], total: int | None) -> Bo
 
 
 def _report(summary: BookSummary) -> None:
-    seconds = sum(summary.seconds.values())
+    seconds = summary.seconds.get("elapsed", 0.0)
     rate = summary.rows_read / seconds if seconds > 0 else 0.0
     typer.echo(
         f"{summary.input}: {summary.rows_read:,} rows read = {summary.rows_scored:,} scored "

@@ -219,6 +219,7 @@ def score_book(
     """
     if threads < 1:
         raise ValueError(f"threads must be at least 1; got {threads}")
+    started = time.perf_counter()
     check_output(output)
     errors = errors or errors_path_for(output)
     settings = run_settings(engine, source, chunk_rows, limit, retention, as_of)
@@ -283,6 +284,7 @@ def score_book(
         rows_scored=rows_scored,
         reused=reused,
         seconds=seconds,
+        started=started,
     )
 
 
@@ -330,8 +332,14 @@ def finish_book(
     rows_scored: int,
     reused: int,
     seconds: dict[str, float],
+    started: float,
 ) -> BookSummary:
-    """Check the input did not change, join the parts, write the manifest, tidy up."""
+    """Check the input did not change, join the parts, write the manifest, tidy up.
+
+    ``seconds`` holds the time spent reading, scoring and writing (summed over the
+    threads or workers that did it); ``elapsed`` is added: the run's wall-clock time
+    since ``started`` (a ``time.perf_counter()`` reading).
+    """
     if file_stamp(source) != settings["stamp"]:
         raise InputError(
             [
@@ -346,6 +354,7 @@ def finish_book(
     clock = time.perf_counter()
     join_parts(parts, chunks, output, errors)
     seconds["write"] += time.perf_counter() - clock
+    seconds["elapsed"] = time.perf_counter() - started
     summary = BookSummary(
         input=str(source),
         output=str(output),
