@@ -19,6 +19,7 @@ so risk effects add up to the gross premium minus the class premium.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -112,20 +113,58 @@ def risk_effects(engine: RatingEngine, features: np.ndarray, rating: Rating) -> 
 
     Risk answers only (class answers have none). The same split as :func:`factors`,
     for many rows at once: with delta = features - class average and w = (L g) beta^T,
-    a question's loss effect is sum over its features of delta * w.
+    a question's loss effect is the sum over its features of delta * w. Only the risk
+    features are worked on, and a question's features are summed as the adjacent
+    columns they are.
     """
-    _, membership = _membership(engine)
+    layout = _risk_layout(engine)
     beta = engine.freq_beta + engine.sev_beta
-    reference = np.where(engine.is_class, features, engine.means)
-    delta = features - reference
-    total = delta @ beta
-    reference_loss = np.exp(engine.freq_intercept + engine.sev_intercept + reference @ beta)
+    risk_beta = beta[layout.risk]
+    delta = features[:, layout.risk] - engine.means[layout.risk]
+    total = delta @ risk_beta
+    reference_loss = np.exp(layout.intercept + features[:, layout.classes] @ beta[layout.classes])
     growth = np.ones_like(total)
     moved = total != 0
     growth[moved] = np.expm1(total[moved]) / total[moved]
-    weights = (reference_loss * growth) @ beta.T
-    effects = (delta * weights) @ membership.T
+    delta *= (reference_loss * growth) @ risk_beta.T
+    effects = np.zeros((len(features), len(layout.ids)))
+    effects[:, layout.columns] = np.add.reduceat(delta, layout.starts, axis=1)
     return np.asarray(effects * premium_per_loss(engine, rating)[:, None], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _RiskLayout:
+    ids: tuple[str, ...]
+    risk: np.ndarray
+    """Indices of the risk features (controls and the other non-class answers)."""
+    classes: np.ndarray
+    """Indices of the class features."""
+    starts: np.ndarray
+    """Where each risk question's features start, among the risk features."""
+    columns: np.ndarray
+    """Each risk question's position in ``ids``."""
+    intercept: np.ndarray
+    """Per peril: frequency and severity intercepts plus the book mean's risk terms."""
+
+
+@cache
+def _risk_layout(engine: RatingEngine) -> _RiskLayout:
+    ids, _ = _membership(engine)
+    risk = np.flatnonzero(~engine.is_class)
+    questions = engine.feature_questions[risk]
+    starts = np.flatnonzero(np.r_[True, questions[1:] != questions[:-1]])
+    if len(starts) != len(set(questions)):
+        raise ValueError("the encoder must give each question's features side by side")
+    position = {qid: i for i, qid in enumerate(ids)}
+    beta = engine.freq_beta + engine.sev_beta
+    return _RiskLayout(
+        ids=ids,
+        risk=risk,
+        classes=np.flatnonzero(engine.is_class),
+        starts=starts,
+        columns=np.array([position[str(q)] for q in questions[starts]], dtype=np.intp),
+        intercept=engine.freq_intercept + engine.sev_intercept + engine.means[risk] @ beta[risk],
+    )
 
 
 def question_ids(engine: RatingEngine) -> tuple[str, ...]:
