@@ -459,3 +459,36 @@ def test_advised_savings_match_full_scorings_for_any_applicant(seed: int) -> Non
             )
             assert result.premium - again.premium == scenario.saving, fix.question_id
             assert (again.tier, again.outcome) == (scenario.tier, scenario.outcome)
+
+
+def test_pricing_one_control_change_equals_rating_the_changed_rows(engine: RatingEngine) -> None:
+    """ControlPricing (a book's fixes) gives rate_linear's premium and loss to the last bit."""
+    from scoring.rating.engine import peril_total
+
+    table = synthetic_responses(engine.questionnaire, 300, seed=5, as_of=EXAMPLES_AS_OF)
+    raw = RawResponses(table=table, source="synthetic", first_row=2)
+    validation = validate(raw, engine.questionnaire, as_of=EXAMPLES_AS_OF)
+    features = engine.encoder.transform(validation.table)
+    rows = len(features)
+    hits = np.zeros((rows, len(engine.plan.rules)), dtype=np.bool_)
+    base = engine.rate(features, hits, 1_000_000.0, 10_000.0)
+    pricing = engine.control_pricing(base)
+    rng = np.random.default_rng(0)
+    checked = 0
+    for question in engine.questionnaire.controls:
+        column = engine.feature_index[question.id]
+        chosen = np.flatnonzero(rng.random(rows) < 0.5)
+        levels = rng.random(chosen.size)
+        after = pricing.price(chosen, column, levels, features[chosen, column])
+        change = engine.change(column, levels, features[chosen, column])
+        full = engine.rate_linear(
+            base.linear[chosen] + change,
+            hits[chosen],
+            1_000_000.0,
+            10_000.0,
+            class_layer=base.class_layer_loss[chosen],
+        )
+        assert np.array_equal(after.premium, full.premium)
+        assert np.array_equal(after.expected_loss, peril_total(full.expected_loss))
+        checked += int(np.any(after.premium != base.premium[chosen]))
+    assert checked > 20  # most controls move some premium
