@@ -355,3 +355,21 @@ def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
         assert list(chosen[row]) == [savings[k, row] for k in expected]
         finite = [k for k in expected if np.isfinite(savings[k, row])]
         assert list(order[row][: len(finite)]) == finite
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--threads", "2", "--workers", "2"], "--threads is for this machine"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "not both"),
+        (["--threads", "0"], "--threads"),
+    ],
+)
+def test_batch_refuses_options_that_do_not_go_together(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(app, ["batch", str(PORTFOLIO), "-o", str(out), *options])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not out.exists()

@@ -105,6 +105,9 @@ def batch_command(
     if scheduler is not None and workers is not None:
         typer.echo("error: give --scheduler or --workers, not both", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if threads is not None and (scheduler is not None or workers is not None):
+        typer.echo("error: --threads is for this machine; a Dask cluster has its own", err=True)
+        raise typer.Exit(EXIT_USAGE)
     settings: dict[str, Any] = {
         "as_of": parse_as_of(as_of),
         "errors": errors or errors_path_for(output),
