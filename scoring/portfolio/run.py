@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
@@ -250,7 +251,9 @@ def score_book(
         if progress is not None:
             progress(rows_read, rows_scored)
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    # parallel by chunk: matrix products stay on one core each (BLAS's own threads
+    # would compete with the chunks' threads for the same cores, and lose time)
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
         try:
             for index, raw in enumerate(iter_responses(source, chunk_rows)):
                 seconds["read"] += time.perf_counter() - clock
