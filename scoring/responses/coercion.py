@@ -127,7 +127,7 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     rows = to_numpy(encoded.indices, np.intp)
     distinct = _coerce_distinct(encoded.dictionary, question)
     return Coerced(
-        values=pc.take(distinct.values, pa.array(rows)),
+        values=pc.take(distinct.values, encoded.indices),
         states=distinct.states[rows],
         failures=[Failure(f.mask[rows], f.reason, f.message, f.allowed) for f in distinct.failures],
         never=None if distinct.never is None else distinct.never[rows],

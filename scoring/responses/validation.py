@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -213,28 +214,28 @@ class _Sink:
     def frame(self, source: str, rows: pd.Series, facility_ids: pd.Series) -> pd.DataFrame:
         if not self.blocks:
             return pd.DataFrame({name: pd.Series(dtype="object") for name in ISSUE_COLUMNS})
-        parts = [
-            pd.DataFrame(
-                {
-                    "row_index": block.rows,
-                    "order": block.order,
-                    "question_id": block.question_id,
-                    "severity": block.severity.value,
-                    "reason": block.reason.value,
-                    "value": block.values,
-                    "message": block.message,
-                    "allowed": block.allowed,
-                }
-            )
-            for block in self.blocks
-        ]
-        issues = pd.concat(parts, ignore_index=True).sort_values(
-            ["row_index", "order"], kind="stable"
+        sizes = [block.rows.size for block in self.blocks]
+        index = np.concatenate([block.rows for block in self.blocks])
+        order = np.repeat([block.order for block in self.blocks], sizes)
+        ranked = np.lexsort((order, index))  # by row, then by the rule's order; stable
+
+        def spread(values: list[Any]) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=object), sizes)[ranked]
+
+        index = index[ranked]
+        issues = pd.DataFrame(
+            {
+                "source": source,
+                "row": rows.to_numpy()[index],
+                "facility_id": facility_ids.to_numpy()[index],
+                "question_id": spread([b.question_id for b in self.blocks]),
+                "severity": spread([b.severity.value for b in self.blocks]),
+                "reason": spread([b.reason.value for b in self.blocks]),
+                "value": np.array([v for b in self.blocks for v in b.values], dtype=object)[ranked],
+                "message": spread([b.message for b in self.blocks]),
+                "allowed": spread([b.allowed for b in self.blocks]),
+            }
         )
-        index = issues["row_index"].to_numpy()
-        issues.insert(0, "source", source)
-        issues.insert(1, "row", rows.to_numpy()[index])
-        issues.insert(2, "facility_id", facility_ids.to_numpy()[index])
         return issues.loc[:, list(ISSUE_COLUMNS)].reset_index(drop=True)
 
 
