@@ -260,12 +260,22 @@ def test_base_levels_are_pinned_at_zero(model: LossModel) -> None:
 def test_each_penalty_is_a_candidate_weighed_against_the_whole_book(model: LossModel) -> None:
     from scoring.model.training import PENALTIES
 
-    def is_candidate(total: float, family: str) -> bool:
-        return any(total == pytest.approx(c, rel=1e-9) for c in PENALTIES[family])
+    def is_candidate(total: float) -> bool:
+        return any(total == pytest.approx(c, rel=1e-9) for c in PENALTIES)
 
     for peril, peril_model in model.perils.items():
-        assert is_candidate(peril_model.frequency.alpha * model.training.rows, "poisson")
-        assert is_candidate(peril_model.severity.alpha * model.training.claims[peril], "gamma")
+        assert is_candidate(peril_model.frequency.alpha * model.training.rows)
+        assert is_candidate(peril_model.severity.alpha * model.training.claims[peril])
+
+
+def test_the_lasso_sets_answers_without_an_effect_to_zero(model: LossModel) -> None:
+    """Most answers have no effect on a given peril: the penalty is L1, so most
+    coefficients are exactly 0 (an L2 penalty would leave every one a little off 0)."""
+    for peril_model in model.perils.values():
+        for glm in (peril_model.frequency, peril_model.severity):
+            assert glm.l1_ratio == 1.0
+            free = len(glm.coefficients) - len(glm.base_features)
+            assert sum(c == 0.0 for c in glm.coefficients) - len(glm.base_features) > free / 2
 
 
 def test_a_level_is_read_with_the_answers_only_asked_at_that_level() -> None:
