@@ -260,12 +260,83 @@ def test_base_levels_are_pinned_at_zero(model: LossModel) -> None:
 def test_each_penalty_is_a_candidate_weighed_against_the_whole_book(model: LossModel) -> None:
     from scoring.model.training import PENALTIES
 
-    def is_candidate(total: float, family: str) -> bool:
-        return any(total == pytest.approx(c, rel=1e-9) for c in PENALTIES[family])
+    def is_candidate(total: float) -> bool:
+        return any(total == pytest.approx(c, rel=1e-9) for c in PENALTIES)
 
     for peril, peril_model in model.perils.items():
-        assert is_candidate(peril_model.frequency.alpha * model.training.rows, "poisson")
-        assert is_candidate(peril_model.severity.alpha * model.training.claims[peril], "gamma")
+        assert is_candidate(peril_model.frequency.alpha * model.training.rows)
+        assert is_candidate(peril_model.severity.alpha * model.training.claims[peril])
+
+
+def test_the_lasso_sets_answers_without_an_effect_to_zero(model: LossModel) -> None:
+    """Most answers have no effect on a given peril: the penalty is L1, so most
+    coefficients are exactly 0 (an L2 penalty would leave every one a little off 0)."""
+    for peril_model in model.perils.values():
+        for glm in (peril_model.frequency, peril_model.severity):
+            assert glm.l1_ratio == 1.0
+            free = len(glm.coefficients) - len(glm.base_features)
+            assert sum(c == 0.0 for c in glm.coefficients) - len(glm.base_features) > free / 2
+
+
+def test_a_level_is_read_with_the_answers_only_asked_at_that_level() -> None:
+    """An imaging facility's relativity adds the modality count it holds on average
+    (zero for every facility without imaging); answers the truth names stay fixed."""
+    from scoring.model.evaluation import _fitted_log_relativity
+
+    names = ["has_imaging=yes", "has_imaging=no", "modality_count__log1p", "imaging_vlan", "x"]
+    index = {name: i for i, name in enumerate(names)}
+    imaging = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    features = np.column_stack(
+        [
+            imaging,
+            1 - imaging,
+            imaging * np.array([1.0, 2.0, 3.0, 0, 0, 0]),
+            np.where(imaging == 1, [0.0, 1.0, 0.0, 0, 0, 0], 1.0),
+            np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0]),
+        ]
+    )
+    exposure = np.array([1.0, 1.0, 2.0, 1.0, 1.0, 1.0])
+    coefficients = (0.4, 0.0, 0.1, -0.5, 0.3)
+    named = frozenset({"has_imaging=yes", "imaging_vlan"})
+    fitted = _fitted_log_relativity(
+        "has_imaging=yes", coefficients, index, features, exposure, named
+    )
+    # 0.4 against the other level, plus 0.1 x the mean log count at the level (9 / 4);
+    # imaging_vlan is named by the truth and x varies without imaging: neither is added
+    assert fitted == pytest.approx(0.4 + 0.1 * 9 / 4, rel=1e-12)
+    assert _fitted_log_relativity(
+        "has_imaging=yes", coefficients, index, features, exposure, named | {names[2]}
+    ) == pytest.approx(0.4, rel=1e-12)
+
+
+def test_a_relativitys_standard_error_is_the_truths_fisher_information() -> None:
+    """One binary feature with an intercept: the variance of its log relativity is
+    1/claims with the feature + 1/claims without it (a Poisson fit's, from the truth)."""
+    from scoring.model.evaluation import _covariance
+
+    x = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    expected_claims = np.array([10.0, 30.0, 5.0, 20.0, 25.0])
+    covariance = _covariance(x[:, None], np.array([0]), expected_claims)
+    assert covariance[0, 0] == pytest.approx(1 / 40 + 1 / 50, rel=1e-9)
+
+
+def test_evaluation_gives_each_relativity_a_standard_error(
+    model: LossModel, care: Questionnaire, book: Path
+) -> None:
+    history = read_claims_history(book, care, as_of=AS_OF)
+    report = evaluate(model, history, care, oracle=oracle_beside(book, history))
+    for result in report["perils"].values():
+        rows = [r for r in result["relativities"] if r["part"] != "claim shape"]
+        assert all(r["standard_error"] > 0 for r in rows)
+    # a claim's size tells less than its occurrence: the same revenue effect is known
+    # less precisely in severity than in frequency
+    ransomware = {
+        (r["part"], r["feature"]): r["standard_error"]
+        for r in report["perils"]["ransomware"]["relativities"]
+        if r["part"] != "claim shape"
+    }
+    revenue = "net_patient_revenue__log"
+    assert ransomware[("severity", revenue)] > ransomware[("frequency", revenue)]
 
 
 def test_cross_validation_keeps_every_claim_and_a_weighted_sample_of_the_rest(

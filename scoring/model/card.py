@@ -48,7 +48,8 @@ def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = No
         "questionnaire's encoded answers. Each control is a level from 0 (worst answer) to 1 "
         "(best) with its coefficient bounded at 0, so a better answer never raises expected "
         "loss. Categorical answers read against a base level (the most common answer). The "
-        "L2 penalty is chosen by cross-validation. One claim's size is lognormal around the "
+        "penalty is the lasso's (L1), so answers without an effect get a coefficient of exactly "
+        "0; its strength is chosen by cross-validation. One claim's size is lognormal around the "
         "severity GLM's mean, with a per-peril shape (sigma) estimated from the "
         "facility-years with a single claim; the rating plan prices layers with it.",
         "",
@@ -91,20 +92,30 @@ def evaluation_summary(report: dict[str, object], *, book: str) -> str:
         f"Held-out book `{book}`: {report['rows']:,} facility-years.",
         "",
         "| peril | observed claims | predicted | predicted / observed | Gini | oracle Gini "
-        "| Gini / oracle | D-squared | relativities within 15 % of truth |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Gini / oracle | D-squared | relativities within 15 % of truth "
+        "| misses beyond two standard errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for peril, result in perils.items():
         oracle = result.get("oracle", {})
         rows = [r for r in result.get("relativities", []) if r["sufficient_exposure"]]
         close = sum(r["error"] <= 0.15 for r in rows)
+        beyond = sum(
+            r["error"] > 0.15
+            and abs(math.log(r["fitted"] / r["true"])) > 2 * r.get("standard_error", 0.0)
+            for r in rows
+        )
         lines.append(
             f"| {peril} | {result['observed_claims']:,} | {result['predicted_claims']:,.1f} | "
             f"{result['predicted_over_observed']:.3f} | {result['gini']:.3f} | "
             f"{oracle.get('gini', float('nan')):.3f} | {oracle.get('gini_ratio') or 0:.3f} | "
-            f"{result['d_squared']:.3f} | {close} of {len(rows)} |"
+            f"{result['d_squared']:.3f} | {close} of {len(rows)} | {beyond} |"
         )
     lines += [
+        "",
+        "A relativity's standard error (in `evaluation.json`) is that of an unpenalised fit "
+        "on a book like the held-out one, from the truth's Fisher information: a miss "
+        "within two of them is what a book of this size cannot tell apart from the truth.",
         "",
         "Plots and the full report (calibration by decile, facility type and size "
         "band; every relativity against the truth) are in `evaluation/`.",

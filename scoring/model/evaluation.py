@@ -184,23 +184,73 @@ def _fitted_log_relativity(
     index: dict[str, int],
     features: np.ndarray,
     exposure: np.ndarray,
+    named: frozenset[str],
 ) -> float:
-    """A feature's fitted log relativity; a choice level is read against the other levels.
+    """A feature's fitted log relativity, read as the truth reads it (see :func:`_contrast`)."""
+    return float(_contrast(name, index, features, exposure, named) @ np.asarray(coefficients))
+
+
+def _contrast(
+    name: str,
+    index: dict[str, int],
+    features: np.ndarray,
+    exposure: np.ndarray,
+    named: frozenset[str],
+) -> np.ndarray:
+    """The weights on the coefficients that give a feature's log relativity as the truth reads it.
 
     The truth gives one level of a choice (``has_imaging=yes``) an effect against all
     others; the model reads levels against its own base level, so the comparable figure
     is the level's coefficient minus the exposure-weighted mean of the other levels'.
+
+    Some features only vary with the level: the answers to questions asked only of
+    facilities at that level (the modality count and PACS questions of a facility with
+    imaging) take one fixed value on every facility-year without it. The truth's
+    relativity of the level holds its ``named`` features fixed and gives these others
+    no effect, so it is the whole difference the level makes; the model's coefficient
+    alone is that difference for a facility at the fixed values (an imaging facility
+    with no modality and no PACS), which the book hardly holds. The comparable figure
+    adds, for each feature tied to the level that the truth does not name, its
+    coefficient times its exposure-weighted mean over the facility-years at the level,
+    less its fixed value elsewhere.
     """
-    beta = coefficients[index[name]]
+    weights = np.zeros(len(index))
+    weights[index[name]] = 1.0
     if "=" not in name:
-        return beta
+        return weights
     question = name.split("=", 1)[0]
-    others = [f for f in index if f.startswith(f"{question}=") and f != name]
-    weights = np.array([float(np.sum(exposure * features[:, index[f]])) for f in others])
-    if not others or weights.sum() == 0:
-        return beta
-    rest = np.array([coefficients[index[f]] for f in others])
-    return beta - float(np.sum(weights * rest) / weights.sum())
+    levels = [f for f in index if f.startswith(f"{question}=")]
+    others = [index[f] for f in levels if f != name]
+    shares = np.array([float(np.sum(exposure * features[:, j])) for j in others])
+    if others and shares.sum() > 0:
+        weights[others] -= shares / shares.sum()
+    at_level = features[:, index[name]] > 0.5
+    if not at_level.any() or at_level.all():
+        return weights
+    elsewhere = features[~at_level]
+    for feature, j in index.items():
+        if feature in named or feature in levels:
+            continue
+        fixed = float(elsewhere[0, j])
+        if np.all(elsewhere[:, j] == fixed):
+            mean_at_level = float(np.average(features[at_level, j], weights=exposure[at_level]))
+            weights[j] += mean_at_level - fixed
+    return weights
+
+
+def _covariance(
+    features: np.ndarray, free: np.ndarray, information_weights: np.ndarray
+) -> np.ndarray:
+    """Covariance of an unpenalised fit's coefficients on ``free`` features, from the truth.
+
+    The inverse Fisher information ``(X' W X)^-1`` of a log-link GLM (with an intercept)
+    whose rows carry ``information_weights``: a Poisson count, its expected number of
+    claims; a Gamma claim size, its expected number of claims over the claims' squared
+    coefficient of variation.
+    """
+    design = np.column_stack([np.ones(len(features)), features[:, free]])
+    information = design.T @ (design * information_weights[:, None])
+    return np.asarray(np.linalg.pinv(information, hermitian=True))[1:, 1:]
 
 
 def _relativities(
@@ -216,17 +266,23 @@ def _relativities(
     spec = truth.perils[peril]
     fitted = model.perils[peril]
     rows = []
-    for part, true_effects, glm in (
-        ("frequency", spec.frequency, fitted.frequency),
-        ("severity", spec.severity, fitted.severity),
+    # a claim's size is lognormal: its squared coefficient of variation is exp(sigma^2) - 1
+    size_dispersion = math.expm1(spec.sigma**2)
+    for part, true_effects, glm, information_weights in (
+        ("frequency", spec.frequency, fitted.frequency, claims),
+        ("severity", spec.severity, fitted.severity, claims / size_dispersion),
     ):
+        named = frozenset(true_effects)
+        base = set(glm.base_features)
+        free = np.array([i for i, f in enumerate(model.features) if f not in base])
+        covariance = _covariance(features, free, information_weights)
         for name, beta in true_effects.items():
             column = features[:, index[name]]
             spread = float(np.sum(claims * np.abs(column - np.median(column))))
+            contrast = _contrast(name, index, features, exposure, named)
             true_rel = math.exp(beta)
-            fit_rel = math.exp(
-                _fitted_log_relativity(name, glm.coefficients, index, features, exposure)
-            )
+            fit_rel = math.exp(float(contrast @ np.asarray(glm.coefficients)))
+            standard_error = math.sqrt(max(float(contrast[free] @ covariance @ contrast[free]), 0))
             rows.append(
                 {
                     "part": part,
@@ -235,6 +291,7 @@ def _relativities(
                     "fitted": _round(fit_rel),
                     "error": _round(abs(fit_rel / true_rel - 1)),
                     "sufficient_exposure": spread >= MIN_RELATIVITY_CLAIMS,
+                    "standard_error": _round(standard_error),
                 }
             )
     rows.append(

@@ -42,7 +42,9 @@ class Glm(_Strict):
     intercept: float
     coefficients: tuple[float, ...]
     alpha: float = Field(ge=0)
-    """L2 penalty chosen by cross-validation (scaled to the full book's size)."""
+    """Penalty chosen by cross-validation (glum's ``alpha``: scaled to the full book's size)."""
+    l1_ratio: float = Field(default=0.0, ge=0, le=1)
+    """Share of the penalty that is L1 (lasso); the rest is L2 (ridge)."""
     base_features: tuple[str, ...] = ()
     """Base level of each categorical question (coefficient pinned at 0)."""
     converged: bool = True

@@ -11,11 +11,11 @@ control's feature runs from 0 (worst answer) to 1 (best), and its coefficient is
 bounded above by 0, so a better answer never raises expected loss. Each
 categorical question has a base level (its most common answer in the book)
 whose coefficient is pinned at 0, so relativities read against the base; pinned
-features are left out of the fit. The L2 penalty is chosen per model by k-fold
-cross-validation on out-of-fold deviance, and the model is then fitted on every
-row of the book. glum is the solver: it fits GLMs with offsets, sample weights
-and coefficient bounds (scikit-learn's GLMs have no bounds; see
-benchmarks/README.md).
+features are left out of the fit. The penalty is the lasso's (L1); its strength is
+chosen per model by k-fold cross-validation on out-of-fold deviance, and the model
+is then fitted on every row of the book. glum is the solver: it fits GLMs with
+offsets, sample weights and coefficient bounds (scikit-learn's GLMs have no bounds;
+see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pandas as pd
 from glum import GeneralizedLinearRegressor
 from sklearn.exceptions import ConvergenceWarning
 from tabmat import DenseMatrix
+from threadpoolctl import threadpool_limits
 
 from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
@@ -39,14 +40,17 @@ from scoring.model.metrics import gamma_deviance, poisson_deviance
 from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Encoding, Peril, Reason
 
-PENALTIES = {
-    "poisson": (1000.0, 300.0, 100.0, 30.0, 10.0),
-    "gamma": (3000.0, 1000.0, 300.0, 100.0, 30.0, 10.0),
-}
-"""Candidate L2 penalties, strongest first, searched by cross-validation. A penalty is
-weighed against the *total* deviance of the rows fitted (it is glum's ``alpha`` times
-their total weight), so a candidate restrains a fit on a fold of the book exactly as
-much as the fit on the whole book."""
+PENALTIES = tuple(float(f"{10 ** (3 - step / 4):.4g}") for step in range(9))
+"""Candidate penalties, strongest first (1000 down to 10, four to a decade), searched by
+cross-validation. A penalty is weighed against the *total* deviance of the rows fitted
+(it is glum's ``alpha`` times their total weight), so a candidate restrains a fit on a
+fold of the book exactly as much as the fit on the whole book."""
+L1_RATIO = 1.0
+"""The penalty is the lasso's (L1): most answers have no effect on a given peril, and
+the lasso sets those coefficients to zero instead of spreading a little of every real
+effect over them, as the ridge (L2) penalty did. On the 1,000,000-row default book the
+lasso gave a lower held-out deviance for every peril's frequency and severity, and
+shrinks the large effects much less (benchmarks/README.md)."""
 FOLDS = {"poisson": 2, "gamma": 3}
 """Cross-validation folds: frequency fits are the costly ones (every facility-year),
 severity fits see only the facility-years with claims."""
@@ -59,6 +63,12 @@ HESSIAN_APPROX = 0.3
 """glum updates the Hessian only on the rows whose weight moved by at least this
 fraction of the largest move since they were last counted; the gradient, and so the
 solution, stays exact (see glum's IRLS documentation)."""
+SMALL_FIT_THREADS = 1
+"""Threads for the small fits: every cross-validation fit (claims plus a sample of the
+other facility-years) and every severity fit (claims only). On matrices this small,
+glum's parallel steps spend more time waiting for each other than working (a severity
+cross-validation took 8 s on two threads and 0.3 s on one, benchmarks/README.md); only
+the frequency fit on every facility-year runs on all threads."""
 MIN_CLAIMS = 5
 """A peril needs at least this many claims in the book to be fitted."""
 
@@ -104,7 +114,7 @@ def _fit(
         family=family,
         alpha=alphas[0] if len(alphas) == 1 else np.asarray(alphas),
         alpha_search=len(alphas) > 1,
-        l1_ratio=0.0,
+        l1_ratio=L1_RATIO,
         upper_bounds=upper,
         start_params=start,
         hessian_approx=HESSIAN_APPROX,
@@ -142,7 +152,7 @@ def _choose_penalty(
     """
     folds = rng.permutation(len(rows.y)) % FOLDS[family]
     sample, scale = _cv_sample(rows.y, rng)
-    penalties = PENALTIES[family]
+    penalties = PENALTIES
     deviance = poisson_deviance if family == "poisson" else gamma_deviance
     scores = np.zeros(len(penalties))
     solutions = np.zeros((len(penalties), X.shape[1] + 1))
@@ -150,13 +160,14 @@ def _choose_penalty(
         fitted = folds[sample] != fold
         train = sample[fitted]
         weights = rows.weights[train] * scale[fitted]
-        path = _fit(
-            family,
-            X[train],
-            _Rows(y=rows.y[train], weights=weights, offset=rows.offset[train]),
-            upper,
-            alphas=tuple(p / weights.sum() for p in penalties),
-        )
+        with threadpool_limits(limits=SMALL_FIT_THREADS):
+            path = _fit(
+                family,
+                X[train],
+                _Rows(y=rows.y[train], weights=weights, offset=rows.offset[train]),
+                upper,
+                alphas=tuple(p / weights.sum() for p in penalties),
+            )
         intercepts, coefficients = np.asarray(path.intercept_path_), np.asarray(path.coef_path_)
         test = folds == fold
         eta = (X @ coefficients.T)[test] + intercepts + rows.offset[test, None]
@@ -180,6 +191,7 @@ def _glm(family: str, X: np.ndarray, rows: _Rows, design: _Design, rng: np.rando
         intercept=_significant(float(model.intercept_)),
         coefficients=tuple(_significant(float(c)) for c in coefficients),
         alpha=alpha,
+        l1_ratio=L1_RATIO,
         base_features=tuple(design.base),
         converged=bool(model.converged_),
     )
@@ -274,17 +286,18 @@ class _Design:
             rng,
         )
         with_claims = counts > 0
-        severity = _glm(
-            "gamma",
-            self.X[with_claims],
-            _Rows(
-                y=losses[with_claims] / counts[with_claims],
-                weights=counts[with_claims],
-                offset=np.zeros(int(with_claims.sum())),
-            ),
-            self,
-            rng,
-        )
+        with threadpool_limits(limits=SMALL_FIT_THREADS):
+            severity = _glm(
+                "gamma",
+                self.X[with_claims],
+                _Rows(
+                    y=losses[with_claims] / counts[with_claims],
+                    weights=counts[with_claims],
+                    offset=np.zeros(int(with_claims.sum())),
+                ),
+                self,
+                rng,
+            )
         return PerilModel(
             frequency=frequency,
             severity=severity,
