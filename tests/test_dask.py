@@ -63,6 +63,8 @@ def _same_files(
     assert summary.rows_read == summary.rows_scored + summary.rows_rejected
     for name in ("rows_read", "rows_scored", "rows_rejected", "chunks", "versions"):
         assert getattr(summary, name) == getattr(expected, name)
+    for run in (expected, summary):  # the whole run's wall-clock time, not a step's
+        assert run.seconds["elapsed"] >= max(run.seconds["read"], run.seconds["write"]) > 0
     return expected, summary
 
 

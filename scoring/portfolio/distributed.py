@@ -345,7 +345,7 @@ def score_book_on_dask(
     WorkerEngineError
         A worker's model folder or rating plan differs from the client's.
     """
-    started = time.perf_counter()
+    run_started = time.perf_counter()
     suffix = source.suffix.lower()
     if suffix not in (*_CSV_SUFFIXES, *_PARQUET_SUFFIXES):
         raise InputError(
@@ -489,5 +489,5 @@ def score_book_on_dask(
         rows_scored=rows_scored,
         reused=reused,
         seconds=seconds,
-        started=started,
+        started=run_started,
     )
