@@ -203,16 +203,24 @@ def test_a_model_that_fails_verification_scores_nothing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_a_full_disk_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("failing", ["write_part", "BookFiles.add"])
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_full_disk_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str, suffix: str
+) -> None:
+    """The disk fills while a chunk's part or the output itself is written."""
+    from scoring.portfolio import run
+
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pq, "write_table", no_space)
-    out = tmp_path / "out.parquet"
+    owner, _, name = failing.rpartition(".")
+    monkeypatch.setattr(getattr(run, owner) if owner else run, name, no_space)
+    out = tmp_path / f"out{suffix}"
     result = runner.invoke(app, ["batch", str(PORTFOLIO), "-o", str(out), "--as-of", "2026-11-29"])
     assert result.exit_code == 1
     assert "No space left on device" in result.output
-    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"out{suffix}.parts"]
 
 
 def test_a_limit_not_offered_rejects_the_row_with_what_is_offered(tmp_path: Path) -> None:
@@ -260,11 +268,11 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     )
     parts = tmp_path / "out.parquet.parts"
     deadline = time.monotonic() + 120
-    while len(list(parts.glob("scored-*.parquet"))) < 3 and time.monotonic() < deadline:
+    while len(list(parts.glob("scored-*.arrow"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert len(list(parts.glob("scored-*.parquet"))) >= 3
+    assert len(list(parts.glob("scored-*.arrow"))) >= 3
     assert not out.exists(), "an interrupted run left an output that looks complete"
     assert not (tmp_path / "out.errors.csv").exists()
     resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True)

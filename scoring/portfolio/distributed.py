@@ -40,15 +40,20 @@ from scoring.errors import DefinitionError, InputError, Issue
 from scoring.portfolio.batch import score_chunk
 from scoring.portfolio.run import (
     CHUNK_ROWS,
+    KINDS,
+    BookFiles,
     BookSummary,
     Progress,
     check_output,
     errors_path_for,
+    errors_table,
     finish_book,
+    has_parts,
+    part_path,
     parts_folder,
+    read_part,
     run_settings,
-    write_errors_part,
-    write_table,
+    write_part,
 )
 from scoring.rating.engine import RatingEngine
 from scoring.responses.reading import (
@@ -413,9 +418,7 @@ def score_book_on_dask(
     todo = iter(chunks)
 
     def submit(chunk: _Chunk) -> Any:
-        if resumed and all(
-            (parts / f"{kind}-{chunk.index:06d}.parquet").is_file() for kind in ("scored", "errors")
-        ):
+        if resumed and has_parts(parts, chunk.index):
             return None
         for partition, _ in chunk.pieces:
             if partition not in cuts:
@@ -442,52 +445,58 @@ def score_book_on_dask(
         )
 
     clock = time.perf_counter()
-    for chunk in todo:
-        pending.append((chunk, submit(chunk)))
-        if len(pending) >= window:
-            break
-    while pending:
-        chunk, future = pending.popleft()
-        scored_part = parts / f"scored-{chunk.index:06d}.parquet"
-        errors_part = parts / f"errors-{chunk.index:06d}.parquet"
-        if future is None:
-            reused += 1
-            rows_scored += pq.ParquetFile(scored_part).metadata.num_rows
-        else:
-            kind, value = future.result()
-            if kind != "scored":
-                for waiting in pending:
-                    if waiting[1] is not None:
-                        waiting[1].cancel()
-                _raise(kind, value)
-            scored, error_frame, _ = value
+    files = BookFiles(output, errors)
+    try:
+        for chunk in todo:
+            pending.append((chunk, submit(chunk)))
+            if len(pending) >= window:
+                break
+        while pending:
+            chunk, future = pending.popleft()
+            if future is None:
+                reused += 1
+                scored, error_table = (read_part(part_path(parts, k, chunk.index)) for k in KINDS)
+            else:
+                kind, value = future.result()
+                if kind != "scored":
+                    for waiting in pending:
+                        if waiting[1] is not None:
+                            waiting[1].cancel()
+                    _raise(kind, value)
+                scored, error_frame, _ = value
+                error_table = errors_table(error_frame)
+                started = time.perf_counter()
+                write_part(error_table, part_path(parts, "errors", chunk.index))
+                write_part(scored, part_path(parts, "scored", chunk.index))
+                seconds["write"] += time.perf_counter() - started
             started = time.perf_counter()
-            write_errors_part(error_frame, errors_part)
-            write_table(scored, scored_part)
+            files.add(scored, error_table)
             seconds["write"] += time.perf_counter() - started
             rows_scored += scored.num_rows
-        rows_read += sum(bounds[p][i + 1] - bounds[p][i] for p, i in chunk.pieces)
-        for partition in done_with.get(chunk.index, ()):
-            cuts.pop(partition, None)  # its pieces are no longer needed on the cluster
-        if progress is not None:
-            progress(rows_read, rows_scored)
-        following = next(todo, None)
-        if following is not None:
-            pending.append((following, submit(following)))
-    seconds["score"] += time.perf_counter() - clock - seconds["write"]
-    if not chunks:
-        raise InputError([Issue(Reason.EMPTY_FILE, "no facility rows", source=str(source))])
-    return finish_book(
-        parts,
-        len(chunks),
-        source,
-        output,
-        errors,
-        engine,
-        settings,
-        rows_read=rows_read,
-        rows_scored=rows_scored,
-        reused=reused,
-        seconds=seconds,
-        started=run_started,
-    )
+            rows_read += sum(bounds[p][i + 1] - bounds[p][i] for p, i in chunk.pieces)
+            for partition in done_with.get(chunk.index, ()):
+                cuts.pop(partition, None)  # its pieces are no longer needed on the cluster
+            if progress is not None:
+                progress(rows_read, rows_scored)
+            following = next(todo, None)
+            if following is not None:
+                pending.append((following, submit(following)))
+        seconds["score"] += time.perf_counter() - clock - seconds["write"]
+        if not chunks:
+            raise InputError([Issue(Reason.EMPTY_FILE, "no facility rows", source=str(source))])
+        return finish_book(
+            files,
+            parts,
+            len(chunks),
+            source,
+            engine,
+            settings,
+            rows_read=rows_read,
+            rows_scored=rows_scored,
+            reused=reused,
+            seconds=seconds,
+            started=run_started,
+        )
+    except BaseException:
+        files.abort()
+        raise

@@ -1,26 +1,28 @@
 """Rescoring a whole book: chunk by chunk, every row accounted for, outputs made atomically.
 
-:func:`score_book` reads a book in chunks (:func:`~scoring.responses.reading.iter_responses`),
-scores each (:func:`~scoring.portfolio.batch.score_chunk`) and writes each chunk's
-scored rows and errors as a *part* in a work folder beside the output
-(``<output>.parts/``), each part written aside and renamed when complete. When
-every chunk is done the parts are joined into the output and the errors file
-(again written aside, then renamed), a manifest is written beside the output,
-and the work folder is removed. An interrupted run leaves no file that looks
-complete; ``resume=True`` keeps the parts of the same input and settings and
-scores only the chunks that are missing, so the final files are the same as an
-uninterrupted run's.
+:func:`score_book` reads a book in chunks (:func:`~scoring.responses.reading.iter_responses`)
+and scores them on threads (:func:`~scoring.portfolio.batch.score_chunk`). Each
+chunk's scored rows and errors are kept as a *part* (an Arrow file) in a work folder
+beside the output (``<output>.parts/``), written aside and renamed when complete,
+and are added, in book order, to the output and the errors file, which are written
+under names ending ``.partial`` (:class:`BookFiles`). When every chunk is done and
+the input has not changed, both are renamed into place, a manifest is written
+beside the output, and the work folder is removed. An interrupted run leaves no
+file that looks complete; ``resume=True`` keeps the parts of the same input and
+settings and scores only the chunks that are missing, so the final files are the
+same as an uninterrupted run's.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import functools
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,11 +97,29 @@ def file_stamp(path: Path) -> list[int]:
     return [status.st_size, status.st_mtime_ns]
 
 
-def write_table(table: pa.Table, path: Path) -> None:
+def part_path(parts: Path, kind: str, index: int) -> Path:
+    """A chunk's part in the work folder: ``kind`` is ``scored`` or ``errors``."""
+    return parts / f"{kind}-{index:06d}.arrow"
+
+
+def write_part(table: pa.Table, path: Path) -> None:
+    """A chunk's part as an Arrow file, written aside and renamed."""
+
     def write(aside: Path) -> None:
-        pq.write_table(table, aside)
+        with pa.OSFile(str(aside), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
 
     atomic_write(path, write)
+
+
+def read_part(path: Path) -> pa.Table:
+    with pa.OSFile(str(path), "rb") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def has_parts(parts: Path, index: int) -> bool:
+    """Whether a chunk's scored and errors parts are both complete."""
+    return all(part_path(parts, kind, index).is_file() for kind in ("scored", "errors"))
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -130,7 +150,8 @@ ERRORS_SCHEMA = pa.schema(
 )
 
 
-def write_errors_part(frame: pd.DataFrame, path: Path) -> None:
+def errors_table(frame: pd.DataFrame) -> pa.Table:
+    """A chunk's errors (columns of ``ISSUE_COLUMNS``) as a table of ``ERRORS_SCHEMA``."""
     frame = frame.reindex(columns=list(ISSUE_COLUMNS)).reset_index(drop=True)
     arrays = []
     for field_ in ERRORS_SCHEMA:
@@ -140,8 +161,47 @@ def write_errors_part(frame: pd.DataFrame, path: Path) -> None:
         else:
             values = column.astype("object").where(column.notna(), None)
             arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
-    table = pa.Table.from_arrays(arrays, schema=ERRORS_SCHEMA)
-    write_table(table, path)
+    return pa.Table.from_arrays(arrays, schema=ERRORS_SCHEMA)
+
+
+class BookFiles:
+    """The output and the errors file of a run, written chunk by chunk in book order
+    under names ending ``.partial``, and renamed into place by :meth:`commit` - so no
+    file that looks complete exists before the run is."""
+
+    def __init__(self, output: Path, errors: Path) -> None:
+        self.output, self.errors = output, errors
+        self._output_aside = output.with_name(output.name + ".partial")
+        self._errors_aside = errors.with_name(errors.name + ".partial")
+        self._csv = output.suffix.lower() != ".parquet"
+        schema = book_schema()
+        self._errors_writer = pacsv.CSVWriter(self._errors_aside, ERRORS_SCHEMA)
+        self._output_writer: pq.ParquetWriter | pacsv.CSVWriter = (
+            pacsv.CSVWriter(self._output_aside, schema)
+            if self._csv
+            else pq.ParquetWriter(self._output_aside, schema)
+        )
+
+    def add(self, scored: pa.Table, errors: pa.Table) -> None:
+        """The next chunk's scored rows and errors."""
+        self._output_writer.write_table(_for_csv(scored) if self._csv else scored)
+        self._errors_writer.write_table(_for_csv(errors))
+
+    def commit(self) -> None:
+        self._close()
+        self._errors_aside.replace(self.errors)
+        self._output_aside.replace(self.output)
+
+    def abort(self) -> None:
+        """Close and remove the unfinished files (best effort: the run is failing)."""
+        with contextlib.suppress(OSError, pa.ArrowException):
+            self._close()
+        for aside in (self._output_aside, self._errors_aside):
+            aside.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        self._output_writer.close()
+        self._errors_writer.close()
 
 
 def run_settings(
@@ -239,15 +299,18 @@ def score_book(
         repeated=repeated,
     )
     pending: collections.deque[tuple[int, Future[_Part]]] = collections.deque()
+    files = BookFiles(output, errors)
 
     def collect() -> None:
         nonlocal rows_read, rows_scored
         rows, future = pending.popleft()
         part = future.result()
+        clock = time.perf_counter()
+        files.add(part.scored, part.errors)
         seconds["score"] += part.score_seconds
-        seconds["write"] += part.write_seconds
+        seconds["write"] += part.write_seconds + time.perf_counter() - clock
         rows_read += rows
-        rows_scored += part.rows_scored
+        rows_scored += part.scored.num_rows
         if progress is not None:
             progress(rows_read, rows_scored)
 
@@ -257,12 +320,10 @@ def score_book(
         try:
             for index, raw in enumerate(iter_responses(source, chunk_rows)):
                 seconds["read"] += time.perf_counter() - clock
-                scored_part = parts / f"scored-{index:06d}.parquet"
-                errors_part = parts / f"errors-{index:06d}.parquet"
-                if resumed and scored_part.is_file() and errors_part.is_file():
+                if resumed and has_parts(parts, index):
                     reused += 1
                     done: Future[_Part] = Future()
-                    done.set_result(_Part(pq.ParquetFile(scored_part).metadata.num_rows))
+                    done.set_result(_Part(*(read_part(part_path(parts, k, index)) for k in KINDS)))
                     pending.append((raw.table.num_rows, done))
                 else:
                     pending.append((raw.table.num_rows, pool.submit(score, index, raw)))
@@ -272,30 +333,36 @@ def score_book(
                 clock = time.perf_counter()
             while pending:
                 collect()
+            return finish_book(
+                files,
+                parts,
+                chunks,
+                source,
+                engine,
+                settings,
+                rows_read=rows_read,
+                rows_scored=rows_scored,
+                reused=reused,
+                seconds=seconds,
+                started=started,
+            )
         except BaseException:
             pool.shutdown(cancel_futures=True)
+            files.abort()
             raise
-    return finish_book(
-        parts,
-        chunks,
-        source,
-        output,
-        errors,
-        engine,
-        settings,
-        rows_read=rows_read,
-        rows_scored=rows_scored,
-        reused=reused,
-        seconds=seconds,
-        started=started,
-    )
+
+
+KINDS = ("scored", "errors")
+"""A chunk's parts, in the order :class:`_Part` holds them."""
 
 
 @dataclass(frozen=True)
 class _Part:
-    """One chunk's parts written: how many rows were scored, and the time it took."""
+    """One chunk, scored and its parts written: its scored rows and errors, and the time
+    they took (none for parts kept from an interrupted run)."""
 
-    rows_scored: int
+    scored: pa.Table
+    errors: pa.Table
     score_seconds: float = 0.0
     write_seconds: float = 0.0
 
@@ -316,18 +383,18 @@ def _score_part(
     result: ChunkResult = score_chunk(
         engine, raw, as_of=as_of, limit=limit, retention=retention, repeated=repeated
     )
+    errors = errors_table(result.errors)
     scored = time.perf_counter()
-    write_errors_part(result.errors, parts / f"errors-{index:06d}.parquet")
-    write_table(result.scored, parts / f"scored-{index:06d}.parquet")
-    return _Part(result.rows_scored, scored - clock, time.perf_counter() - scored)
+    write_part(errors, part_path(parts, "errors", index))
+    write_part(result.scored, part_path(parts, "scored", index))
+    return _Part(result.scored, errors, scored - clock, time.perf_counter() - scored)
 
 
 def finish_book(
+    files: BookFiles,
     parts: Path,
     chunks: int,
     source: Path,
-    output: Path,
-    errors: Path,
     engine: RatingEngine,
     settings: dict[str, Any],
     *,
@@ -337,13 +404,15 @@ def finish_book(
     seconds: dict[str, float],
     started: float,
 ) -> BookSummary:
-    """Check the input did not change, join the parts, write the manifest, tidy up.
+    """Check the input did not change, put the output and errors file in place, write
+    the manifest, tidy up.
 
     ``seconds`` holds the time spent reading, scoring and writing (summed over the
     threads or workers that did it); ``elapsed`` is added: the run's wall-clock time
     since ``started`` (a ``time.perf_counter()`` reading).
     """
     if file_stamp(source) != settings["stamp"]:
+        files.abort()
         raise InputError(
             [
                 Issue(
@@ -355,9 +424,10 @@ def finish_book(
             ]
         )
     clock = time.perf_counter()
-    join_parts(parts, chunks, output, errors)
+    files.commit()
     seconds["write"] += time.perf_counter() - clock
     seconds["elapsed"] = time.perf_counter() - started
+    output, errors = files.output, files.errors
     summary = BookSummary(
         input=str(source),
         output=str(output),
@@ -385,31 +455,3 @@ def finish_book(
     atomic_write(output.with_name(output.name + MANIFEST_SUFFIX), write_manifest)
     shutil.rmtree(parts)
     return summary
-
-
-def _parts(parts: Path, kind: str, chunks: int) -> Iterator[pa.Table]:
-    for index in range(chunks):
-        yield pq.read_table(parts / f"{kind}-{index:06d}.parquet")
-
-
-def join_parts(parts: Path, chunks: int, output: Path, errors: Path) -> None:
-    """Join the parts into the output and the errors file, each written aside first."""
-    schema = book_schema()
-
-    def write_output(aside: Path) -> None:
-        if output.suffix.lower() == ".parquet":
-            with pq.ParquetWriter(aside, schema) as writer:
-                for table in _parts(parts, "scored", chunks):
-                    writer.write_table(table)
-        else:
-            with pacsv.CSVWriter(aside, schema) as writer:
-                for table in _parts(parts, "scored", chunks):
-                    writer.write_table(_for_csv(table))
-
-    def write_errors(aside: Path) -> None:
-        with pacsv.CSVWriter(aside, ERRORS_SCHEMA) as writer:
-            for table in _parts(parts, "errors", chunks):
-                writer.write_table(_for_csv(table))
-
-    atomic_write(errors, write_errors)
-    atomic_write(output, write_output)
