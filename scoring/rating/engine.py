@@ -399,7 +399,7 @@ class RatingEngine:
         tier = np.searchsorted(self._tier_bounds, relative, side="right")
         points = self.plan.points
         score = np.clip(np.round(points.base - points.pdo * np.log2(relative)), 0, 1000)
-        schedule = self._schedule(relative)
+        schedule = self.schedule_factor(relative)
         pure, gross, premium = self.premium_from(peril_total(layer), schedule)
         rule_outcome = np.where(rule_hits, self._rule_outcome, 0).max(axis=1, initial=0)
         outcome = np.maximum(rule_outcome, self._tier_outcome[tier])
@@ -423,7 +423,7 @@ class RatingEngine:
             outcome=outcome,
         )
 
-    def _schedule(self, relative: np.ndarray) -> np.ndarray:
+    def schedule_factor(self, relative: np.ndarray) -> np.ndarray:
         """The schedule factor: relative risk within the plan's credit and debit caps."""
         schedule = self.plan.schedule
         return np.asarray(
@@ -496,5 +496,7 @@ class ControlPricing:
         for column_loss in loss[1:]:
             total += column_loss
         relative = total / self._class_loss[rows]
-        _, _, premium = engine.premium_from(self._class_layer[rows], engine._schedule(relative))
+        _, _, premium = engine.premium_from(
+            self._class_layer[rows], engine.schedule_factor(relative)
+        )
         return ControlChange(premium=premium, expected_loss=total)
