@@ -44,6 +44,7 @@ from scoring.portfolio.run import (
     BookFiles,
     BookSummary,
     Progress,
+    Tally,
     check_output,
     errors_path_for,
     errors_table,
@@ -350,7 +351,7 @@ def score_book_on_dask(
     WorkerEngineError
         A worker's model folder or rating plan differs from the client's.
     """
-    run_started = time.perf_counter()
+    tally = Tally()
     suffix = source.suffix.lower()
     if suffix not in (*_CSV_SUFFIXES, *_PARQUET_SUFFIXES):
         raise InputError(
@@ -382,7 +383,7 @@ def score_book_on_dask(
     header = next(iter_responses(source, 1)).table.column_names
     first_row = 2 if suffix in _CSV_SUFFIXES else 1
     settings = run_settings(engine, source, chunk_rows, limit, retention, as_of)
-    seconds = {"read": 0.0, "score": 0.0, "write": 0.0}
+    seconds = tally.seconds
     clock = time.perf_counter()
     if suffix in _CSV_SUFFIXES:
         frame = _csv_partitions(source, partition_bytes)
@@ -414,7 +415,7 @@ def score_book_on_dask(
 
     cuts: dict[int, Any] = {}
     pending: deque[tuple[_Chunk, Any]] = deque()
-    rows_read = rows_scored = reused = 0
+    tally.chunks = len(chunks)
     todo = iter(chunks)
 
     def submit(chunk: _Chunk) -> Any:
@@ -454,7 +455,7 @@ def score_book_on_dask(
         while pending:
             chunk, future = pending.popleft()
             if future is None:
-                reused += 1
+                tally.reused += 1
                 scored, error_table = (read_part(part_path(parts, k, chunk.index)) for k in KINDS)
             else:
                 kind, value = future.result()
@@ -472,31 +473,19 @@ def score_book_on_dask(
             started = time.perf_counter()
             files.add(scored, error_table)
             seconds["write"] += time.perf_counter() - started
-            rows_scored += scored.num_rows
-            rows_read += sum(bounds[p][i + 1] - bounds[p][i] for p, i in chunk.pieces)
+            tally.rows_scored += scored.num_rows
+            tally.rows_read += sum(bounds[p][i + 1] - bounds[p][i] for p, i in chunk.pieces)
             for partition in done_with.get(chunk.index, ()):
                 cuts.pop(partition, None)  # its pieces are no longer needed on the cluster
             if progress is not None:
-                progress(rows_read, rows_scored)
+                progress(tally.rows_read, tally.rows_scored)
             following = next(todo, None)
             if following is not None:
                 pending.append((following, submit(following)))
         seconds["score"] += time.perf_counter() - clock - seconds["write"]
         if not chunks:
             raise InputError([Issue(Reason.EMPTY_FILE, "no facility rows", source=str(source))])
-        return finish_book(
-            files,
-            parts,
-            len(chunks),
-            source,
-            engine,
-            settings,
-            rows_read=rows_read,
-            rows_scored=rows_scored,
-            reused=reused,
-            seconds=seconds,
-            started=run_started,
-        )
+        return finish_book(files, parts, source, engine, settings, tally)
     except BaseException:
         files.abort()
         raise

@@ -71,6 +71,23 @@ Progress = Callable[[int, int], None]
 """Called after each chunk with (rows done, rows scored so far)."""
 
 
+@dataclass
+class Tally:
+    """What a run has done so far; :func:`finish_book` turns it into a ``BookSummary``."""
+
+    started: float = field(default_factory=time.perf_counter)
+    """``time.perf_counter()`` when the run started."""
+    chunks: int = 0
+    reused: int = 0
+    """Chunks whose parts an interrupted run had finished."""
+    rows_read: int = 0
+    rows_scored: int = 0
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"read": 0.0, "score": 0.0, "write": 0.0}
+    )
+    """Time spent reading, scoring and writing, summed over threads or workers."""
+
+
 def check_output(output: Path) -> None:
     """Refuse an output whose type cannot be written (before any work is done)."""
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -284,13 +301,12 @@ def score_book(
     """
     if threads < 1:
         raise ValueError(f"threads must be at least 1; got {threads}")
-    started = time.perf_counter()
+    tally = Tally()
     check_output(output)
     errors = errors or errors_path_for(output)
     settings = run_settings(engine, source, chunk_rows, limit, retention, as_of)
     parts, resumed = parts_folder(output, settings, resume)
-    seconds = {"read": 0.0, "score": 0.0, "write": 0.0}
-    chunks = reused = rows_read = rows_scored = 0
+    seconds = tally.seconds
     clock = time.perf_counter()
     repeated = repeated_facility_ids(source, chunk_rows)
     score = functools.partial(
@@ -306,17 +322,16 @@ def score_book(
     files = BookFiles(output, errors)
 
     def collect() -> None:
-        nonlocal rows_read, rows_scored
         rows, future = pending.popleft()
         part = future.result()
         clock = time.perf_counter()
         files.add(part.scored, part.errors)
         seconds["score"] += part.score_seconds
         seconds["write"] += part.write_seconds + time.perf_counter() - clock
-        rows_read += rows
-        rows_scored += part.scored.num_rows
+        tally.rows_read += rows
+        tally.rows_scored += part.scored.num_rows
         if progress is not None:
-            progress(rows_read, rows_scored)
+            progress(tally.rows_read, tally.rows_scored)
 
     # parallel by chunk: matrix products stay on one core each (BLAS's own threads
     # would compete with the chunks' threads for the same cores, and lose time)
@@ -325,31 +340,19 @@ def score_book(
             for index, raw in enumerate(iter_responses(source, chunk_rows)):
                 seconds["read"] += time.perf_counter() - clock
                 if resumed and has_parts(parts, index):
-                    reused += 1
+                    tally.reused += 1
                     done: Future[_Part] = Future()
                     done.set_result(_Part(*(read_part(part_path(parts, k, index)) for k in KINDS)))
                     pending.append((raw.table.num_rows, done))
                 else:
                     pending.append((raw.table.num_rows, pool.submit(score, index, raw)))
-                chunks += 1
+                tally.chunks += 1
                 while len(pending) > threads:
                     collect()
                 clock = time.perf_counter()
             while pending:
                 collect()
-            return finish_book(
-                files,
-                parts,
-                chunks,
-                source,
-                engine,
-                settings,
-                rows_read=rows_read,
-                rows_scored=rows_scored,
-                reused=reused,
-                seconds=seconds,
-                started=started,
-            )
+            return finish_book(files, parts, source, engine, settings, tally)
         except BaseException:
             pool.shutdown(cancel_futures=True)
             files.abort()
@@ -393,24 +396,14 @@ def _score_part(
 def finish_book(
     files: BookFiles,
     parts: Path,
-    chunks: int,
     source: Path,
     engine: RatingEngine,
     settings: dict[str, Any],
-    *,
-    rows_read: int,
-    rows_scored: int,
-    reused: int,
-    seconds: dict[str, float],
-    started: float,
+    tally: Tally,
 ) -> BookSummary:
     """Check the input did not change, put the output and errors file in place, write
-    the manifest, tidy up.
-
-    ``seconds`` holds the time spent reading, scoring and writing (summed over the
-    threads or workers that did it); ``elapsed`` is added: the run's wall-clock time
-    since ``started`` (a ``time.perf_counter()`` reading).
-    """
+    the manifest, tidy up. The summary's ``seconds`` gain ``elapsed``: the run's
+    wall-clock time."""
     if file_stamp(source) != settings["stamp"]:
         files.abort()
         raise InputError(
@@ -425,18 +418,19 @@ def finish_book(
         )
     clock = time.perf_counter()
     files.commit()
+    seconds = tally.seconds
     seconds["write"] += time.perf_counter() - clock
-    seconds["elapsed"] = time.perf_counter() - started
+    seconds["elapsed"] = time.perf_counter() - tally.started
     output, errors = files.output, files.errors
     summary = BookSummary(
         input=str(source),
         output=str(output),
         errors=str(errors),
-        rows_read=rows_read,
-        rows_scored=rows_scored,
-        rows_rejected=rows_read - rows_scored,
-        chunks=chunks,
-        chunks_resumed=reused,
+        rows_read=tally.rows_read,
+        rows_scored=tally.rows_scored,
+        rows_rejected=tally.rows_read - tally.rows_scored,
+        chunks=tally.chunks,
+        chunks_resumed=tally.reused,
         seconds={k: round(v, 3) for k, v in seconds.items()},
         versions={
             "model_id": engine.model.model_id,
