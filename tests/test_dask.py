@@ -16,7 +16,7 @@ from distributed import Client, LocalCluster
 
 from scoring import InputError, default_engine
 from scoring.portfolio.distributed import WorkerEngineError, score_book_on_dask
-from scoring.portfolio.run import errors_path_for, score_book
+from scoring.portfolio.run import BookSummary, errors_path_for, score_book
 from scoring.rating.engine import RatingEngine
 from scoring.rating.score import default_model_dir
 from tests.conftest import EXAMPLES, EXAMPLES_AS_OF
@@ -113,6 +113,18 @@ def test_a_parquet_book_in_many_row_groups_gives_the_same_files(
     _same_files(parquet, tmp_path, client, ".parquet", chunk_rows=45, partition_bytes=1)
 
 
+def _score_on_dask(book: Path, output: Path, client: Client) -> BookSummary:
+    return score_book_on_dask(
+        book,
+        output,
+        model_dir=default_model_dir(),
+        plan_path=None,
+        as_of=EXAMPLES_AS_OF,
+        client=client,
+        partition_bytes=20_000,
+    )
+
+
 def test_a_ragged_csv_is_refused_and_nothing_is_written(tmp_path: Path, client: Client) -> None:
     book = tmp_path / "book.csv"
     lines = PORTFOLIO.read_text(encoding="utf-8").splitlines()
@@ -120,15 +132,7 @@ def test_a_ragged_csv_is_refused_and_nothing_is_written(tmp_path: Path, client: 
     book.write_text("\n".join(lines) + "\n", encoding="utf-8")
     output = tmp_path / "out.parquet"
     with pytest.raises(InputError, match="row has 90 cells; the header has 91"):
-        score_book_on_dask(
-            book,
-            output,
-            model_dir=default_model_dir(),
-            plan_path=None,
-            as_of=EXAMPLES_AS_OF,
-            client=client,
-            partition_bytes=20_000,
-        )
+        _score_on_dask(book, output, client)
     assert not output.exists()
     assert not errors_path_for(output).exists()
 
@@ -145,15 +149,7 @@ def test_a_line_break_in_a_cell_across_partitions_is_refused_not_misread(
     pacsv.write_csv(table.set_column(position, "facility_name", names), book)
     output = tmp_path / "out.csv"
     with pytest.raises(InputError, match="cannot read the book"):
-        score_book_on_dask(
-            book,
-            output,
-            model_dir=default_model_dir(),
-            plan_path=None,
-            as_of=EXAMPLES_AS_OF,
-            client=client,
-            partition_bytes=20_000,
-        )
+        _score_on_dask(book, output, client)
     assert not output.exists()
 
 

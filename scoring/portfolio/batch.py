@@ -256,7 +256,7 @@ def best_fixes(
         rows = np.flatnonzero(candidate)
         if not rows.size:
             continue
-        after = pricing.price(rows, column, np.full(rows.size, best_level), features[rows, column])
+        after = pricing.price(rows, column, best_level, features[rows, column])
         savings[k, rows] = rating.premium[rows] - after.premium
         cuts[k, rows] = loss_now[rows] - after.expected_loss
     order, chosen_saving = _top(savings, cuts, count)
@@ -270,7 +270,8 @@ def _top(savings: np.ndarray, cuts: np.ndarray, count: int) -> tuple[np.ndarray,
     """The ``count`` best of each column of (fixes, rows) savings: the largest saving,
     then the largest cut in expected loss, then the first fix; as (rows, count)
     positions and savings (-inf where a row has no more fixes). Picked one rank at
-    a time, which is much cheaper than sorting every fix of every row."""
+    a time, which is much cheaper than sorting every fix of every row. (The premium
+    drivers are picked the same way, by size of effect.)"""
     savings = savings.copy()
     n = savings.shape[1]
     every = np.arange(n)
@@ -370,10 +371,10 @@ def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.A
     values = np.zeros((len(features), count))
     for start in range(0, len(features), _DRIVER_BLOCK):  # a block's effects at a time
         rows = slice(start, start + _DRIVER_BLOCK)
-        effects = money(
-            risk_effects(engine, features[rows], rating.take(np.arange(len(features))[rows]))
-        )
-        order[rows], values[rows] = _largest(effects, count)
+        effects = money(risk_effects(engine, features[rows], rating.take(rows)))
+        size = np.abs(effects).T  # the largest first, the first question of equals first
+        order[rows], _ = _top(size, np.zeros_like(size), count)
+        values[rows] = np.take_along_axis(effects, order[rows], axis=1)
     parts = []
     for k in range(count):
         value = values[:, k]
@@ -382,18 +383,6 @@ def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.A
         item = pc.binary_join_element_wise(pa.array(names[order[:, k]], pa.string()), signed, ":")
         parts.append(pc.if_else(pa.array(value != 0), item, pa.scalar(None, pa.string())))
     return _join_present(parts)
-
-
-def _largest(effects: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the ``count`` columns of largest absolute effect (the first of equals
-    first) and their effects: picked one at a time, cheaper than sorting every column."""
-    size = np.abs(effects)
-    every = np.arange(len(effects))
-    order = np.zeros((len(effects), count), dtype=np.intp)
-    for k in range(count):
-        order[:, k] = np.argmax(size, axis=1)
-        size[every, order[:, k]] = -1.0
-    return order, np.take_along_axis(effects, order, axis=1)
 
 
 def _join_present(parts: list[pa.Array]) -> pa.Array:

@@ -65,9 +65,14 @@ def peril_total(by_peril: np.ndarray) -> np.ndarray:
     added this one way, so the single applicant, its scenarios and a book agree to
     the last bit; it is also faster than numpy's reduction over five columns.
     """
-    total = by_peril[:, 0].copy()
-    for k in range(1, by_peril.shape[1]):
-        total += by_peril[:, k]
+    return _added(list(by_peril.T))
+
+
+def _added(columns: list[np.ndarray]) -> np.ndarray:
+    """The columns added one after another, in order (see :func:`peril_total`)."""
+    total = columns[0].copy()
+    for column in columns[1:]:
+        total += column
     return total
 
 
@@ -103,7 +108,7 @@ class Rating:
     outcome: np.ndarray
     """Index into OUTCOMES (0 = quote, 1 = refer, 2 = decline)."""
 
-    def take(self, rows: np.ndarray) -> Rating:
+    def take(self, rows: np.ndarray | slice) -> Rating:
         """The rating of some rows, in the order given."""
         return Rating(**{k: v[rows] for k, v in self.__dict__.items()})
 
@@ -471,7 +476,6 @@ class ControlPricing:
 
     def __init__(self, engine: RatingEngine, base: Rating) -> None:
         self.engine = engine
-        self.base = base
         # columns as contiguous rows: each price() gathers a few of them
         self._linear = np.ascontiguousarray(base.linear.T)
         self._loss = np.ascontiguousarray(base.expected_loss.T)
@@ -479,10 +483,10 @@ class ControlPricing:
         self._class_layer = peril_total(base.class_layer_loss)
 
     def price(
-        self, rows: np.ndarray, column: int, levels: np.ndarray, current: np.ndarray
+        self, rows: np.ndarray, column: int, levels: np.ndarray | float, current: np.ndarray
     ) -> ControlChange:
         """Premium and expected loss of ``rows`` when feature ``column`` (a control)
-        moves from its ``current`` levels to ``levels``."""
+        moves from its ``current`` levels to ``levels`` (per row, or one for all)."""
         engine = self.engine
         k = len(PERILS)
         beta = engine.coefficients[column]
@@ -492,9 +496,7 @@ class ControlPricing:
             frequency = np.exp(self._linear[p][rows] + delta * beta[p])
             severity = np.exp(self._linear[k + p][rows] + delta * beta[k + p])
             loss[p] = frequency * severity
-        total = loss[0].copy()
-        for column_loss in loss[1:]:
-            total += column_loss
+        total = _added(loss)
         relative = total / self._class_loss[rows]
         _, _, premium = engine.premium_from(
             self._class_layer[rows], engine.schedule_factor(relative)

@@ -456,17 +456,17 @@ def read_xlsx(path: Path) -> RawResponses:
     return RawResponses(table=pa.concat_tables(tables), source=str(path), first_row=2)
 
 
+def _parquet_error(source: str, what: str, exc: Exception) -> InputError:
+    return _fail(source, Reason.UNREADABLE_FILE, f"{what}: {str(exc).splitlines()[0]}")
+
+
 def _parquet_file(path: Path) -> pq.ParquetFile:
     source = str(path)
     read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise _fail(
-            source,
-            Reason.UNREADABLE_FILE,
-            f"not a readable Parquet file: {str(exc).splitlines()[0]}",
-        ) from exc
+        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
 
 
 def as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
@@ -498,9 +498,7 @@ def _iter_parquet(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Itera
         for batch in book.iter_batches(batch_size=rows, columns=wanted):
             yield as_text_columns(batch, source)
     except (pa.ArrowException, OSError) as exc:
-        raise _fail(
-            source, Reason.UNREADABLE_FILE, f"cannot read Parquet: {str(exc).splitlines()[0]}"
-        ) from exc
+        raise _parquet_error(source, "cannot read Parquet", exc) from exc
 
 
 def read_parquet(path: Path) -> RawResponses:
@@ -509,11 +507,7 @@ def read_parquet(path: Path) -> RawResponses:
     try:
         table = _parquet_file(path).read()
     except (pa.ArrowException, OSError) as exc:
-        raise _fail(
-            source,
-            Reason.UNREADABLE_FILE,
-            f"not a readable Parquet file: {str(exc).splitlines()[0]}",
-        ) from exc
+        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
     if table.num_rows == 0:
         _check_header(table.column_names, source)
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows")
