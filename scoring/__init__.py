@@ -13,7 +13,7 @@ from scoring.errors import (
 )
 from scoring.features.encoder import FeatureEncoder
 from scoring.model.claims_history import ClaimsHistory, read_claims_history
-from scoring.model.evaluation import evaluate, oracle_beside
+from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
 from scoring.model.loss_model import LossModel, default_model_dir, load_model, save_model
 from scoring.model.training import train
 from scoring.questionnaire.definition import (
@@ -107,6 +107,7 @@ __all__ = [
     "default_engine",
     "default_model_dir",
     "evaluate",
+    "evaluate_book",
     "lint",
     "load_model",
     "load_questionnaire",

@@ -61,6 +61,7 @@ PUBLIC = {
     "LossModel",
     "default_model_dir",
     "evaluate",
+    "evaluate_book",
     "load_model",
     "oracle_beside",
     "read_claims_history",

@@ -12,10 +12,10 @@ from scoring.cli._common import QuestionnaireOption, choose_questionnaire, fail_
 from scoring.errors import InputError
 from scoring.model.card import model_card
 from scoring.model.claims_history import read_claims_history
-from scoring.model.evaluation import evaluate, oracle_beside
+from scoring.model.evaluation import evaluate_book
 from scoring.model.loss_model import load_model, save_model
 from scoring.model.training import file_fingerprint, train
-from scoring.synthetic.book import resolve_truth, synthetic_book, write_book
+from scoring.synthetic.book import resolve_truth, synthetic_blocks, write_blocks
 from scoring.synthetic.truth import load_truth, truth_path
 
 
@@ -44,10 +44,10 @@ def synth_command(
         )
     target = choose_questionnaire(questionnaire)
     resolved = resolve_truth(load_truth(truth or truth_path(target.id, target.version)), target)
-    book, oracle = synthetic_book(target, resolved, facilities=facilities, years=years, seed=seed)
-    write_book(book, oracle, resolved, output)
+    blocks = synthetic_blocks(target, resolved, facilities=facilities, years=years, seed=seed)
+    rows = write_blocks(blocks, resolved, output)
     typer.echo(
-        f"wrote {output} ({book.num_rows:,} facility-years) and its ground truth "
+        f"wrote {output} ({rows:,} facility-years) and its ground truth "
         f"({output.with_suffix('.truth.parquet').name}, "
         f"{output.with_suffix('.truth.json').name})",
         err=True,
@@ -116,11 +116,9 @@ def evaluate_command(
     target = choose_questionnaire(questionnaire)
     try:
         loss_model = load_model(model, target)
-        history = read_claims_history(book, target)
-        oracle = oracle_beside(book, history)
+        report = evaluate_book(loss_model, book, target, plots=output)
     except InputError as exc:
         fail_input(exc, as_json=False)
-    report = evaluate(loss_model, history, target, oracle=oracle, plots=output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     typer.echo(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 
 from scoring.errors import InputError, Issue
 from scoring.questionnaire.definition import Questionnaire
-from scoring.responses.reading import RawResponses, read_responses
+from scoring.responses.reading import RawResponses, iter_responses, read_responses
 from scoring.responses.validation import Validation, validate
 from scoring.vocabulary import Peril, Reason
 
@@ -90,6 +91,57 @@ def read_claims_history(
     raw = read_responses(path)
     return claims_history_from_table(
         raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=raw.first_row or 1
+    )
+
+
+def iter_claims_history(
+    path: Path, questionnaire: Questionnaire, rows: int, *, as_of: dt.date = BOOK_AS_OF
+) -> Iterator[ClaimsHistory]:
+    """Read and check a book in chunks of ``rows`` facility-years (see :func:`read_claims_history`).
+
+    Each chunk is checked as it is read; a facility-year repeated across chunks is
+    reported once every chunk is read (the keys are kept as text, about 20 bytes a row),
+    so a consumer must not act on the chunks before the iteration ends.
+    """
+    keys: list[pa.Array] = []
+    first_rows: list[int] = []
+    for raw in iter_responses(path, rows):
+        first_row = raw.first_row or 1
+        history = claims_history_from_table(
+            raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=first_row
+        )
+        keys.append(pa.array(_keys(history.facility_id, history.policy_year), pa.string()))
+        first_rows.append(first_row)
+        yield history
+    if len(keys) > 1:
+        _refuse_repeats(pa.chunked_array(keys), first_rows, str(path))
+
+
+def _keys(facility_id: np.ndarray, policy_year: np.ndarray) -> np.ndarray:
+    return np.char.add(np.char.add(facility_id.astype(str), "@"), policy_year.astype(str))
+
+
+def _refuse_repeats(keys: pa.ChunkedArray, first_rows: list[int], source: str) -> None:
+    counts = pc.value_counts(keys)
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    if not len(repeated):
+        return
+    rows = pc.is_in(keys, value_set=repeated).to_numpy(zero_copy_only=False)
+    starts = np.cumsum([0, *(len(chunk) for chunk in keys.chunks)])
+    first = int(np.flatnonzero(rows)[0])
+    chunk = int(np.searchsorted(starts, first, side="right")) - 1
+    example = first_rows[chunk] + first - int(starts[chunk])
+    raise InputError(
+        [
+            Issue(
+                Reason.OUT_OF_RANGE,
+                "the same facility and policy year on more than one row "
+                f"in {int(rows.sum()):,} row(s), e.g. row {example}",
+                source=source,
+                question_id="policy_year",
+                row=example,
+            )
+        ]
     )
 
 

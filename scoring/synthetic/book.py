@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute
+import pyarrow.parquet as pq
 
 from scoring.features.encoder import FeatureEncoder
-from scoring.model.claims_history import BOOK_AS_OF, facility_years, write_parquet
+from scoring.model.claims_history import BOOK_AS_OF, facility_years
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
@@ -41,6 +44,9 @@ MATURITY_DRIFT = 0.03
 """Yearly improvement of a facility's security maturity."""
 PARTIAL_YEAR_SHARE = 0.15
 """Share of facility-years on cover for part of the year only."""
+SYNTH_BLOCK = 200_000
+"""Facilities drawn at a time: a bigger book is drawn and written block by block, so
+memory stays bounded (about 1.5 GB a block of five years)."""
 
 
 def encode_answers(table: pa.Table, questionnaire: Questionnaire, source: str) -> pd.DataFrame:
@@ -72,7 +78,7 @@ def synthetic_book(
     seed: int,
     first_year: int = 2021,
 ) -> tuple[pa.Table, pd.DataFrame]:
-    """Draw a book of ``facilities`` x ``years`` facility-years with claims.
+    """Draw a book of ``facilities`` x ``years`` facility-years with claims, in memory.
 
     Returns
     -------
@@ -84,12 +90,61 @@ def synthetic_book(
         Row by row, the true ``expected_claims_<peril>`` (exposure included) and
         ``expected_claim_<peril>`` (mean claim size).
     """
+    blocks = list(
+        synthetic_blocks(
+            questionnaire,
+            truth,
+            facilities=facilities,
+            years=years,
+            seed=seed,
+            first_year=first_year,
+        )
+    )
+    if len(blocks) == 1:
+        return blocks[0]
+    return (
+        pa.concat_tables([book for book, _ in blocks]),
+        pd.concat([oracle for _, oracle in blocks], ignore_index=True),
+    )
+
+
+def synthetic_blocks(
+    questionnaire: Questionnaire,
+    truth: ResolvedTruth,
+    *,
+    facilities: int,
+    years: int,
+    seed: int,
+    first_year: int = 2021,
+) -> Iterator[tuple[pa.Table, pd.DataFrame]]:
+    """The book of :func:`synthetic_book` drawn ``SYNTH_BLOCK`` facilities at a time.
+
+    Each block holds every year of its facilities; one random stream runs through the
+    blocks, so a book of up to ``SYNTH_BLOCK`` facilities is one block and the same
+    seed gives the same book whatever the memory it is drawn in.
+    """
     if facilities < 1 or years < 1:
         raise ValueError(f"facilities and years must be at least 1; got {facilities}, {years}")
     rng = np.random.default_rng(seed)
-    maturity = rng.beta(2.0, 2.0, size=facilities)
     width = len(str(facilities))
-    ids = pa.array([f"F{i:0{width}d}" for i in range(1, facilities + 1)])
+    for start in range(0, facilities, SYNTH_BLOCK):
+        ids = pa.array(
+            [f"F{i:0{width}d}" for i in range(start + 1, min(start + SYNTH_BLOCK, facilities) + 1)]
+        )
+        yield _block(questionnaire, truth, rng, ids, years=years, first_year=first_year)
+
+
+def _block(
+    questionnaire: Questionnaire,
+    truth: ResolvedTruth,
+    rng: np.random.Generator,
+    ids: pa.Array,
+    *,
+    years: int,
+    first_year: int,
+) -> tuple[pa.Table, pd.DataFrame]:
+    facilities = len(ids)
+    maturity = rng.beta(2.0, 2.0, size=facilities)
     previous = None
     tables = []
     for year in range(years):
@@ -136,17 +191,46 @@ def _losses(
     rows = np.repeat(np.arange(counts.size), counts)
     mu = np.log(mean_claim[rows]) - sigma**2 / 2
     sizes = np.round(rng.lognormal(mu, sigma), 2)
-    return np.bincount(rows, weights=sizes, minlength=counts.size)
+    # float even when no row has a claim (bincount of nothing is integer)
+    return np.bincount(rows, weights=sizes, minlength=counts.size).astype(np.float64)
 
 
 def write_book(book: pa.Table, oracle: pd.DataFrame, truth: ResolvedTruth, path: Path) -> None:
     """Write a book and, beside it, ``<stem>.truth.parquet`` and ``<stem>.truth.json``."""
-    write_parquet(book, path)
-    keys = book.select(["facility_id", "policy_year"]).to_pandas()
-    write_parquet(
-        pa.Table.from_pandas(pd.concat([keys, oracle], axis=1), preserve_index=False),
-        path.with_suffix(".truth.parquet"),
-    )
+    write_blocks([(book, oracle)], truth, path)
+
+
+def write_blocks(
+    blocks: Iterable[tuple[pa.Table, pd.DataFrame]], truth: ResolvedTruth, path: Path
+) -> int:
+    """Write a book block by block (see :func:`synthetic_blocks`), and its truth beside it.
+
+    Each file is written aside and renamed once complete; returns the facility-years
+    written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    targets = (path, path.with_suffix(".truth.parquet"))
+    partials = [target.with_name(f".{target.name}.partial") for target in targets]
+    writers: list[pq.ParquetWriter] = []
+    rows = 0
+    try:
+        for book, oracle in blocks:
+            keys = book.select(["facility_id", "policy_year"]).to_pandas()
+            frames = pa.Table.from_pandas(pd.concat([keys, oracle], axis=1), preserve_index=False)
+            if not writers:
+                writers = [
+                    pq.ParquetWriter(partial, table.schema)
+                    for partial, table in zip(partials, (book, frames), strict=True)
+                ]
+            writers[0].write_table(book)
+            writers[1].write_table(frames)
+            rows += book.num_rows
+    finally:
+        for writer in writers:
+            writer.close()
+    for partial, target in zip(partials, targets, strict=True):
+        os.replace(partial, target)
     path.with_suffix(".truth.json").write_text(
         json.dumps(truth.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8"
     )
+    return rows
