@@ -46,7 +46,7 @@ PARTIAL_YEAR_SHARE = 0.15
 """Share of facility-years on cover for part of the year only."""
 SYNTH_BLOCK = 200_000
 """Facilities drawn at a time: a bigger book is drawn and written block by block, so
-memory stays bounded (about 1.5 GB a block of five years)."""
+memory stays bounded (a block of five years peaked at 7.4 GB)."""
 
 
 def encode_answers(table: pa.Table, questionnaire: Questionnaire, source: str) -> pd.DataFrame:
