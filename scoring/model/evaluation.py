@@ -163,9 +163,11 @@ class _Gathered:
         features = self.encoder.transform(history.responses.table)
         exposure = history.exposure
         answers = history.responses.answers
-        self.exposure.append(exposure)
+        # every array kept is a copy of its own: a view would keep the whole chunk's
+        # block of answers, claims or truth alive
+        self.exposure.append(np.array(exposure, dtype=np.float64))
         self.revenue.append(
-            answers["net_patient_revenue"].to_numpy(dtype=np.float64, na_value=np.nan)
+            np.array(answers["net_patient_revenue"].to_numpy(dtype=np.float64, na_value=np.nan))
         )
         codes, names = pd.factorize(answers["facility_type"].astype(str).to_numpy())
         mapping = np.array([self.type_names.setdefault(n, len(self.type_names)) for n in names])
@@ -173,11 +175,16 @@ class _Gathered:
         for peril, gathered in self.perils.items():
             gathered.expected.append(self.model.frequency(peril, features) * exposure)
             gathered.size.append(self.model.mean_claim(peril, features))
-            gathered.counts.append(history.claims[f"claims_{peril.value}"].to_numpy())
-            gathered.losses.append(history.claims[f"loss_{peril.value}"].to_numpy())
+            counts = history.claims[f"claims_{peril.value}"].to_numpy()
+            gathered.counts.append(counts.astype(np.int32))  # whole numbers, checked on reading
+            gathered.losses.append(
+                np.array(history.claims[f"loss_{peril.value}"].to_numpy(), dtype=np.float64)
+            )
             if oracle is None:
                 continue
-            true_expected = oracle[f"expected_claims_{peril.value}"].to_numpy(dtype=np.float64)
+            true_expected = np.array(
+                oracle[f"expected_claims_{peril.value}"].to_numpy(), dtype=np.float64
+            )
             gathered.true_expected.append(true_expected)
             information = _information(features, true_expected)
             if gathered.information is None:
@@ -191,11 +198,11 @@ class _Gathered:
             level.add(features, exposure, features[:, self.index[name]] > 0.5)
 
     def report(self, plots: Path | None) -> dict[str, Any]:
-        exposure = np.concatenate(self.exposure)
-        revenue = np.concatenate(self.revenue)
+        exposure = _joined(self.exposure)
+        revenue = _joined(self.revenue)
         size_band = pd.cut(pd.Series(revenue), bins=list(SIZE_BANDS), right=False).astype(str)
         names = np.array(list(self.type_names), dtype=object)
-        facility_type = names[np.concatenate(self.type_codes)]
+        facility_type = names[_joined(self.type_codes)]
         report: dict[str, Any] = {
             "model_id": self.model.model_id,
             "rows": len(exposure),
@@ -203,13 +210,11 @@ class _Gathered:
             "perils": {},
         }
         for peril, gathered in self.perils.items():
-            counts = np.concatenate(gathered.counts)
-            losses = np.concatenate(gathered.losses)
-            expected = np.concatenate(gathered.expected)
-            size = np.concatenate(gathered.size)
-            true_expected = (
-                np.concatenate(gathered.true_expected) if gathered.true_expected else None
-            )
+            counts = _joined(gathered.counts)
+            losses = _joined(gathered.losses)
+            expected = _joined(gathered.expected)
+            size = _joined(gathered.size)
+            true_expected = _joined(gathered.true_expected) if gathered.true_expected else None
             result, curves, by_decile = _peril_report(
                 counts, losses, expected, size, exposure, true_expected
             )
@@ -338,6 +343,13 @@ def _contrast(
         if level.high_elsewhere[j] == fixed:
             weights[j] += float(level.weighted_at[j]) / level.exposure_at - fixed
     return weights
+
+
+def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks as one array; the list is emptied, so its memory goes as soon as it can."""
+    joined = np.concatenate(chunks)
+    chunks.clear()
+    return joined
 
 
 def _information(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
