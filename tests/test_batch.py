@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -363,6 +364,65 @@ def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
         assert list(chosen[row]) == [savings[k, row] for k in expected]
         finite = [k for k in expected if np.isfinite(savings[k, row])]
         assert list(order[row][: len(finite)]) == finite
+
+
+def test_the_largest_effects_are_picked_as_the_full_ranking_picks_them() -> None:
+    """Largest first, the first of equals first: the ranking of fixes with equal cuts."""
+    from scoring.portfolio.batch import _largest, _top
+
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(0, 4, size=(500, 9)).astype(np.float64)
+    sizes[:40] = 0.0  # rows where every size ties
+    given = sizes.copy()
+    order, _ = _top(sizes.T, np.zeros_like(sizes.T), 5)
+    assert np.array_equal(_largest(sizes, 5), order)
+    assert np.array_equal(sizes, given)  # neither strikes out the caller's sizes
+
+
+def _ranked_drivers(engine: Any, features: np.ndarray, rating: Any) -> list[str | None]:
+    """The drivers as every question's effect ranked in full would give them."""
+    from scoring.rating._rounding import money
+    from scoring.rating.explain import question_ids, risk_effects
+
+    names = question_ids(engine)
+    effects = money(risk_effects(engine, features, rating))
+    texts: list[str | None] = []
+    for row in effects:
+        ranked = sorted(range(len(names)), key=lambda k: (-abs(row[k]), k))[:5]
+        items = [
+            f"{names[k]}:{'+' if row[k] >= 0 else ''}{pa.scalar(row[k]).cast(pa.string())}"
+            for k in ranked
+            if row[k] != 0
+        ]
+        texts.append(";".join(items) or None)
+    return texts
+
+
+def test_the_drivers_are_every_question_s_effect_ranked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only risk answers are ranked (the others have no effect), on rows as laid out; a
+    block with an effect that is not a number takes the full ranking instead."""
+    from scoring.portfolio import batch
+    from scoring.responses.reading import RawResponses
+
+    engine = default_engine()
+    table = synthetic_responses(engine.questionnaire, 300, seed=4, as_of=EXAMPLES_AS_OF)
+    raw = RawResponses(table=table, source="book.csv", first_row=2)
+    validation = validate(raw, engine.questionnaire, as_of=EXAMPLES_AS_OF)
+    features = engine.encoder.transform(validation.table)
+    rating = engine.rate(features, np.zeros((300, len(engine.plan.rules)), bool), 1e6, 1e4)
+    expected = _ranked_drivers(engine, features, rating)
+    monkeypatch.setattr(batch, "_DRIVER_BLOCK", 64)
+    assert batch._drivers(engine, features, rating).to_pylist() == expected
+    effects = batch.risk_question_effects
+    monkeypatch.setattr(  # a NaN in every block: the full ranking on each
+        batch,
+        "risk_question_effects",
+        lambda *args: np.where(np.arange(len(args[1]))[:, None] == 0, np.nan, effects(*args)),
+    )
+    with_nan = batch._drivers(engine, features, rating).to_pylist()
+    assert [t for k, t in enumerate(with_nan) if k % 64] == [
+        t for k, t in enumerate(expected) if k % 64
+    ]
 
 
 @pytest.mark.parametrize(

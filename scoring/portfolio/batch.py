@@ -24,7 +24,13 @@ import pyarrow.compute as pc
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
 from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
-from scoring.rating.explain import question_ids, risk_effects
+from scoring.rating.explain import (
+    premium_per_loss,
+    question_ids,
+    risk_columns,
+    risk_effects,
+    risk_question_effects,
+)
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import ISSUE_COLUMNS, validate
@@ -270,21 +276,42 @@ def _top(savings: np.ndarray, cuts: np.ndarray, count: int) -> tuple[np.ndarray,
     """The ``count`` best of each column of (fixes, rows) savings: the largest saving,
     then the largest cut in expected loss, then the first fix; as (rows, count)
     positions and savings (-inf where a row has no more fixes). Picked one rank at
-    a time, which is much cheaper than sorting every fix of every row. (The premium
-    drivers are picked the same way, by size of effect.)"""
-    savings = savings.copy()
-    n = savings.shape[1]
+    a time, which is much cheaper than sorting every fix of every row, on the rows'
+    fixes laid side by side (a row's fixes are then adjacent in memory)."""
+    savings = np.array(savings.T, order="C")  # a copy: picked fixes are struck out
+    n = savings.shape[0]
     every = np.arange(n)
     order = np.zeros((n, count), dtype=np.intp)
     chosen = np.full((n, count), -np.inf)
-    for k in range(min(count, len(savings))):
-        best = savings.max(axis=0)
-        tied = savings == best
-        most_cut = np.where(tied, cuts, -np.inf).max(axis=0)
-        first = np.argmax(tied & (cuts == most_cut), axis=0)
+    for k in range(min(count, savings.shape[1])):
+        first = savings.argmax(axis=1)  # the first of the largest savings
+        best = savings[every, first]
+        # rows where another fix saves as much: the largest cut, then the first fix (a
+        # row with a NaN saving is picked as a max would pick it)
+        equal = (savings == best[:, None]).sum(axis=1)
+        tied_rows = np.flatnonzero((equal > 1) | np.isnan(best))
+        if tied_rows.size:
+            tied = savings[tied_rows] == best[tied_rows, None]
+            tied_cuts = cuts[:, tied_rows].T
+            most_cut = np.where(tied, tied_cuts, -np.inf).max(axis=1)
+            first[tied_rows] = np.argmax(tied & (tied_cuts == most_cut[:, None]), axis=1)
         order[:, k], chosen[:, k] = first, best
-        savings[first, every] = -np.inf
+        savings[every, first] = -np.inf
     return order, chosen
+
+
+def _largest(sizes: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the ``count`` largest of each row of (rows, items) sizes, the first
+    item of equals first: what :func:`_top` picks when every cut is the same. No size
+    may be NaN; ``count`` must not exceed the items."""
+    sizes = sizes.copy()
+    every = np.arange(len(sizes))
+    order = np.zeros((len(sizes), count), dtype=np.intp)
+    for k in range(count):
+        first = sizes.argmax(axis=1)  # the first of the largest
+        order[:, k] = first
+        sizes[every, first] = -np.inf
+    return order
 
 
 def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
@@ -367,22 +394,46 @@ def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.A
     """The risk answers that move each row's premium most (see ``TOP_DRIVERS``)."""
     names = np.array(question_ids(engine), dtype=object)
     count = min(TOP_DRIVERS, len(names))
+    risk = risk_columns(engine)
     order = np.zeros((len(features), count), dtype=np.intp)
     values = np.zeros((len(features), count))
     for start in range(0, len(features), _DRIVER_BLOCK):  # a block's effects at a time
         rows = slice(start, start + _DRIVER_BLOCK)
-        effects = money(risk_effects(engine, features[rows], rating.take(rows)))
+        block = rating.take(rows)
+        per_loss = premium_per_loss(engine, block)
+        effects = money(risk_question_effects(engine, features[rows], block, per_loss))
+        if count <= len(risk) and np.isfinite(per_loss).all() and not np.isnan(effects).any():
+            # only risk answers have effects: the others are 0, picked only after every
+            # risk answer of a row is (and never written)
+            picked = _largest(np.abs(effects), count)
+            order[rows] = risk[picked]
+            values[rows] = np.take_along_axis(effects, picked, axis=1)
+            continue
+        effects = money(risk_effects(engine, features[rows], block))
         size = np.abs(effects).T  # the largest first, the first question of equals first
         order[rows], _ = _top(size, np.zeros_like(size), count)
         values[rows] = np.take_along_axis(effects, order[rows], axis=1)
+    labels = pa.array([f"{name}:" for name in names], pa.string())
+    signs = pa.array(["", "+"], pa.string())
+    present = values != 0
     parts = []
     for k in range(count):
         value = values[:, k]
         text = pc.cast(pa.array(value), pa.string())
-        signed = pc.if_else(pa.array(value >= 0), pc.binary_join_element_wise("+", text, ""), text)
-        item = pc.binary_join_element_wise(pa.array(names[order[:, k]], pa.string()), signed, ":")
-        parts.append(pc.if_else(pa.array(value != 0), item, pa.scalar(None, pa.string())))
+        sign = signs.take(pa.array((value >= 0).view(np.int8)))
+        item = pc.binary_join_element_wise(labels.take(pa.array(order[:, k])), sign, text, "")
+        parts.append(pc.if_else(pa.array(present[:, k]), item, pa.scalar(None, pa.string())))
+    if (present[:, 1:] <= present[:, :-1]).all():  # as ranked: no item after a missing one
+        return _join_leading(parts)
     return _join_present(parts)
+
+
+def _join_leading(parts: list[pa.Array]) -> pa.Array:
+    """:func:`_join_present` of parts whose texts never start or end with ``;`` and
+    where no row has a text after a null (so only the end needs trimming)."""
+    joined = pc.binary_join_element_wise(*parts, ";", null_handling="replace", null_replacement="")
+    trimmed = pc.utf8_rtrim(joined, ";")
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
 def _join_present(parts: list[pa.Array]) -> pa.Array:
