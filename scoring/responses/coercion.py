@@ -125,13 +125,43 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     raw = pc.cast(raw, pa.string()) if raw.type != pa.string() else raw
     encoded = pc.dictionary_encode(raw, null_encoding="encode")
     rows = to_numpy(encoded.indices, np.intp)
-    distinct = _coerce_distinct(encoded.dictionary, question)
+    distinct = _coerce_remembered(encoded.dictionary, question)
     return Coerced(
         values=pc.take(distinct.values, encoded.indices),
         states=distinct.states[rows],
         failures=[Failure(f.mask[rows], f.reason, f.message, f.allowed) for f in distinct.failures],
         never=None if distinct.never is None else distinct.never[rows],
     )
+
+
+_REMEMBERED_TEXTS = 256
+"""Columns of at most this many distinct texts have their coercion remembered: the
+chunks of a book repeat the same few texts (yes, no, a choice code, a blank)."""
+_REMEMBERED = 4096
+"""Coercions remembered before the memo is cleared."""
+_memo: dict[tuple[int, tuple[str | None, ...]], tuple[Question, Coerced]] = {}
+
+
+def _coerce_remembered(texts: pa.Array, question: Question) -> Coerced:
+    """:func:`_coerce_distinct`, remembered per question and list of distinct texts.
+
+    The result only depends on both, and is only read (its arrays are made
+    read-only), so one is shared by every chunk and thread that meets the same texts.
+    """
+    if len(texts) > _REMEMBERED_TEXTS:
+        return _coerce_distinct(texts, question)
+    key = (id(question), tuple(texts.to_pylist()))
+    found = _memo.get(key)
+    if found is not None and found[0] is question:  # the memo keeps the question alive
+        return found[1]
+    coerced = _coerce_distinct(texts, question)
+    for array in (coerced.states, coerced.never, *(f.mask for f in coerced.failures)):
+        if array is not None:
+            array.flags.writeable = False
+    if len(_memo) >= _REMEMBERED:
+        _memo.clear()
+    _memo[key] = (question, coerced)
+    return coerced
 
 
 def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
