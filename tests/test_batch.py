@@ -366,6 +366,28 @@ def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
         assert list(order[row][: len(finite)]) == finite
 
 
+def test_a_row_s_hash_is_of_its_cells_as_read() -> None:
+    """Cells in file order joined by the unit separator, a blank cell (null) as NUL."""
+    import hashlib
+
+    from scoring.portfolio.batch import row_hashes
+
+    rows = [["A1", None, "=SUM(1)"], [" x ", "", "ñandú"], [None, None, None], ["a\nb", "", "y"]]
+    columns = [[row[k] for row in rows] for k in range(3)]
+    table = pa.Table.from_batches(  # read in two batches, as a chunk of a book may be
+        [
+            pa.record_batch([pa.array(c[:2], pa.string()) for c in columns], names=list("abc")),
+            pa.record_batch([pa.array(c[2:], pa.string()) for c in columns], names=list("abc")),
+        ]
+    )
+    expected = [
+        hashlib.sha256("\x1f".join("\x00" if v is None else v for v in row).encode()).hexdigest()
+        for row in rows
+    ]
+    assert row_hashes(table) == expected
+    assert row_hashes(table.select([])) == [hashlib.sha256(b"").hexdigest()] * 4
+
+
 def test_the_largest_effects_are_picked_as_the_full_ranking_picks_them() -> None:
     """Largest first, the first of equals first: the ranking of fixes with equal cuts."""
     from scoring.portfolio.batch import _largest, _top

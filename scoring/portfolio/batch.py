@@ -98,9 +98,16 @@ def row_hashes(table: pa.Table) -> list[str]:
     """sha256 of each input row as read (its cells in file order, blanks marked)."""
     if table.num_columns == 0:
         return [hashlib.sha256(b"").hexdigest()] * table.num_rows
-    cells = [pc.fill_null(column, "\x00") for column in table.columns]
-    joined = pc.binary_join_element_wise(*cells, "\x1f")
-    return [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in joined.to_pylist()]
+    joined = pc.binary_join_element_wise(
+        *table.columns, "\x1f", null_handling="replace", null_replacement="\x00"
+    )
+    if isinstance(joined, pa.Array):
+        joined = pa.chunked_array([joined])
+    return [
+        digest.hexdigest()
+        for chunk in joined.chunks
+        for digest in map(hashlib.sha256, chunk.cast(pa.binary()).to_pylist())
+    ]
 
 
 def _layer_amounts(
@@ -190,7 +197,10 @@ def score_chunk(
             )
     error_frame = pd.concat(errors, ignore_index=True) if len(errors) > 1 else errors[0]
     rows = np.flatnonzero(valid)
-    hashes = row_hashes(raw.table.take(pa.array(rows))) if rows.size else []
+    everyone = rows.size == raw.table.num_rows  # no need to pick the rows then
+    hashes = (
+        row_hashes(raw.table if everyone else raw.table.take(pa.array(rows))) if rows.size else []
+    )
     if not rows.size:
         return ChunkResult(book_schema(fixes).empty_table(), error_frame, raw.table.num_rows)
     table = validation.table.iloc[rows]
