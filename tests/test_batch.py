@@ -344,9 +344,25 @@ def test_repeated_ids_are_compared_as_validation_reads_them(
     pd.DataFrame({"facility_id": ids, "x": range(len(ids))}).to_csv(source, index=False)
     assert reading.repeated_facility_ids(source, 3) == frozenset({"A1", "C3"})
     monkeypatch.setattr(  # every id the same hash: the texts decide
-        reading.pd.util, "hash_array", lambda values: np.zeros(len(values), dtype=np.uint64)
+        reading, "id_hashes", lambda values: np.zeros(len(values), dtype=np.uint64)
     )
     assert reading.repeated_facility_ids(source, 3) == frozenset({"A1", "C3"})
+
+
+def test_an_id_s_hash_is_the_fnv_hash_of_its_bytes() -> None:
+    from scoring.responses.reading import id_hashes
+
+    def fnv(text: str) -> int:
+        value = 0xCBF29CE484222325
+        for byte in text.encode():
+            value = ((value ^ byte) * 0x100000001B3) % 2**64
+        return value
+
+    texts = ["A1", "", "ñandú", "B-00000001", "x" * 300, "A1 ", "1A"]
+    ids = pa.array(["skipped", *texts], pa.string()).slice(1)  # an array that starts inside
+    assert id_hashes(ids).tolist() == [fnv(t) for t in texts]
+    assert len(set(id_hashes(ids).tolist())) == len(texts)
+    assert id_hashes(pa.array([], pa.string())).tolist() == []
 
 
 def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
