@@ -404,6 +404,27 @@ def test_a_row_s_hash_is_of_its_cells_as_read() -> None:
     assert row_hashes(table.select([])) == [hashlib.sha256(b"").hexdigest()] * 4
 
 
+def test_the_reasons_are_the_rules_hit_in_the_plan_s_order_then_the_tier() -> None:
+    """Worked out per distinct set of rules and tier: the same texts as row by row."""
+    from types import SimpleNamespace
+
+    from scoring.portfolio.batch import _reasons
+
+    engine = default_engine()
+    plan = engine.plan
+    rng = np.random.default_rng(8)
+    hits = rng.random((400, len(plan.rules))) < 0.3
+    tier = rng.integers(0, len(plan.tiers), size=400)
+    rating = SimpleNamespace(rule_hits=hits, tier=tier)
+    expected = []
+    for row in range(400):
+        items = [rule.id for j, rule in enumerate(plan.rules) if hits[row, j]]
+        if plan.tiers[tier[row]].outcome:
+            items.append(f"tier_{plan.tiers[tier[row]].tier}")
+        expected.append(";".join(items) or None)
+    assert _reasons(engine, rating).to_pylist() == expected  # type: ignore[arg-type]
+
+
 def test_the_largest_effects_are_picked_as_the_full_ranking_picks_them() -> None:
     """Largest first, the first of equals first: the ranking of fixes with equal cuts."""
     from scoring.portfolio.batch import _largest, _top

@@ -325,15 +325,21 @@ def _largest(sizes: np.ndarray, count: int) -> np.ndarray:
 
 
 def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
-    """Each row's triggered rules, ``;``-joined in the plan's order (a tier's own last)."""
+    """Each row's triggered rules, ``;``-joined in the plan's order (a tier's own last).
+
+    Worked out once for each distinct set of rules hit and tier, then spread over the
+    rows (a book has few of them)."""
     plan = engine.plan
+    hits = rating.rule_hits
+    key = np.column_stack([hits.astype(np.int64), np.asarray(rating.tier, np.int64)])
+    distinct, inverse = np.unique(key, axis=0, return_inverse=True)
     parts = [
-        pc.if_else(pa.array(rating.rule_hits[:, j]), rule.id, pa.scalar(None, pa.string()))
+        pc.if_else(pa.array(distinct[:, j] == 1), rule.id, pa.scalar(None, pa.string()))
         for j, rule in enumerate(plan.rules)
     ]
     tier_rules = pa.array([f"tier_{t.tier}" if t.outcome else None for t in plan.tiers])
-    parts.append(tier_rules.take(pa.array(rating.tier)))
-    return _join_present(parts)
+    parts.append(tier_rules.take(pa.array(distinct[:, -1])))
+    return _join_present(parts).take(pa.array(np.ravel(inverse)))
 
 
 def _book_rows(
