@@ -404,11 +404,18 @@ def test_a_row_s_hash_is_of_its_cells_as_read() -> None:
     assert row_hashes(table.select([])) == [hashlib.sha256(b"").hexdigest()] * 4
 
 
-def test_the_reasons_are_the_rules_hit_in_the_plan_s_order_then_the_tier() -> None:
-    """Worked out per distinct set of rules and tier: the same texts as row by row."""
+@pytest.mark.parametrize("bits", [48, 0])
+def test_the_reasons_are_the_rules_hit_in_the_plan_s_order_then_the_tier(
+    bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worked out per distinct set of rules and tier (or, for a plan of very many rules,
+    row by row): the same texts."""
     from types import SimpleNamespace
 
+    from scoring.portfolio import batch
     from scoring.portfolio.batch import _reasons
+
+    monkeypatch.setattr(batch, "_RULE_BITS", bits)
 
     engine = default_engine()
     plan = engine.plan

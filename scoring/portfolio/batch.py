@@ -41,6 +41,8 @@ TOP_FIXES = 3
 _DRIVER_BLOCK = 8192
 """Rows whose premium effects are worked out at a time (a block's effects of every
 question are held in memory at once)."""
+_RULE_BITS = 48
+"""Plans with fewer rules have each row's rules hit and tier numbered as one integer."""
 TOP_DRIVERS = 5
 """Answers written per facility in ``drivers``: the risk answers with the largest premium
 effects, as ``question_id:+123.45`` joined by ``;`` (see scoring.rating.explain)."""
@@ -330,16 +332,24 @@ def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
     Worked out once for each distinct set of rules hit and tier, then spread over the
     rows (a book has few of them)."""
     plan = engine.plan
-    hits = rating.rule_hits
-    key = np.column_stack([hits.astype(np.int64), np.asarray(rating.tier, np.int64)])
-    distinct, inverse = np.unique(key, axis=0, return_inverse=True)
+    count = len(plan.rules)
+    hits, tier = rating.rule_hits, np.asarray(rating.tier, np.int64)
+    spread = None
+    if count < _RULE_BITS:  # rules hit and tier as the bits of one number
+        key = tier << count
+        for j in range(count):
+            key |= hits[:, j].astype(np.int64) << j
+        distinct, spread = np.unique(key, return_inverse=True)
+        hits = (distinct[:, None] >> np.arange(count)) & 1 == 1
+        tier = distinct >> count
     parts = [
-        pc.if_else(pa.array(distinct[:, j] == 1), rule.id, pa.scalar(None, pa.string()))
+        pc.if_else(pa.array(hits[:, j]), rule.id, pa.scalar(None, pa.string()))
         for j, rule in enumerate(plan.rules)
     ]
     tier_rules = pa.array([f"tier_{t.tier}" if t.outcome else None for t in plan.tiers])
-    parts.append(tier_rules.take(pa.array(distinct[:, -1])))
-    return _join_present(parts).take(pa.array(np.ravel(inverse)))
+    parts.append(tier_rules.take(pa.array(tier)))
+    reasons = _join_present(parts)
+    return reasons if spread is None else reasons.take(pa.array(np.ravel(spread)))
 
 
 def _book_rows(
