@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
 from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
@@ -119,21 +120,21 @@ def _layer_amounts(
     override: str | None,
     offered: tuple[Option, ...],
     default: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Per row: the code chosen, its amount, and whether the plan offers it."""
     if override is not None:
-        codes = pd.Series(override, index=answers.index, dtype="object")
+        codes = pa.repeat(pa.scalar(override, pa.string()), len(answers))
     elif question_id in answers.columns:
-        codes = answers[question_id].astype("object").where(answers[question_id].notna(), default)
+        given = pa.array(answers[question_id], from_pandas=True)
+        if isinstance(given, pa.ChunkedArray):
+            given = given.combine_chunks()
+        codes = pc.fill_null(given.cast(pa.string()), default)
     else:
-        codes = pd.Series(default, index=answers.index, dtype="object")
+        codes = pa.repeat(pa.scalar(default, pa.string()), len(answers))
     amounts = {o.code: o.amount for o in offered}
-    chosen = codes.map(amounts)
-    return (
-        codes.to_numpy(dtype=object),
-        chosen.to_numpy(dtype=np.float64, na_value=np.nan),
-        chosen.notna().to_numpy(),
-    )
+    index = pc.index_in(codes, value_set=pa.array(list(amounts), pa.string()))
+    chosen = pa.array(list(amounts.values()), pa.float64()).take(index)
+    return codes, to_numpy(chosen, np.float64), to_mask(pc.is_valid(index))
 
 
 def _not_offered(
@@ -141,7 +142,7 @@ def _not_offered(
     source: str,
     facilities: pd.DataFrame,
     rows: np.ndarray,
-    codes: np.ndarray,
+    codes: pa.Array,
     what: str,
     offered: tuple[Option, ...],
 ) -> pd.DataFrame:
@@ -153,7 +154,7 @@ def _not_offered(
             "question_id": f"requested_{what}",
             "severity": Severity.ERROR.value,
             "reason": Reason.NOT_A_CHOICE.value,
-            "value": codes[rows],
+            "value": codes.take(pa.array(rows)).to_pylist(),
             "message": f"this {what} is not offered by the rating plan {engine.plan.key}",
             "allowed": ", ".join(o.code for o in offered),
         },
@@ -210,14 +211,14 @@ def score_chunk(
     features = engine.encoder.transform(table)
     env = engine.rule_env(kept)
     rating = engine.rate(features, engine.rule_hits(env, len(rows)), limits[rows], retentions[rows])
-    fix_ids, fix_savings = best_fixes(engine, kept, features, rating, fixes)
+    fix_names, fix_picks, fix_savings = _best_fix_picks(engine, kept, features, rating, fixes)
     scored = _book_rows(
         engine,
         facilities.iloc[rows],
         rating,
-        limit_codes[rows],
-        retention_codes[rows],
-        fix_ids,
+        limit_codes if everyone else limit_codes.take(pa.array(rows)),
+        retention_codes if everyone else retention_codes.take(pa.array(rows)),
+        [pa.array(fix_names, pa.string()).take(pa.array(fix_picks[:, k])) for k in range(fixes)],
         fix_savings,
         _drivers(engine, features, rating),
         hashes,
@@ -257,6 +258,19 @@ def best_fixes(
     applicant's advice is: by premium saved at the best answer, then by expected loss
     saved, then by question id; a row with fewer candidate fixes leaves the rest empty.
     """
+    names, picks, savings = _best_fix_picks(engine, answers, features, rating, count)
+    return np.array(names, dtype=object)[picks], savings
+
+
+def _best_fix_picks(
+    engine: RatingEngine,
+    answers: pd.DataFrame,
+    features: np.ndarray,
+    rating: Rating,
+    count: int,
+) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    """:func:`best_fixes` as the fixes' question ids (``None`` last, for no fix), each
+    row's positions among them, and the premium saved."""
     n = len(features)
     loss_now = peril_total(rating.expected_loss)
     pricing = engine.control_pricing(rating)
@@ -278,10 +292,10 @@ def best_fixes(
         savings[k, rows] = rating.premium[rows] - after.premium
         cuts[k, rows] = loss_now[rows] - after.expected_loss
     order, chosen_saving = _top(savings, cuts, count)
-    names = np.array([q.id for q in controls] + [None], dtype=object)
-    chosen_ids = names[np.where(np.isfinite(chosen_saving), order, len(controls))]
+    names: list[str | None] = [q.id for q in controls] + [None]
+    picks = np.where(np.isfinite(chosen_saving), order, len(controls))
     chosen_saving[~np.isfinite(chosen_saving)] = np.nan
-    return chosen_ids, chosen_saving
+    return names, picks, chosen_saving
 
 
 def _top(savings: np.ndarray, cuts: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -356,24 +370,24 @@ def _book_rows(
     engine: RatingEngine,
     facilities: pd.DataFrame,
     rating: Rating,
-    limit_codes: np.ndarray,
-    retention_codes: np.ndarray,
-    fix_ids: np.ndarray,
+    limit_codes: pa.Array,
+    retention_codes: pa.Array,
+    fix_ids: list[pa.Array],
     fix_savings: np.ndarray,
     drivers: pa.Array,
     hashes: list[str],
     fixes: int,
 ) -> pa.Table:
     n = len(rating.premium)
-    tiers = np.array([t.tier for t in engine.plan.tiers], dtype=object)
+    tiers = pa.array([t.tier for t in engine.plan.tiers], pa.string())
     loss = rating.expected_loss
     columns: dict[str, object] = {
         "facility_id": _texts(facilities["facility_id"]),
         "facility_name": _texts(facilities["facility_name"]),
         "source_row": facilities["row"].to_numpy(dtype="float64", na_value=np.nan),
-        "outcome": np.array(OUTCOMES, dtype=object)[rating.outcome],
+        "outcome": pa.array(OUTCOMES, pa.string()).take(pa.array(rating.outcome)),
         "reasons": _reasons(engine, rating),
-        "tier": tiers[rating.tier],
+        "tier": tiers.take(pa.array(rating.tier)),
         "score": rating.score,
         "premium": rating.premium,
         "limit": limit_codes,
@@ -383,7 +397,7 @@ def _book_rows(
         **{f"expected_loss_{p.value}": money(loss[:, k]) for k, p in enumerate(PERILS)},
     }
     for k in range(fixes):
-        columns[f"fix_{k + 1}"] = fix_ids[:, k]
+        columns[f"fix_{k + 1}"] = fix_ids[k]
         columns[f"fix_{k + 1}_saving"] = fix_savings[:, k]
     columns["drivers"] = drivers
     versions = {
@@ -393,7 +407,7 @@ def _book_rows(
         "questionnaire": engine.questionnaire.key,
     }
     for name, value in versions.items():
-        columns[name] = [value] * n
+        columns[name] = pa.repeat(pa.scalar(value, pa.string()), n)
     columns["input_sha256"] = hashes
     schema = book_schema(fixes)
     arrays = []
