@@ -66,6 +66,16 @@ def _arrow(column: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+def _read_by_skip_logic(questionnaire: Questionnaire) -> frozenset[str]:
+    """The question ids some question's skip logic reads (expressions are parsed once)."""
+    return frozenset(
+        qid
+        for question in questionnaire.questions
+        if question.relevant is not None
+        for qid in ex.references(ex.parse(question.relevant))
+    )
+
+
 class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Encode validated answers of a questionnaire as numeric features.
 
@@ -141,7 +151,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         length = len(X)
         as_of = self._as_of(X, questionnaire)
         resolved: dict[str, pa.Array] = {}
-        best_env: dict[str, pa.Array] = {}
+        best_env: dict[str, pa.Array] = {}  # only the answers some skip logic reads
+        read = _read_by_skip_logic(questionnaire)
         out = np.empty((length, len(self.feature_names_out_)), dtype=np.float64, order="F")
         position = 0
         for question in questionnaire.questions:
@@ -151,10 +162,11 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 column, best = self._resolve_control(
                     question, column, relevant, best_env, as_of, length
                 )
-                best_env[question.id] = (
-                    pa.repeat(best, length) if isinstance(best, pa.Scalar) else best
-                )
-            else:
+                if question.id in read:
+                    best_env[question.id] = (
+                        pa.repeat(best, length) if isinstance(best, pa.Scalar) else best
+                    )
+            elif question.id in read:
                 best_env[question.id] = column
             resolved[question.id] = column
             for block in self._encode(question, column, relevant, as_of):
