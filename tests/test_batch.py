@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -343,9 +344,25 @@ def test_repeated_ids_are_compared_as_validation_reads_them(
     pd.DataFrame({"facility_id": ids, "x": range(len(ids))}).to_csv(source, index=False)
     assert reading.repeated_facility_ids(source, 3) == frozenset({"A1", "C3"})
     monkeypatch.setattr(  # every id the same hash: the texts decide
-        reading.pd.util, "hash_array", lambda values: np.zeros(len(values), dtype=np.uint64)
+        reading, "id_hashes", lambda values: np.zeros(len(values), dtype=np.uint64)
     )
     assert reading.repeated_facility_ids(source, 3) == frozenset({"A1", "C3"})
+
+
+def test_an_id_s_hash_is_the_fnv_hash_of_its_bytes() -> None:
+    from scoring.responses.reading import id_hashes
+
+    def fnv(text: str) -> int:
+        value = 0xCBF29CE484222325
+        for byte in text.encode():
+            value = ((value ^ byte) * 0x100000001B3) % 2**64
+        return value
+
+    texts = ["A1", "", "ñandú", "B-00000001", "x" * 300, "A1 ", "1A"]
+    ids = pa.array(["skipped", *texts], pa.string()).slice(1)  # an array that starts inside
+    assert id_hashes(ids).tolist() == [fnv(t) for t in texts]
+    assert len(set(id_hashes(ids).tolist())) == len(texts)
+    assert id_hashes(pa.array([], pa.string())).tolist() == []
 
 
 def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
@@ -363,6 +380,115 @@ def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
         assert list(chosen[row]) == [savings[k, row] for k in expected]
         finite = [k for k in expected if np.isfinite(savings[k, row])]
         assert list(order[row][: len(finite)]) == finite
+
+
+def test_a_row_s_hash_is_of_its_cells_as_read() -> None:
+    """Cells in file order joined by the unit separator, a blank cell (null) as NUL."""
+    import hashlib
+
+    from scoring.portfolio.batch import row_hashes
+
+    rows = [["A1", None, "=SUM(1)"], [" x ", "", "ñandú"], [None, None, None], ["a\nb", "", "y"]]
+    columns = [[row[k] for row in rows] for k in range(3)]
+    table = pa.Table.from_batches(  # read in two batches, as a chunk of a book may be
+        [
+            pa.record_batch([pa.array(c[:2], pa.string()) for c in columns], names=list("abc")),
+            pa.record_batch([pa.array(c[2:], pa.string()) for c in columns], names=list("abc")),
+        ]
+    )
+    expected = [
+        hashlib.sha256("\x1f".join("\x00" if v is None else v for v in row).encode()).hexdigest()
+        for row in rows
+    ]
+    assert row_hashes(table) == expected
+    assert row_hashes(table.select([])) == [hashlib.sha256(b"").hexdigest()] * 4
+
+
+@pytest.mark.parametrize("bits", [48, 0])
+def test_the_reasons_are_the_rules_hit_in_the_plan_s_order_then_the_tier(
+    bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worked out per distinct set of rules and tier (or, for a plan of very many rules,
+    row by row): the same texts."""
+    from types import SimpleNamespace
+
+    from scoring.portfolio import batch
+    from scoring.portfolio.batch import _reasons
+
+    monkeypatch.setattr(batch, "_RULE_BITS", bits)
+
+    engine = default_engine()
+    plan = engine.plan
+    rng = np.random.default_rng(8)
+    hits = rng.random((400, len(plan.rules))) < 0.3
+    tier = rng.integers(0, len(plan.tiers), size=400)
+    rating = SimpleNamespace(rule_hits=hits, tier=tier)
+    expected = []
+    for row in range(400):
+        items = [rule.id for j, rule in enumerate(plan.rules) if hits[row, j]]
+        if plan.tiers[tier[row]].outcome:
+            items.append(f"tier_{plan.tiers[tier[row]].tier}")
+        expected.append(";".join(items) or None)
+    assert _reasons(engine, rating).to_pylist() == expected  # type: ignore[arg-type]
+
+
+def test_the_largest_effects_are_picked_as_the_full_ranking_picks_them() -> None:
+    """Largest first, the first of equals first: the ranking of fixes with equal cuts."""
+    from scoring.portfolio.batch import _largest, _top
+
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(0, 4, size=(500, 9)).astype(np.float64)
+    sizes[:40] = 0.0  # rows where every size ties
+    given = sizes.copy()
+    order, _ = _top(sizes.T, np.zeros_like(sizes.T), 5)
+    assert np.array_equal(_largest(sizes, 5), order)
+    assert np.array_equal(sizes, given)  # neither strikes out the caller's sizes
+
+
+def _ranked_drivers(engine: Any, features: np.ndarray, rating: Any) -> list[str | None]:
+    """The drivers as every question's effect ranked in full would give them."""
+    from scoring.rating._rounding import money
+    from scoring.rating.explain import question_ids, risk_effects
+
+    names = question_ids(engine)
+    effects = money(risk_effects(engine, features, rating))
+    texts: list[str | None] = []
+    for row in effects:
+        ranked = sorted(range(len(names)), key=lambda k: (-abs(row[k]), k))[:5]
+        items = [
+            f"{names[k]}:{'+' if row[k] >= 0 else ''}{pa.scalar(row[k]).cast(pa.string())}"
+            for k in ranked
+            if row[k] != 0
+        ]
+        texts.append(";".join(items) or None)
+    return texts
+
+
+def test_the_drivers_are_every_question_s_effect_ranked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only risk answers are ranked (the others have no effect), on rows as laid out; a
+    block with an effect that is not a number takes the full ranking instead."""
+    from scoring.portfolio import batch
+    from scoring.responses.reading import RawResponses
+
+    engine = default_engine()
+    table = synthetic_responses(engine.questionnaire, 300, seed=4, as_of=EXAMPLES_AS_OF)
+    raw = RawResponses(table=table, source="book.csv", first_row=2)
+    validation = validate(raw, engine.questionnaire, as_of=EXAMPLES_AS_OF)
+    features = engine.encoder.transform(validation.table)
+    rating = engine.rate(features, np.zeros((300, len(engine.plan.rules)), bool), 1e6, 1e4)
+    expected = _ranked_drivers(engine, features, rating)
+    monkeypatch.setattr(batch, "_DRIVER_BLOCK", 64)
+    assert batch._drivers(engine, features, rating).to_pylist() == expected
+    effects = batch.risk_question_effects
+    monkeypatch.setattr(  # a NaN in every block: the full ranking on each
+        batch,
+        "risk_question_effects",
+        lambda *args: np.where(np.arange(len(args[1]))[:, None] == 0, np.nan, effects(*args)),
+    )
+    with_nan = batch._drivers(engine, features, rating).to_pylist()
+    assert [t for k, t in enumerate(with_nan) if k % 64] == [
+        t for k, t in enumerate(expected) if k % 64
+    ]
 
 
 @pytest.mark.parametrize(

@@ -235,3 +235,77 @@ def test_any_cells_give_a_state_for_each_and_never_raise(cells: list[str | None]
 def test_control_characters_are_refused() -> None:
     value, state, reasons = _one(_question("text"), "ab\x00c")
     assert (value, state, reasons) == (None, AnswerState.INVALID, {Reason.UNREADABLE_FILE})
+
+
+def _same(first: Any, second: Any) -> bool:
+    failures = [(f.mask.tolist(), f.reason, f.message, f.allowed) for f in first.failures]
+    return (
+        first.values.equals(second.values)
+        and first.states.tolist() == second.states.tolist()
+        and failures == [(f.mask.tolist(), f.reason, f.message, f.allowed) for f in second.failures]
+        and (first.never is None) == (second.never is None)
+        and (first.never is None or first.never.tolist() == second.never.tolist())
+    )
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=20))
+def test_a_remembered_coercion_equals_a_fresh_one(cells: list[str | None]) -> None:
+    """A column's distinct texts are coerced once per question; later chunks reuse it."""
+    from scoring.responses import coercion
+
+    never = _question(
+        "date", control={"perils": ["ransomware"], "better": "more_recent", "stale_after_years": 1}
+    )
+    for question in (YES_NO, CHOICE, INTEGER, MONEY, PERCENT, DATE, MULTI, never):
+        coercion._memo.clear()
+        fresh = coerce(pa.array(cells, pa.string()), question)
+        again = coerce(pa.array(list(reversed(cells)) + cells, pa.string()), question)
+        assert _same(fresh, coerce(pa.array(cells, pa.string()), question))
+        assert again.values.to_pylist()[len(cells) :] == fresh.values.to_pylist()
+
+
+def test_remembered_coercions_are_told_apart_by_question() -> None:
+    cells = pa.array(["yes", "unknown", " Not sure ", None], pa.string())
+    for _ in range(2):
+        assert coerce(cells, YES_NO).values.to_pylist() == ["yes", None, None, None]
+        assert coerce(cells, CHOICE).values.to_pylist() == [None, "unknown", "unknown", None]
+        twin = _question("yes_no")  # an equal question: its own entry, the same answers
+        assert coerce(cells, twin).values.to_pylist() == ["yes", None, None, None]
+
+
+CELLS = ["yes", "no", "", " yes", "YES", "unknown", "offline", "Not sure", "7", "1,5", "$3", "9%"]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(CELLS),
+            st.text(max_size=8),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_column_is_coerced_as_each_of_its_cells_alone(cells: list[str | None]) -> None:
+    """Whether the column as read is kept (every value its own text) or values are
+    spread from the distinct texts, each row holds its own cell's answer."""
+    for question in (YES_NO, CHOICE, MULTI, INTEGER, MONEY, PERCENT, _question("text")):
+        column = coerce(pa.array(cells, pa.string()), question)
+        alone = [coerce(pa.array([cell], pa.string()), question) for cell in cells]
+        assert column.values.to_pylist() == [a.values.to_pylist()[0] for a in alone]
+        assert column.states.tolist() == [a.states[0] for a in alone]
+
+
+def test_a_column_without_a_character_is_told_so_from_its_bytes() -> None:
+    from scoring.responses.coercion import _CONTROL_CHARACTERS, _may_contain
+
+    cells = pa.array(["1,234", "$5", None, "ñ", ""], pa.string())
+    assert _may_contain(cells, ",")
+    assert _may_contain(cells, "$%")
+    assert not _may_contain(cells, "%")
+    assert not _may_contain(cells, _CONTROL_CHARACTERS)
+    assert not _may_contain(pa.array([None, ""], pa.string()), ",")
+    assert _may_contain(pa.array(["a\x1fb", "\t"], pa.string()), _CONTROL_CHARACTERS)
+    assert not _may_contain(pa.array(["tab\tand\r\nlines"], pa.string()), _CONTROL_CHARACTERS)
+    assert _may_contain(cells.slice(2), ",")  # bytes outside a slice may answer yes, never no

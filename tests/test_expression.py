@@ -88,3 +88,25 @@ def test_overlong_expression_is_refused() -> None:
 def test_parser_never_fails_other_than_with_expression_error(text: str) -> None:
     with contextlib.suppress(ex.ExpressionError):
         ex.parse(text)
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.lists(st.sampled_from(["a", "b", "a.b", "c+"]), max_size=3)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(["a", "b", "a.b", "c+", "x"]),
+)
+def test_selected_finds_a_code_among_the_codes_of_each_row(
+    rows: list[list[str] | None], code: str
+) -> None:
+    texts = [None if row is None else ";".join(row) for row in rows]
+    expected = [text is not None and code in text.split(";") for text in texts]
+    half = len(texts) // 2
+    for column in (
+        pa.array(texts, pa.string()),
+        pa.chunked_array([texts[:half], texts[half:]], pa.string()),
+    ):
+        node = ex.parse(f"selected(${{m}}, '{code}')")
+        assert ex.evaluate(node, {"m": column}, length=len(texts)).to_pylist() == expected

@@ -66,6 +66,16 @@ def _arrow(column: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+def _read_by_skip_logic(questionnaire: Questionnaire) -> frozenset[str]:
+    """The question ids some question's skip logic reads (expressions are parsed once)."""
+    return frozenset(
+        qid
+        for question in questionnaire.questions
+        if question.relevant is not None
+        for qid in ex.references(ex.parse(question.relevant))
+    )
+
+
 class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Encode validated answers of a questionnaire as numeric features.
 
@@ -141,7 +151,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         length = len(X)
         as_of = self._as_of(X, questionnaire)
         resolved: dict[str, pa.Array] = {}
-        best_env: dict[str, pa.Array] = {}
+        best_env: dict[str, pa.Array] = {}  # only the answers some skip logic reads
+        read = _read_by_skip_logic(questionnaire)
         out = np.empty((length, len(self.feature_names_out_)), dtype=np.float64, order="F")
         position = 0
         for question in questionnaire.questions:
@@ -149,12 +160,13 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             relevant = self._relevant(question, resolved, length)
             if question.control is not None:
                 column, best = self._resolve_control(
-                    question, column, resolved, best_env, as_of, length
+                    question, column, relevant, best_env, as_of, length
                 )
-                best_env[question.id] = (
-                    pa.repeat(best, length) if isinstance(best, pa.Scalar) else best
-                )
-            else:
+                if question.id in read:
+                    best_env[question.id] = (
+                        pa.repeat(best, length) if isinstance(best, pa.Scalar) else best
+                    )
+            elif question.id in read:
                 best_env[question.id] = column
             resolved[question.id] = column
             for block in self._encode(question, column, relevant, as_of):
@@ -270,12 +282,15 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self,
         question: Question,
         column: pa.Array,
-        resolved: dict[str, pa.Array],
+        relevant: np.ndarray,
         best_env: dict[str, pa.Array],
         as_of: np.ndarray,
         length: int,
     ) -> tuple[pa.Array, pa.Array]:
-        """Fill a control's missing answers with its best or worst answer (see module doc)."""
+        """Fill a control's missing answers with its best or worst answer (see module doc).
+
+        ``relevant`` says where the control applies given the answers resolved so far.
+        """
         best, worst = self._best_and_worst(question, as_of)
         if column.type != best.type:
             column = column.cast(best.type)
@@ -283,9 +298,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if missing.any():
             gated_by_control = np.zeros(length, dtype=np.bool_)
             if question.relevant is not None:
-                applies = ex.applies(question.relevant, resolved, length=length)
                 applies_if_best = ex.applies(question.relevant, best_env, length=length)
-                gated_by_control = ~applies & applies_if_best
+                gated_by_control = ~relevant & applies_if_best
             fill = pc.if_else(pa.array(gated_by_control), worst, best)
             column = pc.if_else(pa.array(missing), fill, column)
         return column, best

@@ -21,10 +21,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
 from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
-from scoring.rating.explain import question_ids, risk_effects
+from scoring.rating.explain import (
+    premium_per_loss,
+    question_ids,
+    risk_columns,
+    risk_effects,
+    risk_question_effects,
+)
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import ISSUE_COLUMNS, validate
@@ -35,6 +42,8 @@ TOP_FIXES = 3
 _DRIVER_BLOCK = 8192
 """Rows whose premium effects are worked out at a time (a block's effects of every
 question are held in memory at once)."""
+_RULE_BITS = 48
+"""Plans with fewer rules have each row's rules hit and tier numbered as one integer."""
 TOP_DRIVERS = 5
 """Answers written per facility in ``drivers``: the risk answers with the largest premium
 effects, as ``question_id:+123.45`` joined by ``;`` (see scoring.rating.explain)."""
@@ -92,9 +101,16 @@ def row_hashes(table: pa.Table) -> list[str]:
     """sha256 of each input row as read (its cells in file order, blanks marked)."""
     if table.num_columns == 0:
         return [hashlib.sha256(b"").hexdigest()] * table.num_rows
-    cells = [pc.fill_null(column, "\x00") for column in table.columns]
-    joined = pc.binary_join_element_wise(*cells, "\x1f")
-    return [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in joined.to_pylist()]
+    joined = pc.binary_join_element_wise(
+        *table.columns, "\x1f", null_handling="replace", null_replacement="\x00"
+    )
+    if isinstance(joined, pa.Array):
+        joined = pa.chunked_array([joined])
+    return [
+        digest.hexdigest()
+        for chunk in joined.chunks
+        for digest in map(hashlib.sha256, chunk.cast(pa.binary()).to_pylist())
+    ]
 
 
 def _layer_amounts(
@@ -104,21 +120,21 @@ def _layer_amounts(
     override: str | None,
     offered: tuple[Option, ...],
     default: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Per row: the code chosen, its amount, and whether the plan offers it."""
     if override is not None:
-        codes = pd.Series(override, index=answers.index, dtype="object")
+        codes = pa.repeat(pa.scalar(override, pa.string()), len(answers))
     elif question_id in answers.columns:
-        codes = answers[question_id].astype("object").where(answers[question_id].notna(), default)
+        given = pa.array(answers[question_id], from_pandas=True)
+        if isinstance(given, pa.ChunkedArray):
+            given = given.combine_chunks()
+        codes = pc.fill_null(given.cast(pa.string()), default)
     else:
-        codes = pd.Series(default, index=answers.index, dtype="object")
+        codes = pa.repeat(pa.scalar(default, pa.string()), len(answers))
     amounts = {o.code: o.amount for o in offered}
-    chosen = codes.map(amounts)
-    return (
-        codes.to_numpy(dtype=object),
-        chosen.to_numpy(dtype=np.float64, na_value=np.nan),
-        chosen.notna().to_numpy(),
-    )
+    index = pc.index_in(codes, value_set=pa.array(list(amounts), pa.string()))
+    chosen = pa.array(list(amounts.values()), pa.float64()).take(index)
+    return codes, to_numpy(chosen, np.float64), to_mask(pc.is_valid(index))
 
 
 def _not_offered(
@@ -126,7 +142,7 @@ def _not_offered(
     source: str,
     facilities: pd.DataFrame,
     rows: np.ndarray,
-    codes: np.ndarray,
+    codes: pa.Array,
     what: str,
     offered: tuple[Option, ...],
 ) -> pd.DataFrame:
@@ -138,7 +154,7 @@ def _not_offered(
             "question_id": f"requested_{what}",
             "severity": Severity.ERROR.value,
             "reason": Reason.NOT_A_CHOICE.value,
-            "value": codes[rows],
+            "value": codes.take(pa.array(rows)).to_pylist(),
             "message": f"this {what} is not offered by the rating plan {engine.plan.key}",
             "allowed": ", ".join(o.code for o in offered),
         },
@@ -184,7 +200,10 @@ def score_chunk(
             )
     error_frame = pd.concat(errors, ignore_index=True) if len(errors) > 1 else errors[0]
     rows = np.flatnonzero(valid)
-    hashes = row_hashes(raw.table.take(pa.array(rows))) if rows.size else []
+    everyone = rows.size == raw.table.num_rows  # no need to pick the rows then
+    hashes = (
+        row_hashes(raw.table if everyone else raw.table.take(pa.array(rows))) if rows.size else []
+    )
     if not rows.size:
         return ChunkResult(book_schema(fixes).empty_table(), error_frame, raw.table.num_rows)
     table = validation.table.iloc[rows]
@@ -192,14 +211,14 @@ def score_chunk(
     features = engine.encoder.transform(table)
     env = engine.rule_env(kept)
     rating = engine.rate(features, engine.rule_hits(env, len(rows)), limits[rows], retentions[rows])
-    fix_ids, fix_savings = best_fixes(engine, kept, features, rating, fixes)
+    fix_names, fix_picks, fix_savings = _best_fix_picks(engine, kept, features, rating, fixes)
     scored = _book_rows(
         engine,
         facilities.iloc[rows],
         rating,
-        limit_codes[rows],
-        retention_codes[rows],
-        fix_ids,
+        limit_codes if everyone else limit_codes.take(pa.array(rows)),
+        retention_codes if everyone else retention_codes.take(pa.array(rows)),
+        [pa.array(fix_names, pa.string()).take(pa.array(fix_picks[:, k])) for k in range(fixes)],
         fix_savings,
         _drivers(engine, features, rating),
         hashes,
@@ -239,6 +258,19 @@ def best_fixes(
     applicant's advice is: by premium saved at the best answer, then by expected loss
     saved, then by question id; a row with fewer candidate fixes leaves the rest empty.
     """
+    names, picks, savings = _best_fix_picks(engine, answers, features, rating, count)
+    return np.array(names, dtype=object)[picks], savings
+
+
+def _best_fix_picks(
+    engine: RatingEngine,
+    answers: pd.DataFrame,
+    features: np.ndarray,
+    rating: Rating,
+    count: int,
+) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    """:func:`best_fixes` as the fixes' question ids (``None`` last, for no fix), each
+    row's positions among them, and the premium saved."""
     n = len(features)
     loss_now = peril_total(rating.expected_loss)
     pricing = engine.control_pricing(rating)
@@ -260,67 +292,102 @@ def best_fixes(
         savings[k, rows] = rating.premium[rows] - after.premium
         cuts[k, rows] = loss_now[rows] - after.expected_loss
     order, chosen_saving = _top(savings, cuts, count)
-    names = np.array([q.id for q in controls] + [None], dtype=object)
-    chosen_ids = names[np.where(np.isfinite(chosen_saving), order, len(controls))]
+    names: list[str | None] = [q.id for q in controls] + [None]
+    picks = np.where(np.isfinite(chosen_saving), order, len(controls))
     chosen_saving[~np.isfinite(chosen_saving)] = np.nan
-    return chosen_ids, chosen_saving
+    return names, picks, chosen_saving
 
 
 def _top(savings: np.ndarray, cuts: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``count`` best of each column of (fixes, rows) savings: the largest saving,
     then the largest cut in expected loss, then the first fix; as (rows, count)
     positions and savings (-inf where a row has no more fixes). Picked one rank at
-    a time, which is much cheaper than sorting every fix of every row. (The premium
-    drivers are picked the same way, by size of effect.)"""
-    savings = savings.copy()
-    n = savings.shape[1]
+    a time, which is much cheaper than sorting every fix of every row, on the rows'
+    fixes laid side by side (a row's fixes are then adjacent in memory)."""
+    savings = np.array(savings.T, order="C")  # a copy: picked fixes are struck out
+    n = savings.shape[0]
     every = np.arange(n)
     order = np.zeros((n, count), dtype=np.intp)
     chosen = np.full((n, count), -np.inf)
-    for k in range(min(count, len(savings))):
-        best = savings.max(axis=0)
-        tied = savings == best
-        most_cut = np.where(tied, cuts, -np.inf).max(axis=0)
-        first = np.argmax(tied & (cuts == most_cut), axis=0)
+    for k in range(min(count, savings.shape[1])):
+        first = savings.argmax(axis=1)  # the first of the largest savings
+        best = savings[every, first]
+        # rows where another fix saves as much: the largest cut, then the first fix (a
+        # row with a NaN saving is picked as a max would pick it)
+        equal = (savings == best[:, None]).sum(axis=1)
+        tied_rows = np.flatnonzero((equal > 1) | np.isnan(best))
+        if tied_rows.size:
+            tied = savings[tied_rows] == best[tied_rows, None]
+            tied_cuts = cuts[:, tied_rows].T
+            most_cut = np.where(tied, tied_cuts, -np.inf).max(axis=1)
+            first[tied_rows] = np.argmax(tied & (tied_cuts == most_cut[:, None]), axis=1)
         order[:, k], chosen[:, k] = first, best
-        savings[first, every] = -np.inf
+        savings[every, first] = -np.inf
     return order, chosen
 
 
+def _largest(sizes: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the ``count`` largest of each row of (rows, items) sizes, the first
+    item of equals first: what :func:`_top` picks when every cut is the same. No size
+    may be NaN; ``count`` must not exceed the items."""
+    sizes = sizes.copy()
+    every = np.arange(len(sizes))
+    order = np.zeros((len(sizes), count), dtype=np.intp)
+    for k in range(count):
+        first = sizes.argmax(axis=1)  # the first of the largest
+        order[:, k] = first
+        sizes[every, first] = -np.inf
+    return order
+
+
 def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
-    """Each row's triggered rules, ``;``-joined in the plan's order (a tier's own last)."""
+    """Each row's triggered rules, ``;``-joined in the plan's order (a tier's own last).
+
+    Worked out once for each distinct set of rules hit and tier, then spread over the
+    rows (a book has few of them)."""
     plan = engine.plan
+    count = len(plan.rules)
+    hits, tier = rating.rule_hits, np.asarray(rating.tier, np.int64)
+    spread = None
+    if count < _RULE_BITS:  # rules hit and tier as the bits of one number
+        key = tier << count
+        for j in range(count):
+            key |= hits[:, j].astype(np.int64) << j
+        distinct, spread = np.unique(key, return_inverse=True)
+        hits = (distinct[:, None] >> np.arange(count)) & 1 == 1
+        tier = distinct >> count
     parts = [
-        pc.if_else(pa.array(rating.rule_hits[:, j]), rule.id, pa.scalar(None, pa.string()))
+        pc.if_else(pa.array(hits[:, j]), rule.id, pa.scalar(None, pa.string()))
         for j, rule in enumerate(plan.rules)
     ]
     tier_rules = pa.array([f"tier_{t.tier}" if t.outcome else None for t in plan.tiers])
-    parts.append(tier_rules.take(pa.array(rating.tier)))
-    return _join_present(parts)
+    parts.append(tier_rules.take(pa.array(tier)))
+    reasons = _join_present(parts)
+    return reasons if spread is None else reasons.take(pa.array(np.ravel(spread)))
 
 
 def _book_rows(
     engine: RatingEngine,
     facilities: pd.DataFrame,
     rating: Rating,
-    limit_codes: np.ndarray,
-    retention_codes: np.ndarray,
-    fix_ids: np.ndarray,
+    limit_codes: pa.Array,
+    retention_codes: pa.Array,
+    fix_ids: list[pa.Array],
     fix_savings: np.ndarray,
     drivers: pa.Array,
     hashes: list[str],
     fixes: int,
 ) -> pa.Table:
     n = len(rating.premium)
-    tiers = np.array([t.tier for t in engine.plan.tiers], dtype=object)
+    tiers = pa.array([t.tier for t in engine.plan.tiers], pa.string())
     loss = rating.expected_loss
     columns: dict[str, object] = {
         "facility_id": _texts(facilities["facility_id"]),
         "facility_name": _texts(facilities["facility_name"]),
         "source_row": facilities["row"].to_numpy(dtype="float64", na_value=np.nan),
-        "outcome": np.array(OUTCOMES, dtype=object)[rating.outcome],
+        "outcome": pa.array(OUTCOMES, pa.string()).take(pa.array(rating.outcome)),
         "reasons": _reasons(engine, rating),
-        "tier": tiers[rating.tier],
+        "tier": tiers.take(pa.array(rating.tier)),
         "score": rating.score,
         "premium": rating.premium,
         "limit": limit_codes,
@@ -330,7 +397,7 @@ def _book_rows(
         **{f"expected_loss_{p.value}": money(loss[:, k]) for k, p in enumerate(PERILS)},
     }
     for k in range(fixes):
-        columns[f"fix_{k + 1}"] = fix_ids[:, k]
+        columns[f"fix_{k + 1}"] = fix_ids[k]
         columns[f"fix_{k + 1}_saving"] = fix_savings[:, k]
     columns["drivers"] = drivers
     versions = {
@@ -340,7 +407,7 @@ def _book_rows(
         "questionnaire": engine.questionnaire.key,
     }
     for name, value in versions.items():
-        columns[name] = [value] * n
+        columns[name] = pa.repeat(pa.scalar(value, pa.string()), n)
     columns["input_sha256"] = hashes
     schema = book_schema(fixes)
     arrays = []
@@ -367,22 +434,46 @@ def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.A
     """The risk answers that move each row's premium most (see ``TOP_DRIVERS``)."""
     names = np.array(question_ids(engine), dtype=object)
     count = min(TOP_DRIVERS, len(names))
+    risk = risk_columns(engine)
     order = np.zeros((len(features), count), dtype=np.intp)
     values = np.zeros((len(features), count))
     for start in range(0, len(features), _DRIVER_BLOCK):  # a block's effects at a time
         rows = slice(start, start + _DRIVER_BLOCK)
-        effects = money(risk_effects(engine, features[rows], rating.take(rows)))
+        block = rating.take(rows)
+        per_loss = premium_per_loss(engine, block)
+        effects = money(risk_question_effects(engine, features[rows], block, per_loss))
+        if count <= len(risk) and np.isfinite(per_loss).all() and not np.isnan(effects).any():
+            # only risk answers have effects: the others are 0, picked only after every
+            # risk answer of a row is (and never written)
+            picked = _largest(np.abs(effects), count)
+            order[rows] = risk[picked]
+            values[rows] = np.take_along_axis(effects, picked, axis=1)
+            continue
+        effects = money(risk_effects(engine, features[rows], block))
         size = np.abs(effects).T  # the largest first, the first question of equals first
         order[rows], _ = _top(size, np.zeros_like(size), count)
         values[rows] = np.take_along_axis(effects, order[rows], axis=1)
+    labels = pa.array([f"{name}:" for name in names], pa.string())
+    signs = pa.array(["", "+"], pa.string())
+    present = values != 0
     parts = []
     for k in range(count):
         value = values[:, k]
         text = pc.cast(pa.array(value), pa.string())
-        signed = pc.if_else(pa.array(value >= 0), pc.binary_join_element_wise("+", text, ""), text)
-        item = pc.binary_join_element_wise(pa.array(names[order[:, k]], pa.string()), signed, ":")
-        parts.append(pc.if_else(pa.array(value != 0), item, pa.scalar(None, pa.string())))
+        sign = signs.take(pa.array((value >= 0).view(np.int8)))
+        item = pc.binary_join_element_wise(labels.take(pa.array(order[:, k])), sign, text, "")
+        parts.append(pc.if_else(pa.array(present[:, k]), item, pa.scalar(None, pa.string())))
+    if (present[:, 1:] <= present[:, :-1]).all():  # as ranked: no item after a missing one
+        return _join_leading(parts)
     return _join_present(parts)
+
+
+def _join_leading(parts: list[pa.Array]) -> pa.Array:
+    """:func:`_join_present` of parts whose texts never start or end with ``;`` and
+    where no row has a text after a null (so only the end needs trimming)."""
+    joined = pc.binary_join_element_wise(*parts, ";", null_handling="replace", null_replacement="")
+    trimmed = pc.utf8_rtrim(joined, ";")
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
 def _join_present(parts: list[pa.Array]) -> pa.Array:

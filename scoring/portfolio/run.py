@@ -232,11 +232,16 @@ def run_settings(
     limit: str | None,
     retention: str | None,
     as_of: dt.date,
+    *,
+    input_sha256: str | None = None,
+    stamp: list[int] | None = None,
 ) -> dict[str, Any]:
+    """What makes a run the same run: its input, model, plan and settings. The input's
+    sha256 and stamp are taken here unless given (the stamp taken before the hash)."""
     return {
         "input": str(source),
-        "input_sha256": file_sha256(source),
-        "stamp": file_stamp(source),
+        "input_sha256": input_sha256 or file_sha256(source),
+        "stamp": stamp or file_stamp(source),
         "model_sha256": engine.model_sha256,
         "rating_plan_sha256": engine.plan_sha256,
         "chunk_rows": chunk_rows,
@@ -304,11 +309,19 @@ def score_book(
     tally = Tally()
     check_output(output)
     errors = errors or errors_path_for(output)
-    settings = run_settings(engine, source, chunk_rows, limit, retention, as_of)
-    parts, resumed = parts_folder(output, settings, resume)
     seconds = tally.seconds
     clock = time.perf_counter()
-    repeated = repeated_facility_ids(source, chunk_rows)
+    stamp = file_stamp(source)
+    # the input hashed on a thread while its facility ids are read (both mostly run
+    # outside Python's lock)
+    with ThreadPoolExecutor(1) as aside:
+        digest = aside.submit(file_sha256, source)
+        repeated = repeated_facility_ids(source, chunk_rows)
+        input_sha256 = digest.result()
+    settings = run_settings(
+        engine, source, chunk_rows, limit, retention, as_of, input_sha256=input_sha256, stamp=stamp
+    )
+    parts, resumed = parts_folder(output, settings, resume)
     score = functools.partial(
         _score_part,
         engine,

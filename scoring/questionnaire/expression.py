@@ -416,7 +416,12 @@ def _eval(node: Node, lookup: Lookup, length: int, self_column: Column | None) -
         if not isinstance(code, Literal) or not isinstance(code.value, str):
             raise TypeError("selected() takes a choice code in quotes as its second argument")
         pattern = f"(^|;){re.escape(code.value)}(;|$)"
-        return pc.fill_null(pc.match_substring_regex(column, pattern), False)
+        # matched on the column's few distinct lists of codes, then spread over the rows
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        distinct = pc.dictionary_encode(column)
+        found = pc.match_substring_regex(distinct.dictionary, pattern)
+        return pc.fill_null(pc.take(found, distinct.indices), False)
     value = _value(node, lookup, length, self_column)
     if isinstance(value, pa.Scalar):
         return pa.array([value.as_py()] * length, value.type)

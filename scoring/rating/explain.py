@@ -118,6 +118,27 @@ def risk_effects(engine: RatingEngine, features: np.ndarray, rating: Rating) -> 
     columns they are.
     """
     layout = _risk_layout(engine)
+    effects = np.zeros((len(features), len(layout.ids)))
+    effects[:, layout.columns] = _risk_loss_effects(engine, features)
+    return np.asarray(effects * premium_per_loss(engine, rating)[:, None], dtype=np.float64)
+
+
+def risk_question_effects(
+    engine: RatingEngine, features: np.ndarray, rating: Rating, per_loss: np.ndarray
+) -> np.ndarray:
+    """The premium effects of :func:`risk_effects` of the risk questions only, (rows,
+    questions in :func:`risk_columns` order), given :func:`premium_per_loss`."""
+    return np.asarray(_risk_loss_effects(engine, features) * per_loss[:, None], dtype=np.float64)
+
+
+def risk_columns(engine: RatingEngine) -> np.ndarray:
+    """Where the risk questions are among :func:`question_ids` (increasing)."""
+    return _risk_layout(engine).columns
+
+
+def _risk_loss_effects(engine: RatingEngine, features: np.ndarray) -> np.ndarray:
+    """(rows, risk questions) loss effects (see :func:`risk_effects`)."""
+    layout = _risk_layout(engine)
     beta = engine.freq_beta + engine.sev_beta
     risk_beta = beta[layout.risk]
     delta = features[:, layout.risk] - engine.means[layout.risk]
@@ -126,10 +147,10 @@ def risk_effects(engine: RatingEngine, features: np.ndarray, rating: Rating) -> 
     growth = np.ones_like(total)
     moved = total != 0
     growth[moved] = np.expm1(total[moved]) / total[moved]
-    delta *= (reference_loss * growth) @ risk_beta.T
-    effects = np.zeros((len(features), len(layout.ids)))
-    effects[:, layout.columns] = np.add.reduceat(delta, layout.starts, axis=1)
-    return np.asarray(effects * premium_per_loss(engine, rating)[:, None], dtype=np.float64)
+    weights = (reference_loss * growth) @ risk_beta.T
+    # row by row in memory from here: the sums run along rows (the same sums either way)
+    delta = np.multiply(delta, weights, order="C")
+    return np.asarray(np.add.reduceat(delta, layout.starts, axis=1), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,26 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 _SERIAL_DATE = r"^\d{5}(\.0+)?$"
 _SLASH_DATE = r"^\d{1,4}[/.]\d{1,2}[/.]\d{1,4}$"
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+_CONTROL_CHARACTERS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+"""Characters that are not text (a regular expression's character class)."""
+_CONTROL_BYTES = np.zeros(256, dtype=np.bool_)
+_CONTROL_BYTES[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
+
+
+def _may_contain(text: pa.Array, characters: str) -> bool:
+    """Whether any cell may hold one of these ASCII characters (or, given
+    ``_CONTROL_CHARACTERS``, a control character). The array's bytes are scanned at
+    once; False is certain (in UTF-8 an ASCII byte is always that character), True
+    may come from bytes under a null cell."""
+    data = text.buffers()[2] if text.type == pa.string() else None
+    if data is None:
+        return text.type != pa.string() and len(text) > 0
+    found = np.frombuffer(data, dtype=np.uint8)
+    if characters == _CONTROL_CHARACTERS:
+        return bool(_CONTROL_BYTES[found].any())
+    wanted = np.zeros(256, dtype=np.bool_)
+    wanted[[ord(c) for c in characters]] = True
+    return bool(wanted[found].any())
 
 
 @dataclass
@@ -125,13 +145,61 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     raw = pc.cast(raw, pa.string()) if raw.type != pa.string() else raw
     encoded = pc.dictionary_encode(raw, null_encoding="encode")
     rows = to_numpy(encoded.indices, np.intp)
-    distinct = _coerce_distinct(encoded.dictionary, question)
+    distinct = _coerce_remembered(encoded.dictionary, question)
     return Coerced(
-        values=pc.take(distinct.values, encoded.indices),
+        values=_spread(distinct.values, encoded, rows, raw),
         states=distinct.states[rows],
         failures=[Failure(f.mask[rows], f.reason, f.message, f.allowed) for f in distinct.failures],
         never=None if distinct.never is None else distinct.never[rows],
     )
+
+
+def _spread(values: pa.Array, encoded: pa.Array, rows: np.ndarray, raw: pa.Array) -> pa.Array:
+    """The values of the distinct texts spread over the rows.
+
+    Where every text's value is the text itself or null (codes answered as written,
+    blanks), the column as read is kept and only the cells whose value is null are
+    marked so: no text is copied.
+    """
+    if values.type == pa.string() and raw.offset == 0 and len(raw):
+        kept = pc.fill_null(pc.equal(values, encoded.dictionary), False)
+        if not pc.any(pc.and_(pc.invert(kept), pc.is_valid(values))).as_py():
+            present = pa.array(to_mask(kept)[rows])  # one bit per row, from offset 0
+            _, offsets, data = raw.buffers()
+            return pa.Array.from_buffers(
+                pa.string(), len(raw), [present.buffers()[1], offsets, data]
+            )
+    return pc.take(values, encoded.indices)
+
+
+_REMEMBERED_TEXTS = 256
+"""Columns of at most this many distinct texts have their coercion remembered: the
+chunks of a book repeat the same few texts (yes, no, a choice code, a blank)."""
+_REMEMBERED = 4096
+"""Coercions remembered before the memo is cleared."""
+_memo: dict[tuple[int, tuple[str | None, ...]], tuple[Question, Coerced]] = {}
+
+
+def _coerce_remembered(texts: pa.Array, question: Question) -> Coerced:
+    """:func:`_coerce_distinct`, remembered per question and list of distinct texts.
+
+    The result only depends on both, and is only read (its arrays are made
+    read-only), so one is shared by every chunk and thread that meets the same texts.
+    """
+    if len(texts) > _REMEMBERED_TEXTS:
+        return _coerce_distinct(texts, question)
+    key = (id(question), tuple(texts.to_pylist()))
+    found = _memo.get(key)
+    if found is not None and found[0] is question:  # the memo keeps the question alive
+        return found[1]
+    coerced = _coerce_distinct(texts, question)
+    for array in (coerced.states, coerced.never, *(f.mask for f in coerced.failures)):
+        if array is not None:
+            array.flags.writeable = False
+    if len(_memo) >= _REMEMBERED:
+        _memo.clear()
+    _memo[key] = (question, coerced)
+    return coerced
 
 
 def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
@@ -146,7 +214,9 @@ def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
         failures.append(
             Failure(too_long, Reason.TOO_LONG, f"answer is longer than {limit} characters")
         )
-    control_chars = to_mask(pc.match_substring_regex(raw, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
+    control_chars = np.zeros(length, dtype=np.bool_)
+    if _may_contain(raw, _CONTROL_CHARACTERS):
+        control_chars = to_mask(pc.match_substring_regex(raw, f"[{_CONTROL_CHARACTERS}]"))
     if control_chars.any():
         raw = pc.if_else(pa.array(control_chars), pa.scalar(None, pa.string()), raw)
         failures.append(
@@ -283,19 +353,22 @@ def _range_failures(
 
 def _parse_integer(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
     ok = to_mask(pc.match_substring_regex(text, _INTEGER))
-    digits = pc.replace_substring_regex(text, r",|\.0+$", "")
+    digits = text
+    if _may_contain(text, ",."):
+        digits = pc.replace_substring_regex(text, r",|\.0+$", "")
     too_big = ok & to_mask(pc.greater(pc.utf8_length(digits), 15))
     ok &= ~too_big
     values = pc.cast(pc.if_else(pa.array(ok), digits, pa.scalar(None, pa.string())), pa.int64())
+    comma = _decimal_comma(text)
     failures = [
         Failure(
-            ~ok & ~too_big & to_mask(pc.is_valid(text)) & ~_decimal_comma(text),
+            ~ok & ~too_big & to_mask(pc.is_valid(text)) & ~comma,
             Reason.NOT_AN_INTEGER,
             "not a whole number",
             describe_allowed(question),
         ),
         Failure(
-            _decimal_comma(text),
+            comma,
             Reason.AMBIGUOUS,
             "a comma here could be a decimal or a thousands separator; write 1234 or 1234.5",
             describe_allowed(question),
@@ -306,20 +379,21 @@ def _parse_integer(text: pa.Array, lower: pa.Array, question: Question) -> Parse
 
 
 def _decimal_comma(text: pa.Array) -> np.ndarray:
+    if not _may_contain(text, ","):
+        return np.zeros(len(text), dtype=np.bool_)
     return to_mask(pc.match_substring_regex(text, _DECIMAL_COMMA))
 
 
 def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
     cleaned = text
-    if question.unit and question.unit.upper() == "USD":
+    if question.unit and question.unit.upper() == "USD" and _may_contain(cleaned, "$"):
         cleaned = pc.replace_substring_regex(cleaned, r"^\$\s*|^(-)\$\s*", r"\1")
-    if question.kind is AnswerKind.PERCENT:
+    if question.kind is AnswerKind.PERCENT and _may_contain(cleaned, "%"):
         cleaned = pc.replace_substring_regex(cleaned, r"\s*%$", "")
     ok = to_mask(pc.match_substring_regex(cleaned, _NUMBER))
+    plain = pc.replace_substring(cleaned, ",", "") if _may_contain(cleaned, ",") else cleaned
     numbers = pc.cast(
-        pc.if_else(
-            pa.array(ok), pc.replace_substring(cleaned, ",", ""), pa.scalar(None, pa.string())
-        ),
+        pc.if_else(pa.array(ok), plain, pa.scalar(None, pa.string())),
         pa.float64(),
     )
     infinite = to_mask(pc.is_inf(numbers))

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -558,10 +557,11 @@ def repeated_facility_ids(path: Path, rows: int) -> frozenset[str]:
     """Facility ids that occur on more than one row of a table read in chunks.
 
     Ids are compared as validation compares them (trimmed; blank ones are not ids).
-    The first pass keeps a 64-bit hash of each id, not the id, so memory grows by 8
-    bytes a row; only ids whose hash repeats are read again and compared as text.
+    The first pass keeps a 64-bit hash of each id (:func:`id_hashes`), not the id, so
+    memory grows by 8 bytes a row; only ids whose hash repeats are read again and
+    compared as text.
     """
-    hashes = [pd.util.hash_array(ids) for ids in _facility_ids(path, rows)]
+    hashes = [id_hashes(ids) for ids in _facility_ids(path, rows)]
     if not hashes:
         return frozenset()
     ordered = np.sort(np.concatenate(hashes))
@@ -571,21 +571,45 @@ def repeated_facility_ids(path: Path, rows: int) -> frozenset[str]:
     seen: set[str] = set()
     repeated: set[str] = set()
     for ids in _facility_ids(path, rows):
-        for text in ids[np.isin(pd.util.hash_array(ids), shared)]:
+        for text in ids.filter(pa.array(np.isin(id_hashes(ids), shared))).to_pylist():
             if text in seen:
                 repeated.add(text)
             seen.add(text)
     return frozenset(repeated)
 
 
-def _facility_ids(path: Path, rows: int) -> Iterator[np.ndarray]:
-    """Each chunk's trimmed, non-blank facility ids (objects), as validation reads them."""
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def id_hashes(ids: pa.Array) -> np.ndarray:
+    """The 64-bit FNV-1a hash of each text's UTF-8 bytes (uint64), worked out on the
+    array's buffers a byte position at a time, for all texts at once."""
+    ids = ids.cast(pa.large_string())
+    _, offset_buffer, data_buffer = ids.buffers()
+    hashes = np.full(len(ids), _FNV_OFFSET, dtype=np.uint64)
+    if not len(ids) or data_buffer is None:
+        return hashes
+    offsets = np.frombuffer(offset_buffer, np.int64, len(ids) + 1, ids.offset * 8)
+    data = np.frombuffer(data_buffer, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    alive = np.flatnonzero(lengths)  # texts with a byte at the position
+    position = 0
+    while alive.size:
+        byte = data[starts[alive] + position].astype(np.uint64)
+        hashes[alive] = (hashes[alive] ^ byte) * _FNV_PRIME  # wraps around, as FNV does
+        position += 1
+        alive = alive[lengths[alive] > position]
+    return hashes
+
+
+def _facility_ids(path: Path, rows: int) -> Iterator[pa.Array]:
+    """Each chunk's trimmed, non-blank facility ids, as validation reads them."""
     for raw in iter_responses(path, rows, columns=("facility_id",)):
         if "facility_id" not in raw.table.column_names:
             return
-        text = pc.utf8_trim_whitespace(raw.table.column("facility_id"))
-        present = pc.filter(text, pc.fill_null(pc.not_equal(text, ""), False))
-        yield present.to_numpy(zero_copy_only=False)
+        text = pc.utf8_trim_whitespace(raw.table.column("facility_id").combine_chunks())
+        yield pc.filter(text, pc.fill_null(pc.not_equal(text, ""), False))
 
 
 def iter_responses(

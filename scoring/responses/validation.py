@@ -446,9 +446,7 @@ def _metadata(
         )
         text = pc.if_else(pa.array(too_long), pa.scalar(None, pa.string()), text)
         blank = pc.fill_null(pc.equal(text, ""), True)
-        data[key] = pd.array(
-            pc.if_else(blank, pa.scalar(None, pa.string()), text).to_pylist(), dtype="string"
-        )
+        data[key] = pd.array(pc.if_else(blank, pa.scalar(None, pa.string()), text), dtype="string")
     ids = data["facility_id"]
     if raw.is_table:
         missing = np.asarray(pd.isna(ids), dtype=np.bool_)  # type: ignore[call-overload]
