@@ -119,9 +119,9 @@ def synthetic_blocks(
 ) -> Iterator[tuple[pa.Table, pd.DataFrame]]:
     """The book of :func:`synthetic_book` drawn ``SYNTH_BLOCK`` facilities at a time.
 
-    Each block holds every year of its facilities; one random stream runs through the
-    blocks, so a book of up to ``SYNTH_BLOCK`` facilities is one block and the same
-    seed gives the same book whatever the memory it is drawn in.
+    Each block holds every year of its facilities, and one random stream runs through
+    the blocks in order: the same seed gives the same book, and the first block of a
+    bigger book is the whole book of ``SYNTH_BLOCK`` facilities drawn from that seed.
     """
     if facilities < 1 or years < 1:
         raise ValueError(f"facilities and years must be at least 1; got {facilities}, {years}")
