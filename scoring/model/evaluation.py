@@ -198,6 +198,8 @@ class _Gathered:
             level.add(features, exposure, features[:, self.index[name]] > 0.5)
 
     def report(self, plots: Path | None) -> dict[str, Any]:
+        """Finish the evaluation (once: the rows gathered are let go as they are joined);
+        write the plots into ``plots`` when given."""
         exposure = _joined(self.exposure)
         revenue = _joined(self.revenue)
         size_band = pd.cut(pd.Series(revenue), bins=list(SIZE_BANDS), right=False).astype(str)
