@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -564,3 +565,38 @@ def test_the_evaluation_summary_counts_decile_misses_and_close_relativities() ->
     # two deciles beyond 10 % (1.11 and 0.89; 1.1 is not beyond), the oracle's one;
     # 1 of 2 sufficient relativities close, 2 of 4 in all; 2 misses beyond 2 x 0.05
     assert "| 2 / 1 | 1 of 2 / 2 of 4 | 2 |" in summary
+
+
+def test_a_truth_that_cannot_be_read_is_a_clear_error(
+    model: LossModel, care: Questionnaire, book: Path, tmp_path: Path
+) -> None:
+    moved = tmp_path / "book.parquet"
+    shutil.copy(book, moved)
+    shutil.copy(book.with_suffix(".truth.parquet"), moved.with_suffix(".truth.parquet"))
+    moved.with_suffix(".truth.json").write_text('{"perils": {}}', encoding="utf-8")
+    with pytest.raises(InputError, match="is not one carescore synth wrote"):
+        evaluate_book(model, moved, care, chunk_rows=3_000)
+    shutil.copy(book.with_suffix(".truth.json"), moved.with_suffix(".truth.json"))
+    frames = moved.with_suffix(".truth.parquet")
+    data = frames.read_bytes()
+    frames.write_bytes(data[:4] + b"\0" * (len(data) - 8) + data[-4:])  # pages overwritten
+    with pytest.raises(InputError, match="the ground truth beside the book cannot be read"):
+        evaluate_book(model, moved, care, chunk_rows=3_000)
+
+
+def test_a_book_that_fails_while_written_leaves_no_file(
+    care: Questionnaire, truth: ResolvedTruth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scoring.synthetic import book as synthetic
+
+    monkeypatch.setattr(synthetic, "SYNTH_BLOCK", 500)
+
+    def failing() -> Iterator[tuple[pa.Table, Any]]:
+        blocks = synthetic.synthetic_blocks(care, truth, facilities=1_200, years=1, seed=4)
+        yield next(blocks)
+        raise OSError("No space left on device")
+
+    path = tmp_path / "book.parquet"
+    with pytest.raises(OSError, match="No space left"):
+        synthetic.write_blocks(failing(), truth, path)
+    assert list(tmp_path.iterdir()) == []

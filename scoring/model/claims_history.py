@@ -110,15 +110,12 @@ def iter_claims_history(
         history = claims_history_from_table(
             raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=first_row
         )
-        keys.append(pa.array(_keys(history.facility_id, history.policy_year), pa.string()))
+        # the responses are keyed <facility_id>@<policy_year> (see facility_years)
+        keys.append(pa.array(history.responses.table["facility_id"], pa.string()))
         first_rows.append(first_row)
         yield history
     if len(keys) > 1:
         _refuse_repeats(pa.chunked_array(keys), first_rows, str(path))
-
-
-def _keys(facility_id: np.ndarray, policy_year: np.ndarray) -> np.ndarray:
-    return np.char.add(np.char.add(facility_id.astype(str), "@"), policy_year.astype(str))
 
 
 def _refuse_repeats(keys: pa.ChunkedArray, first_rows: list[int], source: str) -> None:
@@ -278,9 +275,14 @@ def facility_years(table: pa.Table, years: np.ndarray) -> pa.Table:
     return pa.table({name: pc.cast(answers[name], pa.string()) for name in answers.column_names})
 
 
+def partial_path(path: Path) -> Path:
+    """Where a file is written aside before it is renamed into place."""
+    return path.with_name(f".{path.name}.partial")
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write a Parquet file atomically: aside first, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    partial = partial_path(path)
     pq.write_table(table, partial)
     os.replace(partial, path)

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from scoring._files import read_document
 from scoring.errors import InputError, Issue
@@ -66,16 +67,26 @@ def _truth_files(book: Path) -> tuple[Path, Path] | None:
     return (frames, truth) if frames.is_file() and truth.is_file() else None
 
 
-def _uncovered(frames_path: Path, what: str) -> InputError:
+def _uncovered(path: Path, what: str) -> InputError:
     return InputError(
         [
             Issue(
                 Reason.UNREADABLE_FILE,
                 f"the ground truth beside the book {what}",
-                source=str(frames_path),
+                source=str(path),
             )
         ]
     )
+
+
+def _load_truth(path: Path) -> ResolvedTruth:
+    try:
+        return ResolvedTruth.model_validate(read_document(path))
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        what = f"is not one carescore synth wrote: {where}: {problem['msg']}"
+        raise _uncovered(path, what) from exc
 
 
 def oracle_beside(book: Path, history: ClaimsHistory) -> Oracle | None:
@@ -87,12 +98,12 @@ def oracle_beside(book: Path, history: ClaimsHistory) -> Oracle | None:
     if files is None:
         return None
     frames_path, truth_json = files
+    truth = _load_truth(truth_json)
     keys = pd.DataFrame({"facility_id": history.facility_id, "policy_year": history.policy_year})
     frames = pd.read_parquet(frames_path)
     aligned = keys.merge(frames, on=["facility_id", "policy_year"], how="left", validate="1:1")
     if aligned.isna().any().any():
         raise _uncovered(frames_path, "does not cover every facility-year")
-    truth = ResolvedTruth.model_validate(read_document(truth_json))
     return Oracle(frames=aligned, truth=truth)
 
 
@@ -500,7 +511,7 @@ def evaluate_book(
         or the truth beside it does not match the book row for row.
     """
     files = _truth_files(book)
-    truth = None if files is None else ResolvedTruth.model_validate(read_document(files[1]))
+    truth = None if files is None else _load_truth(files[1])
     truth_rows = None if files is None else _TruthRows(files[0], chunk_rows)
     gathered = _Gathered(model, questionnaire, truth)
     for history in iter_claims_history(book, questionnaire, chunk_rows, as_of=as_of):
@@ -530,7 +541,10 @@ class _TruthRows:
     def take(self, rows: int) -> pd.DataFrame:
         """The next ``rows`` rows (fewer at the end of the file)."""
         while self._rows < rows:
-            batch = next(self._batches, None)
+            try:
+                batch = next(self._batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                raise _uncovered(self.path, f"cannot be read: {str(exc).splitlines()[0]}") from exc
             if batch is None:
                 break
             self._held.append(batch)

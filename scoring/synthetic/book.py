@@ -23,7 +23,7 @@ import pyarrow.compute
 import pyarrow.parquet as pq
 
 from scoring.features.encoder import FeatureEncoder
-from scoring.model.claims_history import BOOK_AS_OF, facility_years
+from scoring.model.claims_history import BOOK_AS_OF, facility_years, partial_path
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
@@ -205,12 +205,12 @@ def write_blocks(
 ) -> int:
     """Write a book block by block (see :func:`synthetic_blocks`), and its truth beside it.
 
-    Each file is written aside and renamed once complete; returns the facility-years
-    written.
+    Each file is written aside and renamed once complete (nothing is left when drawing
+    or writing fails); returns the facility-years written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     targets = (path, path.with_suffix(".truth.parquet"))
-    partials = [target.with_name(f".{target.name}.partial") for target in targets]
+    partials = [partial_path(target) for target in targets]
     writers: list[pq.ParquetWriter] = []
     rows = 0
     try:
@@ -225,9 +225,14 @@ def write_blocks(
             writers[0].write_table(book)
             writers[1].write_table(frames)
             rows += book.num_rows
-    finally:
+    except BaseException:
         for writer in writers:
             writer.close()
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+        raise
+    for writer in writers:
+        writer.close()
     for partial, target in zip(partials, targets, strict=True):
         os.replace(partial, target)
     path.with_suffix(".truth.json").write_text(
