@@ -15,7 +15,7 @@ from scoring.features.encoder import FeatureEncoder
 from scoring.model.claims_history import ClaimsHistory, read_claims_history
 from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
 from scoring.model.loss_model import LossModel, default_model_dir, load_model, save_model
-from scoring.model.training import train
+from scoring.model.training import train, train_book
 from scoring.questionnaire.definition import (
     Choice,
     Control,
@@ -125,6 +125,7 @@ __all__ = [
     "synthetic_book",
     "synthetic_responses",
     "train",
+    "train_book",
     "validate",
     "validate_document",
     "validate_file",

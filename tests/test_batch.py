@@ -127,6 +127,20 @@ def test_the_same_book_gives_byte_identical_output_whatever_its_format(tmp_path:
     assert again.read_bytes() == (tmp_path / "out-0.parquet").read_bytes()
 
 
+def test_only_columns_of_few_values_are_dictionary_encoded(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    score_book(PORTFOLIO, out, default_engine(), as_of=EXAMPLES_AS_OF)
+    metadata = pq.ParquetFile(out).metadata
+    encodings = {
+        metadata.schema.column(i).name: metadata.row_group(0).column(i).encodings
+        for i in range(metadata.num_columns)
+    }
+    for name in ("tier", "outcome", "reasons", "fix_1", "premium", "model_sha256"):
+        assert "RLE_DICTIONARY" in encodings[name], name
+    for name in ("facility_id", "drivers", "input_sha256", "expected_loss", "source_row"):
+        assert "RLE_DICTIONARY" not in encodings[name], name
+
+
 def test_threads_do_not_change_the_output(tmp_path: Path) -> None:
     source = tmp_path / "book.csv"
     _book(source, 400, seed=12, spoil_every=20)

@@ -109,6 +109,29 @@ def test_unknown_numbers_take_the_fitted_median_and_an_indicator(mini: Questionn
     assert f["records__unknown"] == 1.0
 
 
+def test_a_book_encoded_in_parts_and_refilled_is_encoded_as_the_whole(
+    mini: Questionnaire,
+) -> None:
+    """A book read in parts is encoded before its fill values are known; they are
+    learned from every part's numbers and put in place of the unknown numbers."""
+    answers = [100, "unknown", 300, 700, "unknown", 50]
+    parts = [
+        pd.concat([_table(mini, records=r) for r in answers[:2]], ignore_index=True),
+        pd.concat([_table(mini, records=r) for r in answers[2:]], ignore_index=True),
+    ]
+    whole = pd.concat(parts, ignore_index=True)
+    fitted = FeatureEncoder(mini).fit(whole)
+    parted = FeatureEncoder.from_state(mini, {})
+    features = np.vstack([parted.transform(part) for part in parts])
+    values: dict[str, list[np.ndarray]] = {}
+    for part in parts:
+        for qid, found in parted.fill_values(part).items():
+            values.setdefault(qid, []).append(found)
+    parted.refill(features, values)
+    assert parted.unknown_fill_ == fitted.unknown_fill_ == {"records": 200.0}
+    np.testing.assert_array_equal(features, fitted.transform(whole))
+
+
 @pytest.mark.parametrize(
     ("question", "worse", "better"),
     [

@@ -69,6 +69,7 @@ PUBLIC = {
     "synthetic_book",
     "synthetic_responses",
     "train",
+    "train_book",
     "write_book",
 }
 

@@ -11,10 +11,9 @@ import typer
 from scoring.cli._common import QuestionnaireOption, choose_questionnaire, fail_input
 from scoring.errors import InputError
 from scoring.model.card import model_card
-from scoring.model.claims_history import read_claims_history
 from scoring.model.evaluation import evaluate_book
 from scoring.model.loss_model import load_model, save_model
-from scoring.model.training import file_fingerprint, train
+from scoring.model.training import file_fingerprint, train_book
 from scoring.synthetic.book import resolve_truth, synthetic_blocks, write_blocks
 from scoring.synthetic.truth import load_truth, truth_path
 
@@ -80,9 +79,8 @@ def train_command(
     """Fit per-peril frequency and severity GLMs and write the model folder."""
     target = choose_questionnaire(questionnaire)
     try:
-        history = read_claims_history(book, target)
-        model = train(
-            history,
+        model = train_book(
+            book,
             target,
             model_id=model_id or output.name,
             fingerprint=file_fingerprint(book),

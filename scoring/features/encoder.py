@@ -76,6 +76,21 @@ def _read_by_skip_logic(questionnaire: Questionnaire) -> frozenset[str]:
     )
 
 
+def _number_feature(question: Question, numbers: np.ndarray) -> np.ndarray:
+    """A number question's feature: the answers on the question's scale."""
+    encoding = question.effective_encoding
+    values: np.ndarray
+    if encoding is Encoding.LOG:
+        values = np.log(np.maximum(numbers, float(question.min or 1.0)))
+        return values
+    if encoding is Encoding.LOG1P:
+        values = np.log1p(np.maximum(numbers, 0.0))
+        return values
+    if encoding is Encoding.SHARE:
+        return numbers / 100.0
+    return numbers
+
+
 class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Encode validated answers of a questionnaire as numeric features.
 
@@ -130,13 +145,11 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self._check_columns(X, questionnaire)
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = len(X.columns)
-        fill: dict[str, float] = {}
-        for question in questionnaire.questions:
-            if question.is_numeric and question.control is None and question.allow_unknown:
-                values = pd.to_numeric(X[question.id], errors="coerce").dropna()
-                fill[question.id] = float(values.median()) if len(values) else 0.0
-        self.unknown_fill_ = fill
         self._set_layout(questionnaire)
+        self.refill(
+            np.empty((0, len(self.feature_names_out_))),
+            {qid: [values] for qid, values in self.fill_values(X).items()},
+        )
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -343,16 +356,40 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         unknown = missing & relevant
         numbers = np.where(unknown, self.unknown_fill_.get(question.id, 0.0), numbers)
         numbers = np.where(missing & ~relevant, 0.0, numbers)
-        if encoding is Encoding.LOG:
-            floor = float(question.min or 1.0)
-            values = np.log(np.maximum(numbers, floor))
-        elif encoding is Encoding.LOG1P:
-            values = np.log1p(np.maximum(numbers, 0.0))
-        elif encoding is Encoding.SHARE:
-            values = numbers / 100.0
-        else:
-            values = numbers
-        blocks = [values]
+        blocks = [_number_feature(question, numbers)]
         if question.allow_unknown:
             blocks.append(unknown.astype(np.float64))
         return blocks
+
+    # -- fill values learned from a book read in parts -------------------------------------
+    def fill_values(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The numbers :meth:`fit` takes its fill values from, question by question: a
+        book read in parts gathers them part by part (see :meth:`refill`)."""
+        return {
+            question.id: pd.to_numeric(X[question.id], errors="coerce").dropna().to_numpy()
+            for question in self._questionnaire().questions
+            if question.is_numeric and question.control is None and question.allow_unknown
+        }
+
+    def refill(self, features: np.ndarray, values: dict[str, list[np.ndarray]]) -> None:
+        """Learn the fill values from the numbers of every part of a book (as gathered
+        by :meth:`fill_values`), and put them in place of the unknown numbers of
+        ``features``, which this encoder encoded before it knew them.
+
+        The encoder then holds the state :meth:`fit` on the whole book gives, and
+        ``features`` are what it would have encoded.
+        """
+        fill = {
+            qid: float(np.median(np.concatenate(parts))) if sum(map(len, parts)) else 0.0
+            for qid, parts in values.items()
+        }
+        names = {name: k for k, name in enumerate(self.feature_names_out_)}
+        for question in self._questionnaire().questions:
+            if question.id not in fill:
+                continue
+            value = names[self._layout(question)[0][0]]
+            unknown = names[f"{question.id}__unknown"]
+            rows = features[:, unknown] == 1.0
+            encoded = _number_feature(question, np.array([fill[question.id]]))[0]
+            features[rows, value] = encoded
+        self.unknown_fill_ = fill

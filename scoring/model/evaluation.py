@@ -447,6 +447,11 @@ def _peril_report(
                     counts, true_expected, metrics.decile_groups(true_expected, exposure)
                 )
             ),
+            # the truth's expected claims against the model's, by the model's deciles:
+            # the model's own miscalibration, without the held-out claims' noise
+            "expected_by_model_decile": _records(
+                metrics.calibration_table(true_expected, expected, deciles)
+            ),
         }
         curves[f"oracle (Gini {true_gini:.3f})"] = _plotted(
             metrics.lorenz_curve(counts, true_expected, exposure)

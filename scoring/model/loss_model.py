@@ -43,6 +43,10 @@ class Glm(_Strict):
     coefficients: tuple[float, ...]
     alpha: float = Field(ge=0)
     """Penalty chosen by cross-validation (glum's ``alpha``: scaled to the full book's size)."""
+    adaptive_alpha: float | None = Field(default=None, ge=0)
+    """Penalty of the adaptive stage, chosen by cross-validation: each coefficient the
+    first stage kept is penalised by this over its first-stage size (None when the
+    first stage kept fewer than two)."""
     l1_ratio: float = Field(default=0.0, ge=0, le=1)
     """Share of the penalty that is L1 (lasso); the rest is L2 (ridge)."""
     base_features: tuple[str, ...] = ()

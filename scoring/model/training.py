@@ -13,13 +13,22 @@ categorical question has a base level (its most common answer in the book)
 whose coefficient is pinned at 0, so relativities read against the base; pinned
 features are left out of the fit. The penalty is the lasso's (L1); its strength is
 chosen per model by k-fold cross-validation on out-of-fold deviance, and the model
-is then fitted on every row of the book. glum is the solver: it fits GLMs with
+is then fitted on every row of the book.
+
+The lasso runs in two stages (the *adaptive* lasso): the first chooses which
+answers have an effect; the second refits those only, each coefficient's penalty
+weighted by 1 / |its first-stage value|, so that large effects are barely shrunk
+and small ones, most of them noise, still are. A single lasso shrank the large
+effects as much as the small ones and so compressed the risk: the default model
+over-predicted the lowest ransomware decile by 8 % (benchmarks/README.md).
+glum is the solver: it fits GLMs with
 offsets, sample weights and coefficient bounds (scikit-learn's GLMs have no bounds;
 see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +43,7 @@ from threadpoolctl import threadpool_limits
 from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
 from scoring.features.encoder import FeatureEncoder
-from scoring.model.claims_history import ClaimsHistory
+from scoring.model.claims_history import BOOK_AS_OF, ClaimsHistory, iter_claims_history
 from scoring.model.loss_model import Glm, LossModel, PerilModel, QuestionnaireRef, TrainingInfo
 from scoring.model.metrics import gamma_deviance, poisson_deviance
 from scoring.questionnaire.definition import Questionnaire
@@ -51,6 +60,15 @@ the lasso sets those coefficients to zero instead of spreading a little of every
 effect over them, as the ridge (L2) penalty did. On the 1,000,000-row default book the
 lasso gave a lower held-out deviance for every peril's frequency and severity, and
 shrinks the large effects much less (benchmarks/README.md)."""
+ADAPTIVE_PENALTIES = tuple(float(f"{10 ** (3 - step / 4):.4g}") for step in range(13))
+"""Candidate penalties of the adaptive stage: the first stage's, and a decade lower (1000
+down to 1, four to a decade). Each coefficient's penalty is this times 1 / |its
+first-stage value| (a first-stage coefficient of 0.05 is penalised 20 times). Lower
+candidates (down to 0.1) let cross-validation on device compromise, the peril with
+fewest claims, pick noise: effects of 6-13 % for answers the truth gives none
+(benchmarks/README.md)."""
+ZERO = 1e-12
+"""Coefficients smaller than this are 0 (the lasso set them there)."""
 FOLDS = {"poisson": 2, "gamma": 3}
 """Cross-validation folds: frequency fits are the costly ones (every facility-year),
 severity fits see only the facility-years with claims."""
@@ -92,6 +110,14 @@ def _bounds(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 @dataclass(frozen=True)
+class _FitLimits:
+    """One fit's coefficient bounds and each coefficient's penalty weight."""
+
+    upper: np.ndarray
+    penalised: np.ndarray
+
+
+@dataclass(frozen=True)
 class _Rows:
     """The facility-years one GLM is fitted on: its response, weights and offset."""
 
@@ -108,6 +134,7 @@ def _fit(
     *,
     alphas: tuple[float, ...],
     start: np.ndarray | None = None,
+    penalised: np.ndarray | None = None,
 ) -> GeneralizedLinearRegressor:
     """One fit at a single penalty, or the warm-started path over several."""
     model = GeneralizedLinearRegressor(
@@ -115,6 +142,7 @@ def _fit(
         alpha=alphas[0] if len(alphas) == 1 else np.asarray(alphas),
         alpha_search=len(alphas) > 1,
         l1_ratio=L1_RATIO,
+        P1="identity" if penalised is None else penalised.astype(np.float64),
         upper_bounds=upper,
         start_params=start,
         hessian_approx=HESSIAN_APPROX,
@@ -143,16 +171,20 @@ def _cv_sample(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 
 def _choose_penalty(
-    family: str, X: np.ndarray, rows: _Rows, upper: np.ndarray, rng: np.random.Generator
+    family: str,
+    X: np.ndarray,
+    rows: _Rows,
+    fit: _FitLimits,
+    rng: np.random.Generator,
+    penalties: tuple[float, ...] = PENALTIES,
 ) -> tuple[float, np.ndarray]:
     """The penalty chosen by k-fold cross-validation, and where its fit should start.
 
-    Each fold's fit is the warm-started path over ``PENALTIES`` (strongest first);
+    Each fold's fit is the warm-started path over ``penalties`` (strongest first);
     the start is the folds' average solution at the chosen penalty.
     """
     folds = rng.permutation(len(rows.y)) % FOLDS[family]
     sample, scale = _cv_sample(rows.y, rng)
-    penalties = PENALTIES
     deviance = poisson_deviance if family == "poisson" else gamma_deviance
     scores = np.zeros(len(penalties))
     solutions = np.zeros((len(penalties), X.shape[1] + 1))
@@ -165,8 +197,9 @@ def _choose_penalty(
                 family,
                 X[train],
                 _Rows(y=rows.y[train], weights=weights, offset=rows.offset[train]),
-                upper,
+                fit.upper,
                 alphas=tuple(p / weights.sum() for p in penalties),
+                penalised=fit.penalised,
             )
         intercepts, coefficients = np.asarray(path.intercept_path_), np.asarray(path.coef_path_)
         test = folds == fold
@@ -179,28 +212,62 @@ def _choose_penalty(
     return penalties[best], solutions[best]
 
 
-def _glm(family: str, X: np.ndarray, rows: _Rows, design: _Design, rng: np.random.Generator) -> Glm:
-    """A GLM on every row, at the penalty cross-validation chose."""
-    penalty, start = _choose_penalty(family, X, rows, design.upper, rng)
+def _glm(
+    family: str,
+    X: np.ndarray,
+    rows: _Rows,
+    design: _Design,
+    fit: _FitLimits,
+    rng: np.random.Generator,
+) -> Glm:
+    """A GLM on every row: the lasso at the penalty cross-validation chose, then the
+    adaptive lasso on the answers it kept, when it kept at least two (see the module
+    docstring)."""
+    penalty, start = _choose_penalty(family, X, rows, fit, rng)
     alpha = penalty / float(rows.weights.sum())
-    model = _fit(family, X, rows, design.upper, alphas=(alpha,), start=start)
+    first = _fit(family, X, rows, fit.upper, alphas=(alpha,), start=start, penalised=fit.penalised)
     coefficients = np.zeros(design.n_features)
-    coefficients[design.free] = np.where(np.abs(model.coef_) < 1e-12, 0.0, model.coef_)
+    kept = np.flatnonzero(np.abs(first.coef_) >= ZERO)
+    intercept, adaptive_alpha, converged = float(first.intercept_), None, bool(first.converged_)
+    if kept.size >= 2:  # glum fits no single column; a lone effect keeps its first fit
+        weights = np.where(fit.penalised[kept] > 0, 1.0 / np.abs(first.coef_[kept]), 0.0)
+        limits = _FitLimits(upper=fit.upper[kept], penalised=weights)
+        chosen = np.asfortranarray(X[:, kept])
+        penalty, start = _choose_penalty(family, chosen, rows, limits, rng, ADAPTIVE_PENALTIES)
+        adaptive_alpha = penalty / float(rows.weights.sum())
+        second = _fit(
+            family,
+            chosen,
+            rows,
+            limits.upper,
+            alphas=(adaptive_alpha,),
+            start=start,
+            penalised=weights,
+        )
+        found = np.zeros(X.shape[1])
+        found[kept] = np.where(np.abs(second.coef_) < ZERO, 0.0, second.coef_)
+        coefficients[design.free] = found
+        intercept, converged = float(second.intercept_), converged and bool(second.converged_)
     return Glm(
         family=family,
-        intercept=_significant(float(model.intercept_)),
+        intercept=_significant(intercept),
         coefficients=tuple(_significant(float(c)) for c in coefficients),
         alpha=alpha,
+        adaptive_alpha=adaptive_alpha,
         l1_ratio=L1_RATIO,
         base_features=tuple(design.base),
-        converged=bool(model.converged_),
+        converged=converged,
     )
 
 
 def check_trainable(history: ClaimsHistory) -> None:
     """Refuse books a model cannot honestly be fitted on."""
-    issues = []
     types = history.responses.answers["facility_type"].dropna().unique()
+    _check_trainable(types, history.claims, history.source)
+
+
+def _check_trainable(types: np.ndarray, claims: pd.DataFrame, source: str) -> None:
+    issues = []
     if len(types) < 2:
         issues.append(
             Issue(
@@ -208,21 +275,21 @@ def check_trainable(history: ClaimsHistory) -> None:
                 "the book holds a single class of facility "
                 f"({', '.join(map(str, types)) or 'none'}); a model needs at least "
                 "two to tell classes apart",
-                source=history.source,
+                source=source,
                 question_id="facility_type",
             )
         )
     for peril in Peril:
-        counts = history.claims[f"claims_{peril.value}"]
-        claims, single = int(counts.sum()), int((counts == 1).sum())
-        if claims < MIN_CLAIMS or single < 2:
+        counts = claims[f"claims_{peril.value}"]
+        total, single = int(counts.sum()), int((counts == 1).sum())
+        if total < MIN_CLAIMS or single < 2:
             issues.append(
                 Issue(
                     Reason.OUT_OF_RANGE,
-                    f"only {claims} {peril.value} claim(s), {single} facility-year(s) "
+                    f"only {total} {peril.value} claim(s), {single} facility-year(s) "
                     f"with exactly one; at least {MIN_CLAIMS} claims, two of them alone "
                     "in their facility-year, are needed to fit a model",
-                    source=history.source,
+                    source=source,
                     question_id=f"claims_{peril.value}",
                 )
             )
@@ -238,6 +305,18 @@ floating-point sums do not reach the model file."""
 
 def _significant(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def _compacted(features: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The ``free`` columns (ascending) of a column-major matrix, moved to its front in
+    place and returned as a view: no second copy of a book's features is ever held.
+    ``features`` must not be used again."""
+    if not features.flags.f_contiguous:
+        features = np.asfortranarray(features)
+    for position, column in enumerate(free):
+        if position != column:
+            features[:, position] = features[:, column]
+    return features[:, : len(free)]
 
 
 @dataclass(frozen=True)
@@ -257,18 +336,22 @@ class _Design:
 
     @classmethod
     def of(
-        cls, features: np.ndarray, info: pd.DataFrame, history: ClaimsHistory, seed: int
+        cls,
+        features: np.ndarray,
+        info: pd.DataFrame,
+        book: _TrainingBook,
+        seed: int,
     ) -> _Design:
         lower, upper, base = _bounds(info, features)
         free = np.flatnonzero(~((lower == 0) & (upper == 0)))
         return cls(
-            X=np.asfortranarray(features[:, free]),
+            X=_compacted(features, free),
             free=free,
             n_features=features.shape[1],
-            offset=np.log(history.exposure),
+            offset=np.log(book.exposure),
             upper=upper[free],
             base=base,
-            claims=history.claims,
+            claims=book.claims,
             seed=seed,
         )
 
@@ -278,11 +361,13 @@ class _Design:
         rng = np.random.default_rng([self.seed, index])
         counts = self.claims[f"claims_{peril.value}"].to_numpy()
         losses = self.claims[f"loss_{peril.value}"].to_numpy()
+        limits = _FitLimits(upper=self.upper, penalised=np.ones(len(self.upper)))
         frequency = _glm(
             "poisson",
             self.X,
             _Rows(y=counts, weights=np.ones_like(counts), offset=self.offset),
             self,
+            limits,
             rng,
         )
         with_claims = counts > 0
@@ -296,6 +381,7 @@ class _Design:
                     offset=np.zeros(int(with_claims.sum())),
                 ),
                 self,
+                limits,
                 rng,
             )
         return PerilModel(
@@ -329,6 +415,17 @@ def _fit_perils(design: _Design) -> dict[Peril, PerilModel]:
     return {peril: design.fit(index) for index, peril in enumerate(Peril)}
 
 
+@dataclass
+class _TrainingBook:
+    """What training needs of a book, however it was read: its encoded features
+    (column-major) and, row by row, exposure and claims."""
+
+    features: np.ndarray
+    exposure: np.ndarray
+    claims: pd.DataFrame
+    source: str
+
+
 def train(
     history: ClaimsHistory,
     questionnaire: Questionnaire,
@@ -341,17 +438,101 @@ def train(
 
     Coefficients are stored to ``SIGNIFICANT_DIGITS`` digits, so the model file is
     the same on every run although the solver's parallel sums may differ in the
-    last bit.
+    last bit. :func:`train_book` fits the same model on a book read in parts.
     """
-    from scoring import __version__
-
     check_trainable(history)
     table = history.responses.table
     encoder = FeatureEncoder(questionnaire).fit(table)
-    X = encoder.transform(table)
-    feature_means = np.average(X, axis=0, weights=history.exposure)
-    design = _Design.of(X, encoder.feature_info_, history, seed)
-    del X  # the design holds the free features; the full matrix is not needed again
+    book = _TrainingBook(
+        features=encoder.transform(table),
+        exposure=history.exposure,
+        claims=history.claims,
+        source=history.source,
+    )
+    return _train(
+        book, encoder, questionnaire, model_id=model_id, fingerprint=fingerprint, seed=seed
+    )
+
+
+TRAINING_CHUNK_ROWS = 250_000
+"""Facility-years :func:`train_book` reads, checks and encodes at a time."""
+
+
+def train_book(
+    path: Path,
+    questionnaire: Questionnaire,
+    *,
+    model_id: str,
+    fingerprint: str,
+    seed: int = 0,
+    as_of: dt.date = BOOK_AS_OF,
+    chunk_rows: int = TRAINING_CHUNK_ROWS,
+) -> LossModel:
+    """:func:`train` on the book at ``path``, read, checked and encoded ``chunk_rows``
+    facility-years at a time: only the encoded features of the whole book are held
+    (8 bytes per feature and row), never its answers as text. The model is the one
+    :func:`train` fits on the whole book read at once.
+
+    Raises
+    ------
+    InputError
+        The book does not follow the claims-history format (see
+        :func:`scoring.model.claims_history.read_claims_history`), or cannot be
+        trained on (:func:`check_trainable`).
+    """
+    encoder = FeatureEncoder.from_state(questionnaire, {})  # fill values learned below
+    parts: list[np.ndarray] = []
+    exposure: list[np.ndarray] = []
+    claims: list[pd.DataFrame] = []
+    types: set[str] = set()
+    fill: dict[str, list[np.ndarray]] = {}
+    source = str(path)
+    for history in iter_claims_history(path, questionnaire, chunk_rows, as_of=as_of):
+        table = history.responses.table
+        parts.append(encoder.transform(table))
+        for qid, values in encoder.fill_values(table).items():
+            fill.setdefault(qid, []).append(values)
+        exposure.append(history.exposure)
+        claims.append(history.claims.reset_index(drop=True))
+        types |= {str(t) for t in history.responses.answers["facility_type"].dropna().unique()}
+        source = history.source
+    claims_frame = pd.concat(claims, ignore_index=True)
+    _check_trainable(np.array(sorted(types)), claims_frame, source)
+    features = np.empty(
+        (sum(len(part) for part in parts), len(encoder.feature_names_out_)), order="F"
+    )
+    start = 0
+    while parts:  # each part let go once copied
+        part = parts.pop(0)
+        features[start : start + len(part)] = part
+        start += len(part)
+    encoder.refill(features, fill)
+    book = _TrainingBook(
+        features=features,
+        exposure=np.concatenate(exposure),
+        claims=claims_frame,
+        source=source,
+    )
+    return _train(
+        book, encoder, questionnaire, model_id=model_id, fingerprint=fingerprint, seed=seed
+    )
+
+
+def _train(
+    book: _TrainingBook,
+    encoder: FeatureEncoder,
+    questionnaire: Questionnaire,
+    *,
+    model_id: str,
+    fingerprint: str,
+    seed: int,
+) -> LossModel:
+    from scoring import __version__
+
+    feature_means = np.average(book.features, axis=0, weights=book.exposure)
+    info = encoder.feature_info_
+    design = _Design.of(book.features, info, book, seed)
+    book.features = np.empty((0, 0))  # its buffer now holds the design's free features
     perils = _fit_perils(design)
     return LossModel(
         model_id=model_id,
@@ -361,11 +542,11 @@ def train(
         feature_means=tuple(_significant(float(m)) for m in feature_means),
         perils=perils,
         training=TrainingInfo(
-            source=Path(history.source).name,
+            source=Path(book.source).name,
             data_fingerprint=fingerprint,
-            rows=history.n_rows,
-            exposure=round(float(history.exposure.sum()), 6),
-            claims={p: int(history.claims[f"claims_{p.value}"].sum()) for p in Peril},
+            rows=len(book.exposure),
+            exposure=round(float(book.exposure.sum()), 6),
+            claims={p: int(book.claims[f"claims_{p.value}"].sum()) for p in Peril},
             seed=seed,
             carescore_version=__version__,
         ),

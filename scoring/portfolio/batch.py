@@ -79,6 +79,15 @@ def book_schema(fixes: int = TOP_FIXES) -> pa.Schema:
     return pa.schema(fields)
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns of a scored book worth dictionary-encoding in Parquet: all but those
+    that differ on almost every row (ids, names, row numbers, expected losses, drivers,
+    row hashes), whose dictionaries would cost time and grow the file."""
+    unique = {"facility_id", "facility_name", "source_row", "relative_risk", "drivers"}
+    unique |= {"input_sha256", *(n for n in schema.names if n.startswith("expected_loss"))}
+    return [name for name in schema.names if name not in unique]
+
+
 @dataclass(frozen=True)
 class ChunkResult:
     """One chunk: its scored rows, and the issues of the rows it rejected."""

@@ -36,7 +36,13 @@ from threadpoolctl import threadpool_limits
 
 from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
-from scoring.portfolio.batch import TOP_FIXES, ChunkResult, book_schema, score_chunk
+from scoring.portfolio.batch import (
+    TOP_FIXES,
+    ChunkResult,
+    book_schema,
+    dictionary_columns,
+    score_chunk,
+)
 from scoring.rating.engine import RatingEngine
 from scoring.responses.reading import RawResponses, iter_responses, repeated_facility_ids
 from scoring.responses.validation import ISSUE_COLUMNS
@@ -200,7 +206,9 @@ class BookFiles:
         self._output_writer: pq.ParquetWriter | pacsv.CSVWriter = (
             pacsv.CSVWriter(self._output_aside, schema)
             if self._csv
-            else pq.ParquetWriter(self._output_aside, schema)
+            else pq.ParquetWriter(
+                self._output_aside, schema, use_dictionary=dictionary_columns(schema)
+            )
         )
 
     def add(self, scored: pa.Table, errors: pa.Table) -> None:
