@@ -110,14 +110,6 @@ def _bounds(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 @dataclass(frozen=True)
-class _FitLimits:
-    """One fit's coefficient bounds and each coefficient's penalty weight."""
-
-    upper: np.ndarray
-    penalised: np.ndarray
-
-
-@dataclass(frozen=True)
 class _Rows:
     """The facility-years one GLM is fitted on: its response, weights and offset."""
 
@@ -174,14 +166,16 @@ def _choose_penalty(
     family: str,
     X: np.ndarray,
     rows: _Rows,
-    fit: _FitLimits,
+    upper: np.ndarray,
     rng: np.random.Generator,
     penalties: tuple[float, ...] = PENALTIES,
+    penalised: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """The penalty chosen by k-fold cross-validation, and where its fit should start.
 
     Each fold's fit is the warm-started path over ``penalties`` (strongest first);
-    the start is the folds' average solution at the chosen penalty.
+    the start is the folds' average solution at the chosen penalty. ``penalised``
+    weighs each coefficient's penalty (all 1 when not given).
     """
     folds = rng.permutation(len(rows.y)) % FOLDS[family]
     sample, scale = _cv_sample(rows.y, rng)
@@ -197,9 +191,9 @@ def _choose_penalty(
                 family,
                 X[train],
                 _Rows(y=rows.y[train], weights=weights, offset=rows.offset[train]),
-                fit.upper,
+                upper,
                 alphas=tuple(p / weights.sum() for p in penalties),
-                penalised=fit.penalised,
+                penalised=penalised,
             )
         intercepts, coefficients = np.asarray(path.intercept_path_), np.asarray(path.coef_path_)
         test = folds == fold
@@ -217,29 +211,30 @@ def _glm(
     X: np.ndarray,
     rows: _Rows,
     design: _Design,
-    fit: _FitLimits,
     rng: np.random.Generator,
 ) -> Glm:
     """A GLM on every row: the lasso at the penalty cross-validation chose, then the
     adaptive lasso on the answers it kept, when it kept at least two (see the module
     docstring)."""
-    penalty, start = _choose_penalty(family, X, rows, fit, rng)
+    penalty, start = _choose_penalty(family, X, rows, design.upper, rng)
     alpha = penalty / float(rows.weights.sum())
-    first = _fit(family, X, rows, fit.upper, alphas=(alpha,), start=start, penalised=fit.penalised)
+    first = _fit(family, X, rows, design.upper, alphas=(alpha,), start=start)
     coefficients = np.zeros(design.n_features)
     kept = np.flatnonzero(np.abs(first.coef_) >= ZERO)
     intercept, adaptive_alpha, converged = float(first.intercept_), None, bool(first.converged_)
     if kept.size >= 2:  # glum fits no single column; a lone effect keeps its first fit
-        weights = np.where(fit.penalised[kept] > 0, 1.0 / np.abs(first.coef_[kept]), 0.0)
-        limits = _FitLimits(upper=fit.upper[kept], penalised=weights)
+        weights = 1.0 / np.abs(first.coef_[kept])
+        upper = design.upper[kept]
         chosen = np.asfortranarray(X[:, kept])
-        penalty, start = _choose_penalty(family, chosen, rows, limits, rng, ADAPTIVE_PENALTIES)
+        penalty, start = _choose_penalty(
+            family, chosen, rows, upper, rng, ADAPTIVE_PENALTIES, penalised=weights
+        )
         adaptive_alpha = penalty / float(rows.weights.sum())
         second = _fit(
             family,
             chosen,
             rows,
-            limits.upper,
+            upper,
             alphas=(adaptive_alpha,),
             start=start,
             penalised=weights,
@@ -335,13 +330,10 @@ class _Design:
     seed: int
 
     @classmethod
-    def of(
-        cls,
-        features: np.ndarray,
-        info: pd.DataFrame,
-        book: _TrainingBook,
-        seed: int,
-    ) -> _Design:
+    def of(cls, info: pd.DataFrame, book: _TrainingBook, seed: int) -> _Design:
+        """The design of ``book``, whose features' buffer it takes over (see
+        :func:`_compacted`)."""
+        features = book.features
         lower, upper, base = _bounds(info, features)
         free = np.flatnonzero(~((lower == 0) & (upper == 0)))
         return cls(
@@ -361,13 +353,11 @@ class _Design:
         rng = np.random.default_rng([self.seed, index])
         counts = self.claims[f"claims_{peril.value}"].to_numpy()
         losses = self.claims[f"loss_{peril.value}"].to_numpy()
-        limits = _FitLimits(upper=self.upper, penalised=np.ones(len(self.upper)))
         frequency = _glm(
             "poisson",
             self.X,
             _Rows(y=counts, weights=np.ones_like(counts), offset=self.offset),
             self,
-            limits,
             rng,
         )
         with_claims = counts > 0
@@ -381,7 +371,6 @@ class _Design:
                     offset=np.zeros(int(with_claims.sum())),
                 ),
                 self,
-                limits,
                 rng,
             )
         return PerilModel(
@@ -530,8 +519,7 @@ def _train(
     from scoring import __version__
 
     feature_means = np.average(book.features, axis=0, weights=book.exposure)
-    info = encoder.feature_info_
-    design = _Design.of(book.features, info, book, seed)
+    design = _Design.of(encoder.feature_info_, book, seed)
     book.features = np.empty((0, 0))  # its buffer now holds the design's free features
     perils = _fit_perils(design)
     return LossModel(
