@@ -2,7 +2,15 @@
 
 The public API is everything listed in ``__all__``; modules whose names start
 with an underscore, and names not listed here, may change without notice.
+
+The names of training, evaluation and the synthetic book (which bring in
+scikit-learn and glum) are imported on first use, so scoring starts without them.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from scoring.errors import (
     DefinitionError,
@@ -11,11 +19,9 @@ from scoring.errors import (
     QuestionnaireError,
     RatingPlanError,
 )
-from scoring.features.encoder import FeatureEncoder
+from scoring.features.encoding import AnswerEncoder
 from scoring.model.claims_history import ClaimsHistory, read_claims_history
-from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
 from scoring.model.loss_model import LossModel, default_model_dir, load_model, save_model
-from scoring.model.training import train, train_book
 from scoring.questionnaire.definition import (
     Choice,
     Control,
@@ -49,7 +55,6 @@ from scoring.responses.reading import (
     response_from_mapping,
 )
 from scoring.responses.validation import ISSUE_COLUMNS, Validation, validate
-from scoring.synthetic.book import synthetic_book, write_book
 from scoring.synthetic.responses import synthetic_responses
 from scoring.vocabulary import (
     AnswerKind,
@@ -61,11 +66,30 @@ from scoring.vocabulary import (
     Severity,
 )
 
+if TYPE_CHECKING:
+    from scoring.features.encoder import FeatureEncoder
+    from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
+    from scoring.model.training import train, train_book
+    from scoring.synthetic.book import synthetic_book, write_book
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "FeatureEncoder": "scoring.features.encoder",
+    "evaluate": "scoring.model.evaluation",
+    "evaluate_book": "scoring.model.evaluation",
+    "oracle_beside": "scoring.model.evaluation",
+    "train": "scoring.model.training",
+    "train_book": "scoring.model.training",
+    "synthetic_book": "scoring.synthetic.book",
+    "write_book": "scoring.synthetic.book",
+}
+"""Public names imported on first use, by the module that defines them."""
 
 __all__ = [
     "ISSUE_COLUMNS",
     "METADATA_COLUMNS",
+    "AnswerEncoder",
     "AnswerKind",
     "AnswerState",
     "Applicant",
@@ -131,3 +155,18 @@ __all__ = [
     "validate_file",
     "write_book",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers read the imports above; a misspelt name stays an error
+
+    def __getattr__(name: str) -> Any:
+        """Import a public name of :data:`_LAZY` on first use (PEP 562)."""
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

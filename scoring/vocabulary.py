@@ -102,7 +102,7 @@ class Reason(StrEnum):
 
 
 class Encoding(StrEnum):
-    """How a question becomes numeric features (see scoring/features/encoder.py)."""
+    """How a question becomes numeric features (see scoring/features/encoding.py)."""
 
     ORDINAL = "ordinal"  # control level scaled to 0 (worst) .. 1 (best)
     ONE_HOT = "one_hot"  # one indicator per choice

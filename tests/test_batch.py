@@ -30,8 +30,11 @@ runner = CliRunner()
 PORTFOLIO = EXAMPLES / "portfolio.csv"
 
 
-def _book(path: Path, n: int, seed: int, *, spoil_every: int = 0) -> list[int]:
-    """A synthetic book as CSV; every ``spoil_every``-th row gets an invalid answer.
+def _book(
+    path: Path, n: int, seed: int, *, spoil_every: int = 0, same_id: tuple[int, int] | None = None
+) -> list[int]:
+    """A synthetic book as CSV; every ``spoil_every``-th row gets an invalid answer, and
+    the second row of ``same_id`` (0-based) the facility id of the first.
 
     Returns the spreadsheet row numbers of the spoilt rows.
     """
@@ -47,6 +50,11 @@ def _book(path: Path, n: int, seed: int, *, spoil_every: int = 0) -> list[int]:
             spoilt.append(i + 2)
         position = table.schema.get_field_index("mfa_email")
         table = table.set_column(position, "mfa_email", pa.array(values, pa.string()))
+    if same_id:
+        ids = table.column("facility_id").to_pylist()
+        ids[same_id[1]] = ids[same_id[0]]
+        position = table.schema.get_field_index("facility_id")
+        table = table.set_column(position, "facility_id", pa.array(ids, pa.string()))
     pacsv.write_csv(table, path)
     return spoilt
 
@@ -260,7 +268,7 @@ def test_a_limit_not_offered_rejects_the_row_with_what_is_offered(tmp_path: Path
 
 def test_an_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     source = tmp_path / "book.csv"
-    _book(source, 3000, seed=7, spoil_every=50)
+    _book(source, 3000, seed=7, spoil_every=50, same_id=(20, 2900))  # chunks 0 and 19
     whole = tmp_path / "whole.parquet"
     score_book(source, whole, default_engine(), as_of=EXAMPLES_AS_OF, chunk_rows=150)
     out = tmp_path / "out.parquet"
@@ -297,6 +305,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert (tmp_path / "out.errors.csv").read_bytes() == (
         tmp_path / "whole.errors.csv"
     ).read_bytes()
+    assert (tmp_path / "whole.errors.csv").read_text().count("duplicate_facility") == 2
     assert not parts.exists()
 
 
@@ -309,6 +318,20 @@ def test_resuming_another_run_is_refused(tmp_path: Path) -> None:
     (parts / "settings.json").write_text(json.dumps({"input": "another"}))
     with pytest.raises(InputError, match="cannot resume"):
         score_book(source, out, default_engine(), as_of=EXAMPLES_AS_OF, resume=True)
+
+
+def test_a_folder_without_its_settings_is_started_afresh(tmp_path: Path) -> None:
+    """Parts are written only after the run's settings: without them there is nothing
+    to resume, and the run starts afresh."""
+    source = tmp_path / "book.csv"
+    _book(source, 20, seed=8)
+    out = tmp_path / "out.parquet"
+    parts = tmp_path / "out.parquet.parts"
+    parts.mkdir()
+    (parts / "stray.arrow").write_text("not a part")
+    summary = score_book(source, out, default_engine(), as_of=EXAMPLES_AS_OF, resume=True)
+    assert (summary.rows_scored, summary.chunks_resumed) == (20, 0)
+    assert not parts.exists()
 
 
 def test_memory_stays_bounded_by_the_chunk(tmp_path: Path) -> None:
@@ -342,7 +365,43 @@ def test_a_facility_repeated_across_chunks_is_refused_wherever_it_falls(tmp_path
         outputs.append(pq.read_table(out))
         errors = (tmp_path / f"out-{chunk}.errors.csv").read_text()
         assert errors.count("duplicate_facility") == 2
+        assert not (tmp_path / f"out-{chunk}.parquet.parts").exists()
     assert outputs[0].equals(outputs[1])  # the same rows whatever the chunks
+    assert (tmp_path / "out-64.errors.csv").read_bytes() == (
+        tmp_path / "out-500.errors.csv"
+    ).read_bytes()
+
+
+def test_ids_across_chunks_are_found_from_the_hashes_taken_while_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A book with no id in two chunks is not read again; otherwise the ids sharing a
+    hash are told apart by their text, and each comes with the chunks it is in."""
+    import pandas as pd
+
+    from scoring.responses import reading
+
+    source = tmp_path / "ids.csv"
+    ids = ["A1", " A1 ", "B2", "", "  ", "C3", "D4", "C3", "E5", "B2"]
+    pd.DataFrame({"facility_id": ids, "x": range(len(ids))}).to_csv(source, index=False)
+
+    def hashes() -> list[np.ndarray]:
+        return [reading.chunk_id_hashes(raw.table) for raw in reading.iter_responses(source, 3)]
+
+    found = {"B2": (0, 3), "C3": (1, 2)}  # A1 is repeated within chunk 0 only
+    assert reading.ids_across_chunks(source, 3, hashes()) == found
+    monkeypatch.setattr(  # every id the same hash: the texts decide
+        reading, "id_hashes", lambda values: np.zeros(len(values), dtype=np.uint64)
+    )
+    assert reading.ids_across_chunks(source, 3, hashes()) == found
+
+    def unread(path: Path, rows: int) -> None:
+        raise AssertionError("the book was read again")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(reading, "_facility_ids", unread)
+    distinct = [np.array([1], np.uint64), np.array([2, 3], np.uint64)]
+    assert reading.ids_across_chunks(source, 3, distinct) == {}
 
 
 def test_repeated_ids_are_compared_as_validation_reads_them(

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import PoissonRegressor
 from sklearn.pipeline import make_pipeline
 
-from scoring import FeatureEncoder, Questionnaire, validate_document
+from scoring import AnswerEncoder, FeatureEncoder, Questionnaire, validate_document
 from tests.conftest import AS_OF, mini_document
 
 
@@ -37,6 +38,27 @@ def test_follows_the_scikit_learn_contract(mini: Questionnaire) -> None:
     assert encoder.transform(table).shape == (1, len(names))
     frame = FeatureEncoder(mini).set_output(transform="pandas").fit_transform(table)
     assert list(frame.columns) == list(names)
+
+
+def test_encodes_as_the_answer_encoder_it_holds(mini: Questionnaire) -> None:
+    table = pd.concat(
+        [_table(mini, records=100), _table(mini, records="unknown"), _table(mini, records=300)],
+        ignore_index=True,
+    )
+    fitted = FeatureEncoder(mini).fit(table)
+    plain = AnswerEncoder.learn(mini, table)
+    assert isinstance(fitted.answer_encoder_, AnswerEncoder)
+    assert fitted.unknown_fill_ == plain.unknown_fill == {"records": 200.0}
+    assert list(fitted.get_feature_names_out()) == list(plain.feature_names)
+    pd.testing.assert_frame_equal(fitted.feature_info_, plain.feature_info)
+    assert fitted.transform(table).tobytes() == plain.transform(table).tobytes()
+
+
+def test_an_unfitted_encoder_refuses_to_transform(mini: Questionnaire) -> None:
+    encoder = FeatureEncoder(mini)
+    assert not hasattr(encoder, "feature_names_out_")
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        encoder.transform(_table(mini))
 
 
 def test_is_usable_in_a_pipeline(mini: Questionnaire) -> None:

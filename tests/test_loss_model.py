@@ -304,7 +304,7 @@ def test_the_adaptive_stage_refits_only_what_the_lasso_kept(
     encoder = model.encoder(care)
     features = encoder.transform(history.responses.table)
     book_ = _TrainingBook(features, history.exposure, history.claims, history.source)
-    design = _Design.of(encoder.feature_info_, book_, seed=0)
+    design = _Design.of(encoder.feature_info, book_, seed=0)
     counts = history.claims["claims_ransomware"].to_numpy()
     frequency = model.perils[Peril.RANSOMWARE].frequency
     first = _fit(

@@ -20,6 +20,7 @@ PUBLIC = {
     "score",
     "score_applicant",
     "render_html",
+    "AnswerEncoder",
     "AnswerKind",
     "AnswerState",
     "Better",

@@ -1,4 +1,8 @@
-"""``carescore synth``, ``train`` and ``evaluate``: the synthetic book and the loss model."""
+"""``carescore synth``, ``train`` and ``evaluate``: the synthetic book and the loss model.
+
+Each command imports what it runs (training and evaluation bring in glum and
+scikit-learn), so the other commands start without them.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,7 @@ import typer
 from scoring.cli._common import QuestionnaireOption, choose_questionnaire, fail_input
 from scoring.errors import InputError
 from scoring.model.card import model_card
-from scoring.model.evaluation import evaluate_book
 from scoring.model.loss_model import load_model, save_model
-from scoring.model.training import file_fingerprint, train_book
-from scoring.synthetic.book import resolve_truth, synthetic_blocks, write_blocks
-from scoring.synthetic.truth import load_truth, truth_path
 
 
 def synth_command(
@@ -37,6 +37,9 @@ def synth_command(
     questionnaire: QuestionnaireOption = None,
 ) -> None:
     """Write a synthetic book of facility-years with claims, and its ground truth beside it."""
+    from scoring.synthetic.book import resolve_truth, synthetic_blocks, write_blocks
+    from scoring.synthetic.truth import load_truth, truth_path
+
     if output.suffix.lower() != ".parquet":
         raise typer.BadParameter(
             "the book is written as Parquet: use a .parquet file name", param_hint="--output"
@@ -77,6 +80,8 @@ def train_command(
     questionnaire: QuestionnaireOption = None,
 ) -> None:
     """Fit per-peril frequency and severity GLMs and write the model folder."""
+    from scoring.model.training import file_fingerprint, train_book
+
     target = choose_questionnaire(questionnaire)
     try:
         model = train_book(
@@ -111,6 +116,8 @@ def evaluate_command(
     questionnaire: QuestionnaireOption = None,
 ) -> None:
     """Evaluate a model on a book; compare with the ground truth when it lies beside the book."""
+    from scoring.model.evaluation import evaluate_book
+
     target = choose_questionnaire(questionnaire)
     try:
         loss_model = load_model(model, target)

@@ -1,94 +1,23 @@
-"""The feature encoder: validated answers -> a documented numeric matrix.
+"""The feature encoder: the answer encoding as a scikit-learn transformer.
 
-:class:`FeatureEncoder` follows the scikit-learn transformer contract. Its
-input is :attr:`Validation.table <scoring.responses.validation.Validation.table>`
-(question columns plus ``assessed_on``); its output has one column per feature,
-each traceable to a question id (``feature_info_``):
-
-========================  ==========================================  =====================
-encoding                  feature(s)                                  value
-========================  ==========================================  =====================
-ordinal (controls)        ``<id>``                                    0 = worst .. 1 = best
-one_hot (choices)         ``<id>=<code>`` for every code              0/1
-indicators (multiple)     ``<id>=<code>`` for every code              0/1
-log / log1p               ``<id>__log`` / ``<id>__log1p``             log(x) / log(1 + x)
-linear                    ``<id>``                                    x
-share (percent)           ``<id>__share``                             x / 100
-years_since (dates)       ``<id>__years``                             age at assessment
-========================  ==========================================  =====================
-
-Every control, whatever its kind, becomes one *level* between 0 (worst answer)
-and 1 (best answer), so "a better answer never raises expected loss" is one sign
-constraint per control for the loss model. A date control's level falls from 1
-(done on the assessment date) to 0 (``stale_after_years`` ago or longer).
-
-Missing answers (the validator has already put the worst answer in place of
-blank and unknown controls):
-
-* a control that does not apply is at its **best** level when the exposure it
-  protects is absent (no PACS -> PACS exposure is not a risk) or when the facility
-  answered "not applicable", and at its **worst** level when it does not apply
-  because the control it depends on is missing (no MDM -> no remote wipe);
-* a number that does not apply is 0 (no imaging -> 0 modalities); an "unknown"
-  number takes the median seen in ``fit`` and sets ``<id>__unknown`` to 1;
-* a choice that does not apply has all its indicators at 0.
+:class:`FeatureEncoder` follows the scikit-learn transformer contract (a learned
+step in a pipeline, clone-safe). The encodings themselves, and the rules for
+missing answers, are those of :class:`~scoring.features.encoding.AnswerEncoder`
+(see :mod:`scoring.features.encoding`), which it fits and delegates to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from scoring._arrow import to_mask, to_numpy
-from scoring.questionnaire import expression as ex
+from scoring.features.encoding import AnswerEncoder
 from scoring.questionnaire.definition import Question, Questionnaire
-from scoring.vocabulary import AnswerKind, Better, Encoding
-
-AS_OF_COLUMN = "assessed_on"
-_DAYS_PER_YEAR = 365.25
-_YEARS_CAP = 50.0
-
-
-def _arrow(column: pd.Series) -> pa.Array:
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        return pa.array(
-            column.to_numpy(dtype="datetime64[D]"), pa.date32(), mask=column.isna().to_numpy()
-        )
-    array = pa.array(column, from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-
-
-def _read_by_skip_logic(questionnaire: Questionnaire) -> frozenset[str]:
-    """The question ids some question's skip logic reads (expressions are parsed once)."""
-    return frozenset(
-        qid
-        for question in questionnaire.questions
-        if question.relevant is not None
-        for qid in ex.references(ex.parse(question.relevant))
-    )
-
-
-def _number_feature(question: Question, numbers: np.ndarray) -> np.ndarray:
-    """A number question's feature: the answers on the question's scale."""
-    encoding = question.effective_encoding
-    values: np.ndarray
-    if encoding is Encoding.LOG:
-        values = np.log(np.maximum(numbers, float(question.min or 1.0)))
-        return values
-    if encoding is Encoding.LOG1P:
-        values = np.log1p(np.maximum(numbers, 0.0))
-        return values
-    if encoding is Encoding.SHARE:
-        return numbers / 100.0
-    return numbers
 
 
 class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -101,6 +30,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     Attributes
     ----------
+    answer_encoder_ : AnswerEncoder
+        The fitted encoding, without scikit-learn (what the rating engine uses).
     feature_names_out_ : numpy.ndarray of str
         Feature names, in output order.
     feature_info_ : pandas.DataFrame
@@ -108,6 +39,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ``is_control``, ``perils``.
     unknown_fill_ : dict
         Median used for an "unknown" number, by question id (learned in ``fit``).
+    questionnaire_key_ : str
+        The key (``id@version``) of the questionnaire the encoder was fitted for.
 
     Examples
     --------
@@ -116,6 +49,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     >>> encoder.get_params()["questionnaire"].id
     'care_cyber'
     """
+
+    answer_encoder_: AnswerEncoder
 
     def __init__(self, questionnaire: Questionnaire | None = None) -> None:
         self.questionnaire = questionnaire
@@ -126,250 +61,62 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     ) -> FeatureEncoder:
         """A fitted encoder rebuilt from its learned state (as stored in a model file)."""
         encoder = cls(questionnaire)
-        encoder._set_layout(questionnaire)
-        encoder.unknown_fill_ = dict(unknown_fill)
+        encoder.answer_encoder_ = AnswerEncoder(questionnaire, unknown_fill)
         return encoder
 
-    def _set_layout(self, questionnaire: Questionnaire) -> None:
-        self.questionnaire_key_ = questionnaire.key
-        info = [row for q in questionnaire.questions for row in self._layout(q)]
-        self.feature_info_ = pd.DataFrame(
-            info, columns=["feature", "question_id", "encoding", "is_control", "perils"]
-        )
-        self.feature_names_out_ = self.feature_info_["feature"].to_numpy(dtype=object)
+    # -- fitted state, held by the answer encoder ------------------------------------------
+    @property
+    def feature_names_out_(self) -> np.ndarray:
+        return self._fitted().feature_names
+
+    @property
+    def feature_info_(self) -> pd.DataFrame:
+        return self._fitted().feature_info
+
+    @property
+    def unknown_fill_(self) -> dict[str, float]:
+        return self._fitted().unknown_fill
+
+    @property
+    def questionnaire_key_(self) -> str:
+        return self._fitted().questionnaire.key
 
     # -- scikit-learn contract -------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureEncoder:
         """Learn the feature layout and the fill values for unknown numbers."""
-        questionnaire = self._questionnaire()
-        self._check_columns(X, questionnaire)
+        encoder = AnswerEncoder.learn(self._questionnaire(), X)
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = len(X.columns)
-        self._set_layout(questionnaire)
-        self.refill(
-            np.empty((0, len(self.feature_names_out_))),
-            {qid: [values] for qid, values in self.fill_values(X).items()},
-        )
+        self.answer_encoder_ = encoder
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode answers; returns a float64 array of shape (n_rows, n_features)."""
-        check_is_fitted(self, "feature_names_out_")
+        encoder = self._fitted()
         questionnaire = self._questionnaire()
-        if questionnaire.key != self.questionnaire_key_:
+        if questionnaire.key != encoder.questionnaire.key:
             raise ValueError(
-                f"the encoder was fitted for {self.questionnaire_key_}; got {questionnaire.key}"
+                f"the encoder was fitted for {encoder.questionnaire.key}; got {questionnaire.key}"
             )
-        self._check_columns(X, questionnaire)
-        length = len(X)
-        as_of = self._as_of(X, questionnaire)
-        resolved: dict[str, pa.Array] = {}
-        best_env: dict[str, pa.Array] = {}  # only the answers some skip logic reads
-        read = _read_by_skip_logic(questionnaire)
-        out = np.empty((length, len(self.feature_names_out_)), dtype=np.float64, order="F")
-        position = 0
-        for question in questionnaire.questions:
-            column = _arrow(X[question.id])
-            relevant = self._relevant(question, resolved, length)
-            if question.control is not None:
-                column, best = self._resolve_control(
-                    question, column, relevant, best_env, as_of, length
-                )
-                if question.id in read:
-                    best_env[question.id] = (
-                        pa.repeat(best, length) if isinstance(best, pa.Scalar) else best
-                    )
-            elif question.id in read:
-                best_env[question.id] = column
-            resolved[question.id] = column
-            for block in self._encode(question, column, relevant, as_of):
-                out[:, position] = block
-                position += 1
-        return out
+        return encoder.transform(X)
 
     def control_level(self, question: Question, answer: Any, as_of: dt.date) -> float:
         """The level (0 worst .. 1 best) one answer to a control is encoded as.
 
-        The same encoding as :meth:`transform`, for one answer: remediation advice
-        uses it to price an improved answer without re-encoding every question.
+        See :meth:`AnswerEncoder.control_level
+        <scoring.features.encoding.AnswerEncoder.control_level>`.
         """
-        if question.control is None:
-            raise ValueError(f"{question.id} is not a control")
-        if question.kind is AnswerKind.DATE:
-            column = pa.array([answer], pa.date32())
-        elif question.is_numeric:
-            column = pa.array([answer], pa.float64())
-        else:
-            column = pa.array([answer], pa.string())
-        days = np.array([as_of], dtype="datetime64[D]")
-        (level,) = self._encode(question, column, np.ones(1, dtype=np.bool_), days)
-        return float(level[0])
+        return self._fitted().control_level(question, answer, as_of)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Feature names, each starting with the question id it comes from."""
-        check_is_fitted(self, "feature_names_out_")
-        return np.asarray(self.feature_names_out_, dtype=object)
-
-    # -- helpers ---------------------------------------------------------------------------
-    def _questionnaire(self) -> Questionnaire:
-        if self.questionnaire is not None:
-            return self.questionnaire
-        from scoring.questionnaire.loader import bundled_questionnaire
-
-        return bundled_questionnaire()
-
-    @staticmethod
-    def _check_columns(X: Any, questionnaire: Questionnaire) -> None:
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"X must be a pandas DataFrame of answers; got {type(X).__name__}")
-        missing = [q.id for q in questionnaire.questions if q.id not in X.columns]
-        if missing:
-            raise ValueError(
-                f"X lacks answer column(s) for {len(missing)} question(s): "
-                + ", ".join(missing[:5])
-            )
-
-    @staticmethod
-    def _as_of(X: pd.DataFrame, questionnaire: Questionnaire) -> np.ndarray:
-        if not any(q.kind is AnswerKind.DATE for q in questionnaire.questions):
-            return np.zeros(len(X), dtype="datetime64[D]")
-        if AS_OF_COLUMN not in X.columns:
-            raise ValueError(f"X needs an {AS_OF_COLUMN!r} column to age date answers")
-        days = pd.to_datetime(X[AS_OF_COLUMN]).to_numpy(dtype="datetime64[D]")
-        if np.isnat(days).any():
-            raise ValueError(f"{AS_OF_COLUMN!r} has missing dates")
-        return days
-
-    @staticmethod
-    def _layout(question: Question) -> list[tuple[str, str, str, bool, str]]:
-        encoding = question.effective_encoding
-        qid = question.id
-        perils = ",".join(p.value for p in question.control.perils) if question.control else ""
-        control = question.control is not None
-
-        def row(name: str) -> tuple[str, str, str, bool, str]:
-            return (name, qid, encoding.value, control, perils)
-
-        if encoding is Encoding.NONE:
-            return []
-        if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS):
-            return [row(f"{qid}={code}") for code in question.choice_codes]
-        suffix = {
-            Encoding.ORDINAL: "",
-            Encoding.LINEAR: "",
-            Encoding.LOG: "__log",
-            Encoding.LOG1P: "__log1p",
-            Encoding.SHARE: "__share",
-            Encoding.YEARS_SINCE: "" if control else "__years",
-        }[encoding]
-        rows = [row(qid + suffix)]
-        if question.is_numeric and not control and question.allow_unknown:
-            rows.append(row(f"{qid}__unknown"))
-        return rows
-
-    @staticmethod
-    def _relevant(question: Question, env: dict[str, pa.Array], length: int) -> np.ndarray:
-        if question.relevant is None:
-            return np.ones(length, dtype=np.bool_)
-        return ex.applies(question.relevant, env, length=length)
-
-    @staticmethod
-    def _best_and_worst(question: Question, as_of: np.ndarray) -> tuple[pa.Array, pa.Array]:
-        control = question.control
-        assert control is not None
-        if control.order is not None:
-            return pa.scalar(control.order[-1]), pa.scalar(control.order[0])
-        if control.better is Better.MORE_RECENT:
-            stale = math.ceil((control.stale_after_years or 1.0) * _DAYS_PER_YEAR)
-            return (
-                pa.array(as_of, pa.date32()),
-                pa.array((as_of - stale).astype("datetime64[D]"), pa.date32()),
-            )
-        kind = pa.int64() if question.kind is AnswerKind.INTEGER else pa.float64()
-        low, high = float(question.min or 0.0), float(question.max or 0.0)
-        best, worst = (high, low) if control.better is Better.HIGHER else (low, high)
-        cast = int if kind == pa.int64() else float
-        return pa.scalar(cast(best), kind), pa.scalar(cast(worst), kind)
-
-    def _resolve_control(
-        self,
-        question: Question,
-        column: pa.Array,
-        relevant: np.ndarray,
-        best_env: dict[str, pa.Array],
-        as_of: np.ndarray,
-        length: int,
-    ) -> tuple[pa.Array, pa.Array]:
-        """Fill a control's missing answers with its best or worst answer (see module doc).
-
-        ``relevant`` says where the control applies given the answers resolved so far.
-        """
-        best, worst = self._best_and_worst(question, as_of)
-        if column.type != best.type:
-            column = column.cast(best.type)
-        missing = to_mask(column.is_null())
-        if missing.any():
-            gated_by_control = np.zeros(length, dtype=np.bool_)
-            if question.relevant is not None:
-                applies_if_best = ex.applies(question.relevant, best_env, length=length)
-                gated_by_control = ~relevant & applies_if_best
-            fill = pc.if_else(pa.array(gated_by_control), worst, best)
-            column = pc.if_else(pa.array(missing), fill, column)
-        return column, best
-
-    def _encode(
-        self, question: Question, column: pa.Array, relevant: np.ndarray, as_of: np.ndarray
-    ) -> list[np.ndarray]:
-        encoding = question.effective_encoding
-        if encoding is Encoding.NONE:
-            return []
-        if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS):
-            # indicators of each distinct answer, spread over the rows
-            encoded = pc.dictionary_encode(column, null_encoding="encode")
-            rows = to_numpy(encoded.indices, np.intp)
-            distinct = encoded.dictionary.to_pylist()
-            chosen = [set((text or "").split(";")) for text in distinct]
-            return [
-                np.asarray([code in picked for picked in chosen], dtype=np.float64)[rows]
-                for code in question.choice_codes
-            ]
-        if question.control is not None and question.control.order is not None:
-            order = question.control.order
-            index = pc.index_in(column, value_set=pa.array(list(order), pa.string()))
-            return [to_numpy(index, np.float64) / (len(order) - 1)]
-        if question.kind is AnswerKind.DATE:
-            days = to_numpy(column, "datetime64[D]")
-            years = (as_of - days).astype(np.float64) / _DAYS_PER_YEAR
-            control = question.control
-            if control is not None:
-                cap = control.stale_after_years or 1.0
-                return [1.0 - np.clip(years, 0.0, cap) / cap]
-            years = np.where(np.isnan(years), 0.0, np.clip(years, 0.0, _YEARS_CAP))
-            return [years]
-        numbers = to_numpy(column, np.float64)
-        if question.control is not None:
-            low, high = float(question.min or 0.0), float(question.max or 1.0)
-            span = (high - low) or 1.0
-            level = np.clip((numbers - low) / span, 0.0, 1.0)
-            return [1.0 - level if question.control.better is Better.LOWER else level]
-        missing = np.isnan(numbers)
-        unknown = missing & relevant
-        numbers = np.where(unknown, self.unknown_fill_.get(question.id, 0.0), numbers)
-        numbers = np.where(missing & ~relevant, 0.0, numbers)
-        blocks = [_number_feature(question, numbers)]
-        if question.allow_unknown:
-            blocks.append(unknown.astype(np.float64))
-        return blocks
+        return np.asarray(self._fitted().feature_names, dtype=object)
 
     # -- fill values learned from a book read in parts -------------------------------------
     def fill_values(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """The numbers :meth:`fit` takes its fill values from, question by question: a
         book read in parts gathers them part by part (see :meth:`refill`)."""
-        return {
-            question.id: pd.to_numeric(X[question.id], errors="coerce").dropna().to_numpy()
-            for question in self._questionnaire().questions
-            if question.is_numeric and question.control is None and question.allow_unknown
-        }
+        return self._fitted().fill_values(X)
 
     def refill(self, features: np.ndarray, values: dict[str, list[np.ndarray]]) -> None:
         """Learn the fill values from the numbers of every part of a book (as gathered
@@ -379,17 +126,16 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         The encoder then holds the state :meth:`fit` on the whole book gives, and
         ``features`` are what it would have encoded.
         """
-        fill = {
-            qid: float(np.median(np.concatenate(parts))) if sum(map(len, parts)) else 0.0
-            for qid, parts in values.items()
-        }
-        names = {name: k for k, name in enumerate(self.feature_names_out_)}
-        for question in self._questionnaire().questions:
-            if question.id not in fill:
-                continue
-            value = names[self._layout(question)[0][0]]
-            unknown = names[f"{question.id}__unknown"]
-            rows = features[:, unknown] == 1.0
-            encoded = _number_feature(question, np.array([fill[question.id]]))[0]
-            features[rows, value] = encoded
-        self.unknown_fill_ = fill
+        self._fitted().refill(features, values)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _fitted(self) -> AnswerEncoder:
+        check_is_fitted(self, "answer_encoder_")
+        return self.answer_encoder_
+
+    def _questionnaire(self) -> Questionnaire:
+        if self.questionnaire is not None:
+            return self.questionnaire
+        from scoring.questionnaire.loader import bundled_questionnaire
+
+        return bundled_questionnaire()

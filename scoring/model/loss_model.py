@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scoring._files import file_sha256, read_document
 from scoring._resources import data_dir
 from scoring.errors import InputError, Issue
-from scoring.features.encoder import FeatureEncoder
+from scoring.features.encoding import AnswerEncoder
 from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Peril, Reason
 
@@ -118,15 +118,15 @@ class LossModel(_Strict):
             for peril, m in self.perils.items()
         }
 
-    def encoder(self, questionnaire: Questionnaire) -> FeatureEncoder:
-        """The fitted feature encoder this model expects."""
+    def encoder(self, questionnaire: Questionnaire) -> AnswerEncoder:
+        """The answer encoder this model expects (with the fill values it was trained with)."""
         if questionnaire.key != f"{self.questionnaire.id}@{self.questionnaire.version}":
             raise ValueError(
                 f"model {self.model_id} was trained for {self.questionnaire.id}@"
                 f"{self.questionnaire.version}; got {questionnaire.key}"
             )
-        encoder = FeatureEncoder.from_state(questionnaire, self.unknown_fill)
-        if tuple(encoder.get_feature_names_out()) != self.features:
+        encoder = AnswerEncoder(questionnaire, self.unknown_fill)
+        if tuple(encoder.feature_names) != self.features:
             raise ValueError(
                 f"model {self.model_id} expects other features than {questionnaire.key} produces"
             )

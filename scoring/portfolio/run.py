@@ -5,9 +5,19 @@ and scores them on threads (:func:`~scoring.portfolio.batch.score_chunk`). Each
 chunk's scored rows and errors are kept as a *part* (an Arrow file) in a work folder
 beside the output (``<output>.parts/``), written aside and renamed when complete,
 and are added, in book order, to the output and the errors file, which are written
-under names ending ``.partial`` (:class:`BookFiles`). When every chunk is done and
-the input has not changed, both are renamed into place, a manifest is written
-beside the output, and the work folder is removed. An interrupted run leaves no
+under names ending ``.partial`` (:class:`BookFiles`).
+
+A facility id on more than one row is refused on every row it is on. Within a
+chunk, validation sees it; across chunks, each chunk's id hashes are kept as the
+book is read (8 bytes a row), and when a book has ids in more than one chunk, the
+chunks holding them are scored again knowing those ids, and the output and errors
+file are made again from the parts - the files any chunking gives.
+
+When every chunk is done and the input has not changed, the output and errors file
+are renamed into place, a manifest is written beside the output, and the work
+folder is removed. The input's sha256 (part of what makes a run the same run, for
+``resume``) is taken on a thread while the book is read, and no part is written
+before it is. An interrupted run leaves no
 file that looks complete; ``resume=True`` keeps the parts of the same input and
 settings and scores only the chunks that are missing, so the final files are the
 same as an uninterrupted run's.
@@ -28,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -44,7 +55,12 @@ from scoring.portfolio.batch import (
     score_chunk,
 )
 from scoring.rating.engine import RatingEngine
-from scoring.responses.reading import RawResponses, iter_responses, repeated_facility_ids
+from scoring.responses.reading import (
+    RawResponses,
+    chunk_id_hashes,
+    ids_across_chunks,
+    iter_responses,
+)
 from scoring.responses.validation import ISSUE_COLUMNS
 from scoring.vocabulary import Reason
 
@@ -261,12 +277,16 @@ def run_settings(
 
 
 def parts_folder(output: Path, settings: dict[str, Any], resume: bool) -> tuple[Path, bool]:
-    """The work folder for this output; kept only when resuming the very same run."""
+    """The work folder for this output; kept only when resuming the very same run.
+
+    A folder without its settings has no parts (they are written after the settings,
+    :func:`write_settings`), so there is nothing to resume in it; it is started afresh.
+    """
     parts = output.with_name(output.name + ".parts")
     state = parts / "settings.json"
-    if resume and state.is_file() and json.loads(state.read_text()) == settings:
-        return parts, True
-    if resume and parts.exists():
+    if resume and state.is_file():
+        if json.loads(state.read_text()) == settings:
+            return parts, True
         raise InputError(
             [
                 Issue(
@@ -277,11 +297,27 @@ def parts_folder(output: Path, settings: dict[str, Any], resume: bool) -> tuple[
                 )
             ]
         )
+    fresh_parts_folder(output)
+    write_settings(parts, settings)
+    return parts, False
+
+
+def fresh_parts_folder(output: Path) -> Path:
+    """An empty work folder for this output (an unfinished run's is removed)."""
+    parts = output.with_name(output.name + ".parts")
     if parts.exists():
         shutil.rmtree(parts)
     parts.mkdir(parents=True)
-    state.write_text(json.dumps(settings, indent=1, sort_keys=True))
-    return parts, False
+    return parts
+
+
+def write_settings(parts: Path, settings: dict[str, Any]) -> None:
+    """The settings of the run a work folder belongs to, written before any part."""
+
+    def write(aside: Path) -> None:
+        aside.write_text(json.dumps(settings, indent=1, sort_keys=True), encoding="utf-8")
+
+    atomic_write(parts / "settings.json", write)
 
 
 def score_book(
@@ -303,7 +339,7 @@ def score_book(
     Chunks are read in order and scored by ``threads`` threads (most of the work
     runs outside Python's lock: two threads kept 1.75-1.8 cores busy); at most
     ``threads + 1`` chunks are held at once. The output does not depend on the
-    number of threads.
+    number of threads, nor on the chunks a repeated facility id falls in.
 
     Raises
     ------
@@ -319,26 +355,10 @@ def score_book(
     errors = errors or errors_path_for(output)
     seconds = tally.seconds
     clock = time.perf_counter()
-    stamp = file_stamp(source)
-    # the input hashed on a thread while its facility ids are read (both mostly run
-    # outside Python's lock)
-    with ThreadPoolExecutor(1) as aside:
-        digest = aside.submit(file_sha256, source)
-        repeated = repeated_facility_ids(source, chunk_rows)
-        input_sha256 = digest.result()
-    settings = run_settings(
-        engine, source, chunk_rows, limit, retention, as_of, input_sha256=input_sha256, stamp=stamp
+    settle = functools.partial(
+        run_settings, engine, source, chunk_rows, limit, retention, as_of, stamp=file_stamp(source)
     )
-    parts, resumed = parts_folder(output, settings, resume)
-    score = functools.partial(
-        _score_part,
-        engine,
-        parts,
-        as_of=as_of,
-        limit=limit,
-        retention=retention,
-        repeated=repeated,
-    )
+    hashes: list[np.ndarray] = []  # each chunk's facility-id hashes, to find repeated ids
     pending: collections.deque[tuple[int, Future[_Part]]] = collections.deque()
     files = BookFiles(output, errors)
 
@@ -356,10 +376,26 @@ def score_book(
 
     # parallel by chunk: matrix products stay on one core each (BLAS's own threads
     # would compete with the chunks' threads for the same cores, and lose time)
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+    with (
+        ThreadPoolExecutor(1) as aside,
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(threads) as pool,
+    ):
         try:
+            ready: Future[dict[str, Any]] = Future()
+            if resume:  # parts are kept only for the same input: it is hashed first
+                settings = settle()
+                parts, resumed = parts_folder(output, settings, resume)
+                ready.set_result(settings)
+            else:  # the input is hashed, and the settings written, while it is read
+                parts, resumed = fresh_parts_folder(output), False
+                ready = aside.submit(_settled, parts, settle)
+            score = functools.partial(
+                _score_part, engine, parts, ready, as_of=as_of, limit=limit, retention=retention
+            )
             for index, raw in enumerate(iter_responses(source, chunk_rows)):
                 seconds["read"] += time.perf_counter() - clock
+                hashes.append(chunk_id_hashes(raw.table))
                 if resumed and has_parts(parts, index):
                     tally.reused += 1
                     done: Future[_Part] = Future()
@@ -373,11 +409,57 @@ def score_book(
                 clock = time.perf_counter()
             while pending:
                 collect()
-            return finish_book(files, parts, source, engine, settings, tally)
+            shared = ids_across_chunks(source, chunk_rows, hashes)
+            if shared:
+                _rescore(source, chunk_rows, shared, pool, score, threads)
+                files.abort()
+                files = BookFiles(output, errors)
+                tally.rows_scored = _rebuild(files, parts, tally.chunks)
+            return finish_book(files, parts, source, engine, ready.result(), tally)
         except BaseException:
             pool.shutdown(cancel_futures=True)
             files.abort()
             raise
+
+
+def _settled(parts: Path, settle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    settings = settle()
+    write_settings(parts, settings)
+    return settings
+
+
+def _rescore(
+    source: Path,
+    chunk_rows: int,
+    shared: dict[str, tuple[int, ...]],
+    pool: ThreadPoolExecutor,
+    score: Callable[..., _Part],
+    threads: int,
+) -> None:
+    """Score again, knowing every id found in more than one chunk, the chunks those ids
+    are in: their parts become those of a run that knew them from the start."""
+    redo = {index for chunks in shared.values() for index in chunks}
+    repeated = frozenset(shared)
+    running: collections.deque[Future[_Part]] = collections.deque()
+    for index, raw in enumerate(iter_responses(source, chunk_rows)):
+        if index in redo:
+            running.append(pool.submit(score, index, raw, repeated))
+            while len(running) > threads:
+                running.popleft().result()
+        if index == max(redo):
+            break
+    for future in running:
+        future.result()
+
+
+def _rebuild(files: BookFiles, parts: Path, chunks: int) -> int:
+    """The output and errors file made again from every chunk's parts; rows scored."""
+    scored_rows = 0
+    for index in range(chunks):
+        scored, errors = (read_part(part_path(parts, kind, index)) for kind in KINDS)
+        files.add(scored, errors)
+        scored_rows += scored.num_rows
+    return scored_rows
 
 
 @dataclass(frozen=True)
@@ -394,21 +476,24 @@ class _Part:
 def _score_part(
     engine: RatingEngine,
     parts: Path,
+    ready: Future[dict[str, Any]],
     index: int,
     raw: RawResponses,
+    repeated: frozenset[str] = frozenset(),
     *,
     as_of: dt.date,
     limit: str | None,
     retention: str | None,
-    repeated: frozenset[str],
 ) -> _Part:
-    """Score one chunk and write its scored and errors parts."""
+    """Score one chunk and write its scored and errors parts (once the run's settings
+    are written: ``ready``)."""
     clock = time.perf_counter()
     result: ChunkResult = score_chunk(
         engine, raw, as_of=as_of, limit=limit, retention=retention, repeated=repeated
     )
     errors = errors_table(result.errors)
     scored = time.perf_counter()
+    ready.result()
     write_part(errors, part_path(parts, "errors", index))
     write_part(result.scored, part_path(parts, "scored", index))
     return _Part(result.scored, errors, scored - clock, time.perf_counter() - scored)

@@ -6,7 +6,7 @@ one row of a boolean matrix, and a batch of scenarios is rated by
 :meth:`RatingEngine.rate` like any other rows: caps, the minimum premium, tiers
 and knockouts apply to every scenario exactly as to the applicant. An improved
 answer changes one feature - the control's level, which
-:meth:`FeatureEncoder.control_level` gives with the encoder's own code - and the
+:meth:`AnswerEncoder.control_level` gives with the encoder's own code - and the
 verdict of the rules that read it, which the engine evaluates with the rules'
 own expressions.
 """

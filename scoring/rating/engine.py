@@ -23,7 +23,7 @@ from scipy.special import ndtr
 
 from scoring._arrow import to_mask
 from scoring._files import file_sha256
-from scoring.features.encoder import FeatureEncoder
+from scoring.features.encoding import AnswerEncoder
 from scoring.model.loss_model import MODEL_FILE, LossModel, load_model
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Questionnaire
@@ -146,8 +146,8 @@ class RatingEngine:
         self.remediation = remediation
         self.model_sha256 = model_sha256
         self.plan_sha256 = plan_sha256
-        self.encoder: FeatureEncoder = model.encoder(questionnaire)
-        info = self.encoder.feature_info_
+        self.encoder: AnswerEncoder = model.encoder(questionnaire)
+        info = self.encoder.feature_info
         self.feature_questions: np.ndarray = info["question_id"].to_numpy(dtype=object)
         self.is_class: np.ndarray = np.isin(self.feature_questions, list(plan.class_questions))
         self.means = np.asarray(model.feature_means, dtype=np.float64)
@@ -442,7 +442,7 @@ class RatingEngine:
     # -- controls as levels ----------------------------------------------------------------
     @cached_property
     def feature_index(self) -> dict[str, int]:
-        return {str(name): i for i, name in enumerate(self.encoder.get_feature_names_out())}
+        return {str(name): i for i, name in enumerate(self.encoder.feature_names)}
 
     def control_level(self, question_id: str, answer: Any, as_of: dt.date) -> float:
         """The feature value (0 worst .. 1 best) the model reads for one control answer."""

@@ -564,8 +564,7 @@ def repeated_facility_ids(path: Path, rows: int) -> frozenset[str]:
     hashes = [id_hashes(ids) for ids in _facility_ids(path, rows)]
     if not hashes:
         return frozenset()
-    ordered = np.sort(np.concatenate(hashes))
-    shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    shared = _repeats(np.concatenate(hashes))
     if not shared.size:
         return frozenset()
     seen: set[str] = set()
@@ -576,6 +575,40 @@ def repeated_facility_ids(path: Path, rows: int) -> frozenset[str]:
                 repeated.add(text)
             seen.add(text)
     return frozenset(repeated)
+
+
+def chunk_id_hashes(table: pa.Table) -> np.ndarray:
+    """The distinct hashes (:func:`id_hashes`) of a chunk's facility ids, as validation
+    reads the ids (trimmed; blank ones are not ids)."""
+    return np.unique(id_hashes(facility_ids(table)))
+
+
+def ids_across_chunks(
+    path: Path, rows: int, hashes: list[np.ndarray]
+) -> dict[str, tuple[int, ...]]:
+    """Facility ids found in more than one chunk of ``rows`` rows, with the chunks
+    (numbered from 0) each is in.
+
+    ``hashes`` holds each chunk's :func:`chunk_id_hashes`, taken as the book was read,
+    so a book with no id in two chunks is not read again; otherwise only the facility
+    ids are read again and the ids whose hashes are shared are compared as text.
+    """
+    shared = _repeats(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
+    if not shared.size:
+        return {}
+    chunks_of: dict[str, set[int]] = {}
+    for index, ids in enumerate(_facility_ids(path, rows)):
+        if not np.isin(hashes[index], shared).any():
+            continue
+        for text in ids.filter(pa.array(np.isin(id_hashes(ids), shared))).to_pylist():
+            chunks_of.setdefault(text, set()).add(index)
+    return {text: tuple(sorted(c)) for text, c in chunks_of.items() if len(c) > 1}
+
+
+def _repeats(hashes: np.ndarray) -> np.ndarray:
+    """The values found more than once in an array, sorted."""
+    ordered = np.sort(hashes)
+    return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -603,13 +636,18 @@ def id_hashes(ids: pa.Array) -> np.ndarray:
     return hashes
 
 
+def facility_ids(table: pa.Table) -> pa.Array:
+    """A chunk's trimmed, non-blank facility ids, as validation reads them."""
+    if "facility_id" not in table.column_names:
+        return pa.array([], pa.string())
+    text = pc.utf8_trim_whitespace(table.column("facility_id").combine_chunks())
+    return pc.filter(text, pc.fill_null(pc.not_equal(text, ""), False))
+
+
 def _facility_ids(path: Path, rows: int) -> Iterator[pa.Array]:
-    """Each chunk's trimmed, non-blank facility ids, as validation reads them."""
+    """Each chunk's facility ids (:func:`facility_ids`)."""
     for raw in iter_responses(path, rows, columns=("facility_id",)):
-        if "facility_id" not in raw.table.column_names:
-            return
-        text = pc.utf8_trim_whitespace(raw.table.column("facility_id").combine_chunks())
-        yield pc.filter(text, pc.fill_null(pc.not_equal(text, ""), False))
+        yield facility_ids(raw.table)
 
 
 def iter_responses(

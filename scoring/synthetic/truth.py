@@ -2,7 +2,7 @@
 
 The truth is data (``models/synthetic-truth/<questionnaire>.yaml``): for each
 peril, a book-average claim frequency and claim size with their sources, and
-relativities of features of the :class:`~scoring.features.encoder.FeatureEncoder`.
+relativities of features of the :class:`~scoring.features.encoding.AnswerEncoder`.
 :func:`resolve` turns it into intercepts and coefficient vectors, calibrated on a
 fixed reference book so that the same file always gives the same truth.
 """
