@@ -12,6 +12,14 @@ from numpy.typing import NDArray
 Mask = NDArray[np.bool_]
 
 
+def single(column: pa.ChunkedArray) -> pa.Array:
+    """A chunked column as one array: its only chunk when it has one (no copy, which
+    ``combine_chunks`` would make), else its chunks joined."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks()
+
+
 def to_mask(array: Any) -> Mask:
     """A boolean pyarrow array as a numpy mask; nulls count as False."""
     filled = pc.fill_null(array, False)

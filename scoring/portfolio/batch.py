@@ -215,15 +215,15 @@ def score_chunk(
     )
     if not rows.size:
         return ChunkResult(book_schema(fixes).empty_table(), error_frame, raw.table.num_rows)
-    table = validation.table.iloc[rows]
-    kept = answers.iloc[rows].reset_index(drop=True)
+    table = validation.table if everyone else validation.table.iloc[rows]
+    kept = answers if everyone else answers.iloc[rows].reset_index(drop=True)
     features = engine.encoder.transform(table)
     env = engine.rule_env(kept)
     rating = engine.rate(features, engine.rule_hits(env, len(rows)), limits[rows], retentions[rows])
     fix_names, fix_picks, fix_savings = _best_fix_picks(engine, kept, features, rating, fixes)
     scored = _book_rows(
         engine,
-        facilities.iloc[rows],
+        facilities if everyone else facilities.iloc[rows],
         rating,
         limit_codes if everyone else limit_codes.take(pa.array(rows)),
         retention_codes if everyone else retention_codes.take(pa.array(rows)),

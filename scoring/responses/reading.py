@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from scoring._arrow import single
 from scoring._files import decode_text, parse_json, parse_yaml, read_bytes
 from scoring.errors import InputError, Issue
 from scoring.vocabulary import Reason
@@ -354,7 +355,8 @@ def _skip(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBat
 
 
 def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """Group record batches into tables of ``rows`` rows (the last may be shorter)."""
+    """Group record batches into tables of ``rows`` rows (the last may be shorter), each
+    column in one piece (so that the chunk's scoring does not copy it again)."""
     pending: list[pa.RecordBatch] = []
     count = 0
     for batch in batches:
@@ -363,10 +365,10 @@ def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]
             pending.append(batch.slice(0, take))
             batch, count = batch.slice(take), count + take
             if count == rows:
-                yield pa.Table.from_batches(pending)
+                yield pa.Table.from_batches(pending).combine_chunks()
                 pending, count = [], 0
     if pending:
-        yield pa.Table.from_batches(pending)
+        yield pa.Table.from_batches(pending).combine_chunks()
 
 
 def _excel_text(cell: Any) -> str | None:
@@ -640,7 +642,7 @@ def facility_ids(table: pa.Table) -> pa.Array:
     """A chunk's trimmed, non-blank facility ids, as validation reads them."""
     if "facility_id" not in table.column_names:
         return pa.array([], pa.string())
-    text = pc.utf8_trim_whitespace(table.column("facility_id").combine_chunks())
+    text = pc.utf8_trim_whitespace(single(table.column("facility_id")))
     return pc.filter(text, pc.fill_null(pc.not_equal(text, ""), False))
 
 

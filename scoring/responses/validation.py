@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring._arrow import to_mask, to_numpy
+from scoring._arrow import single, to_mask, to_numpy
 from scoring.errors import InputError, Issue
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Migration, Question, Questionnaire
@@ -274,7 +274,7 @@ def _resolve_version(raw: RawResponses, questionnaire: Questionnaire) -> Migrati
                 )
             )
             continue
-        values = _distinct(table[key].combine_chunks())
+        values = _distinct(single(table[key]))
         if len(values) > 1:
             shown = ", ".join("(blank)" if v is None else v for v in values[:5])
             issues.append(
@@ -541,7 +541,7 @@ def validate(
     length = raw.table.num_rows
     sink = _Sink(length)
     migration = _resolve_version(raw, questionnaire)
-    columns = {name: raw.table[name].combine_chunks() for name in raw.table.column_names}
+    columns = {name: single(raw.table[name]) for name in raw.table.column_names}
     if migration is not None:
         columns = _migrate(columns, migration, sink)
     _check_columns(raw, list(columns), questionnaire)
