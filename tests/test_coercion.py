@@ -264,6 +264,25 @@ def test_a_remembered_coercion_equals_a_fresh_one(cells: list[str | None]) -> No
         assert again.values.to_pylist()[len(cells) :] == fresh.values.to_pylist()
 
 
+@given(
+    st.lists(st.sampled_from([None, "yes", "No", " n/a ", "3", "x"]), max_size=12),
+    st.lists(st.sampled_from([None, "yes", "no", "unknown", "3", "y"]), max_size=12),
+)
+def test_a_column_looked_up_among_the_last_column_s_texts_is_coerced_as_alone(
+    first: list[str | None], second: list[str | None]
+) -> None:
+    """A chunk whose texts are looked up among the previous chunk's (which may hold
+    texts it does not) is coerced exactly as when it comes first."""
+    from scoring.responses import coercion
+
+    for question in (YES_NO, CHOICE, INTEGER, DATE, MULTI):
+        coercion._memo.clear()
+        coercion._known_texts.clear()
+        alone = coerce(pa.array(second, pa.string()), question)
+        coerce(pa.array(first, pa.string()), question)
+        assert _same(alone, coerce(pa.array(second, pa.string()), question))
+
+
 def test_remembered_coercions_are_told_apart_by_question() -> None:
     cells = pa.array(["yes", "unknown", " Not sure ", None], pa.string())
     for _ in range(2):

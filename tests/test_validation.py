@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from scoring import (
@@ -44,6 +45,28 @@ def test_a_blank_control_is_its_worst_answer_and_flagged(mini: Questionnaire) ->
     assert set(flagged["question_id"]) == {"backup_level", "patch_days"}
     assert set(flagged["severity"]) == {Severity.WARNING.value}
     assert result.states.loc[0, "backup_level"] == AnswerState.UNANSWERED
+
+
+def test_without_warnings_the_issues_are_the_errors_and_nothing_else_changes(
+    mini: Questionnaire,
+) -> None:
+    from scoring import synthetic_responses, validate
+    from scoring.responses.reading import RawResponses
+
+    table = synthetic_responses(mini, 300, seed=3, as_of=AS_OF, blank_share=0.1)
+    beds = table.column("beds").to_pylist()
+    beds[7] = "many"  # an error among the warnings
+    table = table.set_column(table.schema.get_field_index("beds"), "beds", pa.array(beds))
+    raw = RawResponses(table=table, source="book.csv", first_row=2)
+    full = validate(raw, mini, as_of=AS_OF)
+    errors_only = validate(raw, mini, as_of=AS_OF, warnings=False)
+    assert (full.issues["severity"] == Severity.WARNING.value).any()
+    expected = full.issues[full.issues["severity"] == Severity.ERROR.value]
+    assert errors_only.issues.equals(expected.reset_index(drop=True))
+    assert errors_only.answers.equals(full.answers)
+    assert errors_only.states.equals(full.states)
+    assert (errors_only.valid == full.valid).all()
+    assert not full.valid[7]
 
 
 def test_an_unknown_date_control_is_one_staleness_period_old(mini: Questionnaire) -> None:

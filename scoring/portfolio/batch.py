@@ -187,7 +187,7 @@ def score_chunk(
     book, so that a duplicate is refused whichever chunks its rows fall in.
     """
     plan = engine.plan
-    validation = validate(raw, engine.questionnaire, as_of=as_of, repeated=repeated)
+    validation = validate(raw, engine.questionnaire, as_of=as_of, repeated=repeated, warnings=False)
     answers, facilities = validation.answers, validation.facilities
     limit_codes, limits, limit_ok = _layer_amounts(
         engine, answers, "requested_limit", limit, plan.limits, plan.default_limit

@@ -143,15 +143,42 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     texts, so the rules run on those few.
     """
     raw = pc.cast(raw, pa.string()) if raw.type != pa.string() else raw
-    encoded = pc.dictionary_encode(raw, null_encoding="encode")
+    encoded = _distinct_texts(raw, question)
     rows = to_numpy(encoded.indices, np.intp)
     distinct = _coerce_remembered(encoded.dictionary, question)
+    failures = []
+    for failure in distinct.failures:
+        mask = failure.mask[rows]
+        if mask.any():  # a remembered text this column does not hold fails no row
+            failures.append(Failure(mask, failure.reason, failure.message, failure.allowed))
     return Coerced(
         values=_spread(distinct.values, encoded, rows, raw),
         states=distinct.states[rows],
-        failures=[Failure(f.mask[rows], f.reason, f.message, f.allowed) for f in distinct.failures],
+        failures=failures,
         never=None if distinct.never is None else distinct.never[rows],
     )
+
+
+def _distinct_texts(raw: pa.Array, question: Question) -> pa.DictionaryArray:
+    """The column as indices into distinct texts (a null among them for blank cells).
+
+    A column of few texts is looked up among the texts the question's last such
+    column held - the chunks of a book repeat them, and a lookup in a small set costs
+    about half of finding the distinct texts anew; a column with another text is
+    encoded anew. The texts may then include some the column does not hold, which
+    no row points to.
+    """
+    known = _known_texts.get(id(question))
+    if known is not None and known[0] is question:
+        index = pc.index_in(raw, value_set=known[1], skip_nulls=False)
+        if index.null_count == 0:
+            return pa.DictionaryArray.from_arrays(index, known[1])
+    encoded: pa.DictionaryArray = pc.dictionary_encode(raw, null_encoding="encode")
+    if len(encoded.dictionary) <= _REMEMBERED_TEXTS:
+        if len(_known_texts) >= _REMEMBERED:
+            _known_texts.clear()
+        _known_texts[id(question)] = (question, encoded.dictionary)
+    return encoded
 
 
 def _spread(values: pa.Array, encoded: pa.Array, rows: np.ndarray, raw: pa.Array) -> pa.Array:
@@ -178,6 +205,8 @@ chunks of a book repeat the same few texts (yes, no, a choice code, a blank)."""
 _REMEMBERED = 4096
 """Coercions remembered before the memo is cleared."""
 _memo: dict[tuple[int, tuple[str | None, ...]], tuple[Question, Coerced]] = {}
+_known_texts: dict[int, tuple[Question, pa.Array]] = {}
+"""The distinct texts of each question's last column of few texts (see _distinct_texts)."""
 
 
 def _coerce_remembered(texts: pa.Array, question: Question) -> Coerced:

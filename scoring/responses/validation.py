@@ -176,6 +176,8 @@ class _Sink:
     """Collects issues column-wise: one block of rows per rule that failed."""
 
     length: int
+    warnings: bool = True
+    """False: only errors are kept."""
     blocks: list[_Block] = field(default_factory=list)
 
     def add(
@@ -190,6 +192,8 @@ class _Sink:
         order: int = 0,
         severity: Severity = Severity.ERROR,
     ) -> None:
+        if severity is not Severity.ERROR and not self.warnings:
+            return
         rows = np.flatnonzero(mask)
         if rows.size == 0:
             return
@@ -508,6 +512,7 @@ def validate(
     *,
     as_of: dt.date,
     repeated: frozenset[str] = frozenset(),
+    warnings: bool = True,
 ) -> Validation:
     """Apply every rule of ``questionnaire`` to ``raw`` responses.
 
@@ -525,6 +530,10 @@ def validate(
         Facility ids that occur more than once in the whole book, when ``raw`` is
         one chunk of it: their rows are refused as duplicates, as they would be in
         one table.
+    warnings : bool, default True
+        False keeps only errors in ``issues`` (a book's batch run writes only the
+        errors, and a book with blank answers has many warnings). The answers and
+        verdicts are the same either way.
 
     Returns
     -------
@@ -539,7 +548,7 @@ def validate(
     """
     source = raw.source
     length = raw.table.num_rows
-    sink = _Sink(length)
+    sink = _Sink(length, warnings)
     migration = _resolve_version(raw, questionnaire)
     columns = {name: single(raw.table[name]) for name in raw.table.column_names}
     if migration is not None:
