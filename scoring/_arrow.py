@@ -22,6 +22,8 @@ def single(column: pa.ChunkedArray) -> pa.Array:
 
 def to_mask(array: Any) -> Mask:
     """A boolean pyarrow array as a numpy mask; nulls count as False."""
+    if getattr(array, "null_count", None) == 0:  # nothing to fill (most masks)
+        return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.bool_)
     filled = pc.fill_null(array, False)
     return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.bool_)
 

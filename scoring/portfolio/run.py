@@ -439,6 +439,7 @@ def _rescore(
     """Score again, knowing every id found in more than one chunk, the chunks those ids
     are in: their parts become those of a run that knew them from the start."""
     redo = {index for chunks in shared.values() for index in chunks}
+    last = max(redo)
     repeated = frozenset(shared)
     running: collections.deque[Future[_Part]] = collections.deque()
     for index, raw in enumerate(iter_responses(source, chunk_rows)):
@@ -446,7 +447,7 @@ def _rescore(
             running.append(pool.submit(score, index, raw, repeated))
             while len(running) > threads:
                 running.popleft().result()
-        if index == max(redo):
+        if index == last:
             break
     for future in running:
         future.result()
