@@ -3,8 +3,9 @@
 The public API is everything listed in ``__all__``; modules whose names start
 with an underscore, and names not listed here, may change without notice.
 
-The names of training, evaluation and the synthetic book (which bring in
-scikit-learn and glum) are imported on first use, so scoring starts without them.
+The names of training, evaluation, claims histories and the synthetic book (which
+bring in scikit-learn and glum) are imported on first use, so scoring starts
+without them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from scoring.errors import (
     RatingPlanError,
 )
 from scoring.features.encoding import AnswerEncoder
-from scoring.model.claims_history import ClaimsHistory, read_claims_history
 from scoring.model.loss_model import LossModel, default_model_dir, load_model, save_model
 from scoring.questionnaire.definition import (
     Choice,
@@ -68,6 +68,7 @@ from scoring.vocabulary import (
 
 if TYPE_CHECKING:
     from scoring.features.encoder import FeatureEncoder
+    from scoring.model.claims_history import ClaimsHistory, read_claims_history
     from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
     from scoring.model.training import train, train_book
     from scoring.synthetic.book import synthetic_book, write_book
@@ -75,6 +76,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ClaimsHistory": "scoring.model.claims_history",
+    "read_claims_history": "scoring.model.claims_history",
     "FeatureEncoder": "scoring.features.encoder",
     "evaluate": "scoring.model.evaluation",
     "evaluate_book": "scoring.model.evaluation",

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scoring.cli._common import EXIT_INVALID, EXIT_USAGE, fail_input
 from scoring.errors import InputError
-from scoring.portfolio.compare import Comparison, compare_books
-from scoring.portfolio.dislocation_csv import write_dislocation_csv
-from scoring.portfolio.dislocation_html import write_dislocation_html
 from scoring.report._words import money
+
+if TYPE_CHECKING:
+    from scoring.portfolio.compare_result import Comparison
 
 _BOOK_HELP = "output of carescore batch (.parquet or .csv)"
 
@@ -56,6 +56,11 @@ def compare_command(
     if cap is not None and not 0 < cap <= 1:
         typer.echo(f"error: --cap must be greater than 0 and at most 1; got {cap:g}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    # imported here: scoring a book does not need the comparison and its reports
+    from scoring.portfolio.compare import compare_books
+    from scoring.portfolio.dislocation_csv import write_dislocation_csv
+    from scoring.portfolio.dislocation_html import write_dislocation_html
+
     try:
         comparison = compare_books(before, after, cap=cap, movers=movers)
     except InputError as exc:
