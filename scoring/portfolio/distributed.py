@@ -40,7 +40,6 @@ from scoring.errors import DefinitionError, InputError, Issue
 from scoring.portfolio.batch import score_chunk
 from scoring.portfolio.run import (
     CHUNK_ROWS,
-    KINDS,
     BookFiles,
     BookSummary,
     Progress,
@@ -52,7 +51,7 @@ from scoring.portfolio.run import (
     has_parts,
     part_path,
     parts_folder,
-    read_part,
+    read_parts,
     run_settings,
     write_part,
 )
@@ -456,7 +455,7 @@ def score_book_on_dask(
             chunk, future = pending.popleft()
             if future is None:
                 tally.reused += 1
-                scored, error_table = (read_part(part_path(parts, k, chunk.index)) for k in KINDS)
+                scored, error_table = read_parts(parts, chunk.index)
             else:
                 kind, value = future.result()
                 if kind != "scored":

@@ -160,6 +160,12 @@ def read_part(path: Path) -> pa.Table:
         return pa.ipc.open_file(source).read_all()
 
 
+def read_parts(parts: Path, index: int) -> tuple[pa.Table, pa.Table]:
+    """A finished chunk's scored rows and errors, as its parts hold them."""
+    scored, errors = (read_part(part_path(parts, kind, index)) for kind in KINDS)
+    return scored, errors
+
+
 def has_parts(parts: Path, index: int) -> bool:
     """Whether a chunk's scored and errors parts are both complete."""
     return all(part_path(parts, kind, index).is_file() for kind in KINDS)
@@ -257,15 +263,16 @@ def run_settings(
     retention: str | None,
     as_of: dt.date,
     *,
-    input_sha256: str | None = None,
     stamp: list[int] | None = None,
 ) -> dict[str, Any]:
-    """What makes a run the same run: its input, model, plan and settings. The input's
-    sha256 and stamp are taken here unless given (the stamp taken before the hash)."""
+    """What makes a run the same run: its input, model, plan and settings. The input is
+    hashed here; its stamp is taken here unless given, and before the hash, so that a
+    change while it is hashed shows when the run ends."""
+    stamp = stamp or file_stamp(source)
     return {
         "input": str(source),
-        "input_sha256": input_sha256 or file_sha256(source),
-        "stamp": stamp or file_stamp(source),
+        "input_sha256": file_sha256(source),
+        "stamp": stamp,
         "model_sha256": engine.model_sha256,
         "rating_plan_sha256": engine.plan_sha256,
         "chunk_rows": chunk_rows,
@@ -399,7 +406,7 @@ def score_book(
                 if resumed and has_parts(parts, index):
                     tally.reused += 1
                     done: Future[_Part] = Future()
-                    done.set_result(_Part(*(read_part(part_path(parts, k, index)) for k in KINDS)))
+                    done.set_result(_Part(*read_parts(parts, index)))
                     pending.append((raw.table.num_rows, done))
                 else:
                     pending.append((raw.table.num_rows, pool.submit(score, index, raw)))
@@ -457,7 +464,7 @@ def _rebuild(files: BookFiles, parts: Path, chunks: int) -> int:
     """The output and errors file made again from every chunk's parts; rows scored."""
     scored_rows = 0
     for index in range(chunks):
-        scored, errors = (read_part(part_path(parts, kind, index)) for kind in KINDS)
+        scored, errors = read_parts(parts, index)
         files.add(scored, errors)
         scored_rows += scored.num_rows
     return scored_rows

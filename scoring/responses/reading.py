@@ -571,11 +571,10 @@ def repeated_facility_ids(path: Path, rows: int) -> frozenset[str]:
         return frozenset()
     seen: set[str] = set()
     repeated: set[str] = set()
-    for ids in _facility_ids(path, rows):
-        for text in ids.filter(pa.array(np.isin(id_hashes(ids), shared))).to_pylist():
-            if text in seen:
-                repeated.add(text)
-            seen.add(text)
+    for _, text in _ids_hashed_as(path, rows, shared):
+        if text in seen:
+            repeated.add(text)
+        seen.add(text)
     return frozenset(repeated)
 
 
@@ -599,12 +598,21 @@ def ids_across_chunks(
     if not shared.size:
         return {}
     chunks_of: dict[str, set[int]] = {}
+    for index, text in _ids_hashed_as(path, rows, shared, hashes):
+        chunks_of.setdefault(text, set()).add(index)
+    return {text: tuple(sorted(c)) for text, c in chunks_of.items() if len(c) > 1}
+
+
+def _ids_hashed_as(
+    path: Path, rows: int, shared: np.ndarray, hashes: list[np.ndarray] | None = None
+) -> Iterator[tuple[int, str]]:
+    """The facility ids whose hashes are among ``shared``, read again, each with its
+    chunk; the chunks whose ``hashes`` (when known) hold none of them are skipped."""
     for index, ids in enumerate(_facility_ids(path, rows)):
-        if not np.isin(hashes[index], shared).any():
+        if hashes is not None and not np.isin(hashes[index], shared).any():
             continue
         for text in ids.filter(pa.array(np.isin(id_hashes(ids), shared))).to_pylist():
-            chunks_of.setdefault(text, set()).add(index)
-    return {text: tuple(sorted(c)) for text, c in chunks_of.items() if len(c) > 1}
+            yield index, text
 
 
 def _repeats(hashes: np.ndarray) -> np.ndarray:
