@@ -192,6 +192,7 @@ def test_a_truncated_last_line_writes_nothing(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     assert not out.exists()
     assert not (tmp_path / "out.errors.csv").exists()
+    assert not (tmp_path / "out.parquet.parts").exists()
 
 
 def test_a_book_that_changes_while_read_writes_nothing(tmp_path: Path) -> None:
@@ -209,6 +210,7 @@ def test_a_book_that_changes_while_read_writes_nothing(tmp_path: Path) -> None:
             source, out, default_engine(), as_of=EXAMPLES_AS_OF, chunk_rows=50, progress=touch
         )
     assert not out.exists()
+    assert not (tmp_path / "out.parquet.parts").exists()
 
 
 def test_a_model_that_fails_verification_scores_nothing(tmp_path: Path) -> None:

@@ -388,8 +388,10 @@ def score_book(
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(threads) as pool,
     ):
+        ready: Future[dict[str, Any]] = Future()
+        parts: Path | None = None
+        resumed = False
         try:
-            ready: Future[dict[str, Any]] = Future()
             if resume:  # parts are kept only for the same input: it is hashed first
                 settings = settle()
                 parts, resumed = parts_folder(output, settings, resume)
@@ -423,9 +425,15 @@ def score_book(
                 files = BookFiles(output, errors)
                 tally.rows_scored = _rebuild(files, parts, tally.chunks)
             return finish_book(files, parts, source, engine, ready.result(), tally)
-        except BaseException:
+        except BaseException as exc:
             pool.shutdown(cancel_futures=True)
             files.abort()
+            if isinstance(exc, InputError) and parts is not None and not resumed:
+                # an input that cannot be scored leaves no work folder: resuming it would
+                # fail again. The settings are written first, or not at all (cancelled).
+                if not ready.cancel():
+                    ready.exception()
+                shutil.rmtree(parts, ignore_errors=True)
             raise
 
 
