@@ -27,10 +27,10 @@ PORTFOLIO = EXAMPLES / "portfolio.csv"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    # threads in this process: starts in a second, and the workers import this checkout
+    # the scheduler's web server on a free port: another cluster may hold the default one
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as connected,
     ):

@@ -169,9 +169,10 @@ def _dask_client(stack: contextlib.ExitStack, scheduler: str | None, workers: in
     try:
         if scheduler is not None:
             return stack.enter_context(Client(scheduler))  # type: ignore[no-untyped-call]
+        # the scheduler's web server on a free port, so that two local runs do not collide
         cluster = stack.enter_context(
             LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=workers, threads_per_worker=1, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, dashboard_address=":0"
             )
         )
         return stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
