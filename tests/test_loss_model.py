@@ -132,6 +132,10 @@ def test_evaluation_reports_every_peril_against_the_truth(
     features = {r["feature"] for r in ransomware["relativities"]}
     assert "rdp_exposed" in features
     assert len(ransomware["calibration_by_decile"]) == 10
+    # the challenger, the GLM and the oracle on the same held-out facilities
+    for result in report["challenger"]["perils"].values():
+        assert set(result["poisson_deviance"]) == {"glm", "challenger", "oracle"}
+        assert result["clearly_better"] in (True, False)
     # the truth's expected claims by the model's deciles: the same deciles, no claims noise
     against_truth = ransomware["oracle"]["expected_by_model_decile"]
     assert [d["count"] for d in against_truth] == [
@@ -229,6 +233,9 @@ def test_cli_train_reproduces_the_model_bit_for_bit_and_evaluates(
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert report["rows"] == 8000
+    challenger = report["challenger"]
+    assert challenger["fit_rows"] + challenger["scored_rows"] == 8000
+    assert "challenger" in result.output
 
 
 def test_cli_refuses_a_bad_book_with_exit_1(book: Path, tmp_path: Path) -> None:
@@ -398,7 +405,7 @@ def test_evaluation_gives_each_relativity_a_standard_error(
     model: LossModel, care: Questionnaire, book: Path
 ) -> None:
     history = read_claims_history(book, care, as_of=AS_OF)
-    report = evaluate(model, history, care, oracle=oracle_beside(book, history))
+    report = evaluate(model, history, care, oracle=oracle_beside(book, history), challenger=False)
     for result in report["perils"].values():
         rows = [r for r in result["relativities"] if r["part"] != "claim shape"]
         assert all(r["standard_error"] > 0 for r in rows)
@@ -431,9 +438,15 @@ def test_a_standard_error_is_for_the_training_books_number_of_claims(
     bigger = model.training.model_copy(
         update={"claims": {p: 4 * n for p, n in model.training.claims.items()}}
     )
-    errors = _relativity_errors(evaluate(model, history, care, oracle=oracle))
+    errors = _relativity_errors(evaluate(model, history, care, oracle=oracle, challenger=False))
     halved = _relativity_errors(
-        evaluate(model.model_copy(update={"training": bigger}), history, care, oracle=oracle)
+        evaluate(
+            model.model_copy(update={"training": bigger}),
+            history,
+            care,
+            oracle=oracle,
+            challenger=False,
+        )
     )
     assert halved.keys() == errors.keys()
     for key, error in errors.items():
@@ -447,6 +460,7 @@ def test_a_book_evaluated_in_chunks_gives_the_report_of_the_whole(
     whole = evaluate(model, history, care, oracle=oracle_beside(book, history))
     chunked = evaluate_book(model, book, care, chunk_rows=1_500, plots=tmp_path)
     assert chunked["rows"] == whole["rows"] == 8_000
+    assert chunked["challenger"] == whole["challenger"]  # the same split, the same fits
     for peril, result in whole["perils"].items():
         other = chunked["perils"][peril]
         assert {k: v for k, v in other.items() if k != "relativities"} == {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -114,6 +114,14 @@ def evaluate_command(
         ),
     ],
     questionnaire: QuestionnaireOption = None,
+    challenger: Annotated[
+        bool,
+        typer.Option(
+            "--challenger/--no-challenger",
+            help="Also fit gradient-boosted Poisson trees on half the facilities and compare "
+            "them with the model on the others.",
+        ),
+    ] = True,
 ) -> None:
     """Evaluate a model on a book; compare with the ground truth when it lies beside the book."""
     from scoring.model.evaluation import evaluate_book
@@ -121,7 +129,7 @@ def evaluate_command(
     target = choose_questionnaire(questionnaire)
     try:
         loss_model = load_model(model, target)
-        report = evaluate_book(loss_model, book, target, plots=output)
+        report = evaluate_book(loss_model, book, target, plots=output, challenger=challenger)
     except InputError as exc:
         fail_input(exc, as_json=False)
     output.mkdir(parents=True, exist_ok=True)
@@ -139,4 +147,25 @@ def evaluate_command(
             f"{'-' if oracle_gini is None else f'{oracle_gini:.3f}':>6} "
             f"{result['d_squared']:>6.3f}"
         )
+    if "challenger" in report:
+        _echo_challenger(report["challenger"])
     typer.echo(f"wrote {output / 'evaluation.json'} and plots", err=True)
+
+
+def _echo_challenger(found: dict[str, Any]) -> None:
+    """The challenger's Poisson deviance and Gini beside the model's, peril by peril."""
+    typer.echo(
+        f"\nchallenger (gradient-boosted trees, fitted on {found['fit_rows']:,} facility-years, "
+        f"compared on {found['scored_rows']:,})"
+    )
+    typer.echo(f"{'peril':<18} {'deviance':>9} {'model':>9} {'gini':>6} {'model':>6}  verdict")
+    for peril, result in found["perils"].items():
+        if "poisson_deviance" not in result:
+            typer.echo(f"{peril:<18} {result.get('note', '')}")
+            continue
+        deviance, gini = result["poisson_deviance"], result["gini"]
+        verdict = "clearly better: see evaluation.json" if result["clearly_better"] else "no"
+        typer.echo(
+            f"{peril:<18} {deviance['challenger']:>9.5f} {deviance['glm']:>9.5f} "
+            f"{gini['challenger']:>6.3f} {gini['glm']:>6.3f}  {verdict}"
+        )

@@ -5,7 +5,9 @@ synthetic book, the oracle), Gamma deviance of claim sizes, Tweedie deviance of
 losses, ordered Lorenz curves and Gini (model, oracle, random), total predicted
 against observed claims, calibration by decile of prediction, by facility type
 and by size band; and, where the truth is known, each fitted relativity against
-the true one. Results are a JSON-ready dict and PNG plots.
+the true one; and, on a declared share of the book, a challenger (gradient-boosted
+Poisson trees, :mod:`scoring.model.challenger`) beside the GLM and the oracle. Results
+are a JSON-ready dict and PNG plots.
 
 A book is read and encoded in chunks (:func:`evaluate_book`): each chunk leaves
 only a few numbers per row and peril, and the sums the relativities need, so a
@@ -30,6 +32,7 @@ from pydantic import ValidationError
 from scoring._files import read_document
 from scoring.errors import InputError, Issue
 from scoring.model import metrics
+from scoring.model.challenger import Challenger
 from scoring.model.claims_history import BOOK_AS_OF, ClaimsHistory, iter_claims_history
 from scoring.model.loss_model import LossModel
 from scoring.model.plots import plot_calibration, plot_lorenz
@@ -151,9 +154,21 @@ class _Level:
 class _Gathered:
     """An evaluation gathered chunk by chunk; :meth:`report` finishes it."""
 
-    def __init__(self, model: LossModel, questionnaire: Questionnaire, truth: ResolvedTruth | None):
+    def __init__(
+        self,
+        model: LossModel,
+        questionnaire: Questionnaire,
+        truth: ResolvedTruth | None,
+        *,
+        challenger: bool = True,
+    ):
         self.model = model
         self.encoder = model.encoder(questionnaire)
+        self.challenger = None
+        if challenger:
+            info = self.encoder.feature_info.set_index("feature")
+            is_control = info.loc[list(model.features), "is_control"].to_numpy(dtype=bool)
+            self.challenger = Challenger(list(model.features), is_control)
         self.truth = truth
         self.index = {name: i for i, name in enumerate(model.features)}
         self.perils = {peril: _Peril() for peril in Peril}
@@ -202,6 +217,17 @@ class _Gathered:
                 gathered.information = information
             else:
                 gathered.information += information
+        if self.challenger is not None:
+            self.challenger.add(
+                features,
+                exposure,
+                history.facility_id,
+                counts={p: g.counts[-1] for p, g in self.perils.items()},
+                glm={p: g.expected[-1] for p, g in self.perils.items()},
+                oracle=None
+                if oracle is None
+                else {p: g.true_expected[-1] for p, g in self.perils.items()},
+            )
         if oracle is None:
             return
         self.weighted += exposure @ features
@@ -251,6 +277,8 @@ class _Gathered:
                     plots / f"calibration-{peril.value}.png",
                     f"{peril.value}: observed and predicted claims by decile",
                 )
+        if self.challenger is not None:
+            report["challenger"] = self.challenger.report()
         return report
 
     def _relativities(self, peril: Peril, expected_claims: float) -> list[dict[str, Any]]:
@@ -487,9 +515,13 @@ def evaluate(
     *,
     oracle: Oracle | None = None,
     plots: Path | None = None,
+    challenger: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate ``model`` on ``history`` (held in memory); write plots into ``plots`` when given."""
-    gathered = _Gathered(model, questionnaire, None if oracle is None else oracle.truth)
+    """Evaluate ``model`` on ``history`` (held in memory); write plots into ``plots`` when
+    given; without ``challenger``, no challenger is fitted."""
+    gathered = _Gathered(
+        model, questionnaire, None if oracle is None else oracle.truth, challenger=challenger
+    )
     gathered.add(history, None if oracle is None else oracle.frames)
     return gathered.report(plots)
 
@@ -502,8 +534,13 @@ def evaluate_book(
     as_of: dt.date = BOOK_AS_OF,
     plots: Path | None = None,
     chunk_rows: int = EVALUATION_CHUNK_ROWS,
+    challenger: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the book at ``book``, read in chunks of ``chunk_rows`` rows.
+
+    With ``challenger`` (the default), gradient-boosted Poisson trees are fitted on
+    :data:`~scoring.model.challenger.FIT_SHARE` of the book's facilities and compared
+    with the GLM (and the oracle) on the others (the report's ``challenger``).
 
     The ground truth ``carescore synth`` writes beside a book is read along with it, in
     the same row order (as ``synth`` writes it); the report then compares the model with
@@ -518,7 +555,7 @@ def evaluate_book(
     files = _truth_files(book)
     truth = None if files is None else _load_truth(files[1])
     truth_rows = None if files is None else _TruthRows(files[0], chunk_rows)
-    gathered = _Gathered(model, questionnaire, truth)
+    gathered = _Gathered(model, questionnaire, truth, challenger=challenger)
     for history in iter_claims_history(book, questionnaire, chunk_rows, as_of=as_of):
         oracle = None
         if truth_rows is not None:
