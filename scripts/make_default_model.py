@@ -45,24 +45,31 @@ def main() -> None:
     parser.add_argument("--holdout-facilities", type=int, default=200_000)
     parser.add_argument("--holdout-years", type=int, default=5)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        help="Keep the trained model; evaluate it again and rewrite its card.",
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="carescore-default-"))
     train_book, holdout = work / "train.parquet", work / "holdout.parquet"
     size = ["--facilities", str(args.facilities), "--years", str(args.years)]
     held = ["--facilities", str(args.holdout_facilities), "--years", str(args.holdout_years)]
-    run("synth", *size, "--seed", str(TRAIN_SEED), "-o", str(train_book))
+    if not args.evaluate_only:
+        run("synth", *size, "--seed", str(TRAIN_SEED), "-o", str(train_book))
     run("synth", *held, "--seed", str(HOLDOUT_SEED), "-o", str(holdout))
-    run(
-        "train",
-        str(train_book),
-        "-o",
-        str(MODEL),
-        "--model-id",
-        "care-cyber-default",
-        "--seed",
-        str(FIT_SEED),
-        "--synthetic",
-    )
+    if not args.evaluate_only:
+        run(
+            "train",
+            str(train_book),
+            "-o",
+            str(MODEL),
+            "--model-id",
+            "care-cyber-default",
+            "--seed",
+            str(FIT_SEED),
+            "--synthetic",
+        )
     run("evaluate", str(holdout), "-m", str(MODEL), "-o", str(MODEL / "evaluation"))
     report = json.loads((MODEL / "evaluation" / "evaluation.json").read_text())
     model = load_model(MODEL)

@@ -96,3 +96,39 @@ def test_explain_difference_names_a_threshold_in_one_feature() -> None:
     assert found["features"][0]["share"] > 0.5
     assert found["features"][1]["share"] < 0.01
     assert found["interactions"] == []
+
+
+def test_the_model_card_shows_the_challenger_beside_the_model() -> None:
+    from scoring.model.card import evaluation_summary
+
+    peril = {
+        "observed_claims": 10,
+        "predicted_claims": 10.0,
+        "predicted_over_observed": 1.0,
+        "gini": 0.5,
+        "d_squared": 0.1,
+        "calibration_by_decile": [],
+    }
+    challenger = {
+        "fit_share": 0.5,
+        "fit_rows": 1_000,
+        "scored_rows": 1_000,
+        "perils": {
+            "ransomware": {
+                "poisson_deviance": {"glm": 0.05, "challenger": 0.04, "oracle": 0.039},
+                "gini": {"glm": 0.5, "challenger": 0.6, "oracle": 0.61},
+                "clearly_better": True,
+                "explanation": {
+                    "features": [{"feature": "days_to_patch_critical", "share": 0.7}],
+                    "interactions": [{"features": ["a", "b"], "share": 0.1}],
+                },
+            },
+            "email_fraud": {"fit_claims": 0, "note": "no claims to fit on"},
+        },
+    }
+    report = {"rows": 2_000, "perils": {"ransomware": peril}, "challenger": challenger}
+    summary = evaluation_summary(report, book="holdout.parquet")
+    row = next(line for line in summary.splitlines() if line.startswith("| ransomware | 0.05"))
+    assert "| yes | days_to_patch_critical, a x b |" in row
+    assert "| email_fraud | - | - | - | no claims to fit on |" in summary
+    assert "Challenger" not in evaluation_summary({**report, "challenger": None}, book="b")

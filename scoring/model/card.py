@@ -141,7 +141,42 @@ def evaluation_summary(report: dict[str, object], *, book: str) -> str:
         "Plots and the full report (calibration by decile, facility type and size "
         "band; every relativity against the truth) are in `evaluation/`.",
     ]
+    challenger = report.get("challenger")
+    if isinstance(challenger, dict) and challenger.get("perils"):
+        lines += ["", *_challenger_summary(challenger)]
     return "\n".join(lines)
+
+
+def _challenger_summary(challenger: dict[str, Any]) -> list[str]:
+    """The challenger's comparison with the GLMs, as Markdown lines."""
+    lines = [
+        f"**Challenger.** Gradient-boosted Poisson trees, never rising in a control, fitted "
+        f"on {challenger['fit_rows']:,} facility-years of {challenger['fit_share']:.0%} of the "
+        f"held-out facilities and compared with the model on {challenger['scored_rows']:,} "
+        "facility-years of the others (Poisson deviance per facility-year and Gini; the "
+        "challenger is clearly better when its deviance is lower by over 2.576 standard "
+        "errors of the difference, summed by facility).",
+        "",
+        "| peril | deviance: model / challenger / oracle | Gini: model / challenger / oracle "
+        "| challenger clearly better | what explains the difference |",
+        "|---|---|---|---|---|",
+    ]
+    for peril, result in challenger["perils"].items():
+        if "poisson_deviance" not in result:
+            lines.append(f"| {peril} | - | - | - | {result.get('note', '')} |")
+            continue
+        deviance, gini = result["poisson_deviance"], result["gini"]
+        found = result.get("explanation", {})
+        named = [row["feature"] for row in found.get("features", [])[:3]] + [
+            " x ".join(row["features"]) for row in found.get("interactions", [])[:3]
+        ]
+        lines.append(
+            f"| {peril} | {deviance['glm']:.5f} / {deviance['challenger']:.5f} / "
+            f"{deviance.get('oracle', float('nan')):.5f} | {gini['glm']:.3f} / "
+            f"{gini['challenger']:.3f} / {gini.get('oracle', float('nan')):.3f} | "
+            f"{'yes' if result['clearly_better'] else 'no'} | {', '.join(named) or '-'} |"
+        )
+    return lines
 
 
 def _close(relativities: list[dict[str, Any]]) -> int:
