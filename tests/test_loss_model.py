@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -475,6 +476,18 @@ def test_a_book_evaluated_in_chunks_gives_the_report_of_the_whole(
                 close = key in ("fitted", "error", "standard_error")
                 assert theirs[key] == (pytest.approx(value, rel=1e-4) if close else value)
     assert (tmp_path / "calibration-vendor_outage.png").is_file()
+
+
+@pytest.mark.parametrize("kept", [".truth.parquet", ".truth.json"])
+def test_half_a_truth_beside_a_book_is_refused(
+    model: LossModel, care: Questionnaire, book: Path, tmp_path: Path, kept: str
+) -> None:
+    moved = tmp_path / "book.parquet"
+    shutil.copy(book, moved)
+    shutil.copy(book.with_suffix(kept), moved.with_suffix(kept))
+    missing = "book.truth.json" if kept == ".truth.parquet" else "book.truth.parquet"
+    with pytest.raises(InputError, match=rf"is incomplete: {re.escape(missing)} is missing"):
+        evaluate_book(model, moved, care, challenger=False)
 
 
 def test_the_truth_must_follow_the_book_row_for_row(

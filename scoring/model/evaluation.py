@@ -66,8 +66,20 @@ class Oracle:
 
 
 def _truth_files(book: Path) -> tuple[Path, Path] | None:
+    """The two files of the ground truth ``carescore synth`` writes beside a book, or None
+    when neither is there; one without the other is refused (evaluating without the
+    oracle would pass for an insurer's own book)."""
     frames, truth = book.with_suffix(".truth.parquet"), book.with_suffix(".truth.json")
-    return (frames, truth) if frames.is_file() and truth.is_file() else None
+    if frames.is_file() and truth.is_file():
+        return frames, truth
+    for found, missing in ((frames, truth), (truth, frames)):
+        if found.is_file():
+            raise _uncovered(
+                found,
+                f"is incomplete: {missing.name} is missing; restore it to evaluate against "
+                f"the truth, or move {found.name} away to evaluate without it",
+            )
+    return None
 
 
 def _uncovered(path: Path, what: str) -> InputError:
