@@ -19,6 +19,7 @@ from scoring.cli._common import (
     parse_as_of,
 )
 from scoring.errors import InputError
+from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.intake import validate_file
 from scoring.vocabulary import Severity
 
@@ -46,9 +47,22 @@ def validate_command(
         int,
         typer.Option("--max-issues", min=0, help="Issues to list in text output (JSON lists all)."),
     ] = 200,
+    claims: Annotated[
+        bool,
+        typer.Option(
+            "--claims",
+            help="FILE is a claims-history book (for carescore train): check all of it.",
+        ),
+    ] = False,
 ) -> None:
-    """Validate responses: exit 0 when every facility is valid, 1 otherwise."""
+    """Validate responses: exit 0 when every facility is valid, 1 otherwise.
+
+    With --claims, FILE is a book in the claims-history format: every rule of the format
+    and every answer is checked over the whole book, and every problem is listed.
+    """
     target = choose_questionnaire(questionnaire)
+    if claims:
+        _validate_claims(file, target, as_json=as_json, max_issues=max_issues)
     day = parse_as_of(as_of)
     try:
         result = validate_file(file, target, as_of=day)
@@ -86,5 +100,39 @@ def validate_command(
         f"[{target.key}"
         + (f", migrated from {result.migrated_from}" if result.migrated_from else "")
         + "]"
+    )
+    raise typer.Exit(code)
+
+
+def _validate_claims(file: Path, target: Questionnaire, *, as_json: bool, max_issues: int) -> None:
+    """``validate --claims``: a whole claims-history book checked; exit 0 or 1."""
+    from scoring.model.claims_history import check_claims_history
+
+    try:
+        check = check_claims_history(file, target)
+    except InputError as exc:
+        fail_input(exc, as_json=as_json)
+    code = EXIT_OK if check.is_valid else EXIT_INVALID
+    if as_json:
+        echo_json(
+            {
+                "source": check.source,
+                "questionnaire": target.key,
+                "valid": check.is_valid,
+                "rows": check.rows,
+                "issues": [i.to_dict() for i in check.issues],
+                "unlisted_errors": check.unlisted,
+            }
+        )
+        raise typer.Exit(code)
+    for issue in check.issues[:max_issues]:
+        typer.echo(issue_line(issue))
+    hidden = len(check.issues) - max_issues + check.unlisted
+    if hidden > 0:
+        typer.echo(f"... and {hidden:,} more issue(s)")
+    verdict = "valid" if check.is_valid else "INVALID"
+    typer.echo(
+        f"{check.source}: {verdict} claims history - {check.rows:,} facility-years read; "
+        f"{len(check.issues) + check.unlisted:,} problem(s) [{target.key}]"
     )
     raise typer.Exit(code)

@@ -33,7 +33,7 @@ from scoring.errors import InputError, Issue
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses, iter_responses, read_responses
 from scoring.responses.validation import Validation, validate
-from scoring.vocabulary import Peril, Reason
+from scoring.vocabulary import Peril, Reason, Severity
 
 BOOK_COLUMNS = ("facility_id", "policy_year", "exposure")
 BOOK_AS_OF = dt.date(2100, 1, 1)
@@ -65,15 +65,27 @@ class ClaimsHistory:
         return len(self.exposure)
 
 
-def _problem(source: str, column: str, message: str, rows: np.ndarray, first_row: int) -> Issue:
-    example = int(np.flatnonzero(rows)[0]) + first_row
-    return Issue(
-        Reason.OUT_OF_RANGE,
-        f"{message} in {int(rows.sum()):,} row(s), e.g. row {example}",
-        source=source,
-        question_id=column,
-        row=example,
-    )
+@dataclass(frozen=True)
+class _Finding:
+    """One rule of the format broken: in which column, how, on how many rows, an example."""
+
+    column: str
+    message: str
+    rows: int
+    example: int
+
+    def issue(self, source: str) -> Issue:
+        return Issue(
+            Reason.OUT_OF_RANGE,
+            f"{self.message} in {self.rows:,} row(s), e.g. row {self.example}",
+            source=source,
+            question_id=self.column,
+            row=self.example,
+        )
+
+
+def _problem(column: str, message: str, rows: np.ndarray, first_row: int) -> _Finding:
+    return _Finding(column, message, int(rows.sum()), int(np.flatnonzero(rows)[0]) + first_row)
 
 
 def read_claims_history(
@@ -118,28 +130,115 @@ def iter_claims_history(
         _refuse_repeats(pa.chunked_array(keys), first_rows, str(path))
 
 
+CHECK_CHUNK_ROWS = 250_000
+"""Facility-years read and checked at a time by :func:`check_claims_history`."""
+MAX_LISTED = 10_000
+"""Most answer errors :func:`check_claims_history` keeps (the rest are counted)."""
+
+
+@dataclass(frozen=True)
+class ClaimsCheck:
+    """Every problem of a claims-history book: the format's rules, each with the rows
+    it fails on and an example row, and the answers' errors, row by row."""
+
+    source: str
+    rows: int
+    """Facility-years read."""
+    issues: tuple[Issue, ...]
+    """The format's problems first, then the answers' errors (at most ``MAX_LISTED``)."""
+    unlisted: int
+    """Answer errors beyond ``MAX_LISTED``, counted only."""
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.issues
+
+
+def check_claims_history(
+    path: Path,
+    questionnaire: Questionnaire,
+    *,
+    as_of: dt.date = BOOK_AS_OF,
+    rows: int = CHECK_CHUNK_ROWS,
+) -> ClaimsCheck:
+    """Check a whole book in the claims-history format and list every problem.
+
+    Where :func:`read_claims_history` stops at the first chunk with a problem, this
+    reads the whole book (in chunks of ``rows``): each rule of the format broken, with
+    how many facility-years break it over the book and the first of them, and every
+    answer that fails validation.
+
+    Raises
+    ------
+    InputError
+        The book cannot be read, or misses a column of the format (then nothing else
+        can be checked).
+    """
+    findings: dict[tuple[str, str], _Finding] = {}
+    answers: list[Issue] = []
+    unlisted = read = 0
+    keys: list[pa.Array] = []
+    first_rows: list[int] = []
+    source = str(path)
+    for raw in iter_responses(path, rows):
+        first_row = raw.first_row or 1
+        found, numbers = _check_numbers(raw.table, raw.source, first_row)
+        for finding in found:  # the same rule over the whole book: rows added, first example
+            key = (finding.column, finding.message)
+            seen = findings.get(key)
+            findings[key] = (
+                finding
+                if seen is None
+                else _Finding(seen.column, seen.message, seen.rows + finding.rows, seen.example)
+            )
+        responses = _validated(raw.table, numbers, questionnaire, as_of, raw.source, first_row)
+        # a facility-year on two rows is the format's rule, checked over the whole book
+        # (validation sees one chunk): the answers' own account of it is left out
+        errors = [
+            issue
+            for issue in responses.issue_list(Severity.ERROR)
+            if issue.reason is not Reason.DUPLICATE_FACILITY
+        ]
+        room = max(MAX_LISTED - len(answers), 0)
+        answers += errors[:room]
+        unlisted += len(errors[room:])
+        keys.append(pa.array(responses.table["facility_id"], pa.string()))
+        first_rows.append(first_row)
+        read += raw.table.num_rows
+    if len(keys) > 1:
+        repeated = _repeats(pa.chunked_array(keys), first_rows)
+        if repeated is not None:  # over the whole book: it counts those within a chunk too
+            findings[(repeated.column, repeated.message)] = repeated
+    return ClaimsCheck(
+        source=source,
+        rows=read,
+        issues=(*(found.issue(source) for found in findings.values()), *answers),
+        unlisted=unlisted,
+    )
+
+
 def _refuse_repeats(keys: pa.ChunkedArray, first_rows: list[int], source: str) -> None:
+    found = _repeats(keys, first_rows)
+    if found is not None:
+        raise InputError([found.issue(source)])
+
+
+def _repeats(keys: pa.ChunkedArray, first_rows: list[int]) -> _Finding | None:
+    """Facility-years on more than one row of a book read in chunks (each chunk's first
+    row in ``first_rows``)."""
     counts = pc.value_counts(keys)
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     if not len(repeated):
-        return
+        return None
     rows = pc.is_in(keys, value_set=repeated).to_numpy(zero_copy_only=False)
     starts = np.cumsum([0, *(len(chunk) for chunk in keys.chunks)])
     first = int(np.flatnonzero(rows)[0])
     chunk = int(np.searchsorted(starts, first, side="right")) - 1
     example = first_rows[chunk] + first - int(starts[chunk])
-    raise InputError(
-        [
-            Issue(
-                Reason.OUT_OF_RANGE,
-                "the same facility and policy year on more than one row "
-                f"in {int(rows.sum()):,} row(s), e.g. row {example}",
-                source=source,
-                question_id="policy_year",
-                row=example,
-            )
-        ]
-    )
+    return _Finding(_REPEATED[0], _REPEATED[1], int(rows.sum()), example)
+
+
+_REPEATED = ("policy_year", "the same facility and policy year on more than one row")
 
 
 def claims_history_from_table(
@@ -151,84 +250,10 @@ def claims_history_from_table(
     first_row: int = 1,
 ) -> ClaimsHistory:
     """Check a book held as a table of text (or typed) columns; see :func:`read_claims_history`."""
-    missing = [c for c in (*BOOK_COLUMNS, *claim_columns()) if c not in table.column_names]
-    if missing:
-        raise InputError(
-            [
-                Issue(
-                    Reason.MISSING_COLUMN,
-                    f"column {name!r} is missing from the book (see the claims-history format)",
-                    source=source,
-                    question_id=name,
-                )
-                for name in missing
-            ]
-        )
-    issues: list[Issue] = []
-    numbers: dict[str, np.ndarray] = {}
-    for name in ("policy_year", "exposure", *claim_columns()):
-        column = table[name]
-        values = (
-            pc.cast(column, pa.float64(), safe=False)
-            if pa.types.is_string(column.type) is False
-            else _parse_numbers(column)
-        )
-        array = values.to_numpy(zero_copy_only=False).astype(np.float64)
-        bad = ~np.isfinite(array)
-        if bad.any():
-            issues.append(_problem(source, name, "missing or not a number", bad, first_row))
-        numbers[name] = np.nan_to_num(array, nan=0.0)
-    exposure = numbers["exposure"]
-    outside = (exposure <= 0) | (exposure > 1)
-    if outside.any():
-        issues.append(
-            _problem(
-                source,
-                "exposure",
-                "exposure must be above 0 and at most 1 (years on cover in the policy year)",
-                outside,
-                first_row,
-            )
-        )
-    for peril in PERILS:
-        counts, loss = numbers[f"claims_{peril.value}"], numbers[f"loss_{peril.value}"]
-        for name, values in ((f"claims_{peril.value}", counts), (f"loss_{peril.value}", loss)):
-            if (values < 0).any():
-                issues.append(_problem(source, name, "negative value", values < 0, first_row))
-        fractional = counts != np.round(counts)
-        if fractional.any():
-            issues.append(
-                _problem(
-                    source,
-                    f"claims_{peril.value}",
-                    "a claim count must be a whole number",
-                    fractional,
-                    first_row,
-                )
-            )
-        orphan = (loss > 0) & (counts == 0)
-        if orphan.any():
-            issues.append(
-                _problem(source, f"loss_{peril.value}", "a loss without a claim", orphan, first_row)
-            )
-    keys = pd.DataFrame({"f": table["facility_id"].to_pandas(), "y": numbers["policy_year"]})
-    repeated = keys.duplicated(keep=False).to_numpy()
-    if repeated.any():
-        issues.append(
-            _problem(
-                source,
-                "policy_year",
-                "the same facility and policy year on more than one row",
-                repeated,
-                first_row,
-            )
-        )
-    if issues:
-        raise InputError(issues)
-    answers = facility_years(table, numbers["policy_year"])
-    responses = validate(
-        RawResponses(table=answers, source=source, first_row=first_row), questionnaire, as_of=as_of
-    )
+    findings, numbers = _check_numbers(table, source, first_row)
+    if findings:
+        raise InputError([found.issue(source) for found in findings])
+    responses = _validated(table, numbers, questionnaire, as_of, source, first_row)
     if not responses.is_valid:
         errors = responses.issue_list()
         shown = [i for i in errors if i.is_error][:20]
@@ -250,10 +275,101 @@ def claims_history_from_table(
             pc.cast(table["facility_id"], pa.string()).to_pylist(), dtype=object
         ),
         policy_year=numbers["policy_year"].astype(np.int64),
-        exposure=exposure,
+        exposure=numbers["exposure"],
         claims=claims,
         source=source,
     )
+
+
+def _validated(
+    table: pa.Table,
+    numbers: dict[str, np.ndarray],
+    questionnaire: Questionnaire,
+    as_of: dt.date,
+    source: str,
+    first_row: int,
+) -> Validation:
+    """The book's answers, keyed by facility-year, validated."""
+    answers = facility_years(table, numbers["policy_year"])
+    return validate(
+        RawResponses(table=answers, source=source, first_row=first_row), questionnaire, as_of=as_of
+    )
+
+
+def _check_numbers(
+    table: pa.Table, source: str, first_row: int
+) -> tuple[list[_Finding], dict[str, np.ndarray]]:
+    """The book's columns, exposure, claim counts and amounts checked; the numbers read
+    (a missing or unreadable one as 0).
+
+    Raises
+    ------
+    InputError
+        A column of the format is missing (nothing else can be checked then).
+    """
+    missing = [c for c in (*BOOK_COLUMNS, *claim_columns()) if c not in table.column_names]
+    if missing:
+        raise InputError(
+            [
+                Issue(
+                    Reason.MISSING_COLUMN,
+                    f"column {name!r} is missing from the book (see the claims-history format)",
+                    source=source,
+                    question_id=name,
+                )
+                for name in missing
+            ]
+        )
+    issues: list[_Finding] = []
+    numbers: dict[str, np.ndarray] = {}
+    for name in ("policy_year", "exposure", *claim_columns()):
+        column = table[name]
+        values = (
+            pc.cast(column, pa.float64(), safe=False)
+            if pa.types.is_string(column.type) is False
+            else _parse_numbers(column)
+        )
+        array = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        bad = ~np.isfinite(array)
+        if bad.any():
+            issues.append(_problem(name, "missing or not a number", bad, first_row))
+        numbers[name] = np.nan_to_num(array, nan=0.0)
+    exposure = numbers["exposure"]
+    outside = (exposure <= 0) | (exposure > 1)
+    if outside.any():
+        issues.append(
+            _problem(
+                "exposure",
+                "exposure must be above 0 and at most 1 (years on cover in the policy year)",
+                outside,
+                first_row,
+            )
+        )
+    for peril in PERILS:
+        counts, loss = numbers[f"claims_{peril.value}"], numbers[f"loss_{peril.value}"]
+        for name, values in ((f"claims_{peril.value}", counts), (f"loss_{peril.value}", loss)):
+            if (values < 0).any():
+                issues.append(_problem(name, "negative value", values < 0, first_row))
+        fractional = counts != np.round(counts)
+        if fractional.any():
+            issues.append(
+                _problem(
+                    f"claims_{peril.value}",
+                    "a claim count must be a whole number",
+                    fractional,
+                    first_row,
+                )
+            )
+        orphan = (loss > 0) & (counts == 0)
+        if orphan.any():
+            issues.append(
+                _problem(f"loss_{peril.value}", "a loss without a claim", orphan, first_row)
+            )
+    keys = pd.DataFrame({"f": table["facility_id"].to_pandas(), "y": numbers["policy_year"]})
+    repeated = keys.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        issues.append(_problem(*_REPEATED, repeated, first_row))
+    return issues, numbers
 
 
 def _parse_numbers(column: pa.ChunkedArray) -> pa.Array:
