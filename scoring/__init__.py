@@ -68,7 +68,12 @@ from scoring.vocabulary import (
 
 if TYPE_CHECKING:
     from scoring.features.encoder import FeatureEncoder
-    from scoring.model.claims_history import ClaimsHistory, read_claims_history
+    from scoring.model.claims_history import (
+        ClaimsCheck,
+        ClaimsHistory,
+        check_claims_history,
+        read_claims_history,
+    )
     from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
     from scoring.model.training import train, train_book
     from scoring.synthetic.book import synthetic_book, write_book
@@ -76,7 +81,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ClaimsCheck": "scoring.model.claims_history",
     "ClaimsHistory": "scoring.model.claims_history",
+    "check_claims_history": "scoring.model.claims_history",
     "read_claims_history": "scoring.model.claims_history",
     "FeatureEncoder": "scoring.features.encoder",
     "evaluate": "scoring.model.evaluation",
@@ -98,6 +105,7 @@ __all__ = [
     "Applicant",
     "Better",
     "Choice",
+    "ClaimsCheck",
     "ClaimsHistory",
     "Control",
     "DefinitionError",
@@ -130,6 +138,7 @@ __all__ = [
     "applicants",
     "available_questionnaires",
     "bundled_questionnaire",
+    "check_claims_history",
     "default_catalog",
     "default_engine",
     "default_model_dir",
