@@ -10,6 +10,7 @@ code is ever executed from the files (no pickle).
 from __future__ import annotations
 
 import json
+import math
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -19,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from scoring._files import file_sha256, read_document
 from scoring._resources import data_dir
-from scoring.errors import InputError, Issue
+from scoring.errors import InputError, Issue, QuestionnaireError
 from scoring.features.encoding import AnswerEncoder
+from scoring.model import bounds
 from scoring.questionnaire.definition import Questionnaire
+from scoring.questionnaire.loader import bundled_questionnaire
 from scoring.vocabulary import Peril, Reason
 
 MODEL_FORMAT = "carescore-loss-model/1"
@@ -185,18 +188,25 @@ def default_model_dir() -> Path:
 
 
 def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> LossModel:
-    """Load a model folder after verifying its hashes (and questionnaire, when given).
+    """Load a model folder after verifying its hashes, its numbers and its questionnaire.
+
+    The manifest may name only plain files inside the folder; every number of
+    ``model.json`` must be finite and within the plausible ranges of
+    :mod:`scoring.model.bounds`; every peril must be modelled; the questionnaire
+    (``questionnaire`` when given, else the bundled one the model names) must be
+    the model's and produce exactly the model's features.
 
     Raises
     ------
     InputError
         When a file is missing, a hash does not match (the folder was edited after
-        training), the content is not a valid model, or the questionnaire differs.
+        training), the content is not a valid model (every problem listed), or the
+        questionnaire differs.
     """
     source = str(directory)
 
-    def refuse(message: str) -> InputError:
-        return InputError([Issue(Reason.UNREADABLE_FILE, message, source=source)])
+    def refuse(*messages: str) -> InputError:
+        return InputError([Issue(Reason.UNREADABLE_FILE, m, source=source) for m in messages])
 
     manifest_path, model_path = directory / MANIFEST_FILE, directory / MODEL_FILE
     for path in (manifest_path, model_path):
@@ -206,7 +216,12 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise refuse(f"manifest.json is not a {MODEL_FORMAT} manifest")
     expected = manifest.get("sha256", {})
-    for name, digest in expected.items() if isinstance(expected, dict) else ():
+    if not isinstance(expected, dict):
+        raise refuse("manifest.json: sha256 must map file names to their sha256")
+    outside = [problem for name in expected if (problem := _outside(directory, name))]
+    if outside:
+        raise refuse(*outside)
+    for name, digest in expected.items():
         path = directory / str(name)
         if not path.is_file() or file_sha256(path) != digest:
             raise refuse(
@@ -218,15 +233,160 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
     try:
         model = LossModel.model_validate(read_document(model_path))
     except ValidationError as exc:
-        problem = exc.errors()[0]
         raise refuse(
-            f"model.json is not a valid model: {'.'.join(map(str, problem['loc']))}: "
-            f"{problem['msg']}"
-        ) from exc
-    if questionnaire is not None:
-        key = f"{model.questionnaire.id}@{model.questionnaire.version}"
-        if key != questionnaire.key:
-            raise refuse(
-                f"the model was trained for {key}; this questionnaire is {questionnaire.key}"
+            *(
+                f"model.json is not a valid model: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                + ("" if isinstance(e["input"], dict | list) else f" (given {e['input']!r})")
+                for e in exc.errors()[:_MAX_LISTED]
             )
+        ) from exc
+    key = f"{model.questionnaire.id}@{model.questionnaire.version}"
+    if questionnaire is not None and key != questionnaire.key:
+        raise refuse(f"the model was trained for {key}; this questionnaire is {questionnaire.key}")
+    problems = implausible(model)
+    if questionnaire is None:
+        try:
+            questionnaire = bundled_questionnaire(
+                model.questionnaire.id, model.questionnaire.version
+            )
+        except QuestionnaireError as exc:
+            problems.append(
+                f"model.json: questionnaire {key} is not known ({'; '.join(exc.problems)}); "
+                "give the questionnaire file it was trained for"
+            )
+    if questionnaire is not None:
+        problems += _feature_problems(model, questionnaire)
+    if problems:
+        raise refuse(*(f"model.json: {p}" for p in problems[:_MAX_LISTED]))
     return model
+
+
+_MAX_LISTED = 50
+"""Problems listed at most, of one model folder."""
+
+
+def _outside(directory: Path, name: object) -> str | None:
+    """Why a name listed in the manifest is not a plain file of the folder (None if it is)."""
+    text = str(name)
+    plain = (
+        isinstance(name, str)
+        and text not in ("", ".", "..")
+        and "/" not in text
+        and "\\" not in text
+        and "\0" not in text
+        and not Path(text).is_absolute()
+    )
+    if plain:
+        try:
+            inside = (directory / text).resolve().parent == directory.resolve()
+        except (OSError, RuntimeError):
+            inside = False
+        if inside:
+            return None
+    return (
+        f"manifest.json lists {text!r}: a model folder's manifest may name only plain "
+        "files inside the folder (no paths, no '..', no links leading out of it)"
+    )
+
+
+def implausible(model: LossModel) -> list[str]:
+    """Every number of a model that is not finite or lies outside its plausible range.
+
+    The ranges are those of :mod:`scoring.model.bounds`; each problem names the
+    field (peril, part, feature) and the value.
+    """
+    problems: list[str] = []
+    missing = [p.value for p in Peril if p not in model.perils]
+    if missing:
+        problems.append(
+            f"perils: no model for {', '.join(missing)} (the rating engine prices every peril: "
+            f"{', '.join(p.value for p in Peril)})"
+        )
+
+    def check(field: str, value: float, low: float, high: float) -> bool:
+        if not math.isfinite(value):
+            problems.append(f"{field} is {value!r}; every number must be finite")
+            return False
+        if not low <= value <= high:
+            problems.append(f"{field} is {value:g}; the plausible range is {low:g} .. {high:g}")
+            return False
+        return True
+
+    for name, value in model.unknown_fill.items():
+        check(f"unknown_fill.{name}", value, -bounds.MAX_FEATURE_MEAN, bounds.MAX_FEATURE_MEAN)
+    checked = [
+        check(f"feature_means.{f}", m, -bounds.MAX_FEATURE_MEAN, bounds.MAX_FEATURE_MEAN)
+        for f, m in zip(model.features, model.feature_means, strict=True)
+    ]
+    means_ok = all(checked)
+    average = {
+        "frequency": (bounds.MIN_FREQUENCY, bounds.MAX_FREQUENCY, "claims a year", "frequency"),
+        "severity": (bounds.MIN_MEAN_CLAIM, bounds.MAX_MEAN_CLAIM, "dollars", "mean claim"),
+    }
+    for peril, peril_model in model.perils.items():
+        check(
+            f"perils.{peril.value}.claim_sigma",
+            peril_model.claim_sigma,
+            bounds.MIN_CLAIM_SIGMA,
+            bounds.MAX_CLAIM_SIGMA,
+        )
+        for part, (low, high, unit, what) in average.items():
+            glm: Glm = getattr(peril_model, part)
+            field = f"perils.{peril.value}.{part}"
+            ok = check(
+                f"{field}.intercept", glm.intercept, -bounds.MAX_INTERCEPT, bounds.MAX_INTERCEPT
+            )
+            for number in ("alpha", "adaptive_alpha"):
+                value = getattr(glm, number)
+                if value is not None and not math.isfinite(value):
+                    problems.append(f"{field}.{number} is {value!r}; every number must be finite")
+            for feature, beta in zip(model.features, glm.coefficients, strict=True):
+                ok &= check(
+                    f"{field}.coefficients.{feature}",
+                    beta,
+                    -bounds.MAX_COEFFICIENT,
+                    bounds.MAX_COEFFICIENT,
+                )
+            if ok and means_ok:
+                linear = math.fsum(
+                    [
+                        glm.intercept,
+                        *(
+                            b * m
+                            for b, m in zip(glm.coefficients, model.feature_means, strict=True)
+                        ),
+                    ]
+                )
+                if not math.log(low) <= linear <= math.log(high):
+                    problems.append(
+                        f"{field}: the average facility's {what} "
+                        f"is exp({linear:.4g}) = {math.exp(min(linear, 700)):.4g} {unit}; "
+                        f"the plausible range is {low:g} .. {high:g}"
+                    )
+    return problems
+
+
+def _feature_problems(model: LossModel, questionnaire: Questionnaire) -> list[str]:
+    """The model's features and fill values against those the questionnaire produces."""
+    problems: list[str] = []
+    produced = [str(f) for f in AnswerEncoder(questionnaire).feature_names]
+    known = set(produced)
+    unknown = [f for f in model.features if f not in known]
+    if unknown:
+        problems.append(
+            f"features: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''} "
+            f"not produced by {questionnaire.key} ({len(unknown)} in all)"
+        )
+    absent = [f for f in produced if f not in set(model.features)]
+    if absent:
+        problems.append(
+            f"features: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''} "
+            f"of {questionnaire.key} missing from the model ({len(absent)} in all)"
+        )
+    if not unknown and not absent and list(model.features) != produced:
+        problems.append(f"features: not in the order {questionnaire.key} produces them")
+    questions = set(questionnaire.by_id)
+    stray = [name for name in model.unknown_fill if name not in questions]
+    if stray:
+        problems.append(f"unknown_fill: {', '.join(stray)} not question(s) of {questionnaire.key}")
+    return problems
