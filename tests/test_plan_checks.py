@@ -26,6 +26,7 @@ from scoring.model import bounds
 from scoring.model.loss_model import default_model_dir
 from scoring.questionnaire.expression import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH
 from scoring.rating.plan import PLAN_FILE, load_rating_plan
+from scoring.rating.remediation import bundled_remediation_path, load_remediation
 from tests.conftest import EXAMPLES
 
 PLAN = default_model_dir() / PLAN_FILE
@@ -191,3 +192,14 @@ def test_cli_score_refuses_a_bad_model_and_a_bad_plan_with_exit_1(tmp_path: Path
     assert bad_plan.exit_code == 1, bad_plan.output
     assert "rule extra: compares facility_type" in bad_plan.output
     assert "Traceback" not in bad_plan.output
+
+
+def test_a_remediation_cost_beyond_the_money_bound_is_refused(
+    care: Questionnaire, tmp_path: Path
+) -> None:
+    document = yaml.safe_load(bundled_remediation_path(care).read_text(encoding="utf-8"))
+    document["cost_classes"]["procedure"]["large"] = [2500, 1e300]
+    path = tmp_path / "remediation.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    with pytest.raises(RatingPlanError, match=r"cost_classes\.procedure\.large\.1: .*1e\+300"):
+        load_remediation(path, care)
