@@ -10,7 +10,6 @@ code is ever executed from the files (no pickle).
 from __future__ import annotations
 
 import json
-import math
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -22,7 +21,7 @@ from scoring._files import file_sha256, read_document
 from scoring._resources import data_dir
 from scoring.errors import InputError, Issue, QuestionnaireError
 from scoring.features.encoding import AnswerEncoder
-from scoring.model import bounds
+from scoring.model.checks import feature_problems, implausible, outside
 from scoring.questionnaire.definition import Questionnaire
 from scoring.questionnaire.loader import bundled_questionnaire
 from scoring.vocabulary import Peril, Reason
@@ -218,9 +217,9 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
     expected = manifest.get("sha256", {})
     if not isinstance(expected, dict):
         raise refuse("manifest.json: sha256 must map file names to their sha256")
-    outside = [problem for name in expected if (problem := _outside(directory, name))]
-    if outside:
-        raise refuse(*outside)
+    strays = [problem for name in expected if (problem := outside(directory, name))]
+    if strays:
+        raise refuse(*strays)
     for name, digest in expected.items():
         path = directory / str(name)
         if not path.is_file() or file_sha256(path) != digest:
@@ -255,7 +254,7 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
                 "give the questionnaire file it was trained for"
             )
     if questionnaire is not None:
-        problems += _feature_problems(model, questionnaire)
+        problems += feature_problems(model, questionnaire)
     if problems:
         raise refuse(*(f"model.json: {p}" for p in problems[:_MAX_LISTED]))
     return model
@@ -263,130 +262,3 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
 
 _MAX_LISTED = 50
 """Problems listed at most, of one model folder."""
-
-
-def _outside(directory: Path, name: object) -> str | None:
-    """Why a name listed in the manifest is not a plain file of the folder (None if it is)."""
-    text = str(name)
-    plain = (
-        isinstance(name, str)
-        and text not in ("", ".", "..")
-        and "/" not in text
-        and "\\" not in text
-        and "\0" not in text
-        and not Path(text).is_absolute()
-    )
-    if plain:
-        try:
-            inside = (directory / text).resolve().parent == directory.resolve()
-        except (OSError, RuntimeError):
-            inside = False
-        if inside:
-            return None
-    return (
-        f"manifest.json lists {text!r}: a model folder's manifest may name only plain "
-        "files inside the folder (no paths, no '..', no links leading out of it)"
-    )
-
-
-def implausible(model: LossModel) -> list[str]:
-    """Every number of a model that is not finite or lies outside its plausible range.
-
-    The ranges are those of :mod:`scoring.model.bounds`; each problem names the
-    field (peril, part, feature) and the value.
-    """
-    problems: list[str] = []
-    missing = [p.value for p in Peril if p not in model.perils]
-    if missing:
-        problems.append(
-            f"perils: no model for {', '.join(missing)} (the rating engine prices every peril: "
-            f"{', '.join(p.value for p in Peril)})"
-        )
-
-    def check(field: str, value: float, low: float, high: float) -> bool:
-        if not math.isfinite(value):
-            problems.append(f"{field} is {value!r}; every number must be finite")
-            return False
-        if not low <= value <= high:
-            problems.append(f"{field} is {value:g}; the plausible range is {low:g} .. {high:g}")
-            return False
-        return True
-
-    for name, value in model.unknown_fill.items():
-        check(f"unknown_fill.{name}", value, -bounds.MAX_FEATURE_MEAN, bounds.MAX_FEATURE_MEAN)
-    checked = [
-        check(f"feature_means.{f}", m, -bounds.MAX_FEATURE_MEAN, bounds.MAX_FEATURE_MEAN)
-        for f, m in zip(model.features, model.feature_means, strict=True)
-    ]
-    means_ok = all(checked)
-    average = {
-        "frequency": (bounds.MIN_FREQUENCY, bounds.MAX_FREQUENCY, "claims a year", "frequency"),
-        "severity": (bounds.MIN_MEAN_CLAIM, bounds.MAX_MEAN_CLAIM, "dollars", "mean claim"),
-    }
-    for peril, peril_model in model.perils.items():
-        check(
-            f"perils.{peril.value}.claim_sigma",
-            peril_model.claim_sigma,
-            bounds.MIN_CLAIM_SIGMA,
-            bounds.MAX_CLAIM_SIGMA,
-        )
-        for part, (low, high, unit, what) in average.items():
-            glm: Glm = getattr(peril_model, part)
-            field = f"perils.{peril.value}.{part}"
-            ok = check(
-                f"{field}.intercept", glm.intercept, -bounds.MAX_INTERCEPT, bounds.MAX_INTERCEPT
-            )
-            for number in ("alpha", "adaptive_alpha"):
-                value = getattr(glm, number)
-                if value is not None and not math.isfinite(value):
-                    problems.append(f"{field}.{number} is {value!r}; every number must be finite")
-            for feature, beta in zip(model.features, glm.coefficients, strict=True):
-                ok &= check(
-                    f"{field}.coefficients.{feature}",
-                    beta,
-                    -bounds.MAX_COEFFICIENT,
-                    bounds.MAX_COEFFICIENT,
-                )
-            if ok and means_ok:
-                linear = math.fsum(
-                    [
-                        glm.intercept,
-                        *(
-                            b * m
-                            for b, m in zip(glm.coefficients, model.feature_means, strict=True)
-                        ),
-                    ]
-                )
-                if not math.log(low) <= linear <= math.log(high):
-                    problems.append(
-                        f"{field}: the average facility's {what} "
-                        f"is exp({linear:.4g}) = {math.exp(min(linear, 700)):.4g} {unit}; "
-                        f"the plausible range is {low:g} .. {high:g}"
-                    )
-    return problems
-
-
-def _feature_problems(model: LossModel, questionnaire: Questionnaire) -> list[str]:
-    """The model's features and fill values against those the questionnaire produces."""
-    problems: list[str] = []
-    produced = [str(f) for f in AnswerEncoder(questionnaire).feature_names]
-    known = set(produced)
-    unknown = [f for f in model.features if f not in known]
-    if unknown:
-        problems.append(
-            f"features: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''} "
-            f"not produced by {questionnaire.key} ({len(unknown)} in all)"
-        )
-    absent = [f for f in produced if f not in set(model.features)]
-    if absent:
-        problems.append(
-            f"features: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''} "
-            f"of {questionnaire.key} missing from the model ({len(absent)} in all)"
-        )
-    if not unknown and not absent and list(model.features) != produced:
-        problems.append(f"features: not in the order {questionnaire.key} produces them")
-    questions = set(questionnaire.by_id)
-    stray = [name for name in model.unknown_fill if name not in questions]
-    if stray:
-        problems.append(f"unknown_fill: {', '.join(stray)} not question(s) of {questionnaire.key}")
-    return problems
