@@ -218,16 +218,21 @@ def test_a_manifest_entry_linking_out_of_the_folder_is_refused(tmp_path: Path) -
 
 def test_coefficients_that_could_price_a_facility_absurdly_are_refused(tmp_path: Path) -> None:
     def edit(document: dict[str, Any]) -> None:
-        # each within its own bound, and the average facility unchanged (the mean of
-        # prior_claims_amount is added back to the intercept), but a facility at the
-        # top of the range would be priced exp(6e8 / 1e6 ...) times the average
-        index = document["features"].index("prior_claims_amount")
+        # 40 control levels at relativities of exp(6) and exp(-6) in turn, each within
+        # its own bound, and the average facility unchanged (beta times each mean is
+        # taken from the intercept), but a facility could be priced exp(240) times
+        # the average
         severity = document["perils"]["vendor_outage"]["severity"]
-        severity["coefficients"][index] = 3e-6
-        severity["intercept"] -= 3e-6 * document["feature_means"][index]
+        features = document["features"]
+        controls = [i for i, f in enumerate(features) if "=" not in f and "__" not in f][-40:]
+        for turn, index in enumerate(controls):
+            beta = 6.0 if turn % 2 else -6.0
+            severity["coefficients"][index] = beta
+            severity["intercept"] -= beta * document["feature_means"][index]
 
     with pytest.raises(
         InputError, match=r"vendor_outage\.severity: the coefficients times the ranges"
     ) as exc:
         load_model(edited_model(tmp_path, edit))
     assert f"exp({bounds.MAX_LINEAR_SPAN:g})" in messages(exc)
+    assert len(exc.value.issues) == 1

@@ -28,12 +28,13 @@ average facility's figures below are the tighter checks."""
 MAX_LINEAR_SPAN = 200.0
 """The most a facility's linear predictor (log scale) may differ from the average
 facility's, per peril and part: the sum over features of ``|beta|`` times the range
-of values the feature can take (1 for levels, indicators and shares; the log or
-linear range between a number question's min and max). ``exp(200)`` is about
-7e86, so with the average facility's figures below every frequency, mean claim,
-expected loss, relative risk and premium of any facility stays a finite number.
-The default model's largest span is about 37. A feature whose values have no
-declared range (a number without min and max, a date's age) is left out of the sum."""
+of values the feature can take (1 for levels, indicators and shares; the log range
+between a number question's min and max). ``exp(200)`` is about 7e86, far beyond
+any sane pricing and far below where floating point overflows. The default model's
+largest span is about 17, models trained on small test books about 10. A feature
+whose values the encoding does not bound (a linear amount, whose declared range is
+far wider than the answers of any book; a number without min and max; a date's
+age) is left out of the sum."""
 
 MIN_FREQUENCY = 1e-9
 """The fewest claims a year of the average facility, per peril: one claim in a

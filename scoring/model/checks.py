@@ -154,7 +154,9 @@ def feature_problems(model: LossModel, questionnaire: Questionnaire) -> list[str
 
 
 def _feature_range(feature: str, encoding: str, is_control: bool, question: Question) -> float:
-    """The width of the values a feature can take (NaN when the question sets no range)."""
+    """The width of the values a feature can take (NaN when it is not bounded by its
+    encoding: a linear amount, whose declared range is far wider than the answers
+    a book holds, or a number without min and max)."""
     if is_control or feature.endswith("__unknown"):
         return 1.0
     if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS, Encoding.ORDINAL, Encoding.SHARE):
@@ -166,8 +168,6 @@ def _feature_range(feature: str, encoding: str, is_control: bool, question: Ques
         return math.log(high) - math.log(low)
     if encoding == Encoding.LOG1P and low > -1:
         return math.log1p(high) - math.log1p(low)
-    if encoding == Encoding.LINEAR:
-        return high - low
     return math.nan
 
 
