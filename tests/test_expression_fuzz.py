@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from scoring import Questionnaire
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.typecheck import type_problems
+from scoring.responses.reading import response_from_mapping
+from scoring.responses.validation import validate
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True)
 
@@ -212,3 +214,51 @@ def test_long_expressions_parse_up_to_the_limit_and_are_refused_beyond(
     elif joint != " = " or repeats == 1:
         assert node is not None
         evaluates_cleanly(node, None)
+
+
+def _with_question(field: str, text: str) -> Questionnaire:
+    """The fuzz questionnaire with one more yes/no question using ``text`` as ``field``."""
+    document = QUESTIONNAIRE.model_dump(mode="json", exclude_none=True)
+    section = document["sections"][0]
+    extra = {"id": "z", "type": "yes_no", "label": "z", field: text}
+    document["sections"] = [{**section, "questions": [*section["questions"], extra]}]
+    return Questionnaire.model_validate(document)
+
+
+ANSWERS = {
+    "yn": "yes",
+    "sc": "b",
+    "m": "a;b",
+    "n": "3",
+    "x": "1.5",
+    "p": "50",
+    "d": "2024-01-01",
+    "t": "hi",
+    "z": "no",
+}
+
+
+@FUZZ
+@given(
+    GRAMMAR,
+    st.sampled_from(["relevant", "constraint"]),
+    st.sets(st.sampled_from(sorted(ANSWERS))),
+)
+def test_a_definition_expression_that_type_checks_validates_a_response_without_error(
+    text: str, field: str, blanks: set[str]
+) -> None:
+    node = parsed(text)
+    if node is None:
+        return
+    questionnaire = _with_question(field, text)
+    own = questionnaire.by_id["z"] if field == "constraint" else None
+    if type_problems(node, questionnaire.by_id, self_question=own):
+        return
+    answers = {k: v for k, v in ANSWERS.items() if k not in blanks}
+    document = {"questionnaire": "fuzz", "questionnaire_version": "1.0.0", "answers": answers}
+    result = validate(
+        response_from_mapping({"facility_id": "F-1", **document}),
+        questionnaire,
+        as_of=dt.date(2026, 6, 1),
+    )
+    assert len(result.answers) == 1
