@@ -10,6 +10,7 @@ without error, to one boolean a row.
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
@@ -20,8 +21,12 @@ from hypothesis import strategies as st
 from scoring import Questionnaire
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.typecheck import type_problems
+from scoring.rating.engine import RatingEngine
+from scoring.rating.score import default_engine
+from scoring.responses.intake import validate_file
 from scoring.responses.reading import response_from_mapping
 from scoring.responses.validation import validate
+from tests.conftest import EXAMPLES, EXAMPLES_AS_OF
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True)
 
@@ -262,3 +267,48 @@ def test_a_definition_expression_that_type_checks_validates_a_response_without_e
         as_of=dt.date(2026, 6, 1),
     )
     assert len(result.answers) == 1
+
+
+_RULE_REFS = st.sampled_from(
+    [
+        "${uses_msp}",
+        "${facility_type}",
+        "${phones_used_for}",
+        "${beds_or_residents}",
+        "${net_patient_revenue}",
+        "${edr_coverage_servers}",
+        "${last_restore_test}",
+    ]
+)
+_RULE_LITERALS = st.sampled_from(
+    ["'yes'", "'hospice'", "'images'", "'2025-06-30'", "'2025-02-30'", "0", "75", "true"]
+)
+_RULE_OPERAND = st.one_of(
+    st.builds("{} {} {}".format, _RULE_REFS, _OPS, st.one_of(_RULE_REFS, _RULE_LITERALS)),
+    st.builds("selected({}, {})".format, _RULE_REFS, _RULE_LITERALS),
+    st.builds("count-selected({}) > 1".format, _RULE_REFS),
+)
+RULES = st.recursive(_RULE_OPERAND, _combined, max_leaves=6)
+
+
+@pytest.fixture(scope="module")
+def rated_answers() -> tuple[RatingEngine, Any]:
+    engine = default_engine()
+    book = validate_file(EXAMPLES / "portfolio.csv", as_of=EXAMPLES_AS_OF)
+    return engine, book.answers
+
+
+@FUZZ
+@given(RULES)
+def test_a_rating_rule_that_type_checks_is_evaluated_on_a_book_without_error(
+    rated_answers: tuple[RatingEngine, Any], text: str
+) -> None:
+    engine, answers = rated_answers
+    node = parsed(text)
+    if node is None or type_problems(node, engine.questionnaire.by_id):
+        return
+    questions = SimpleNamespace(rule_questions=tuple(ex.references(node)))
+    env = RatingEngine.rule_env(questions, answers)  # type: ignore[arg-type]
+    hits = ex.evaluate(node, env, length=len(answers))
+    assert len(hits) == len(answers)
+    assert hits.null_count == 0

@@ -332,7 +332,8 @@ class _Linter:
         own = question if field == "constraint" else None
         for problem in type_problems(node, self.q.by_id, self_question=own):
             if problem.code not in _REPORTED_ABOVE:
-                self.add(problem.code, f"{field}: {problem.message}", question.id)
+                text = getattr(question, field)
+                self.add(problem.code, f"{field}: {problem.message}, in {text!r}", question.id)
 
     def _literals(self, question: Question, field: str, node: ex.Node) -> None:
         """Comparisons against codes a question does not have can never be true."""
