@@ -126,6 +126,7 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
         document["perils"]["ransomware"]["frequency"]["intercept"] = 45.0
         document["feature_means"][0] = 1e200
         document["unknown_fill"] = {"beds_or_residents": 1e300}
+        document["training"]["exposure"] = -1.0
 
     with pytest.raises(InputError, match=r"(and [0-9]+ more issue)") as exc:
         load_model(edited_model(tmp_path, edit))
@@ -133,6 +134,7 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     assert "ransomware.frequency.intercept is 45" in text
     assert "feature_means.facility_type=skilled_nursing is 1e+200" in text
     assert "unknown_fill.beds_or_residents is 1e+300" in text
+    assert "training.exposure is -1.0" in text
 
 
 def test_a_claim_sigma_out_of_range_is_refused(tmp_path: Path) -> None:

@@ -70,6 +70,11 @@ def implausible(model: LossModel) -> list[str]:
             return False
         return True
 
+    if not math.isfinite(model.training.exposure) or model.training.exposure < 0:
+        problems.append(
+            f"training.exposure is {model.training.exposure!r}; it must be a finite number "
+            "of facility-years, 0 or more"
+        )
     for name, value in model.unknown_fill.items():
         check(f"unknown_fill.{name}", value, -bounds.MAX_FEATURE_MEAN, bounds.MAX_FEATURE_MEAN)
     checked = [
