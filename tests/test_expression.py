@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring.questionnaire import expression as ex
+from scoring.questionnaire.typecheck import type_problems
+from tests.test_expression_fuzz import COLUMNS, QUESTIONNAIRE, ROWS
 
 
 def _eval(text: str, **columns: list[object]) -> list[bool]:
@@ -110,3 +112,35 @@ def test_selected_finds_a_code_among_the_codes_of_each_row(
     ):
         node = ex.parse(f"selected(${{m}}, '{code}')")
         assert ex.evaluate(node, {"m": column}, length=len(texts)).to_pylist() == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "${sc} = 3",
+        "${n} = 'many'",
+        "${d} < 'soon'",
+        "${d} < 2024",
+        "selected(${n}, 'a')",
+        "count-selected(${n}) > 1",
+        "selected(${m}, 1)",
+        ". = 1",
+        "${zz} = 1",
+    ],
+)
+def test_every_expression_that_fails_when_evaluated_fails_the_type_check(text: str) -> None:
+    node = ex.parse(text)
+    assert type_problems(node, QUESTIONNAIRE.by_id)
+    with pytest.raises((pa.ArrowException, KeyError, TypeError), match=r".+"):
+        ex.evaluate(node, COLUMNS, length=ROWS)
+
+
+@pytest.mark.parametrize("opening", ["(", "not ", "count-selected("])
+def test_nesting_beyond_the_depth_limit_is_a_parse_error(opening: str) -> None:
+    closing = ")" if opening.endswith("(") else ""
+    ok = opening * ex.MAX_EXPRESSION_DEPTH + "${m}" + closing * ex.MAX_EXPRESSION_DEPTH
+    too_deep = "(" + ok + ")"
+    if opening != "count-selected(":
+        assert ex.parse(ok)
+    with pytest.raises(ex.ExpressionError, match=r"nested more than 32 levels deep at position"):
+        ex.parse(too_deep)

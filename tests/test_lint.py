@@ -177,3 +177,87 @@ def test_an_unknown_code_with_not_equal_is_always_true_not_dead() -> None:
     findings = lint(_questionnaire(_yes_no("a"), _yes_no("b", relevant="${a} != 'maybe'")))
     assert [f.code for f in findings] == ["unknown-code"]
     assert "always true" in findings[0].message
+
+
+def _number(qid: str, **extra: Any) -> dict[str, Any]:
+    return {"id": qid, "type": "integer", "label": qid, **extra}
+
+
+def _multiple(qid: str, **extra: Any) -> dict[str, Any]:
+    choices = [{"code": "a", "label": "A"}, {"code": "b", "label": "B"}]
+    return {"id": qid, "type": "multiple_choice", "label": qid, "choices": choices, **extra}
+
+
+def _date(qid: str, **extra: Any) -> dict[str, Any]:
+    return {"id": qid, "type": "date", "label": qid, **extra}
+
+
+@pytest.mark.parametrize(
+    ("questions", "code", "message"),
+    [
+        (
+            (_number("n"), _yes_no("b", relevant="count-selected(${n}) > 1")),
+            "count-selected-on-single",
+            "count-selected() needs a multiple choice question; n (integer)",
+        ),
+        (
+            (_yes_no("a"), _yes_no("b", relevant="${a} = 2")),
+            "incompatible-comparison",
+            "compares a (yes_no) with the number 2",
+        ),
+        (
+            (_date("d"), _yes_no("b", relevant="${d} < '2024-02-30'")),
+            "bad-date",
+            "'2024-02-30' is not a date",
+        ),
+        (
+            (_date("d"), _yes_no("b", relevant="${d} < 2024")),
+            "incompatible-comparison",
+            "compares d (date) with the number 2024",
+        ),
+        (
+            (_yes_no("a"), _yes_no("b", relevant="${a} > 'no'")),
+            "ordering-of-non-number",
+            "only numbers and dates have an order",
+        ),
+        (
+            (_multiple("m"), _yes_no("b", relevant="selected(${m}, 1)")),
+            "selected-without-code",
+            "must be a choice code in quotes",
+        ),
+        (
+            (_multiple("m"), _yes_no("b", relevant="selected(${m}, 'c')")),
+            "unknown-code",
+            "compares m with 'c', which is not one of its codes",
+        ),
+        (
+            (_number("n", constraint=". = 'many'"),),
+            "type-mismatch",
+            "compares the number n",
+        ),
+    ],
+)
+def test_ill_typed_skip_logic_and_constraints_are_lint_errors(
+    questions: tuple[dict[str, Any], ...], code: str, message: str
+) -> None:
+    findings = [f for f in lint(_questionnaire(*questions), default_catalog()) if f.is_error]
+    assert [f.code for f in findings].count(code) == 1
+    assert any(message in f.message for f in findings if f.code == code)
+
+
+def test_a_constraint_may_compare_its_own_answer_with_an_earlier_number() -> None:
+    questions = (_number("n"), _number("m", constraint=". <= ${n}"), _multiple("x"))
+    findings = lint(_questionnaire(*questions), default_catalog())
+    assert not [f for f in findings if f.is_error]
+
+
+def test_selected_of_a_single_choice_is_reported_once() -> None:
+    findings = lint(_questionnaire(_yes_no("a"), _yes_no("b", relevant="selected(${a}, 'yes')")))
+    assert [f.code for f in findings if f.is_error] == ["selected-on-single"]
+
+
+def test_a_relevance_nested_hundreds_deep_is_a_lint_error_not_a_recursion_error() -> None:
+    deep = "(" * 400 + "${a} = 'yes'" + ")" * 400
+    findings = lint(_questionnaire(_yes_no("a"), _yes_no("b", relevant=deep)))
+    assert [f.code for f in findings] == ["bad-expression"]
+    assert "nested more than 32 levels deep" in findings[0].message

@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from scoring._files import file_sha256, read_document
 from scoring._resources import data_dir
-from scoring.errors import InputError, Issue
+from scoring.errors import InputError, Issue, QuestionnaireError
 from scoring.features.encoding import AnswerEncoder
+from scoring.model.checks import feature_problems, implausible, outside
 from scoring.questionnaire.definition import Questionnaire
+from scoring.questionnaire.loader import bundled_questionnaire
 from scoring.vocabulary import Peril, Reason
 
 MODEL_FORMAT = "carescore-loss-model/1"
@@ -185,18 +187,25 @@ def default_model_dir() -> Path:
 
 
 def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> LossModel:
-    """Load a model folder after verifying its hashes (and questionnaire, when given).
+    """Load a model folder after verifying its hashes, its numbers and its questionnaire.
+
+    The manifest may name only plain files inside the folder; every number of
+    ``model.json`` must be finite and within the plausible ranges of
+    :mod:`scoring.model.bounds`; every peril must be modelled; the questionnaire
+    (``questionnaire`` when given, else the bundled one the model names) must be
+    the model's and produce exactly the model's features.
 
     Raises
     ------
     InputError
         When a file is missing, a hash does not match (the folder was edited after
-        training), the content is not a valid model, or the questionnaire differs.
+        training), the content is not a valid model (every problem listed), or the
+        questionnaire differs.
     """
     source = str(directory)
 
-    def refuse(message: str) -> InputError:
-        return InputError([Issue(Reason.UNREADABLE_FILE, message, source=source)])
+    def refuse(*messages: str) -> InputError:
+        return InputError([Issue(Reason.UNREADABLE_FILE, m, source=source) for m in messages])
 
     manifest_path, model_path = directory / MANIFEST_FILE, directory / MODEL_FILE
     for path in (manifest_path, model_path):
@@ -206,7 +215,12 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise refuse(f"manifest.json is not a {MODEL_FORMAT} manifest")
     expected = manifest.get("sha256", {})
-    for name, digest in expected.items() if isinstance(expected, dict) else ():
+    if not isinstance(expected, dict):
+        raise refuse("manifest.json: sha256 must map file names to their sha256")
+    strays = [problem for name in expected if (problem := outside(directory, name))]
+    if strays:
+        raise refuse(*strays)
+    for name, digest in expected.items():
         path = directory / str(name)
         if not path.is_file() or file_sha256(path) != digest:
             raise refuse(
@@ -218,15 +232,33 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
     try:
         model = LossModel.model_validate(read_document(model_path))
     except ValidationError as exc:
-        problem = exc.errors()[0]
         raise refuse(
-            f"model.json is not a valid model: {'.'.join(map(str, problem['loc']))}: "
-            f"{problem['msg']}"
-        ) from exc
-    if questionnaire is not None:
-        key = f"{model.questionnaire.id}@{model.questionnaire.version}"
-        if key != questionnaire.key:
-            raise refuse(
-                f"the model was trained for {key}; this questionnaire is {questionnaire.key}"
+            *(
+                f"model.json is not a valid model: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                + ("" if isinstance(e["input"], dict | list) else f" (given {e['input']!r})")
+                for e in exc.errors()[:_MAX_LISTED]
             )
+        ) from exc
+    key = f"{model.questionnaire.id}@{model.questionnaire.version}"
+    if questionnaire is not None and key != questionnaire.key:
+        raise refuse(f"the model was trained for {key}; this questionnaire is {questionnaire.key}")
+    problems = implausible(model)
+    if questionnaire is None:
+        try:
+            questionnaire = bundled_questionnaire(
+                model.questionnaire.id, model.questionnaire.version
+            )
+        except QuestionnaireError as exc:
+            problems.append(
+                f"model.json: questionnaire {key} is not known ({'; '.join(exc.problems)}); "
+                "give the questionnaire file it was trained for"
+            )
+    if questionnaire is not None:
+        problems += feature_problems(model, questionnaire)
+    if problems:
+        raise refuse(*(f"model.json: {p}" for p in problems[:_MAX_LISTED]))
     return model
+
+
+_MAX_LISTED = 50
+"""Problems listed at most, of one model folder."""

@@ -38,13 +38,21 @@ import pyarrow.compute as pc
 from scoring._arrow import Mask, to_mask
 
 MAX_EXPRESSION_LENGTH = 2000
+"""The longest expression text the parser reads, in characters."""
+MAX_EXPRESSION_DEPTH = 32
+"""The deepest nesting of parentheses, ``not`` and function calls the parser accepts.
+
+The parser, :func:`walk`, the evaluator and the type check recurse once or a few
+times per level, so a tree the parser returns never comes near Python's recursion
+limit, at load or when evaluated; no shipped expression nests more than 3 levels."""
 
 
 class ExpressionError(ValueError):
     """An expression that cannot be parsed; ``position`` is the 0-based offset."""
 
     def __init__(self, message: str, *, expression: str, position: int) -> None:
-        super().__init__(f"{message} at position {position} in {expression!r}")
+        shown = expression if len(expression) <= 120 else expression[:117] + "..."
+        super().__init__(f"{message} at position {position} in {shown!r}")
         self.expression = expression
         self.position = position
 
@@ -156,6 +164,13 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
+
+    def _nest(self) -> None:
+        """Enter one level of nesting (refused beyond MAX_EXPRESSION_DEPTH)."""
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise self._fail(f"expression nested more than {MAX_EXPRESSION_DEPTH} levels deep")
 
     def _peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -202,8 +217,11 @@ class _Parser:
 
     def _not(self) -> Node:
         if self._is_word("not"):
+            self._nest()
             self.index += 1
-            return Not(self._not())
+            node = Not(self._not())
+            self.depth -= 1
+            return node
         return self._comparison()
 
     def _comparison(self) -> Node:
@@ -231,9 +249,11 @@ class _Parser:
             self.index += 1
             return Literal(float(token.text))
         if token.kind == "lpar":
+            self._nest()
             self.index += 1
             node = self._or()
             self._take("rpar")
+            self.depth -= 1
             return node
         if token.kind == "name":
             word = token.text.lower()
@@ -242,6 +262,7 @@ class _Parser:
                 return Literal(word == "true")
             name = word.replace("-", "_")
             if name in _FUNCTIONS:
+                self._nest()
                 self.index += 1
                 self._take("lpar")
                 args = [self._or()]
@@ -249,6 +270,7 @@ class _Parser:
                     self.index += 1
                     args.append(self._or())
                 self._take("rpar")
+                self.depth -= 1
                 if len(args) != _FUNCTIONS[name]:
                     raise ExpressionError(
                         f"{name}() takes {_FUNCTIONS[name]} argument(s); got {len(args)}",
@@ -268,6 +290,12 @@ class _Parser:
 @lru_cache(maxsize=4096)
 def parse(text: str) -> Node:
     """Parse an expression into its syntax tree.
+
+    Raises
+    ------
+    ExpressionError
+        The text does not parse, is longer than :data:`MAX_EXPRESSION_LENGTH` or
+        nests deeper than :data:`MAX_EXPRESSION_DEPTH`; nothing else, whatever the text.
 
     Examples
     --------

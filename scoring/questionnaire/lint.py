@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
 from scoring.questionnaire.frameworks import FrameworkCatalog
+from scoring.questionnaire.typecheck import type_problems
 from scoring.vocabulary import (
     CHOICE_KINDS,
     NUMERIC_KINDS,
@@ -61,6 +62,19 @@ _ENCODINGS_BY_KIND: dict[AnswerKind, set[Encoding]] = {
     AnswerKind.DATE: {Encoding.YEARS_SINCE, Encoding.NONE},
     AnswerKind.TEXT: {Encoding.NONE},
 }
+
+
+_REPORTED_ABOVE = frozenset(
+    {
+        "unknown-reference",
+        "self-outside-constraint",
+        "unknown-code",
+        "type-mismatch",
+        "selected-on-single",
+    }
+)
+"""Type-check codes the linter reports in its own words (self-in-relevant,
+unknown-reference, unknown-code, type-mismatch, selected-on-single)."""
 
 
 class _Linter:
@@ -311,6 +325,15 @@ class _Linter:
                         question.id,
                     )
             self._literals(question, field, node)
+            self._types(question, field, node)
+
+    def _types(self, question: Question, field: str, node: ex.Node) -> None:
+        """What the type check finds beyond the checks above (see :mod:`.typecheck`)."""
+        own = question if field == "constraint" else None
+        for problem in type_problems(node, self.q.by_id, self_question=own):
+            if problem.code not in _REPORTED_ABOVE:
+                text = getattr(question, field)
+                self.add(problem.code, f"{field}: {problem.message}, in {text!r}", question.id)
 
     def _literals(self, question: Question, field: str, node: ex.Node) -> None:
         """Comparisons against codes a question does not have can never be true."""

@@ -18,14 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from scoring._files import read_document
 from scoring.errors import InputError, Issue, RatingPlanError
+from scoring.model import bounds
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Questionnaire
+from scoring.questionnaire.typecheck import type_problems
 from scoring.vocabulary import AnswerKind, Peril, Reason
 
 PLAN_FILE = "rating-plan.yaml"
 DefinitionT = TypeVar("DefinitionT", bound=BaseModel)
 
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Money = Annotated[float, Field(ge=0, le=bounds.MAX_MONEY, allow_inf_nan=False)]
+"""An amount in dollars, at most :data:`~scoring.model.bounds.MAX_MONEY`."""
 Ratio = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
 Source = Annotated[str, Field(min_length=3)]
 Outcome = Literal["quote", "refer", "decline"]
@@ -51,13 +54,13 @@ class Option(_Strict):
     """A limit or retention on offer; ``code`` is the questionnaire's answer code."""
 
     code: str = Field(min_length=1)
-    amount: float = Field(gt=0, allow_inf_nan=False)
+    amount: float = Field(gt=0, le=bounds.MAX_MONEY, allow_inf_nan=False)
 
 
 class Sublimit(_Strict):
     """A peril's limit: a fixed amount, or a share of the policy limit."""
 
-    amount: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    amount: float | None = Field(default=None, gt=0, le=bounds.MAX_MONEY, allow_inf_nan=False)
     share_of_limit: float | None = Field(default=None, gt=0, le=1)
     source: Source
 
@@ -100,13 +103,13 @@ class Schedule(_Strict):
     """Caps on the schedule factor (the controls' effect on the premium)."""
 
     max_credit: float = Field(ge=0, lt=1)
-    max_debit: float = Field(ge=0, le=10)
+    max_debit: float = Field(ge=0, le=bounds.MAX_SCHEDULE_DEBIT)
     source: Source
 
 
 class Tier(_Strict):
     tier: str = Field(pattern=r"^[A-Z]$")
-    below: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    below: float | None = Field(default=None, gt=0, le=bounds.MAX_TIER_BOUND, allow_inf_nan=False)
     """Upper bound of the band's relative risk; none for the last band."""
     description: str
     outcome: Literal["refer", "decline"] | None = None
@@ -161,7 +164,7 @@ class RatingPlan(_Strict):
     sublimits: dict[Peril, Sublimit] = {}
     layer_pricing: LayerPricing
     expenses: Expenses
-    minimum_premium: float = Field(gt=0, allow_inf_nan=False)
+    minimum_premium: float = Field(gt=0, le=bounds.MAX_MONEY, allow_inf_nan=False)
     minimum_premium_source: Source
     schedule: Schedule
     tiers: tuple[Tier, ...] = Field(min_length=2)
@@ -217,7 +220,12 @@ class RatingPlan(_Strict):
         return _option(self.retentions, code or self.default_retention, "retention")
 
     def check_against(self, questionnaire: Questionnaire, source: str) -> None:
-        """Refuse a plan whose questions, codes or rules the questionnaire does not know."""
+        """Refuse a plan whose questions, codes or rules the questionnaire does not know.
+
+        Every rule's condition is type-checked against the questionnaire
+        (:func:`~scoring.questionnaire.typecheck.type_problems`), so a rule that
+        could fail when a facility is scored cannot load.
+        """
         problems: list[str] = []
         key = f"{self.questionnaire.id}@{self.questionnaire.version}"
         if key != questionnaire.key:
@@ -248,6 +256,11 @@ class RatingPlan(_Strict):
                 problems.append(
                     f"rule {rule.id} refers to unknown question(s) {', '.join(missing)}"
                 )
+            problems += [
+                f"rule {rule.id}: {problem.message}, in {rule.when!r}"
+                for problem in type_problems(rule.condition, known)
+                if problem.code != "unknown-reference"
+            ]
         if problems:
             raise RatingPlanError(source, problems)
 
@@ -286,6 +299,12 @@ def load_rating_plan(path: Path, questionnaire: Questionnaire | None = None) -> 
     return plan
 
 
+def _shown(value: object) -> str:
+    """A value as given in a file, shortened to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def read_definition(path: Path, kind: type[DefinitionT]) -> DefinitionT:
     """Read a rating definition file (YAML or JSON, never executed) into ``kind``.
 
@@ -304,5 +323,9 @@ def read_definition(path: Path, kind: type[DefinitionT]) -> DefinitionT:
     except ValidationError as exc:
         raise RatingPlanError(
             source,
-            [f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors()],
+            [
+                f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}"
+                + ("" if isinstance(e["input"], dict | list) else f" (given {_shown(e['input'])})")
+                for e in exc.errors()
+            ],
         ) from exc

@@ -19,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scoring._resources import data_dir
 from scoring.errors import RatingPlanError
+from scoring.model import bounds
 from scoring.questionnaire.definition import Question, Questionnaire
 from scoring.rating.plan import read_definition
 from scoring.vocabulary import AnswerKind, Better
 
-Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Cost = Annotated[float, Field(ge=0, le=bounds.MAX_MONEY, allow_inf_nan=False)]
+"""A cost in dollars, at most :data:`~scoring.model.bounds.MAX_MONEY`."""
 
 
 class _Strict(BaseModel):
@@ -32,7 +34,7 @@ class _Strict(BaseModel):
 
 class SizeBand(_Strict):
     band: Literal["small", "medium", "large"]
-    below: float | None = Field(default=None, gt=0)
+    below: float | None = Field(default=None, gt=0, le=bounds.MAX_MONEY, allow_inf_nan=False)
     description: str
 
 
