@@ -29,14 +29,18 @@ import collections
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import json
+import os
 import shutil
+import stat
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -45,7 +49,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
-from scoring._files import file_sha256
+from scoring._outputs import (
+    RunLock,
+    check_outputs,
+    create_new,
+    is_real_folder,
+    lock_path,
+    make_folder,
+    require_regular_file,
+)
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import (
     TOP_FIXES,
@@ -130,6 +142,37 @@ def errors_path_for(output: Path) -> Path:
     return output.with_name(output.stem + ".errors.csv")
 
 
+def parts_path_for(output: Path) -> Path:
+    """The work folder of a run writing ``output``."""
+    return output.with_name(output.name + ".parts")
+
+
+def book_outputs(
+    output: Path, errors: Path | None = None
+) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Every file a run writing ``output`` makes (by role), and its work folder: what
+    :func:`~scoring._outputs.check_outputs` compares with the inputs."""
+    errors = errors or errors_path_for(output)
+    files = {
+        "the output": output,
+        "the errors file": errors,
+        "the manifest": output.with_name(output.name + MANIFEST_SUFFIX),
+        "the output's .partial file": output.with_name(output.name + ".partial"),
+        "the errors file's .partial file": errors.with_name(errors.name + ".partial"),
+        "the manifest's .partial file": output.with_name(
+            output.name + MANIFEST_SUFFIX + ".partial"
+        ),
+        "the output's lock file": lock_path(output),
+    }
+    return files, {"the work folder": parts_path_for(output)}
+
+
+def check_book_paths(source: Path, output: Path, errors: Path | None = None) -> None:
+    """Refuse outputs that are the book or one another (``PathClashError``)."""
+    files, folders = book_outputs(output, errors)
+    check_outputs({"the book": source}, files, folders)
+
+
 def file_stamp(path: Path) -> list[int]:
     """Size and modification time: whether a file changed since it was fingerprinted."""
     status = path.stat()
@@ -148,8 +191,8 @@ def part_path(parts: Path, kind: str, index: int) -> Path:
 def write_part(table: pa.Table, path: Path) -> None:
     """A chunk's part as an Arrow file, written aside and renamed."""
 
-    def write(aside: Path) -> None:
-        with pa.OSFile(str(aside), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    def write(sink: BinaryIO) -> None:
+        with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
 
     atomic_write(path, write)
@@ -171,9 +214,11 @@ def has_parts(parts: Path, index: int) -> bool:
     return all(part_path(parts, kind, index).is_file() for kind in KINDS)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``path`` through a ``.partial`` file created exclusively, then rename it."""
     aside = path.with_name(path.name + ".partial")
-    write(aside)
+    with create_new(aside) as sink:
+        write(sink)
     aside.replace(path)
 
 
@@ -224,14 +269,30 @@ class BookFiles:
         self._errors_aside = errors.with_name(errors.name + ".partial")
         self._csv = output.suffix.lower() != ".parquet"
         schema = book_schema()
-        self._errors_writer = pacsv.CSVWriter(self._errors_aside, ERRORS_SCHEMA)
-        self._output_writer: pq.ParquetWriter | pacsv.CSVWriter = (
-            pacsv.CSVWriter(self._output_aside, schema)
-            if self._csv
-            else pq.ParquetWriter(
-                self._output_aside, schema, use_dictionary=dictionary_columns(schema)
+        # created exclusively, never through a symlink planted at the .partial name
+        self._sinks: list[BinaryIO] = []
+        try:
+            self._errors_writer = pacsv.CSVWriter(self._sink(self._errors_aside), ERRORS_SCHEMA)
+            self._output_writer: pq.ParquetWriter | pacsv.CSVWriter = (
+                pacsv.CSVWriter(self._sink(self._output_aside), schema)
+                if self._csv
+                else pq.ParquetWriter(
+                    self._sink(self._output_aside),
+                    schema,
+                    use_dictionary=dictionary_columns(schema),
+                )
             )
-        )
+        except BaseException:
+            for sink in self._sinks:
+                sink.close()
+            for aside in (self._errors_aside, self._output_aside)[: len(self._sinks)]:
+                aside.unlink(missing_ok=True)
+            raise
+
+    def _sink(self, path: Path) -> BinaryIO:
+        sink = create_new(path)
+        self._sinks.append(sink)
+        return sink
 
     def add(self, scored: pa.Table, errors: pa.Table) -> None:
         """The next chunk's scored rows and errors."""
@@ -245,14 +306,19 @@ class BookFiles:
 
     def abort(self) -> None:
         """Close and remove the unfinished files (best effort: the run is failing)."""
-        with contextlib.suppress(OSError, pa.ArrowException):
+        with contextlib.suppress(OSError, ValueError, pa.ArrowException):
             self._close()
         for aside in (self._output_aside, self._errors_aside):
-            aside.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                aside.unlink(missing_ok=True)
 
     def _close(self) -> None:
-        self._output_writer.close()
-        self._errors_writer.close()
+        try:
+            self._output_writer.close()
+            self._errors_writer.close()
+        finally:
+            for sink in self._sinks:
+                sink.close()
 
 
 def run_settings(
@@ -264,14 +330,16 @@ def run_settings(
     as_of: dt.date,
     *,
     stamp: list[int] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """What makes a run the same run: its input, model, plan and settings. The input is
-    hashed here; its stamp is taken here unless given, and before the hash, so that a
-    change while it is hashed shows when the run ends."""
+    hashed here (:func:`input_sha256`, ended early by ``stop``); its stamp is taken here
+    unless given, and before the hash, so that a change while it is hashed shows when
+    the run ends."""
     stamp = stamp or file_stamp(source)
     return {
         "input": str(source),
-        "input_sha256": file_sha256(source),
+        "input_sha256": input_sha256(source, stop),
         "stamp": stamp,
         "model_sha256": engine.model_sha256,
         "rating_plan_sha256": engine.plan_sha256,
@@ -283,46 +351,71 @@ def run_settings(
     }
 
 
+class HashStoppedError(Exception):
+    """The input's hash was stopped: the run is failing."""
+
+
+def input_sha256(path: Path, stop: threading.Event | None = None) -> str:
+    """sha256 of a book, read in 1 MB blocks; only a regular file is read (opened without
+    waiting on a pipe), and ``stop`` ends the reading between two blocks
+    (:class:`HashStoppedError`), so a failing run never waits for the hash of a whole file."""
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            require_regular_file(path)  # raises, saying what the path is
+            raise InputError([Issue(Reason.UNREADABLE_FILE, "not a file", source=str(path))])
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                raise HashStoppedError(str(path))
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def parts_folder(output: Path, settings: dict[str, Any], resume: bool) -> tuple[Path, bool]:
     """The work folder for this output; kept only when resuming the very same run.
 
     A folder without its settings has no parts (they are written after the settings,
     :func:`write_settings`), so there is nothing to resume in it; it is started afresh.
+    So is a folder whose settings cannot be read (not written by a run), or a symlink
+    in the work folder's place (never followed).
     """
-    parts = output.with_name(output.name + ".parts")
+    parts = parts_path_for(output)
     state = parts / "settings.json"
-    if resume and state.is_file():
-        if json.loads(state.read_text()) == settings:
+    if resume and is_real_folder(parts) and state.is_file() and not state.is_symlink():
+        try:
+            found = json.loads(state.read_bytes())
+        except (OSError, ValueError):
+            found = None  # unreadable: no part in it can be trusted; started afresh
+        if found == settings:
             return parts, True
-        raise InputError(
-            [
-                Issue(
-                    Reason.UNREADABLE_FILE,
-                    "cannot resume: the unfinished run in this folder was for another input, "
-                    "model, rating plan or settings; run again without --resume",
-                    source=str(parts),
-                )
-            ]
-        )
+        if found is not None:
+            raise InputError(
+                [
+                    Issue(
+                        Reason.UNREADABLE_FILE,
+                        "cannot resume: the unfinished run in this folder was for another "
+                        "input, model, rating plan or settings; run again without --resume",
+                        source=str(parts),
+                    )
+                ]
+            )
     fresh_parts_folder(output)
     write_settings(parts, settings)
     return parts, False
 
 
 def fresh_parts_folder(output: Path) -> Path:
-    """An empty work folder for this output (an unfinished run's is removed)."""
-    parts = output.with_name(output.name + ".parts")
-    if parts.exists():
-        shutil.rmtree(parts)
-    parts.mkdir(parents=True)
-    return parts
+    """An empty work folder for this output, made exclusively (an unfinished run's is
+    removed; a symlink in its place is removed, never followed)."""
+    return make_folder(parts_path_for(output))
 
 
 def write_settings(parts: Path, settings: dict[str, Any]) -> None:
     """The settings of the run a work folder belongs to, written before any part."""
 
-    def write(aside: Path) -> None:
-        aside.write_text(json.dumps(settings, indent=1, sort_keys=True), encoding="utf-8")
+    def write(sink: BinaryIO) -> None:
+        sink.write(json.dumps(settings, indent=1, sort_keys=True).encode("utf-8"))
 
     atomic_write(parts / "settings.json", write)
 
@@ -362,12 +455,22 @@ def score_book(
     errors = errors or errors_path_for(output)
     seconds = tally.seconds
     clock = time.perf_counter()
+    check_book_paths(source, output, errors)
+    require_regular_file(source)
+    stop = threading.Event()  # ends the input's hash when the run fails
     settle = functools.partial(
-        run_settings, engine, source, chunk_rows, limit, retention, as_of, stamp=file_stamp(source)
+        run_settings,
+        engine,
+        source,
+        chunk_rows,
+        limit,
+        retention,
+        as_of,
+        stamp=file_stamp(source),
+        stop=stop,
     )
     hashes: list[np.ndarray] = []  # each chunk's facility-id hashes, to find repeated ids
     pending: collections.deque[tuple[int, Future[_Part]]] = collections.deque()
-    files = BookFiles(output, errors)
 
     def collect() -> None:
         rows, future = pending.popleft()
@@ -384,10 +487,12 @@ def score_book(
     # parallel by chunk: matrix products stay on one core each (BLAS's own threads
     # would compete with the chunks' threads for the same cores, and lose time)
     with (
+        RunLock(output),  # before anything is written: a second run to it is refused
         ThreadPoolExecutor(1) as aside,
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(threads) as pool,
     ):
+        files = BookFiles(output, errors)
         ready: Future[dict[str, Any]] = Future()
         parts: Path | None = None
         resumed = False
@@ -405,10 +510,11 @@ def score_book(
             for index, raw in enumerate(iter_responses(source, chunk_rows)):
                 seconds["read"] += time.perf_counter() - clock
                 hashes.append(chunk_id_hashes(raw.table))
-                if resumed and has_parts(parts, index):
+                kept = _kept_part(parts, index) if resumed else None
+                if kept is not None:
                     tally.reused += 1
                     done: Future[_Part] = Future()
-                    done.set_result(_Part(*read_parts(parts, index)))
+                    done.set_result(kept)
                     pending.append((raw.table.num_rows, done))
                 else:
                     pending.append((raw.table.num_rows, pool.submit(score, index, raw)))
@@ -426,15 +532,38 @@ def score_book(
                 tally.rows_scored = _rebuild(files, parts, tally.chunks)
             return finish_book(files, parts, source, engine, ready.result(), tally)
         except BaseException as exc:
+            stop.set()
             pool.shutdown(cancel_futures=True)
             files.abort()
-            if isinstance(exc, InputError) and parts is not None and not resumed:
-                # an input that cannot be scored leaves no work folder: resuming it would
-                # fail again. The settings are written first, or not at all (cancelled).
+            if parts is not None and not resumable_failure(exc, resumed):
+                # a run that --resume could not finish leaves no work folder. The
+                # settings are written first, or not at all (cancelled, or the hash
+                # stopped at its next block: never waited on for a whole file).
                 if not ready.cancel():
                     ready.exception()
                 shutil.rmtree(parts, ignore_errors=True)
             raise
+
+
+def resumable_failure(exc: BaseException, resumed: bool) -> bool:
+    """Whether ``--resume`` can finish a run that failed with ``exc``: after an
+    interruption or an environment failure (a full disk), yes; after an input that
+    cannot be scored, or a bug, no (it would fail again) - except that a resumed run
+    keeps the parts it was given."""
+    if isinstance(exc, InputError):
+        return resumed
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, OSError, MemoryError))
+
+
+def _kept_part(parts: Path, index: int) -> _Part | None:
+    """A chunk's parts kept by an interrupted run, or None when they are missing or
+    cannot be read (the chunk is scored again)."""
+    if not has_parts(parts, index):
+        return None
+    try:
+        return _Part(*read_parts(parts, index))
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def _settled(parts: Path, settle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -565,8 +694,8 @@ def finish_book(
     )
     manifest = json.dumps(summary.to_dict(), indent=1) + "\n"
 
-    def write_manifest(aside: Path) -> None:
-        aside.write_text(manifest, encoding="utf-8")
+    def write_manifest(sink: BinaryIO) -> None:
+        sink.write(manifest.encode("utf-8"))
 
     atomic_write(output.with_name(output.name + MANIFEST_SUFFIX), write_manifest)
     shutil.rmtree(parts)
