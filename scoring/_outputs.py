@@ -282,3 +282,23 @@ def _holder(fd: int) -> str:
         return f"process {int(record['pid'])} on {str(record['host'])[:100]}"
     except (OSError, ValueError, KeyError, TypeError):
         return "a process that is still starting"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: through a ``.partial`` file created
+    exclusively (:func:`create_new`), renamed into place when complete."""
+    aside = path.with_name(path.name + ".partial")
+    try:
+        with create_new(aside) as sink:
+            sink.write(data)
+        aside.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if not aside.is_symlink():
+                aside.unlink(missing_ok=True)
+        raise
+
+
+def partial_path(path: Path) -> Path:
+    """The ``.partial`` file ``path`` is written through."""
+    return path.with_name(path.name + ".partial")
