@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from scoring._outputs import partial_path, write_atomically
 from scoring.cli._common import (
@@ -190,7 +191,7 @@ def _money(value: float) -> str:
 
 def _print(result: ScoreResult, fixes: int) -> None:
     console = Console(highlight=False, soft_wrap=False, emoji=False)
-    name = literal(result.facility_name or result.facility_id or "applicant")
+    name = result.facility_name or result.facility_id or "applicant"
     style = _OUTCOME_STYLE[result.outcome]
     layer = result.layer
     head = (
@@ -201,7 +202,7 @@ def _print(result: ScoreResult, fixes: int) -> None:
         f"vs {_money(result.class_expected_loss)} for the class average "
         f"(x{result.relative_risk:.2f})"
     )
-    title = f"{name} - assessed {literal(result.assessed_on)}"
+    title = Text(f"{name} - assessed {result.assessed_on}")  # literal text, never markup
     console.print(Panel(head, title=title, expand=False))
     for hit in result.rules:
         console.print(
