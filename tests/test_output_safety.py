@@ -434,3 +434,49 @@ def test_an_environment_failure_no_command_caught_is_a_sentence_and_exit_1(
     )  # fmt: skip
     assert result.returncode == EXIT_INVALID
     assert result.stderr == f"error: Permission denied ({tmp_path / 'f'})\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["validate", "{fifo}"],
+        ["validate", "{fifo}", "--json"],
+        ["score", "{fifo}"],
+        ["compare", "{fifo}", "{fifo}"],
+        ["questionnaire", "lint", "{fifo}"],
+        ["questionnaire", "show", "-q", "{fifo}"],
+        ["batch", str(PORTFOLIO), "-o", "{out}", "--rating-plan", "{fifo}"],
+    ],
+)
+def test_every_command_refuses_a_pipe_before_opening_it(tmp_path: Path, command: list[str]) -> None:
+    fifo = tmp_path / "in.csv"
+    os.mkfifo(fifo)
+    args = [a.format(fifo=fifo, out=tmp_path / "out.parquet") for a in command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert "not a regular file" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_a_failing_run_does_not_wait_for_the_input_s_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The book is hashed while it is read; when reading fails at once, the hash of a
+    large book (8 GB, sparse here) is stopped, not waited for."""
+    from scoring.errors import Issue
+    from scoring.portfolio import run
+    from scoring.vocabulary import Reason
+
+    book = tmp_path / "book.csv"
+    with book.open("wb") as handle:
+        handle.truncate(8 << 30)
+
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise InputError([Issue(Reason.UNREADABLE_FILE, "cannot be read", source=str(book))])
+
+    monkeypatch.setattr(run, "iter_responses", unreadable)
+    started = time.monotonic()
+    with pytest.raises(InputError, match="cannot be read"):
+        score_book(book, tmp_path / "out.parquet", default_engine(), as_of=EXAMPLES_AS_OF)
+    assert time.monotonic() - started < 3  # hashing 8 GB takes far longer
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.csv"]

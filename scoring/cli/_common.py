@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.markup import escape
 
-from scoring._outputs import PathClashError, check_outputs
+from scoring._outputs import PathClashError, check_outputs, require_regular_file
 from scoring.errors import DefinitionError, InputError, Issue, QuestionnaireError
 from scoring.questionnaire.definition import Questionnaire
 from scoring.questionnaire.loader import bundled_questionnaire, load_questionnaire
@@ -105,7 +105,19 @@ def fail_questionnaire(exc: QuestionnaireError) -> NoReturn:
     raise typer.Exit(EXIT_INVALID)
 
 
+def require_files(*paths: Path | None, as_json: bool = False) -> None:
+    """Exit 1 when an input is not a regular file: a pipe, socket or device (which could
+    make a command wait, or read without end) is refused before it is opened."""
+    try:
+        for path in paths:
+            if path is not None:
+                require_regular_file(path)
+    except InputError as exc:
+        fail_input(exc, as_json=as_json)
+
+
 def choose_questionnaire(path: Path | None) -> Questionnaire:
+    require_files(path)
     try:
         return load_questionnaire(path) if path is not None else bundled_questionnaire()
     except QuestionnaireError as exc:

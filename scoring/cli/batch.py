@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from scoring._outputs import require_regular_file
 from scoring.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -23,6 +22,7 @@ from scoring.cli._common import (
     fail_input,
     parse_as_of,
     refuse_clashes,
+    require_files,
 )
 from scoring.cli.score import ModelOption, PlanOption, load_engine
 from scoring.errors import InputError
@@ -127,6 +127,7 @@ def batch_command(
         dict(files),
         dict(folders),
     )
+    require_files(source, rating_plan)
     engine = load_engine(model, rating_plan)
     if scheduler is not None and workers is not None:
         typer.echo("error: give --scheduler or --workers, not both", err=True)
@@ -161,7 +162,6 @@ def batch_command(
                 **settings,
             )
         try:
-            require_regular_file(source)
             if not quiet and sys.stderr.isatty():
                 summary = _with_progress_bar(run, count_rows(source))
             else:

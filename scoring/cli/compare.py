@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from scoring._outputs import partial_path, write_atomically
-from scoring.cli._common import EXIT_USAGE, fail_environment, fail_input, refuse_clashes
+from scoring.cli._common import (
+    EXIT_USAGE,
+    fail_environment,
+    fail_input,
+    refuse_clashes,
+    require_files,
+)
 from scoring.errors import InputError
 from scoring.report._words import money
 
@@ -67,6 +73,7 @@ def compare_command(
             "the --csv file's .partial file": csv_out and partial_path(csv_out),
         },
     )
+    require_files(before, after)
     # imported here: scoring a book does not need the comparison and its reports
     from scoring.portfolio.compare import compare_books
     from scoring.portfolio.dislocation_csv import dislocation_csv

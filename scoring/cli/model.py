@@ -18,6 +18,7 @@ from scoring.cli._common import (
     fail_environment,
     fail_input,
     refuse_clashes,
+    require_files,
 )
 from scoring.errors import InputError
 from scoring.model.card import model_card
@@ -64,6 +65,7 @@ def synth_command(
             "the ground truth's file": output.with_suffix(".truth.json"),
         },
     )
+    require_files(truth)
     target = choose_questionnaire(questionnaire)
     resolved = resolve_truth(load_truth(truth or truth_path(target.id, target.version)), target)
     blocks = synthetic_blocks(target, resolved, facilities=facilities, years=years, seed=seed)
@@ -109,6 +111,7 @@ def train_command(
         {"the book": book, "--questionnaire": questionnaire},
         {name: output / name for name in (MODEL_FILE, MANIFEST_FILE, CARD_FILE)},
     )
+    require_files(book)
     target = choose_questionnaire(questionnaire)
     try:
         model = train_book(
@@ -152,6 +155,7 @@ def evaluate_command(
         {"the book": book, "--model": model, "--questionnaire": questionnaire},
         {"evaluation.json": output / "evaluation.json"},
     )
+    require_files(book)
     target = choose_questionnaire(questionnaire)
     try:
         loss_model = load_model(model, target)

@@ -20,6 +20,7 @@ from scoring.cli._common import (
     fail_questionnaire,
     literal,
     refuse_clashes,
+    require_files,
 )
 from scoring.errors import QuestionnaireError
 from scoring.questionnaire.lint import lint
@@ -79,6 +80,7 @@ def lint_command(
             available_questionnaires().items(),
             key=lambda item: tuple(int(p) for p in item[0][1].split(".")),
         )[1]
+    require_files(file, as_json=as_json)
     try:
         target = read_questionnaire_file(file)
         catalog = default_catalog()

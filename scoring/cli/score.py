@@ -21,6 +21,7 @@ from scoring.cli._common import (
     literal,
     parse_as_of,
     refuse_clashes,
+    require_files,
 )
 from scoring.errors import InputError, Issue, RatingPlanError
 from scoring.model.loss_model import default_model_dir
@@ -148,6 +149,7 @@ def score_command(
         },
         {"--html": html, "the report's .partial file": html and partial_path(html)},
     )
+    require_files(file, rating_plan, as_json=as_json)
     engine = load_engine(model, rating_plan)
     day = parse_as_of(as_of)
     try:

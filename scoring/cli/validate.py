@@ -17,6 +17,7 @@ from scoring.cli._common import (
     fail_input,
     issue_line,
     parse_as_of,
+    require_files,
 )
 from scoring.errors import InputError
 from scoring.responses.intake import validate_file
@@ -48,6 +49,7 @@ def validate_command(
     ] = 200,
 ) -> None:
     """Validate responses: exit 0 when every facility is valid, 1 otherwise."""
+    require_files(file, as_json=as_json)
     target = choose_questionnaire(questionnaire)
     day = parse_as_of(as_of)
     try:

@@ -483,8 +483,7 @@ def score_book_on_dask(
                 tally.rows_read += sum(bounds[p][i + 1] - bounds[p][i] for p, i in chunk.pieces)
                 for partition in done_with.get(chunk.index, ()):
                     cuts.pop(partition, None)  # its pieces are no longer needed on the cluster
-                if progress is not None:
-                    progress(tally.rows_read, tally.rows_scored)
+                tally.report(progress)
                 following = next(todo, None)
                 if following is not None:
                     pending.append((following, submit(following)))
@@ -494,6 +493,6 @@ def score_book_on_dask(
             return finish_book(files, parts, source, engine, settings, tally)
         except BaseException as exc:
             files.abort()
-            if not resumable_failure(exc, resumed):
+            if not resumable_failure(exc, resumed, tally.stopped):
                 shutil.rmtree(parts, ignore_errors=True)
             raise

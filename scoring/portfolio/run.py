@@ -120,6 +120,18 @@ class Tally:
         default_factory=lambda: {"read": 0.0, "score": 0.0, "write": 0.0}
     )
     """Time spent reading, scoring and writing, summed over threads or workers."""
+    stopped: bool = False
+    """The caller stopped the run (its progress callback raised): its parts are kept."""
+
+    def report(self, progress: Progress | None) -> None:
+        """Tell ``progress`` how far the run is; an exception it raises stops the run."""
+        if progress is None:
+            return
+        try:
+            progress(self.rows_read, self.rows_scored)
+        except BaseException:
+            self.stopped = True
+            raise
 
 
 def check_output(output: Path) -> None:
@@ -481,8 +493,7 @@ def score_book(
         seconds["write"] += part.write_seconds + time.perf_counter() - clock
         tally.rows_read += rows
         tally.rows_scored += part.scored.num_rows
-        if progress is not None:
-            progress(tally.rows_read, tally.rows_scored)
+        tally.report(progress)
 
     # parallel by chunk: matrix products stay on one core each (BLAS's own threads
     # would compete with the chunks' threads for the same cores, and lose time)
@@ -535,7 +546,7 @@ def score_book(
             stop.set()
             pool.shutdown(cancel_futures=True)
             files.abort()
-            if parts is not None and not resumable_failure(exc, resumed):
+            if parts is not None and not resumable_failure(exc, resumed, tally.stopped):
                 # a run that --resume could not finish leaves no work folder. The
                 # settings are written first, or not at all (cancelled, or the hash
                 # stopped at its next block: never waited on for a whole file).
@@ -545,11 +556,13 @@ def score_book(
             raise
 
 
-def resumable_failure(exc: BaseException, resumed: bool) -> bool:
+def resumable_failure(exc: BaseException, resumed: bool, stopped: bool = False) -> bool:
     """Whether ``--resume`` can finish a run that failed with ``exc``: after an
-    interruption or an environment failure (a full disk), yes; after an input that
-    cannot be scored, or a bug, no (it would fail again) - except that a resumed run
-    keeps the parts it was given."""
+    interruption (Ctrl-C, or the caller stopping it: ``stopped``) or an environment
+    failure (a full disk), yes; after an input that cannot be scored, or a bug, no (it
+    would fail again) - except that a resumed run keeps the parts it was given."""
+    if stopped:
+        return True
     if isinstance(exc, InputError):
         return resumed
     return isinstance(exc, (KeyboardInterrupt, SystemExit, OSError, MemoryError))
