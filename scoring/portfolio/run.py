@@ -544,7 +544,8 @@ def score_book(
             return finish_book(files, parts, source, engine, ready.result(), tally)
         except BaseException as exc:
             stop.set()
-            pool.shutdown(cancel_futures=True)
+            # the chunks being scored end before their folder may be removed
+            pool.shutdown(wait=True, cancel_futures=True)
             files.abort()
             if parts is not None and not resumable_failure(exc, resumed, tally.stopped):
                 # a run that --resume could not finish leaves no work folder. The
