@@ -26,7 +26,8 @@ from scoring._outputs import (
 )
 from scoring.cli._common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, exit_code_for
 from scoring.cli.app import app
-from scoring.portfolio.run import HashStoppedError, input_sha256, score_book
+from scoring.portfolio.book_files import HashStoppedError, input_sha256
+from scoring.portfolio.run import score_book
 from tests.conftest import EXAMPLES, EXAMPLES_AS_OF, ROOT
 
 runner = CliRunner()

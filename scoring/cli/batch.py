@@ -27,13 +27,8 @@ from scoring.cli._common import (
 from scoring.cli.score import ModelOption, PlanOption, load_engine
 from scoring.errors import InputError
 from scoring.model.loss_model import default_model_dir
-from scoring.portfolio.run import (
-    CHUNK_ROWS,
-    BookSummary,
-    book_outputs,
-    errors_path_for,
-    score_book,
-)
+from scoring.portfolio.book_files import book_outputs, errors_path_for
+from scoring.portfolio.run import CHUNK_ROWS, BookSummary, score_book
 from scoring.responses.reading import count_rows
 
 MAX_DEFAULT_THREADS = 4

@@ -40,24 +40,26 @@ import pyarrow.parquet as pq
 from scoring._outputs import RunLock, require_regular_file
 from scoring.errors import DefinitionError, InputError, Issue
 from scoring.portfolio.batch import score_chunk
-from scoring.portfolio.run import (
-    CHUNK_ROWS,
+from scoring.portfolio.book_files import (
     BookFiles,
-    BookSummary,
-    Progress,
-    Tally,
     check_book_paths,
     check_output,
     errors_path_for,
     errors_table,
-    finish_book,
     has_parts,
     part_path,
     parts_folder,
     read_parts,
+    write_part,
+)
+from scoring.portfolio.run import (
+    CHUNK_ROWS,
+    BookSummary,
+    Progress,
+    Tally,
+    finish_book,
     resumable_failure,
     run_settings,
-    write_part,
 )
 from scoring.rating.engine import RatingEngine
 from scoring.responses.reading import (
