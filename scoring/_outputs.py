@@ -225,7 +225,7 @@ class RunLock:
                     [
                         Issue(
                             Reason.UNREADABLE_FILE,
-                            f"another carescore run ({holder}) is writing this output; wait "
+                            f"another carescore run ({holder}) is writing this file; wait "
                             "for it to finish, or choose another output",
                             source=str(self.output),
                         )

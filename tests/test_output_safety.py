@@ -207,6 +207,19 @@ def test_a_run_holding_the_output_is_named_when_another_is_refused(tmp_path: Pat
     assert not (tmp_path / "out.parquet.lock").exists()
 
 
+def test_a_run_writing_the_same_errors_file_is_refused(tmp_path: Path) -> None:
+    book = _book(tmp_path / "book.csv", 5)
+    shared = tmp_path / "shared.errors.csv"
+    with RunLock(shared):
+        with pytest.raises(
+            OutputBusyError,
+            match=rf"shared\.errors\.csv: another carescore run \(process {os.getpid()} on",
+        ):
+            score_book(book, tmp_path / "b.parquet", default_engine(), as_of=EXAMPLES_AS_OF,
+                       errors=shared)  # fmt: skip
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["book.csv", "shared.errors.csv.lock"]
+
+
 def test_the_lock_of_a_run_killed_outright_is_taken_over(tmp_path: Path) -> None:
     book = _book(tmp_path / "book.csv", 5)
     out = tmp_path / "out.parquet"

@@ -83,6 +83,7 @@ def book_outputs(
             output.name + MANIFEST_SUFFIX + ".partial"
         ),
         "the output's lock file": lock_path(output),
+        "the errors file's lock file": lock_path(errors),
     }
     return files, {"the work folder": parts_path_for(output)}
 

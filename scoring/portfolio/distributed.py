@@ -415,7 +415,8 @@ def score_book_on_dask(
     done_with: dict[int, list[int]] = {}
     for partition, last in last_use.items():
         done_with.setdefault(last, []).append(partition)
-    with RunLock(output):  # before anything is written: a second run to it is refused
+    # before anything is written: a second run to either file is refused
+    with RunLock(output), RunLock(errors):
         parts, resumed = parts_folder(output, settings, resume)
         window = window or 2 * max(1, sum(cluster.nthreads().values()))
 

@@ -25,8 +25,9 @@ same as an uninterrupted run's; a run that fails in a way ``resume`` could not f
 
 Before anything is read, every file the run writes is checked against the book and
 against one another (:func:`~scoring.portfolio.book_files.check_book_paths`), and
-the run then holds a lock on its output (:class:`~scoring._outputs.RunLock`): a
-second run to the same output is refused, and the first run's files are untouched.
+the run then holds a lock on its output and its errors file
+(:class:`~scoring._outputs.RunLock`): a second run to either is refused, and the
+first run's files are untouched.
 """
 
 from __future__ import annotations
@@ -236,7 +237,9 @@ def score_book(
     # parallel by chunk: matrix products stay on one core each (BLAS's own threads
     # would compete with the chunks' threads for the same cores, and lose time)
     with (
-        RunLock(output),  # before anything is written: a second run to it is refused
+        # before anything is written: a second run to either file is refused
+        RunLock(output),
+        RunLock(errors),
         ThreadPoolExecutor(1) as aside,
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(threads) as pool,
