@@ -166,26 +166,36 @@ def _batch_command(book: Path, out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+def _start(command: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.parametrize("start", ["together", "once the first holds the lock"])
 def test_two_runs_to_one_output_leave_one_good_output_and_one_clear_refusal(
-    tmp_path: Path,
+    tmp_path: Path, start: str
 ) -> None:
     rows = 6000
     book = _book(tmp_path / "book.csv", rows)
     out = tmp_path / "out.parquet"
-    first = subprocess.Popen(
-        _batch_command(book, out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    lock = tmp_path / "out.parquet.lock"
-    deadline = time.monotonic() + 120
-    while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    second = subprocess.run(_batch_command(book, out), cwd=ROOT, capture_output=True, text=True)
-    _, first_err = first.communicate(timeout=300)
-    assert first.returncode == 0, first_err
-    assert second.returncode == EXIT_INVALID
-    assert f"another carescore run (process {first.pid} on" in second.stderr
-    assert "Traceback" not in second.stderr
+    command = _batch_command(book, out)
+    runs = [_start(command)]
+    if start != "together":
+        lock = tmp_path / "out.parquet.lock"
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    runs.append(_start(command))
+    errors = {run.pid: run.communicate(timeout=300)[1] for run in runs}
+    codes = {run.pid: run.returncode for run in runs}
+    assert sorted(codes.values()) == [0, EXIT_INVALID], errors
+    winner = next(pid for pid, code in codes.items() if code == 0)
+    loser = next(pid for pid, code in codes.items() if code != 0)
+    if start != "together":
+        assert winner == runs[0].pid
+    assert f"another carescore run (process {winner} on" in errors[loser]
+    assert "Traceback" not in errors[loser]
     scored = pq.read_table(out)
     assert scored.num_rows == rows
     manifest = json.loads((tmp_path / "out.parquet.manifest.json").read_text())
@@ -193,6 +203,18 @@ def test_two_runs_to_one_output_leave_one_good_output_and_one_clear_refusal(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "book.csv", "out.errors.csv", "out.parquet", "out.parquet.manifest.json",
     ]  # fmt: skip
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "out.parquet.lock").symlink_to(victim)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["batch", str(PORTFOLIO), "-o", str(out), *AS_OF])
+    assert result.exit_code == EXIT_INVALID
+    assert "symbolic links" in result.output
+    assert victim.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet.lock", "victim.txt"]
 
 
 def test_a_run_holding_the_output_is_named_when_another_is_refused(tmp_path: Path) -> None:
