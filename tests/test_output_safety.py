@@ -73,6 +73,9 @@ def _clash_cases(tmp: Path) -> dict[str, list[str]]:
     model = tmp / "model"
     shutil.copytree(ROOT / "models" / "care-cyber-default", model, symlinks=True)
     (tmp / "q.yaml").write_text("not read\n")
+    (tmp / "bundled").mkdir()
+    for bundled in (ROOT / "questionnaires").glob("*.yaml"):
+        shutil.copy(bundled, tmp / "bundled" / bundled.name)
     t = str(tmp)
     return {
         "batch X -o X": ["batch", f"{t}/in.csv", "-o", f"{t}/in.csv"],
@@ -103,6 +106,10 @@ def _clash_cases(tmp: Path) -> dict[str, list[str]]:
         "compare --csv equal to --html": [
             "compare", f"{t}/a.parquet", f"{t}/b.parquet", "--csv", f"{t}/r", "--html", f"{t}/r",
         ],
+        "template over the bundled questionnaire": [
+            "questionnaire", "template", "-f", "yaml", "-o",
+            f"{t}/bundled/care-cyber-1.0.0.yaml",
+        ],
         "template over its questionnaire": [
             "questionnaire", "template", "-f", "yaml", "-q", f"{t}/q.yaml", "-o", f"{t}/q.yaml",
         ],
@@ -124,14 +131,19 @@ CLASHES = [
     "compare --csv the second book",
     "compare --csv equal to --html",
     "template over its questionnaire",
+    "template over the bundled questionnaire",
 ]
 
 
 @pytest.mark.parametrize("case", CLASHES)
 def test_an_output_that_is_an_input_is_a_usage_error_and_nothing_is_touched(
-    tmp_path: Path, case: str
+    tmp_path: Path, case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from scoring.cli import _common
+
     command = _clash_cases(tmp_path)[case]
+    # the bundled questionnaires (inputs of every command), copied here
+    monkeypatch.setattr(_common, "questionnaire_dir", lambda: tmp_path / "bundled")
     before = _snapshot(tmp_path)
     result = runner.invoke(app, [*command, *(AS_OF if command[0] in ("batch", "score") else [])])
     assert result.exit_code == EXIT_USAGE, result.output

@@ -21,7 +21,11 @@ from rich.markup import escape
 from scoring._outputs import PathClashError, check_outputs, require_regular_file
 from scoring.errors import DefinitionError, InputError, Issue, QuestionnaireError
 from scoring.questionnaire.definition import Questionnaire
-from scoring.questionnaire.loader import bundled_questionnaire, load_questionnaire
+from scoring.questionnaire.loader import (
+    bundled_questionnaire,
+    load_questionnaire,
+    questionnaire_dir,
+)
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -58,7 +62,9 @@ def refuse_clashes(
     folders: dict[str, Path | None] | None = None,
 ) -> None:
     """Exit 2, before anything is read or written, when an output is an input or another
-    output (:func:`scoring._outputs.check_outputs`)."""
+    output (:func:`scoring._outputs.check_outputs`). The bundled questionnaires are
+    inputs of every command."""
+    inputs = {**inputs, "the bundled questionnaires": questionnaire_dir()}
     try:
         check_outputs(inputs, outputs, folders)
     except PathClashError as exc:
