@@ -528,3 +528,26 @@ def test_a_failing_run_does_not_wait_for_the_input_s_hash(
         score_book(book, tmp_path / "out.parquet", default_engine(), as_of=EXAMPLES_AS_OF)
     assert time.monotonic() - started < 3  # hashing 8 GB takes far longer
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book.csv"]
+
+
+def test_compare_reports_into_a_missing_folder_or_through_a_planted_symlink(
+    tmp_path: Path,
+) -> None:
+    before, after = tmp_path / "before.parquet", tmp_path / "after.parquet"
+    for book in (before, after):
+        score_book(PORTFOLIO, book, default_engine(), as_of=EXAMPLES_AS_OF)
+    missing = tmp_path / "missing" / "dislocation.html"
+    result = runner.invoke(app, ["compare", str(before), str(after), "--html", str(missing)])
+    assert result.exit_code == EXIT_INVALID
+    assert f"No such file or directory ({missing.parent / 'dislocation.html.partial'})" in (
+        result.output
+    )
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    report = tmp_path / "dislocation.csv"
+    (tmp_path / "dislocation.csv.partial").symlink_to(victim)
+    result = runner.invoke(app, ["compare", str(before), str(after), "--csv", str(report)])
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "precious"
+    assert report.read_text().startswith("facility_id")
+    assert not (tmp_path / "dislocation.csv.partial").exists()
