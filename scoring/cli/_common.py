@@ -1,4 +1,11 @@
-"""What every command shares: exit codes, error rendering, options."""
+"""What every command shares: exit codes, error rendering, options.
+
+Exit codes follow one rule, :func:`exit_code_for`: 0 when the command did what it
+was asked, 1 when an input, a file or the environment cannot be used (a sentence,
+never a traceback; a second run refused because another holds its output's lock is
+one), 2 for usage errors (including an output that is an input or another output),
+3 only for a bug in carescore.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,67 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
-from scoring.errors import InputError, Issue, QuestionnaireError
+from scoring._outputs import PathClashError, check_outputs, require_regular_file
+from scoring.errors import DefinitionError, InputError, Issue, QuestionnaireError
 from scoring.questionnaire.definition import Questionnaire
-from scoring.questionnaire.loader import bundled_questionnaire, load_questionnaire
+from scoring.questionnaire.loader import (
+    bundled_questionnaire,
+    load_questionnaire,
+    questionnaire_dir,
+)
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code of a command that failed with ``exc``: the one rule of every command."""
+    if isinstance(exc, PathClashError):
+        return EXIT_USAGE
+    if isinstance(exc, InputError | DefinitionError | OSError | MemoryError):
+        return EXIT_INVALID
+    return EXIT_INTERNAL
+
+
+def environment_message(exc: OSError) -> str:
+    """A sentence for a file or environment failure (permission denied, disk full ...)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    files = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    where = f" ({' -> '.join(files)})" if files else ""
+    return f"error: {reason}{where}"
+
+
+def fail_environment(exc: OSError, doing: str = "") -> NoReturn:
+    """Report a file or environment failure and exit with 1."""
+    typer.echo(environment_message(exc) + (f" while {doing}" if doing else ""), err=True)
+    raise typer.Exit(EXIT_INVALID) from exc
+
+
+def refuse_clashes(
+    inputs: dict[str, Path | None],
+    outputs: dict[str, Path | None],
+    folders: dict[str, Path | None] | None = None,
+) -> None:
+    """Exit 2, before anything is read or written, when an output is an input or another
+    output (:func:`scoring._outputs.check_outputs`). The bundled questionnaires are
+    inputs of every command."""
+    inputs = {**inputs, "the bundled questionnaires": questionnaire_dir()}
+    try:
+        check_outputs(inputs, outputs, folders)
+    except PathClashError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+def literal(text: object) -> str:
+    """Text from a file (a facility name, an answer, a plan's reason) shown as it is
+    written: rich markup in it is escaped, never run."""
+    return escape(str(text))
+
 
 QuestionnaireOption = Annotated[
     Path | None,
@@ -52,7 +111,19 @@ def fail_questionnaire(exc: QuestionnaireError) -> NoReturn:
     raise typer.Exit(EXIT_INVALID)
 
 
+def require_files(*paths: Path | None, as_json: bool = False) -> None:
+    """Exit 1 when an input is not a regular file: a pipe, socket or device (which could
+    make a command wait, or read without end) is refused before it is opened."""
+    try:
+        for path in paths:
+            if path is not None:
+                require_regular_file(path)
+    except InputError as exc:
+        fail_input(exc, as_json=as_json)
+
+
 def choose_questionnaire(path: Path | None) -> Questionnaire:
+    require_files(path)
     try:
         return load_questionnaire(path) if path is not None else bundled_questionnaire()
     except QuestionnaireError as exc:

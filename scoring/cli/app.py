@@ -7,7 +7,7 @@ import sys
 import typer
 
 from scoring import __version__
-from scoring.cli._common import EXIT_INTERNAL
+from scoring.cli._common import EXIT_INTERNAL, environment_message, exit_code_for
 from scoring.cli.batch import batch_command
 from scoring.cli.compare import compare_command
 from scoring.cli.model import evaluate_command, synth_command, train_command
@@ -48,7 +48,9 @@ def _root(
 
 
 def main() -> None:
-    """Console entry point: run the app; an unexpected failure is one line, exit 3."""
+    """Console entry point: run the app. A failure no command turned into a message is
+    one line too: exit 1 for a file or the environment (:func:`exit_code_for`), exit 3
+    for a bug."""
     try:
         app(standalone_mode=True)
     except SystemExit:
@@ -57,6 +59,13 @@ def main() -> None:
         sys.stderr.write("carescore: interrupted\n")
         sys.exit(130)
     except Exception as exc:  # the last line of defence: never a traceback for a user
+        code = exit_code_for(exc)
+        if isinstance(exc, OSError):
+            sys.stderr.write(environment_message(exc) + "\n")
+            sys.exit(code)
+        if code != EXIT_INTERNAL:
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(code)
         sys.stderr.write(
             f"carescore: internal error ({type(exc).__name__}: {exc}); "
             "please report it with the command you ran\n"

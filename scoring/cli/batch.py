@@ -14,11 +14,21 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from scoring.cli._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail_input, parse_as_of
+from scoring.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail_environment,
+    fail_input,
+    parse_as_of,
+    refuse_clashes,
+    require_files,
+)
 from scoring.cli.score import ModelOption, PlanOption, load_engine
 from scoring.errors import InputError
 from scoring.model.loss_model import default_model_dir
-from scoring.portfolio.run import CHUNK_ROWS, BookSummary, errors_path_for, score_book
+from scoring.portfolio.book_files import book_outputs, errors_path_for
+from scoring.portfolio.run import CHUNK_ROWS, BookSummary, score_book
 from scoring.responses.reading import count_rows
 
 MAX_DEFAULT_THREADS = 4
@@ -98,9 +108,21 @@ def batch_command(
     """Score every facility of a book; rejected rows go to the errors file with reasons.
 
     Exits 0 when every row was scored, 1 when some rows were rejected (they are in
-    the errors file) or the book, model or rating plan cannot be used (then no
-    output is written), 2 for usage errors.
+    the errors file), the book, model or rating plan cannot be used, or another run
+    is writing the same output (then no output is written), 2 for usage errors (an
+    output that is an input or another output among them).
     """
+    files, folders = book_outputs(output, errors)
+    refuse_clashes(
+        {
+            "the book": source,
+            "--model": model or default_model_dir(),
+            "--rating-plan": rating_plan,
+        },
+        dict(files),
+        dict(folders),
+    )
+    require_files(source, rating_plan)
     engine = load_engine(model, rating_plan)
     if scheduler is not None and workers is not None:
         typer.echo("error: give --scheduler or --workers, not both", err=True)
@@ -142,8 +164,7 @@ def batch_command(
         except InputError as exc:
             fail_input(exc, as_json=False)
         except OSError as exc:
-            typer.echo(f"error: cannot write the output: {exc.strerror or exc}", err=True)
-            raise typer.Exit(EXIT_INVALID) from exc
+            fail_environment(exc)
     _report(summary)
     raise typer.Exit(EXIT_OK if summary.rows_rejected == 0 else EXIT_INVALID)
 

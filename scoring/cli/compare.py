@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scoring.cli._common import EXIT_INVALID, EXIT_USAGE, fail_input
+from scoring._outputs import partial_path, write_atomically
+from scoring.cli._common import (
+    EXIT_USAGE,
+    fail_environment,
+    fail_input,
+    refuse_clashes,
+    require_files,
+)
 from scoring.errors import InputError
 from scoring.report._words import money
 
@@ -50,29 +57,39 @@ def compare_command(
     outcome changes and the rules behind them, the biggest movers and why.
 
     Exits 0 when compared, 1 when a book cannot be read, is not an output of
-    ``carescore batch``, misses columns or holds a facility twice (nothing is
-    written then), 2 for usage errors.
+    ``carescore batch``, misses columns or holds a facility twice, or a report cannot
+    be written (nothing is written then), 2 for usage errors (a report that is a book,
+    or the other report, among them).
     """
     if cap is not None and not 0 < cap <= 1:
         typer.echo(f"error: --cap must be greater than 0 and at most 1; got {cap:g}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    refuse_clashes(
+        {"the book before": before, "the book after": after},
+        {
+            "--html": html,
+            "--csv": csv_out,
+            "the --html report's .partial file": html and partial_path(html),
+            "the --csv file's .partial file": csv_out and partial_path(csv_out),
+        },
+    )
+    require_files(before, after)
     # imported here: scoring a book does not need the comparison and its reports
     from scoring.portfolio.compare import compare_books
-    from scoring.portfolio.dislocation_csv import write_dislocation_csv
-    from scoring.portfolio.dislocation_html import write_dislocation_html
+    from scoring.portfolio.dislocation_csv import dislocation_csv
+    from scoring.portfolio.dislocation_html import render_dislocation_html
 
     try:
         comparison = compare_books(before, after, cap=cap, movers=movers)
     except InputError as exc:
         fail_input(exc, as_json=False)
-    for path, write in ((html, write_dislocation_html), (csv_out, write_dislocation_csv)):
+    for path, render in ((html, render_dislocation_html), (csv_out, dislocation_csv)):
         if path is None:
             continue
         try:
-            write(comparison, path)
+            write_atomically(path, render(comparison).encode("utf-8"))
         except OSError as exc:
-            typer.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(EXIT_INVALID) from exc
+            fail_environment(exc, f"writing {path}")
     _report(comparison)
     for label, path in (("report", html), ("csv", csv_out)):
         if path is not None:

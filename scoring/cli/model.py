@@ -12,10 +12,23 @@ from typing import Annotated, Any
 
 import typer
 
-from scoring.cli._common import QuestionnaireOption, choose_questionnaire, fail_input
+from scoring.cli._common import (
+    QuestionnaireOption,
+    choose_questionnaire,
+    fail_environment,
+    fail_input,
+    refuse_clashes,
+    require_files,
+)
 from scoring.errors import InputError
 from scoring.model.card import model_card
-from scoring.model.loss_model import load_model, save_model
+from scoring.model.loss_model import (
+    CARD_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    load_model,
+    save_model,
+)
 
 
 def synth_command(
@@ -44,10 +57,22 @@ def synth_command(
         raise typer.BadParameter(
             "the book is written as Parquet: use a .parquet file name", param_hint="--output"
         )
+    refuse_clashes(
+        {"--truth": truth, "--questionnaire": questionnaire},
+        {
+            "--output": output,
+            "the ground truth's table": output.with_suffix(".truth.parquet"),
+            "the ground truth's file": output.with_suffix(".truth.json"),
+        },
+    )
+    require_files(truth)
     target = choose_questionnaire(questionnaire)
     resolved = resolve_truth(load_truth(truth or truth_path(target.id, target.version)), target)
     blocks = synthetic_blocks(target, resolved, facilities=facilities, years=years, seed=seed)
-    rows = write_blocks(blocks, resolved, output)
+    try:
+        rows = write_blocks(blocks, resolved, output)
+    except OSError as exc:
+        fail_environment(exc, f"writing {output}")
     typer.echo(
         f"wrote {output} ({rows:,} facility-years) and its ground truth "
         f"({output.with_suffix('.truth.parquet').name}, "
@@ -82,6 +107,11 @@ def train_command(
     """Fit per-peril frequency and severity GLMs and write the model folder."""
     from scoring.model.training import file_fingerprint, train_book
 
+    refuse_clashes(
+        {"the book": book, "--questionnaire": questionnaire},
+        {name: output / name for name in (MODEL_FILE, MANIFEST_FILE, CARD_FILE)},
+    )
+    require_files(book)
     target = choose_questionnaire(questionnaire)
     try:
         model = train_book(
@@ -93,7 +123,10 @@ def train_command(
         )
     except InputError as exc:
         fail_input(exc, as_json=False)
-    save_model(model, output, model_card(model, synthetic=synthetic))
+    try:
+        save_model(model, output, model_card(model, synthetic=synthetic))
+    except OSError as exc:
+        fail_environment(exc, f"writing the model folder {output}")
     typer.echo(f"wrote model {model.model_id} to {output}", err=True)
 
 
@@ -126,14 +159,22 @@ def evaluate_command(
     """Evaluate a model on a book; compare with the ground truth when it lies beside the book."""
     from scoring.model.evaluation import evaluate_book
 
+    refuse_clashes(
+        {"the book": book, "--model": model, "--questionnaire": questionnaire},
+        {"evaluation.json": output / "evaluation.json"},
+    )
+    require_files(book)
     target = choose_questionnaire(questionnaire)
     try:
         loss_model = load_model(model, target)
         report = evaluate_book(loss_model, book, target, plots=output, challenger=challenger)
+        output.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(report, indent=1) + "\n"
+        (output / "evaluation.json").write_text(text, encoding="utf-8")
     except InputError as exc:
         fail_input(exc, as_json=False)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail_environment(exc, f"writing the evaluation to {output}")
     typer.echo(
         f"{'peril':<18} {'observed':>9} {'predicted':>10} {'ratio':>6} {'gini':>6} "
         f"{'oracle':>6} {'D2':>6}"

@@ -9,13 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scoring._outputs import partial_path, remove_leftover, write_atomically
 from scoring.cli._common import (
     EXIT_INVALID,
     JsonOption,
     QuestionnaireOption,
     choose_questionnaire,
     echo_json,
+    fail_environment,
     fail_questionnaire,
+    literal,
+    refuse_clashes,
+    require_files,
 )
 from scoring.errors import QuestionnaireError
 from scoring.questionnaire.lint import lint
@@ -34,22 +39,22 @@ def show(questionnaire: QuestionnaireOption = None, as_json: JsonOption = False)
     if as_json:
         echo_json(target.model_dump(mode="json", by_alias=True, exclude_none=True))
         return
-    console = Console(width=160)
+    console = Console(width=160, emoji=False)
     console.print(
-        f"[bold]{target.title}[/bold]  {target.key}  "
+        f"[bold]{literal(target.title)}[/bold]  {literal(target.key)}  "
         f"({len(target.questions)} questions, {len(target.controls)} controls)"
     )
     for section in target.sections:
-        table = Table(title=section.title, title_justify="left", show_lines=False)
+        table = Table(title=literal(section.title), title_justify="left", show_lines=False)
         for column in ("id", "type", "req", "shown only if", "control / perils"):
             table.add_column(column)
         for q in section.questions:
             perils = ", ".join(p.value for p in q.control.perils) if q.control else ""
             table.add_row(
-                q.id,
+                literal(q.id),
                 q.kind.value,
                 "yes" if q.required else "",
-                (q.relevant or "").replace("${", "").replace("}", ""),
+                literal((q.relevant or "").replace("${", "").replace("}", "")),
                 perils,
             )
         console.print(table)
@@ -75,6 +80,7 @@ def lint_command(
             available_questionnaires().items(),
             key=lambda item: tuple(int(p) for p in item[0][1].split(".")),
         )[1]
+    require_files(file, as_json=as_json)
     try:
         target = read_questionnaire_file(file)
         catalog = default_catalog()
@@ -123,16 +129,23 @@ def template(
         raise typer.BadParameter(
             f"must be one of {', '.join(TEMPLATE_FORMATS)}; got {fmt!r}", param_hint="--format"
         )
+    if fmt == "xlsx" and output is None:
+        raise typer.BadParameter("an XLSX template needs --output FILE", param_hint="--output")
+    refuse_clashes(
+        {"--questionnaire": questionnaire},
+        {"--output": output, "the output's .partial file": output and partial_path(output)},
+    )
     target = choose_questionnaire(questionnaire)
-    if fmt == "xlsx":
-        if output is None:
-            raise typer.BadParameter("an XLSX template needs --output FILE", param_hint="--output")
-        xlsx_template(target, output)
-        typer.echo(f"wrote {output}", err=True)
-        return
-    text = render(target, fmt)
     if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output}", err=True)
+        typer.echo(render(target, fmt), nl=False)
+        return
+    try:
+        if fmt == "xlsx":
+            remove_leftover(partial_path(output))  # a symlink there is removed, not followed
+            xlsx_template(target, partial_path(output))
+            partial_path(output).replace(output)
+        else:
+            write_atomically(output, render(target, fmt).encode("utf-8"))
+    except OSError as exc:
+        fail_environment(exc, f"writing {output}")
+    typer.echo(f"wrote {output}", err=True)

@@ -9,13 +9,19 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
+from scoring._outputs import partial_path, write_atomically
 from scoring.cli._common import (
     EXIT_INVALID,
     JsonOption,
+    fail_environment,
     fail_input,
     issue_line,
+    literal,
     parse_as_of,
+    refuse_clashes,
+    require_files,
 )
 from scoring.errors import InputError, Issue, RatingPlanError
 from scoring.model.loss_model import default_model_dir
@@ -132,8 +138,18 @@ def score_command(
     """Score one applicant: quote / refer / decline, tier, premium, and the fixes worth making.
 
     Exits 0 when scored, 1 when the response, the model or the rating plan cannot be
-    used (nothing is scored then), 2 for usage errors.
+    used (nothing is scored then) or the report cannot be written, 2 for usage errors
+    (an --html report that is an input among them).
     """
+    refuse_clashes(
+        {
+            "the response": file,
+            "--model": model or default_model_dir(),
+            "--rating-plan": rating_plan,
+        },
+        {"--html": html, "the report's .partial file": html and partial_path(html)},
+    )
+    require_files(file, rating_plan, as_json=as_json)
     engine = load_engine(model, rating_plan)
     day = parse_as_of(as_of)
     try:
@@ -165,9 +181,10 @@ def _write_html(
 
     scores, label = peer_scores(engine, facility_type)
     text = render_html(result, peers=[int(s) for s in scores], peers_label=label)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    try:
+        write_atomically(path, text.encode("utf-8"))
+    except OSError as exc:
+        fail_environment(exc, f"writing the report {path}")
 
 
 def _money(value: float) -> str:
@@ -175,21 +192,25 @@ def _money(value: float) -> str:
 
 
 def _print(result: ScoreResult, fixes: int) -> None:
-    console = Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False, emoji=False)
     name = result.facility_name or result.facility_id or "applicant"
     style = _OUTCOME_STYLE[result.outcome]
     layer = result.layer
     head = (
-        f"[{style}]{result.outcome.upper()}[/]   tier [bold]{result.tier}[/]   "
+        f"[{style}]{result.outcome.upper()}[/]   tier [bold]{literal(result.tier)}[/]   "
         f"score [bold]{result.score}[/]/1000   premium [bold]{_money(result.premium)}[/] "
         f"for {_money(layer.limit_amount)} limit, {_money(layer.retention_amount)} retention\n"
-        f"{result.tier_description}; expected loss {_money(result.expected_loss)} a year "
+        f"{literal(result.tier_description)}; expected loss {_money(result.expected_loss)} a year "
         f"vs {_money(result.class_expected_loss)} for the class average "
         f"(x{result.relative_risk:.2f})"
     )
-    console.print(Panel(head, title=f"{name} - assessed {result.assessed_on}", expand=False))
+    title = Text(f"{name} - assessed {result.assessed_on}")  # literal text, never markup
+    console.print(Panel(head, title=title, expand=False))
     for hit in result.rules:
-        console.print(f"  [{_OUTCOME_STYLE[hit.outcome]}]{hit.outcome}[/]: {hit.reason} ({hit.id})")
+        console.print(
+            f"  [{_OUTCOME_STYLE[hit.outcome]}]{hit.outcome}[/]: {literal(hit.reason)} "
+            f"({literal(hit.id)})"
+        )
     advice = result.advice
     if advice is not None and advice.fixes and fixes:
         table = Table(title="Fixes worth making (premium saved at the best answer)")
@@ -198,10 +219,10 @@ def _print(result: ScoreResult, fixes: int) -> None:
         for fix in advice.fixes[:fixes]:
             after = fix.best or fix.next
             table.add_row(
-                fix.question,
-                fix.answer,
+                literal(fix.question),
+                literal(fix.answer),
                 _money(after.saving),
-                f"tier {after.tier}, {after.outcome}",
+                f"tier {literal(after.tier)}, {after.outcome}",
                 f"{_money(fix.cost_low)}-{_money(fix.cost_high)}",
             )
         console.print(table)
@@ -212,16 +233,16 @@ def _print(result: ScoreResult, fixes: int) -> None:
             goal = "to be quoted" if fix_set.goal == "insurable" else "to move up a tier"
             if fix_set.reached and fix_set.scenario is not None:
                 console.print(
-                    f"Fewest fixes {goal}: {', '.join(fix_set.fixes)} -> tier "
-                    f"{fix_set.scenario.tier}, {fix_set.scenario.outcome}, "
+                    f"Fewest fixes {goal}: {literal(', '.join(fix_set.fixes))} -> tier "
+                    f"{literal(fix_set.scenario.tier)}, {fix_set.scenario.outcome}, "
                     f"{_money(fix_set.scenario.premium)}"
                 )
             else:
-                console.print(f"No fixes {goal}: {fix_set.note}")
+                console.print(f"No fixes {goal}: {literal(fix_set.note)}")
     for warning in result.warnings:
-        console.print(f"[dim]warning: {warning}[/]")
+        console.print(f"[dim]warning: {literal(warning)}[/]")
     versions = result.versions
     console.print(
-        f"[dim]{versions.model_id} ({versions.model_sha256[:12]}), {versions.rating_plan}, "
-        f"{versions.questionnaire}[/]"
+        f"[dim]{literal(versions.model_id)} ({literal(versions.model_sha256[:12])}), "
+        f"{literal(versions.rating_plan)}, {literal(versions.questionnaire)}[/]"
     )

@@ -17,6 +17,7 @@ from scoring.cli._common import (
     fail_input,
     issue_line,
     parse_as_of,
+    require_files,
 )
 from scoring.errors import InputError
 from scoring.questionnaire.definition import Questionnaire
@@ -60,6 +61,7 @@ def validate_command(
     With --claims, FILE is a book in the claims-history format: every rule of the format
     and every answer is checked over the whole book, and every problem is listed.
     """
+    require_files(file, as_json=as_json)
     target = choose_questionnaire(questionnaire)
     if claims:
         _validate_claims(file, target, as_json=as_json, max_issues=max_issues)

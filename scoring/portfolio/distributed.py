@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import shutil
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -36,24 +37,29 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scoring._outputs import RunLock, require_regular_file
 from scoring.errors import DefinitionError, InputError, Issue
 from scoring.portfolio.batch import score_chunk
-from scoring.portfolio.run import (
-    CHUNK_ROWS,
+from scoring.portfolio.book_files import (
     BookFiles,
-    BookSummary,
-    Progress,
-    Tally,
+    check_book_paths,
     check_output,
     errors_path_for,
     errors_table,
-    finish_book,
     has_parts,
     part_path,
     parts_folder,
     read_parts,
-    run_settings,
     write_part,
+)
+from scoring.portfolio.run import (
+    CHUNK_ROWS,
+    BookSummary,
+    Progress,
+    Tally,
+    finish_book,
+    resumable_failure,
+    run_settings,
 )
 from scoring.rating.engine import RatingEngine
 from scoring.responses.reading import (
@@ -365,6 +371,8 @@ def score_book_on_dask(
         )
     check_output(output)
     errors = errors or errors_path_for(output)
+    check_book_paths(source, output, errors)
+    require_regular_file(source)
     cluster: Any = client  # distributed is not typed
     engine = RatingEngine.load(model_dir, plan_path)
     job = _Job(
@@ -407,84 +415,87 @@ def score_book_on_dask(
     done_with: dict[int, list[int]] = {}
     for partition, last in last_use.items():
         done_with.setdefault(last, []).append(partition)
-    parts, resumed = parts_folder(output, settings, resume)
-    window = window or 2 * max(1, sum(cluster.nthreads().values()))
+    # before anything is written: a second run to either file is refused
+    with RunLock(output), RunLock(errors):
+        parts, resumed = parts_folder(output, settings, resume)
+        window = window or 2 * max(1, sum(cluster.nthreads().values()))
 
-    from dask.delayed import delayed
+        from dask.delayed import delayed
 
-    cuts: dict[int, Any] = {}
-    pending: deque[tuple[_Chunk, Any]] = deque()
-    tally.chunks = len(chunks)
-    todo = iter(chunks)
+        cuts: dict[int, Any] = {}
+        pending: deque[tuple[_Chunk, Any]] = deque()
+        tally.chunks = len(chunks)
+        todo = iter(chunks)
 
-    def submit(chunk: _Chunk) -> Any:
-        if resumed and has_parts(parts, chunk.index):
-            return None
-        for partition, _ in chunk.pieces:
-            if partition not in cuts:
-                if suffix in _CSV_SUFFIXES:
-                    task = delayed(_csv_pieces, pure=True)(
-                        partitions[partition], bounds[partition], header, str(source)
-                    )
-                    cuts[partition] = cluster.compute(task)
+        def submit(chunk: _Chunk) -> Any:
+            if resumed and has_parts(parts, chunk.index):
+                return None
+            for partition, _ in chunk.pieces:
+                if partition not in cuts:
+                    if suffix in _CSV_SUFFIXES:
+                        task = delayed(_csv_pieces, pure=True)(
+                            partitions[partition], bounds[partition], header, str(source)
+                        )
+                        cuts[partition] = cluster.compute(task)
+                    else:
+                        cuts[partition] = cluster.submit(
+                            _parquet_pieces,
+                            str(source),
+                            row_groups[partition],
+                            bounds[partition],
+                            header,
+                        )
+            return cluster.submit(
+                _score_pieces,
+                job,
+                first_row + chunk.first_row,
+                [cuts[p] for p, _ in chunk.pieces],
+                [piece for _, piece in chunk.pieces],
+                pure=False,
+            )
+
+        clock = time.perf_counter()
+        files = BookFiles(output, errors)
+        try:
+            for chunk in todo:
+                pending.append((chunk, submit(chunk)))
+                if len(pending) >= window:
+                    break
+            while pending:
+                chunk, future = pending.popleft()
+                if future is None:
+                    tally.reused += 1
+                    scored, error_table = read_parts(parts, chunk.index)
                 else:
-                    cuts[partition] = cluster.submit(
-                        _parquet_pieces,
-                        str(source),
-                        row_groups[partition],
-                        bounds[partition],
-                        header,
-                    )
-        return cluster.submit(
-            _score_pieces,
-            job,
-            first_row + chunk.first_row,
-            [cuts[p] for p, _ in chunk.pieces],
-            [piece for _, piece in chunk.pieces],
-            pure=False,
-        )
-
-    clock = time.perf_counter()
-    files = BookFiles(output, errors)
-    try:
-        for chunk in todo:
-            pending.append((chunk, submit(chunk)))
-            if len(pending) >= window:
-                break
-        while pending:
-            chunk, future = pending.popleft()
-            if future is None:
-                tally.reused += 1
-                scored, error_table = read_parts(parts, chunk.index)
-            else:
-                kind, value = future.result()
-                if kind != "scored":
-                    for waiting in pending:
-                        if waiting[1] is not None:
-                            waiting[1].cancel()
-                    _raise(kind, value)
-                scored, error_frame, _ = value
-                error_table = errors_table(error_frame)
+                    kind, value = future.result()
+                    if kind != "scored":
+                        for waiting in pending:
+                            if waiting[1] is not None:
+                                waiting[1].cancel()
+                        _raise(kind, value)
+                    scored, error_frame, _ = value
+                    error_table = errors_table(error_frame)
+                    started = time.perf_counter()
+                    write_part(error_table, part_path(parts, "errors", chunk.index))
+                    write_part(scored, part_path(parts, "scored", chunk.index))
+                    seconds["write"] += time.perf_counter() - started
                 started = time.perf_counter()
-                write_part(error_table, part_path(parts, "errors", chunk.index))
-                write_part(scored, part_path(parts, "scored", chunk.index))
+                files.add(scored, error_table)
                 seconds["write"] += time.perf_counter() - started
-            started = time.perf_counter()
-            files.add(scored, error_table)
-            seconds["write"] += time.perf_counter() - started
-            tally.rows_scored += scored.num_rows
-            tally.rows_read += sum(bounds[p][i + 1] - bounds[p][i] for p, i in chunk.pieces)
-            for partition in done_with.get(chunk.index, ()):
-                cuts.pop(partition, None)  # its pieces are no longer needed on the cluster
-            if progress is not None:
-                progress(tally.rows_read, tally.rows_scored)
-            following = next(todo, None)
-            if following is not None:
-                pending.append((following, submit(following)))
-        seconds["score"] += time.perf_counter() - clock - seconds["write"]
-        if not chunks:
-            raise InputError([Issue(Reason.EMPTY_FILE, "no facility rows", source=str(source))])
-        return finish_book(files, parts, source, engine, settings, tally)
-    except BaseException:
-        files.abort()
-        raise
+                tally.rows_scored += scored.num_rows
+                tally.rows_read += sum(bounds[p][i + 1] - bounds[p][i] for p, i in chunk.pieces)
+                for partition in done_with.get(chunk.index, ()):
+                    cuts.pop(partition, None)  # its pieces are no longer needed on the cluster
+                tally.report(progress)
+                following = next(todo, None)
+                if following is not None:
+                    pending.append((following, submit(following)))
+            seconds["score"] += time.perf_counter() - clock - seconds["write"]
+            if not chunks:
+                raise InputError([Issue(Reason.EMPTY_FILE, "no facility rows", source=str(source))])
+            return finish_book(files, parts, source, engine, settings, tally)
+        except BaseException as exc:
+            files.abort()
+            if not resumable_failure(exc, resumed, tally.stopped):
+                shutil.rmtree(parts, ignore_errors=True)
+            raise

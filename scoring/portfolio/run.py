@@ -5,7 +5,7 @@ and scores them on threads (:func:`~scoring.portfolio.batch.score_chunk`). Each
 chunk's scored rows and errors are kept as a *part* (an Arrow file) in a work folder
 beside the output (``<output>.parts/``), written aside and renamed when complete,
 and are added, in book order, to the output and the errors file, which are written
-under names ending ``.partial`` (:class:`BookFiles`).
+under names ending ``.partial`` (:class:`~scoring.portfolio.book_files.BookFiles`).
 
 A facility id on more than one row is refused on every row it is on. Within a
 chunk, validation sees it; across chunks, each chunk's id hashes are kept as the
@@ -20,39 +20,62 @@ folder is removed. The input's sha256 (part of what makes a run the same run, fo
 before it is. An interrupted run leaves no
 file that looks complete; ``resume=True`` keeps the parts of the same input and
 settings and scores only the chunks that are missing, so the final files are the
-same as an uninterrupted run's.
+same as an uninterrupted run's; a run that fails in a way ``resume`` could not finish
+(an input that cannot be scored, a bug) removes its work folder.
+
+Before anything is read, every file the run writes is checked against the book and
+against one another (:func:`~scoring.portfolio.book_files.check_book_paths`), and
+the run then holds a lock on its output and its errors file
+(:class:`~scoring._outputs.RunLock`): a second run to either is refused, and the
+first run's files are untouched.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
 import functools
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
-from scoring._files import file_sha256
+from scoring._outputs import (
+    RunLock,
+    require_regular_file,
+)
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import (
     TOP_FIXES,
     ChunkResult,
-    book_schema,
-    dictionary_columns,
     score_chunk,
+)
+from scoring.portfolio.book_files import (
+    MANIFEST_SUFFIX,
+    BookFiles,
+    atomic_write,
+    check_book_paths,
+    check_output,
+    errors_path_for,
+    errors_table,
+    file_stamp,
+    fresh_parts_folder,
+    has_parts,
+    input_sha256,
+    part_path,
+    parts_folder,
+    read_parts,
+    write_part,
+    write_settings,
 )
 from scoring.rating.engine import RatingEngine
 from scoring.responses.reading import (
@@ -61,13 +84,9 @@ from scoring.responses.reading import (
     ids_across_chunks,
     iter_responses,
 )
-from scoring.responses.validation import ISSUE_COLUMNS
 from scoring.vocabulary import Reason
 
 CHUNK_ROWS = 50_000
-MANIFEST_SUFFIX = ".manifest.json"
-OUTPUT_SUFFIXES = (".parquet", ".csv")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -108,151 +127,18 @@ class Tally:
         default_factory=lambda: {"read": 0.0, "score": 0.0, "write": 0.0}
     )
     """Time spent reading, scoring and writing, summed over threads or workers."""
+    stopped: bool = False
+    """The caller stopped the run (its progress callback raised): its parts are kept."""
 
-
-def check_output(output: Path) -> None:
-    """Refuse an output whose type cannot be written (before any work is done)."""
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(
-            [
-                Issue(
-                    Reason.UNREADABLE_FILE,
-                    f"the output must be {' or '.join(OUTPUT_SUFFIXES)}",
-                    source=str(output),
-                    value=output.suffix or "(none)",
-                )
-            ]
-        )
-
-
-def errors_path_for(output: Path) -> Path:
-    """The default errors file beside an output: ``out.parquet`` -> ``out.errors.csv``."""
-    return output.with_name(output.stem + ".errors.csv")
-
-
-def file_stamp(path: Path) -> list[int]:
-    """Size and modification time: whether a file changed since it was fingerprinted."""
-    status = path.stat()
-    return [status.st_size, status.st_mtime_ns]
-
-
-KINDS = ("scored", "errors")
-"""A chunk's parts, in the order :class:`_Part` holds them."""
-
-
-def part_path(parts: Path, kind: str, index: int) -> Path:
-    """A chunk's part in the work folder: ``kind`` is ``scored`` or ``errors``."""
-    return parts / f"{kind}-{index:06d}.arrow"
-
-
-def write_part(table: pa.Table, path: Path) -> None:
-    """A chunk's part as an Arrow file, written aside and renamed."""
-
-    def write(aside: Path) -> None:
-        with pa.OSFile(str(aside), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-
-    atomic_write(path, write)
-
-
-def read_part(path: Path) -> pa.Table:
-    with pa.OSFile(str(path), "rb") as source:
-        return pa.ipc.open_file(source).read_all()
-
-
-def read_parts(parts: Path, index: int) -> tuple[pa.Table, pa.Table]:
-    """A finished chunk's scored rows and errors, as its parts hold them."""
-    scored, errors = (read_part(part_path(parts, kind, index)) for kind in KINDS)
-    return scored, errors
-
-
-def has_parts(parts: Path, index: int) -> bool:
-    """Whether a chunk's scored and errors parts are both complete."""
-    return all(part_path(parts, kind, index).is_file() for kind in KINDS)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    aside = path.with_name(path.name + ".partial")
-    write(aside)
-    aside.replace(path)
-
-
-def _safe_text(column: pa.Array) -> pa.Array:
-    """Text a spreadsheet would run as a formula, prefixed with ' so it stays text."""
-    values = column.to_pylist()
-    return pa.array(
-        ["'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in values],
-        column.type,
-    )
-
-
-def _for_csv(table: pa.Table) -> pa.Table:
-    columns = [
-        _safe_text(column.combine_chunks()) if pa.types.is_string(column.type) else column
-        for column in table.columns
-    ]
-    return pa.Table.from_arrays(columns, names=table.column_names)
-
-
-ERRORS_SCHEMA = pa.schema(
-    [pa.field(name, pa.int64() if name == "row" else pa.string()) for name in ISSUE_COLUMNS]
-)
-
-
-def errors_table(frame: pd.DataFrame) -> pa.Table:
-    """A chunk's errors (columns of ``ISSUE_COLUMNS``) as a table of ``ERRORS_SCHEMA``."""
-    frame = frame.reindex(columns=list(ISSUE_COLUMNS)).reset_index(drop=True)
-    arrays = []
-    for field_ in ERRORS_SCHEMA:
-        column = frame[field_.name]
-        if field_.name == "row":
-            arrays.append(pa.array(column.astype("Int64"), pa.int64(), from_pandas=True))
-        else:
-            values = column.astype("object").where(column.notna(), None)
-            arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
-    return pa.Table.from_arrays(arrays, schema=ERRORS_SCHEMA)
-
-
-class BookFiles:
-    """The output and the errors file of a run, written chunk by chunk in book order
-    under names ending ``.partial``, and renamed into place by :meth:`commit` - so no
-    file that looks complete exists before the run is."""
-
-    def __init__(self, output: Path, errors: Path) -> None:
-        self.output, self.errors = output, errors
-        self._output_aside = output.with_name(output.name + ".partial")
-        self._errors_aside = errors.with_name(errors.name + ".partial")
-        self._csv = output.suffix.lower() != ".parquet"
-        schema = book_schema()
-        self._errors_writer = pacsv.CSVWriter(self._errors_aside, ERRORS_SCHEMA)
-        self._output_writer: pq.ParquetWriter | pacsv.CSVWriter = (
-            pacsv.CSVWriter(self._output_aside, schema)
-            if self._csv
-            else pq.ParquetWriter(
-                self._output_aside, schema, use_dictionary=dictionary_columns(schema)
-            )
-        )
-
-    def add(self, scored: pa.Table, errors: pa.Table) -> None:
-        """The next chunk's scored rows and errors."""
-        self._output_writer.write_table(_for_csv(scored) if self._csv else scored)
-        self._errors_writer.write_table(_for_csv(errors))
-
-    def commit(self) -> None:
-        self._close()
-        self._errors_aside.replace(self.errors)
-        self._output_aside.replace(self.output)
-
-    def abort(self) -> None:
-        """Close and remove the unfinished files (best effort: the run is failing)."""
-        with contextlib.suppress(OSError, pa.ArrowException):
-            self._close()
-        for aside in (self._output_aside, self._errors_aside):
-            aside.unlink(missing_ok=True)
-
-    def _close(self) -> None:
-        self._output_writer.close()
-        self._errors_writer.close()
+    def report(self, progress: Progress | None) -> None:
+        """Tell ``progress`` how far the run is; an exception it raises stops the run."""
+        if progress is None:
+            return
+        try:
+            progress(self.rows_read, self.rows_scored)
+        except BaseException:
+            self.stopped = True
+            raise
 
 
 def run_settings(
@@ -264,14 +150,16 @@ def run_settings(
     as_of: dt.date,
     *,
     stamp: list[int] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """What makes a run the same run: its input, model, plan and settings. The input is
-    hashed here; its stamp is taken here unless given, and before the hash, so that a
-    change while it is hashed shows when the run ends."""
+    hashed here (:func:`input_sha256`, ended early by ``stop``); its stamp is taken here
+    unless given, and before the hash, so that a change while it is hashed shows when
+    the run ends."""
     stamp = stamp or file_stamp(source)
     return {
         "input": str(source),
-        "input_sha256": file_sha256(source),
+        "input_sha256": input_sha256(source, stop),
         "stamp": stamp,
         "model_sha256": engine.model_sha256,
         "rating_plan_sha256": engine.plan_sha256,
@@ -281,50 +169,6 @@ def run_settings(
         "as_of": as_of.isoformat(),
         "fixes": TOP_FIXES,
     }
-
-
-def parts_folder(output: Path, settings: dict[str, Any], resume: bool) -> tuple[Path, bool]:
-    """The work folder for this output; kept only when resuming the very same run.
-
-    A folder without its settings has no parts (they are written after the settings,
-    :func:`write_settings`), so there is nothing to resume in it; it is started afresh.
-    """
-    parts = output.with_name(output.name + ".parts")
-    state = parts / "settings.json"
-    if resume and state.is_file():
-        if json.loads(state.read_text()) == settings:
-            return parts, True
-        raise InputError(
-            [
-                Issue(
-                    Reason.UNREADABLE_FILE,
-                    "cannot resume: the unfinished run in this folder was for another input, "
-                    "model, rating plan or settings; run again without --resume",
-                    source=str(parts),
-                )
-            ]
-        )
-    fresh_parts_folder(output)
-    write_settings(parts, settings)
-    return parts, False
-
-
-def fresh_parts_folder(output: Path) -> Path:
-    """An empty work folder for this output (an unfinished run's is removed)."""
-    parts = output.with_name(output.name + ".parts")
-    if parts.exists():
-        shutil.rmtree(parts)
-    parts.mkdir(parents=True)
-    return parts
-
-
-def write_settings(parts: Path, settings: dict[str, Any]) -> None:
-    """The settings of the run a work folder belongs to, written before any part."""
-
-    def write(aside: Path) -> None:
-        aside.write_text(json.dumps(settings, indent=1, sort_keys=True), encoding="utf-8")
-
-    atomic_write(parts / "settings.json", write)
 
 
 def score_book(
@@ -362,12 +206,22 @@ def score_book(
     errors = errors or errors_path_for(output)
     seconds = tally.seconds
     clock = time.perf_counter()
+    check_book_paths(source, output, errors)
+    require_regular_file(source)
+    stop = threading.Event()  # ends the input's hash when the run fails
     settle = functools.partial(
-        run_settings, engine, source, chunk_rows, limit, retention, as_of, stamp=file_stamp(source)
+        run_settings,
+        engine,
+        source,
+        chunk_rows,
+        limit,
+        retention,
+        as_of,
+        stamp=file_stamp(source),
+        stop=stop,
     )
     hashes: list[np.ndarray] = []  # each chunk's facility-id hashes, to find repeated ids
     pending: collections.deque[tuple[int, Future[_Part]]] = collections.deque()
-    files = BookFiles(output, errors)
 
     def collect() -> None:
         rows, future = pending.popleft()
@@ -378,16 +232,19 @@ def score_book(
         seconds["write"] += part.write_seconds + time.perf_counter() - clock
         tally.rows_read += rows
         tally.rows_scored += part.scored.num_rows
-        if progress is not None:
-            progress(tally.rows_read, tally.rows_scored)
+        tally.report(progress)
 
     # parallel by chunk: matrix products stay on one core each (BLAS's own threads
     # would compete with the chunks' threads for the same cores, and lose time)
     with (
+        # before anything is written: a second run to either file is refused
+        RunLock(output),
+        RunLock(errors),
         ThreadPoolExecutor(1) as aside,
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(threads) as pool,
     ):
+        files = BookFiles(output, errors)
         ready: Future[dict[str, Any]] = Future()
         parts: Path | None = None
         resumed = False
@@ -405,10 +262,11 @@ def score_book(
             for index, raw in enumerate(iter_responses(source, chunk_rows)):
                 seconds["read"] += time.perf_counter() - clock
                 hashes.append(chunk_id_hashes(raw.table))
-                if resumed and has_parts(parts, index):
+                kept = _kept_part(parts, index) if resumed else None
+                if kept is not None:
                     tally.reused += 1
                     done: Future[_Part] = Future()
-                    done.set_result(_Part(*read_parts(parts, index)))
+                    done.set_result(kept)
                     pending.append((raw.table.num_rows, done))
                 else:
                     pending.append((raw.table.num_rows, pool.submit(score, index, raw)))
@@ -426,15 +284,41 @@ def score_book(
                 tally.rows_scored = _rebuild(files, parts, tally.chunks)
             return finish_book(files, parts, source, engine, ready.result(), tally)
         except BaseException as exc:
-            pool.shutdown(cancel_futures=True)
+            stop.set()
+            # the chunks being scored end before their folder may be removed
+            pool.shutdown(wait=True, cancel_futures=True)
             files.abort()
-            if isinstance(exc, InputError) and parts is not None and not resumed:
-                # an input that cannot be scored leaves no work folder: resuming it would
-                # fail again. The settings are written first, or not at all (cancelled).
+            if parts is not None and not resumable_failure(exc, resumed, tally.stopped):
+                # a run that --resume could not finish leaves no work folder. The
+                # settings are written first, or not at all (cancelled, or the hash
+                # stopped at its next block: never waited on for a whole file).
                 if not ready.cancel():
                     ready.exception()
                 shutil.rmtree(parts, ignore_errors=True)
             raise
+
+
+def resumable_failure(exc: BaseException, resumed: bool, stopped: bool = False) -> bool:
+    """Whether ``--resume`` can finish a run that failed with ``exc``: after an
+    interruption (Ctrl-C, or the caller stopping it: ``stopped``) or an environment
+    failure (a full disk), yes; after an input that cannot be scored, or a bug, no (it
+    would fail again) - except that a resumed run keeps the parts it was given."""
+    if stopped:
+        return True
+    if isinstance(exc, InputError):
+        return resumed
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, OSError, MemoryError))
+
+
+def _kept_part(parts: Path, index: int) -> _Part | None:
+    """A chunk's parts kept by an interrupted run, or None when they are missing or
+    cannot be read (the chunk is scored again)."""
+    if not has_parts(parts, index):
+        return None
+    try:
+        return _Part(*read_parts(parts, index))
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def _settled(parts: Path, settle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -565,8 +449,8 @@ def finish_book(
     )
     manifest = json.dumps(summary.to_dict(), indent=1) + "\n"
 
-    def write_manifest(aside: Path) -> None:
-        aside.write_text(manifest, encoding="utf-8")
+    def write_manifest(sink: BinaryIO) -> None:
+        sink.write(manifest.encode("utf-8"))
 
     atomic_write(output.with_name(output.name + MANIFEST_SUFFIX), write_manifest)
     shutil.rmtree(parts)
