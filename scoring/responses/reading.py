@@ -19,7 +19,7 @@ import datetime as dt
 import difflib
 import io
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,18 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scoring._arrow import single
-from scoring._files import decode_text, parse_json, parse_yaml, read_bytes
+from scoring._files import (
+    check_size,
+    decode_text,
+    open_regular,
+    parse_json,
+    parse_yaml,
+    read_bytes,
+    regular_file_size,
+)
+from scoring.budget import BUDGET, Budget, mebibytes
 from scoring.errors import InputError, Issue
+from scoring.responses.workbook import xlsx_chunks
 from scoring.vocabulary import Reason
 
 METADATA_COLUMNS = (
@@ -45,11 +55,12 @@ METADATA_COLUMNS = (
 """Columns (and document keys) that describe the response rather than answer a question."""
 
 DOCUMENT_KEYS = (*METADATA_COLUMNS, "answers")
-MAX_TABLE_BYTES = 4 * 1024 * 1024 * 1024
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-_CSV_BLOCK_BYTES = (1024 * 1024, 64 * 1024 * 1024)
-"""Block sizes a CSV is read in: small blocks stream several times faster; a row longer
-than a block cannot be parsed, so a file with one is read again in large blocks."""
+MAX_TABLE_BYTES = BUDGET.book_bytes
+MAX_RESPONSE_BYTES = BUDGET.document_bytes
+_CSV_SMALL_BLOCK = 1024 * 1024
+"""A CSV is read in small blocks first (they stream several times faster); a row longer
+than a block cannot be parsed, so a file with one is read again in blocks of the
+budget's longest row."""
 _HEAD_BYTES = 64 * 1024
 
 
@@ -59,11 +70,15 @@ class RawResponses:
 
     ``first_row`` is the row number of the first record as a user sees it
     (2 under a CSV/XLSX header, 1 in Parquet) or ``None`` for a one-facility file.
+    ``rows``, when given, holds every record's row number (blank rows of a
+    spreadsheet are skipped but keep their numbers, so the records after them are
+    not numbered one after another); otherwise they run on from ``first_row``.
     """
 
     table: pa.Table
     source: str
     first_row: int | None
+    rows: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def is_table(self) -> bool:
@@ -72,6 +87,8 @@ class RawResponses:
     def row_numbers(self) -> list[int | None]:
         if self.first_row is None:
             return [None] * self.table.num_rows
+        if self.rows is not None:
+            return [int(row) for row in self.rows]
         return list(range(self.first_row, self.first_row + self.table.num_rows))
 
 
@@ -200,10 +217,10 @@ def response_from_mapping(document: Any, source: str = "<response>") -> RawRespo
     return RawResponses(table=table, source=source, first_row=None)
 
 
-def read_response(path: Path) -> RawResponses:
+def read_response(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
     """Read one facility's response from a YAML (``.yaml``, ``.yml``) or JSON file."""
     source = str(path)
-    text = decode_text(read_bytes(path, max_bytes=MAX_RESPONSE_BYTES), source)
+    text = decode_text(read_bytes(path, max_bytes=budget.document_bytes), source)
     document = (
         parse_json(text, source) if path.suffix.lower() == ".json" else parse_yaml(text, source)
     )
@@ -213,7 +230,14 @@ def read_response(path: Path) -> RawResponses:
 # --- many facilities -----------------------------------------------------------------------
 
 
-def _check_header(names: list[str], source: str) -> None:
+def check_header(names: list[str], source: str, budget: Budget = BUDGET) -> None:
+    """Refuse a header of too many columns, unnamed columns or a name given twice."""
+    if len(names) > budget.columns:
+        raise _fail(
+            source,
+            Reason.TOO_LARGE,
+            f"the header has {len(names):,} columns; at most {budget.columns:,} are accepted",
+        )
     issues = []
     seen: set[str] = set()
     for index, name in enumerate(names, start=1):
@@ -235,14 +259,13 @@ def _check_header(names: list[str], source: str) -> None:
         raise InputError(issues)
 
 
-def _csv_header(path: Path, source: str) -> list[str]:
-    """The header row of a CSV, checked (no semicolon or tab files, no duplicate names)."""
-    start = read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
-    if len(start) == _HEAD_BYTES and b"\n" in start:
-        start = start[: start.rindex(b"\n") + 1]  # whole lines only: no cut characters
-    head = decode_text(start, source)
+def _csv_header(path: Path, source: str, budget: Budget, max_bytes: int) -> list[str]:
+    """The header row of a CSV, read whole (or refused as too long) and checked (no
+    semicolon or tab files, no duplicate names)."""
+    start = read_bytes(path, max_bytes=max_bytes, head=budget.header_bytes + 1)
+    reader = csv.reader(io.StringIO(_header_text(start, source, budget)))
     try:
-        header = next(csv.reader(io.StringIO(head)))
+        header = next(reader)
     except (StopIteration, csv.Error) as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, f"no header row: {exc}") from exc
     header = [name.strip() for name in header]
@@ -254,8 +277,23 @@ def _csv_header(path: Path, source: str) -> list[str]:
             f"the header is separated by {separator}; save the file as comma-separated CSV "
             "(multiple-choice answers use ';' inside a cell)",
         )
-    _check_header(header, source)
+    check_header(header, source, budget)
     return header
+
+
+def _header_text(start: bytes, source: str, budget: Budget) -> str:
+    """The header line (and, when they fit, a few more) of a CSV's first bytes."""
+    if len(start) > budget.header_bytes:
+        cut = start.rfind(b"\n", 0, budget.header_bytes)
+        if cut < 0:
+            raise _fail(
+                source,
+                Reason.TOO_LARGE,
+                f"the header row is longer than {mebibytes(budget.header_bytes)}, the longest "
+                "accepted",
+            )
+        start = start[: cut + 1]  # whole lines only: no cut characters
+    return decode_text(start, source)
 
 
 class _CsvRules:
@@ -268,7 +306,9 @@ class _CsvRules:
             column_names=header, skip_rows=1, block_size=block_size, encoding="utf8"
         )
         self.parse = pacsv.ParseOptions(
-            newlines_in_values=True, invalid_row_handler=self._invalid_row
+            newlines_in_values=True,
+            ignore_empty_lines=False,  # blank lines are read, then skipped, keeping row numbers
+            invalid_row_handler=self._invalid_row,
         )
         self.convert = pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
@@ -290,8 +330,16 @@ class _CsvRules:
         )
         return "skip"
 
-    def refuse(self, exc: pa.ArrowInvalid) -> InputError:
+    def refuse(self, exc: pa.ArrowInvalid, budget: Budget, after: int | None) -> InputError:
         message = str(exc).split("\n")[0]
+        if "straddl" in message:
+            where = f"a row after row {after}" if after else "a row"
+            return _fail(
+                self.source,
+                Reason.TOO_LARGE,
+                f"{where} is longer than {mebibytes(budget.row_bytes)}, the longest row "
+                "accepted (is a quote left open?)",
+            )
         if "UTF8" in message or "utf8" in message.lower():
             message = "file is not UTF-8 text; save it as UTF-8"
         return _fail(self.source, Reason.UNREADABLE_FILE, f"cannot read CSV: {message}")
@@ -301,47 +349,142 @@ class _CsvRules:
             raise InputError(self.bad_rows)
 
 
-def read_csv(path: Path) -> RawResponses:
-    """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells)."""
-    source = str(path)
-    rules = _CsvRules(_csv_header(path, source), source, _CSV_BLOCK_BYTES[-1])
-    try:
-        table = pacsv.read_csv(
-            path, read_options=rules.read, parse_options=rules.parse, convert_options=rules.convert
-        )
-    except pa.ArrowInvalid as exc:
-        raise rules.refuse(exc) from exc
-    rules.check()
-    if table.num_rows == 0:
+def _too_many_rows(source: str, budget: Budget) -> InputError:
+    return _fail(
+        source,
+        Reason.TOO_LARGE,
+        f"the table has more than {budget.whole_table_rows:,} rows, the most read at once; "
+        "`carescore batch` reads books of any size in chunks",
+    )
+
+
+def _whole(
+    chunks: Iterator[tuple[pa.Table, np.ndarray]], source: str, first_row: int, budget: Budget
+) -> RawResponses:
+    """A table read in chunks, held whole (within the budget's rows)."""
+    tables: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    for table, rows in chunks:
+        if table.num_rows:
+            tables.append(table)
+            numbers.append(rows)
+        if sum(t.num_rows for t in tables) > budget.whole_table_rows:
+            raise _too_many_rows(source, budget)
+    if not tables:
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
-    return RawResponses(table=table, source=source, first_row=2)
+    return _raw(pa.concat_tables(tables), source, first_row, np.concatenate(numbers))
 
 
-def _iter_csv(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
+def _raw(table: pa.Table, source: str, first_row: int, rows: np.ndarray) -> RawResponses:
+    """Responses numbered by ``rows``, kept only when they do not run on from ``first_row``."""
+    runs_on = not rows.size or (rows[0] == first_row and rows[-1] - rows[0] == rows.size - 1)
+    if rows.size and not runs_on and rows[0] == first_row:
+        runs_on = bool((np.diff(rows) == 1).all())
+    return RawResponses(
+        table=table,
+        source=source,
+        first_row=int(rows[0]) if rows.size else first_row,
+        rows=None if runs_on else rows,
+    )
+
+
+def read_csv(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells).
+
+    Blank lines are skipped and keep their row numbers. At most
+    ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
+    """
     source = str(path)
-    header = _csv_header(path, source)
-    done = 0
-    for block_size in _CSV_BLOCK_BYTES:
+    check_size(path, regular_file_size(path), budget.whole_table_bytes)
+    chunks = _csv_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
+    return _whole(chunks, source, 2, budget)
+
+
+def _iter_csv(
+    path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    return _csv_chunks(path, rows, columns, budget, budget.book_bytes)
+
+
+def _csv_chunks(
+    path: Path, rows: int, columns: tuple[str, ...], budget: Budget, max_bytes: int
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """A CSV in tables of ``rows`` rows, each with its rows' numbers (blank lines skipped)."""
+    source = str(path)
+    header = _csv_header(path, source, budget, max_bytes)
+    done = 0  # records (blank ones included) under the header already yielded
+    wanted = [c for c in columns if c in header]
+    narrow = bool(wanted)  # only the wanted columns converted, until a row may be blank
+    block_size = min(_CSV_SMALL_BLOCK, budget.row_bytes)
+    while True:
         rules = _CsvRules(header, source, block_size)
-        if columns:
-            rules.convert.include_columns = [c for c in columns if c in header]
+        if narrow:
+            rules.convert.include_columns = wanted
         try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=rules.read,
-                parse_options=rules.parse,
-                convert_options=rules.convert,
-            )
-            for table in _rebatch(_skip(reader, done), rows):
-                rules.check()
-                yield table
-                done += table.num_rows
+            with open_regular(path, max_bytes=max_bytes) as handle:
+                reader = pacsv.open_csv(
+                    handle,
+                    read_options=rules.read,
+                    parse_options=rules.parse,
+                    convert_options=rules.convert,
+                )
+                numbered = _numbered(_skip(reader, done), done + 2)
+                for table, numbers in _rebatch(_without_blank_rows(numbered, narrow), rows):
+                    rules.check()
+                    yield (table.select(wanted) if wanted and not narrow else table), numbers
+                    done = int(numbers[-1]) - 1
+        except _MaybeBlankRowError:
+            narrow = False  # the rest with every column, to tell blank rows from the others
+            continue
         except pa.ArrowInvalid as exc:
-            if "straddl" in str(exc) and block_size != _CSV_BLOCK_BYTES[-1]:
-                continue  # a row longer than the block: the rest again, in larger blocks
-            raise rules.refuse(exc) from exc
+            if "straddl" in str(exc) and block_size < budget.row_bytes:
+                block_size = budget.row_bytes  # a row longer than the block: the rest again
+                continue
+            raise rules.refuse(exc, budget, done + 1 if done else None) from exc
         rules.check()
         return
+
+
+class _MaybeBlankRowError(Exception):
+    """A row whose wanted cells are all empty: only its other cells tell if it is blank."""
+
+
+def _numbered(
+    batches: Iterable[pa.RecordBatch], first: int
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Each batch with the row number of its first record."""
+    for batch in batches:
+        yield batch, first
+        first += batch.num_rows
+
+
+def _without_blank_rows(
+    batches: Iterable[tuple[pa.RecordBatch, int]], narrow: bool
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """Each batch without its blank rows (every cell empty), with the kept rows' numbers.
+
+    With ``narrow`` (only some of the file's columns read), a row whose cells read
+    are all empty raises :class:`_MaybeBlankRowError`.
+    """
+    for batch, first in batches:
+        numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
+        if not batch.num_columns or not batch.num_rows:
+            yield batch, numbers
+            continue
+        maybe = pc.equal(batch.column(0), "")
+        if not pc.any(maybe).as_py():  # the usual case: no row starts with an empty cell
+            yield batch, numbers
+            continue
+        blank = np.asarray(maybe.to_numpy(zero_copy_only=False), dtype=bool)
+        for column in batch.columns[1:]:
+            blank &= np.asarray(pc.equal(column, "").to_numpy(zero_copy_only=False), dtype=bool)
+        if not blank.any():
+            yield batch, numbers
+            continue
+        if narrow:
+            raise _MaybeBlankRowError
+        kept = ~blank
+        yield batch.filter(pa.array(kept)), numbers[kept]
 
 
 def _skip(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
@@ -354,125 +497,94 @@ def _skip(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBat
         rows = 0
 
 
-def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+def _rebatch(
+    batches: Iterable[tuple[pa.RecordBatch, np.ndarray]], rows: int
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """Group record batches into tables of ``rows`` rows (the last may be shorter), each
-    column in one piece (so that the chunk's scoring does not copy it again)."""
+    column in one piece (so that the chunk's scoring does not copy it again), with the
+    rows' numbers."""
     pending: list[pa.RecordBatch] = []
+    numbers: list[np.ndarray] = []
     count = 0
-    for batch in batches:
+    for batch, batch_numbers in batches:
         while batch.num_rows:
             take = min(rows - count, batch.num_rows)
             pending.append(batch.slice(0, take))
-            batch, count = batch.slice(take), count + take
+            numbers.append(batch_numbers[:take])
+            batch, batch_numbers, count = batch.slice(take), batch_numbers[take:], count + take
             if count == rows:
-                yield pa.Table.from_batches(pending).combine_chunks()
-                pending, count = [], 0
+                yield pa.Table.from_batches(pending).combine_chunks(), np.concatenate(numbers)
+                pending, numbers, count = [], [], 0
     if pending:
-        yield pa.Table.from_batches(pending).combine_chunks()
+        yield pa.Table.from_batches(pending).combine_chunks(), np.concatenate(numbers)
 
 
-def _excel_text(cell: Any) -> str | None:
-    value = cell.value
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        if "%" in (cell.number_format or ""):
-            value = round(value * 100, 10)
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return repr(value) if isinstance(value, float) else str(value)
-    return str(value)
+def read_xlsx(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read an XLSX workbook: the sheet named ``responses``, else the first sheet.
+
+    Empty rows are skipped and keep their row numbers. At most
+    ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
+    """
+    chunks = xlsx_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
+    return _whole(chunks, str(path), 2, budget)
 
 
-def _xlsx_tables(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
-    """The ``responses`` sheet (else the first) as tables of ``rows`` rows of text."""
-    import zipfile
-
-    import openpyxl  # imported here: only spreadsheet users pay for it
-
-    source = str(path)
-    read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise _fail(
-            source, Reason.UNREADABLE_FILE, f"not a readable XLSX workbook ({type(exc).__name__})"
-        ) from exc
-    try:
-        sheet = (
-            workbook["responses"] if "responses" in workbook.sheetnames else workbook.worksheets[0]
-        )
-        cells_by_row = sheet.iter_rows()
-        try:
-            header_cells = next(cells_by_row)
-        except StopIteration as exc:
-            raise _fail(source, Reason.EMPTY_FILE, "the sheet is empty") from exc
-        header = [str(c.value).strip() if c.value is not None else "" for c in header_cells]
-        while header and not header[-1]:
-            header.pop()
-        _check_header(header, source)
-        width = len(header)
-        columns = tuple(c for c in columns if c in header)
-        cells_of: list[list[str | None]] = [[] for _ in header]
-        for cells in cells_by_row:
-            values = [_excel_text(c) for c in cells]
-            if all(v is None or not str(v).strip() for v in values):
-                continue  # Excel leaves formatted but empty rows behind
-            values = (values + [None] * width)[:width] if len(values) < width else values
-            if any(v is not None and str(v).strip() for v in values[width:]):
-                raise _fail(
-                    source,
-                    Reason.UNREADABLE_FILE,
-                    "a row has cells beyond the last named column",
-                    row=cells[0].row if cells else None,
-                )
-            for index in range(width):
-                cells_of[index].append(values[index])
-            if len(cells_of[0]) == rows:
-                yield _text_table(header, cells_of).select(list(columns) or header)
-                cells_of = [[] for _ in header]
-        if cells_of and cells_of[0]:
-            yield _text_table(header, cells_of).select(list(columns) or header)
-    finally:
-        workbook.close()
-
-
-def _text_table(header: list[str], columns: list[list[str | None]]) -> pa.Table:
-    return pa.table(
-        {name: pa.array(col, pa.string()) for name, col in zip(header, columns, strict=True)}
-    )
-
-
-def read_xlsx(path: Path) -> RawResponses:
-    """Read an XLSX workbook: the sheet named ``responses``, else the first sheet."""
-    tables = list(_xlsx_tables(path, _ALL_ROWS))
-    if not tables:
-        raise _fail(str(path), Reason.EMPTY_FILE, "no facility rows under the header")
-    return RawResponses(table=pa.concat_tables(tables), source=str(path), first_row=2)
+def _iter_xlsx(
+    path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    return xlsx_chunks(path, rows, columns, budget, budget.book_bytes)
 
 
 def _parquet_error(source: str, what: str, exc: Exception) -> InputError:
     return _fail(source, Reason.UNREADABLE_FILE, f"{what}: {str(exc).splitlines()[0]}")
 
 
-def _parquet_file(path: Path) -> pq.ParquetFile:
-    source = str(path)
-    read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
+def _parquet_file(handle: Any, source: str, budget: Budget, *, whole: bool) -> pq.ParquetFile:
+    """An open Parquet file whose metadata is within the budget (checked before decoding)."""
     try:
-        return pq.ParquetFile(path)
+        book = pq.ParquetFile(handle)
+        metadata = book.metadata
+        groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+        sizes = [
+            max(
+                group.total_byte_size,
+                sum(group.column(j).total_uncompressed_size for j in range(group.num_columns)),
+            )
+            for group in groups
+        ]
     except (pa.ArrowException, OSError) as exc:
         raise _parquet_error(source, "not a readable Parquet file", exc) from exc
+    if metadata.num_columns > budget.columns:
+        raise _fail(
+            source,
+            Reason.TOO_LARGE,
+            f"the file has {metadata.num_columns:,} columns; at most {budget.columns:,} are "
+            "accepted",
+        )
+    for index, (group, size) in enumerate(zip(groups, sizes, strict=True), start=1):
+        if group.num_rows > budget.parquet_row_group_rows or size > budget.parquet_row_group_bytes:
+            raise _fail(
+                source,
+                Reason.TOO_LARGE,
+                f"row group {index} holds {group.num_rows:,} rows and {size:,} bytes once "
+                f"decompressed; at most {budget.parquet_row_group_rows:,} rows and "
+                f"{mebibytes(budget.parquet_row_group_bytes)} are accepted in one row group",
+            )
+    if whole and metadata.num_rows > budget.whole_table_rows:
+        raise _too_many_rows(source, budget)
+    return book
 
 
-def as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
-    """Every column as text; booleans as yes/no; nested columns refused."""
-    _check_header(table.column_names, source)
+def as_text_columns(
+    table: pa.Table | pa.RecordBatch, source: str, budget: Budget = BUDGET
+) -> pa.Table:
+    """Every column as text; booleans as yes/no; nested columns refused.
+
+    Binary columns must hold UTF-8 text, and no cell may be longer than
+    ``budget.cell_chars`` (checked on a dictionary's values before they are spread
+    over the rows).
+    """
+    check_header(table.column_names, source, budget)
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         kind = column.type
@@ -483,36 +595,96 @@ def as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
                 f"column {name!r} holds nested values ({kind}); expected plain values",
             )
         if pa.types.is_dictionary(kind):
+            values = pa.chunked_array(
+                [chunk.dictionary for chunk in _chunks(column)], kind.value_type
+            )
+            _check_cells(values, name, source, budget)
             column = column.cast(kind.value_type)
             kind = kind.value_type
         if pa.types.is_boolean(kind):
             column = pc.if_else(column, "yes", "no")
-        columns[name] = column.cast(pa.string())
+        _check_cells(column, name, source, budget)
+        try:
+            columns[name] = column.cast(pa.string())
+        except pa.ArrowInvalid as exc:
+            raise _fail(
+                source,
+                Reason.UNREADABLE_FILE,
+                f"column {name!r} holds bytes that are not UTF-8 text",
+                question_id=name,
+            ) from exc
     return pa.table(columns)
 
 
-def _iter_parquet(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
-    source = str(path)
-    try:
-        book = _parquet_file(path)
-        wanted = [c for c in columns if c in book.schema_arrow.names] if columns else None
-        for batch in book.iter_batches(batch_size=rows, columns=wanted):
-            yield as_text_columns(batch, source)
-    except (pa.ArrowException, OSError) as exc:
-        raise _parquet_error(source, "cannot read Parquet", exc) from exc
+def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
 
 
-def read_parquet(path: Path) -> RawResponses:
-    """Read a Parquet file of responses; typed columns are written as text first."""
+def _check_cells(
+    column: pa.Array | pa.ChunkedArray, name: str, source: str, budget: Budget
+) -> None:
+    """Refuse a text or binary column holding a cell longer than the budget's."""
+    kind = column.type
+    if not (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    ):
+        return
+    longest = pc.max(pc.binary_length(column)).as_py() or 0
+    if longest > 4 * budget.cell_chars:  # bytes: a character is at most 4 in UTF-8
+        raise _fail(
+            source,
+            Reason.TOO_LARGE,
+            f"column {name!r} holds a cell of {longest:,} bytes; at most "
+            f"{budget.cell_chars:,} characters are accepted",
+            question_id=name,
+        )
+
+
+def _iter_parquet(
+    path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    return _parquet_chunks(path, rows, columns, budget, whole=False)
+
+
+def _parquet_chunks(
+    path: Path, rows: int, columns: tuple[str, ...], budget: Budget, *, whole: bool
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
     source = str(path)
-    try:
-        table = _parquet_file(path).read()
-    except (pa.ArrowException, OSError) as exc:
-        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
-    if table.num_rows == 0:
-        _check_header(table.column_names, source)
+    max_bytes = budget.whole_table_bytes if whole else budget.book_bytes
+    seen = 0
+    with open_regular(path, max_bytes=max_bytes) as handle:
+        book = _parquet_file(handle, source, budget, whole=whole)
+        try:
+            wanted = [c for c in columns if c in book.schema_arrow.names] if columns else None
+            for batch in book.iter_batches(batch_size=rows, columns=wanted):
+                numbers = np.arange(seen + 1, seen + 1 + batch.num_rows, dtype=np.int64)
+                seen += batch.num_rows
+                yield as_text_columns(batch, source, budget), numbers
+            if not seen:
+                check_header(book.schema_arrow.names, source, budget)
+        except (pa.ArrowException, OSError) as exc:
+            raise _parquet_error(source, "cannot read Parquet", exc) from exc
+
+
+def read_parquet(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read a Parquet file of responses; typed columns are written as text first.
+
+    Row groups are checked against the budget before they are decoded; at most
+    ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
+    """
+    chunks = _parquet_chunks(
+        path, min(budget.whole_table_rows + 1, 1 << 16), (), budget, whole=True
+    )
+    source = str(path)
+    tables: list[pa.Table] = []
+    for table, _ in chunks:
+        tables.append(table)
+    if not tables:
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows")
-    return RawResponses(table=as_text_columns(table, source), source=source, first_row=1)
+    return RawResponses(table=pa.concat_tables(tables), source=source, first_row=1)
 
 
 _TABLE_READERS = {
@@ -527,30 +699,31 @@ SUPPORTED_SUFFIXES = (*_DOCUMENT_SUFFIXES, *_TABLE_READERS)
 
 _CHUNKED_READERS = {
     ".csv": (_iter_csv, 2),
-    ".xlsx": (_xlsx_tables, 2),
+    ".xlsx": (_iter_xlsx, 2),
     ".parquet": (_iter_parquet, 1),
     ".pq": (_iter_parquet, 1),
 }
-_ALL_ROWS = 2**62
 
 
 def count_rows(path: Path) -> int | None:
     """About how many rows a table holds, read cheaply (for progress bars), or None.
 
     Parquet and XLSX state it; for a CSV, line breaks are counted (a cell holding a
-    line break makes this an overestimate).
+    line break makes this an overestimate). None too for anything but a regular file
+    (a pipe or a device is never opened here).
     """
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return int(pq.ParquetFile(path).metadata.num_rows)
+            with open_regular(path) as handle:
+                return int(pq.ParquetFile(handle).metadata.num_rows)
         if suffix == ".csv":
             lines = 0
-            with path.open("rb") as handle:
+            with open_regular(path) as handle:
                 for block in iter(lambda: handle.read(1 << 22), b""):
                     lines += block.count(b"\n")
             return max(lines - 1, 0)
-    except (OSError, pa.ArrowException):
+    except (OSError, pa.ArrowException, InputError):
         return None
     return None
 
@@ -661,14 +834,15 @@ def _facility_ids(path: Path, rows: int) -> Iterator[pa.Array]:
 
 
 def iter_responses(
-    path: Path, rows: int, *, columns: tuple[str, ...] = ()
+    path: Path, rows: int, *, columns: tuple[str, ...] = (), budget: Budget = BUDGET
 ) -> Iterator[RawResponses]:
     """Read a table of responses (CSV, XLSX, Parquet) in chunks of ``rows`` rows.
 
-    Memory stays bounded by the chunk size whatever the file size. Row numbers run
-    on across chunks, so every issue names the row a user sees. The same checks as
-    :func:`read_responses` apply; an empty table raises ``InputError``. ``columns``
-    keeps only those columns (all when empty).
+    Memory stays bounded by the chunk size whatever the file's number of rows (up
+    to ``budget.book_bytes`` bytes). Rows are numbered as a spreadsheet shows them,
+    across chunks, blank rows included (they are skipped), so every issue names the
+    row a user sees. The same checks as :func:`read_responses` apply; an empty table
+    raises ``InputError``. ``columns`` keeps only those columns (all when empty).
     """
     suffix = path.suffix.lower()
     if suffix not in _CHUNKED_READERS:
@@ -680,18 +854,22 @@ def iter_responses(
         )
     reader, first_row = _CHUNKED_READERS[suffix]
     seen = 0
-    for table in reader(path, rows, columns):
-        yield RawResponses(table=table, source=str(path), first_row=first_row + seen)
+    for table, numbers in reader(path, rows, columns, budget):
+        yield _raw(table, str(path), first_row + seen, numbers)
         seen += table.num_rows
     if seen == 0:
         raise _fail(str(path), Reason.EMPTY_FILE, "no facility rows")
 
 
-def read_responses(path: Path) -> RawResponses:
-    """Read any supported response file, choosing the reader by file extension."""
+def read_responses(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read any supported response file, choosing the reader by file extension.
+
+    A table is held whole, so at most ``budget.whole_table_rows`` rows are read
+    (:func:`iter_responses` reads books of any size in chunks).
+    """
     suffix = path.suffix.lower()
     if suffix in _DOCUMENT_SUFFIXES:
-        return read_response(path)
+        return read_response(path, budget=budget)
     reader = _TABLE_READERS.get(suffix)
     if reader is None:
         raise _fail(
@@ -700,4 +878,4 @@ def read_responses(path: Path) -> RawResponses:
             f"unsupported file type {suffix or '(none)'!r}",
             allowed=", ".join(SUPPORTED_SUFFIXES),
         )
-    return reader(path)
+    return reader(path, budget=budget)
