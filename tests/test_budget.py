@@ -482,3 +482,46 @@ def test_an_xlsx_with_a_part_of_bytes_read_from_a_stream_is_checked_the_same(
     inspect_workbook(io.BytesIO(path.read_bytes()), str(path), BUDGET)  # within the budget
     with pytest.raises(InputError, match="parts; at most 2 are accepted"):
         inspect_workbook(io.BytesIO(path.read_bytes()), str(path), Budget(xlsx_parts=2))
+
+
+def test_a_book_to_compare_that_is_a_pipe_is_refused_without_being_opened(
+    tmp_path: Path, fifo: Path
+) -> None:
+    from scoring.portfolio.compare_read import load_book
+
+    frame, issues = load_book(fifo.rename(tmp_path / "book.parquet"))
+    assert frame is None
+    assert "named pipe" in issues[0].message
+
+
+def test_a_book_to_compare_with_an_oversized_row_group_is_refused_before_decoding(
+    tmp_path: Path,
+) -> None:
+    from scoring.portfolio.compare_read import load_book
+
+    path = _parquet(tmp_path / "book.parquet", 1000)
+    frame, issues = load_book(path, budget=Budget(parquet_row_group_rows=10))
+    assert frame is None
+    assert "row group 1 holds 1,000 rows" in issues[0].message
+
+
+def test_claims_history_problems_name_the_spreadsheet_row_after_blank_lines(
+    tmp_path: Path, mini: Questionnaire
+) -> None:
+    from scoring.model.claims_history import (
+        BOOK_COLUMNS,
+        claim_columns,
+        iter_claims_history,
+        read_claims_history,
+    )
+
+    names = [*BOOK_COLUMNS, *claim_columns()]
+    good = ["F-1", "2024", "1", *["0"] * len(claim_columns())]
+    bad = ["F-2", "2024", "7", *["0"] * len(claim_columns())]  # exposure above 1
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([",".join(names), ",".join(good), "", "", ",".join(bad)]) + "\n")
+    with pytest.raises(InputError, match=r"exposure must be above 0.*e\.g\. row 5") as caught:
+        read_claims_history(path, mini)
+    assert caught.value.issues[0].row == 5
+    with pytest.raises(InputError, match=r"e\.g\. row 5"):
+        list(iter_claims_history(path, mini, 2))

@@ -65,8 +65,10 @@ class ClaimsHistory:
         return len(self.exposure)
 
 
-def _problem(source: str, column: str, message: str, rows: np.ndarray, first_row: int) -> Issue:
-    example = int(np.flatnonzero(rows)[0]) + first_row
+def _problem(
+    source: str, column: str, message: str, rows: np.ndarray, numbers: np.ndarray
+) -> Issue:
+    example = int(numbers[int(np.flatnonzero(rows)[0])])
     return Issue(
         Reason.OUT_OF_RANGE,
         f"{message} in {int(rows.sum()):,} row(s), e.g. row {example}",
@@ -90,7 +92,12 @@ def read_claims_history(
     """
     raw = read_responses(path)
     return claims_history_from_table(
-        raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=raw.first_row or 1
+        raw.table,
+        questionnaire,
+        as_of=as_of,
+        source=raw.source,
+        first_row=raw.first_row or 1,
+        rows=raw.rows,
     )
 
 
@@ -104,21 +111,33 @@ def iter_claims_history(
     so a consumer must not act on the chunks before the iteration ends.
     """
     keys: list[pa.Array] = []
-    first_rows: list[int] = []
+    numbers: list[np.ndarray] = []
     for raw in iter_responses(path, rows):
-        first_row = raw.first_row or 1
+        chunk_rows = _row_numbers(raw.first_row or 1, raw.table.num_rows, raw.rows)
         history = claims_history_from_table(
-            raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=first_row
+            raw.table,
+            questionnaire,
+            as_of=as_of,
+            source=raw.source,
+            first_row=raw.first_row or 1,
+            rows=raw.rows,
         )
         # the responses are keyed <facility_id>@<policy_year> (see facility_years)
         keys.append(pa.array(history.responses.table["facility_id"], pa.string()))
-        first_rows.append(first_row)
+        numbers.append(chunk_rows if raw.rows is not None else chunk_rows[:1])
         yield history
     if len(keys) > 1:
-        _refuse_repeats(pa.chunked_array(keys), first_rows, str(path))
+        _refuse_repeats(pa.chunked_array(keys), numbers, str(path))
 
 
-def _refuse_repeats(keys: pa.ChunkedArray, first_rows: list[int], source: str) -> None:
+def _row_numbers(first_row: int, n: int, rows: np.ndarray | None) -> np.ndarray:
+    """Each row's number: ``rows`` when the reader gave them, else running from ``first_row``."""
+    return rows if rows is not None else np.arange(first_row, first_row + n, dtype=np.int64)
+
+
+def _refuse_repeats(keys: pa.ChunkedArray, numbers: list[np.ndarray], source: str) -> None:
+    """Refuse a facility-year found on two rows; ``numbers`` holds each chunk's row
+    numbers (or only its first, when its rows run on from it)."""
     counts = pc.value_counts(keys)
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     if not len(repeated):
@@ -127,7 +146,9 @@ def _refuse_repeats(keys: pa.ChunkedArray, first_rows: list[int], source: str) -
     starts = np.cumsum([0, *(len(chunk) for chunk in keys.chunks)])
     first = int(np.flatnonzero(rows)[0])
     chunk = int(np.searchsorted(starts, first, side="right")) - 1
-    example = first_rows[chunk] + first - int(starts[chunk])
+    offset = first - int(starts[chunk])
+    chunk_rows = numbers[chunk]
+    example = int(chunk_rows[offset]) if len(chunk_rows) > 1 else int(chunk_rows[0]) + offset
     raise InputError(
         [
             Issue(
@@ -149,8 +170,14 @@ def claims_history_from_table(
     as_of: dt.date = BOOK_AS_OF,
     source: str,
     first_row: int = 1,
+    rows: np.ndarray | None = None,
 ) -> ClaimsHistory:
-    """Check a book held as a table of text (or typed) columns; see :func:`read_claims_history`."""
+    """Check a book held as a table of text (or typed) columns; see :func:`read_claims_history`.
+
+    Rows are numbered from ``first_row``, or by ``rows`` when given (a spreadsheet's
+    row numbers, blank rows skipped).
+    """
+    numbers_of_rows = _row_numbers(first_row, table.num_rows, rows)
     missing = [c for c in (*BOOK_COLUMNS, *claim_columns()) if c not in table.column_names]
     if missing:
         raise InputError(
@@ -176,7 +203,7 @@ def claims_history_from_table(
         array = values.to_numpy(zero_copy_only=False).astype(np.float64)
         bad = ~np.isfinite(array)
         if bad.any():
-            issues.append(_problem(source, name, "missing or not a number", bad, first_row))
+            issues.append(_problem(source, name, "missing or not a number", bad, numbers_of_rows))
         numbers[name] = np.nan_to_num(array, nan=0.0)
     exposure = numbers["exposure"]
     outside = (exposure <= 0) | (exposure > 1)
@@ -187,14 +214,14 @@ def claims_history_from_table(
                 "exposure",
                 "exposure must be above 0 and at most 1 (years on cover in the policy year)",
                 outside,
-                first_row,
+                numbers_of_rows,
             )
         )
     for peril in PERILS:
         counts, loss = numbers[f"claims_{peril.value}"], numbers[f"loss_{peril.value}"]
         for name, values in ((f"claims_{peril.value}", counts), (f"loss_{peril.value}", loss)):
             if (values < 0).any():
-                issues.append(_problem(source, name, "negative value", values < 0, first_row))
+                issues.append(_problem(source, name, "negative value", values < 0, numbers_of_rows))
         fractional = counts != np.round(counts)
         if fractional.any():
             issues.append(
@@ -203,13 +230,19 @@ def claims_history_from_table(
                     f"claims_{peril.value}",
                     "a claim count must be a whole number",
                     fractional,
-                    first_row,
+                    numbers_of_rows,
                 )
             )
         orphan = (loss > 0) & (counts == 0)
         if orphan.any():
             issues.append(
-                _problem(source, f"loss_{peril.value}", "a loss without a claim", orphan, first_row)
+                _problem(
+                    source,
+                    f"loss_{peril.value}",
+                    "a loss without a claim",
+                    orphan,
+                    numbers_of_rows,
+                )
             )
     keys = pd.DataFrame({"f": table["facility_id"].to_pandas(), "y": numbers["policy_year"]})
     repeated = keys.duplicated(keep=False).to_numpy()
@@ -220,14 +253,16 @@ def claims_history_from_table(
                 "policy_year",
                 "the same facility and policy year on more than one row",
                 repeated,
-                first_row,
+                numbers_of_rows,
             )
         )
     if issues:
         raise InputError(issues)
     answers = facility_years(table, numbers["policy_year"])
     responses = validate(
-        RawResponses(table=answers, source=source, first_row=first_row), questionnaire, as_of=as_of
+        RawResponses(table=answers, source=source, first_row=first_row, rows=rows),
+        questionnaire,
+        as_of=as_of,
     )
     if not responses.is_valid:
         errors = responses.issue_list()

@@ -540,9 +540,19 @@ def _parquet_error(source: str, what: str, exc: Exception) -> InputError:
 
 
 def _parquet_file(handle: Any, source: str, budget: Budget, *, whole: bool) -> pq.ParquetFile:
-    """An open Parquet file whose metadata is within the budget (checked before decoding)."""
     try:
         book = pq.ParquetFile(handle)
+    except (pa.ArrowException, OSError) as exc:
+        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
+    check_parquet_budget(book, source, budget, whole=whole)
+    return book
+
+
+def check_parquet_budget(book: pq.ParquetFile, source: str, budget: Budget, *, whole: bool) -> None:
+    """Refuse a Parquet file whose metadata exceeds the budget, before anything is
+    decoded: its columns, the rows and decompressed bytes of each row group, and with
+    ``whole`` the rows of a table read whole."""
+    try:
         metadata = book.metadata
         groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
         sizes = [
@@ -572,7 +582,6 @@ def _parquet_file(handle: Any, source: str, budget: Budget, *, whole: bool) -> p
             )
     if whole and metadata.num_rows > budget.whole_table_rows:
         raise _too_many_rows(source, budget)
-    return book
 
 
 def as_text_columns(
