@@ -55,8 +55,12 @@ class Budget:
     xlsx_parts: int = 1_000
     """Most parts (files inside the zip) of an XLSX workbook."""
 
-    xlsx_part_bytes: int = 256 * _MIB
-    """Largest decompressed XLSX part other than a worksheet (those are read whole)."""
+    xlsx_part_bytes: int = 32 * _MIB
+    """Largest decompressed XLSX part other than a worksheet or the shared strings (such
+    parts, styles for instance, are parsed whole into objects several times larger)."""
+
+    xlsx_shared_strings_bytes: int = 256 * _MIB
+    """Largest decompressed XLSX shared-strings part (held in memory as text)."""
 
     xlsx_sheet_bytes: int = 4 * _GIB
     """Largest decompressed worksheet part (streamed, never held whole)."""

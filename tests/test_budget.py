@@ -525,3 +525,28 @@ def test_claims_history_problems_name_the_spreadsheet_row_after_blank_lines(
     assert caught.value.issues[0].row == 5
     with pytest.raises(InputError, match=r"e\.g\. row 5"):
         list(iter_claims_history(path, mini, 2))
+
+
+def _declare_size(path: Path, name: str, size: int) -> Path:
+    """The workbook with ``name``'s uncompressed size in the central directory changed."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    start = data.find(b"PK\x01\x02")
+    while start >= 0:
+        length = struct.unpack_from("<H", data, start + 28)[0]
+        if data[start + 46 : start + 46 + length] == name.encode():
+            struct.pack_into("<I", data, start + 24, size)
+        start = data.find(b"PK\x01\x02", start + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_part_decompressing_beyond_its_declared_size_is_cut_there_and_refused(
+    tmp_path: Path,
+) -> None:
+    rows = [["facility_id", "notes"], *[[f"F-{i}", "x" * 50] for i in range(2000)]]
+    path = _declare_size(_workbook(tmp_path / "liar.xlsx", rows), "xl/worksheets/sheet1.xml", 300)
+    with pytest.raises(InputError, match="not a readable XLSX workbook") as caught:
+        read_responses(path)
+    assert caught.value.issues[0].reason is Reason.UNREADABLE_FILE

@@ -48,27 +48,29 @@ def _unreadable(source: str, exc: BaseException) -> InputError:
     )
 
 
-def _check_parts(archive: zipfile.ZipFile, source: str, budget: Budget) -> None:
-    """Refuse too many parts, or parts that decompress to more than the budget."""
-    parts = archive.infolist()
-    if len(parts) > budget.xlsx_parts:
+def _check_part(part: zipfile.ZipInfo, limit: int, source: str) -> None:
+    if part.file_size > limit:
         raise _fail(
             source,
             Reason.TOO_LARGE,
-            f"the workbook holds {len(parts):,} parts; at most {budget.xlsx_parts:,} are accepted",
+            f"the workbook part {part.filename!r} decompresses to {part.file_size:,} bytes; "
+            f"at most {mebibytes(limit)} are accepted",
         )
+
+
+def _check_parts(archive: zipfile.ZipFile, strings: set[str], source: str, budget: Budget) -> None:
+    """Refuse parts that decompress to more than the budget (the zip reader never gives
+    more bytes than a part declares, so the declared sizes bound what is read)."""
     total = 0
-    for part in parts:
+    for part in archive.infolist():
         total += part.file_size
-        is_sheet = part.filename.startswith("xl/worksheets/")
-        limit = budget.xlsx_sheet_bytes if is_sheet else budget.xlsx_part_bytes
-        if part.file_size > limit:
-            raise _fail(
-                source,
-                Reason.TOO_LARGE,
-                f"the workbook part {part.filename!r} decompresses to {part.file_size:,} bytes; "
-                f"at most {mebibytes(limit)} are accepted",
-            )
+        if part.filename in strings:
+            limit = budget.xlsx_shared_strings_bytes
+        elif part.filename.startswith("xl/worksheets/"):
+            limit = budget.xlsx_sheet_bytes
+        else:
+            limit = budget.xlsx_part_bytes
+        _check_part(part, limit, source)
     if total > budget.xlsx_total_bytes:
         raise _fail(
             source,
@@ -85,7 +87,7 @@ def _shared_strings_parts(archive: zipfile.ZipFile) -> set[str]:
     names = {part.filename for part in archive.infolist()}
     found = {name for name in names if name.lower().endswith("sharedstrings.xml")}
     if "[Content_Types].xml" in names:
-        types = fromstring(archive.read("[Content_Types].xml"))
+        types = fromstring(archive.read("[Content_Types].xml"))  # its size is checked first
         for element in types.iter():
             if _SHARED_STRINGS_TYPE in (element.get("ContentType") or ""):
                 found.add((element.get("PartName") or "").lstrip("/"))
@@ -115,8 +117,20 @@ def inspect_workbook(handle: IO[bytes], source: str, budget: Budget) -> None:
     """Check a workbook's parts against the budget before it is parsed."""
     try:
         with zipfile.ZipFile(handle) as archive:
-            _check_parts(archive, source, budget)
-            for name in sorted(_shared_strings_parts(archive)):
+            parts = archive.infolist()
+            if len(parts) > budget.xlsx_parts:
+                raise _fail(
+                    source,
+                    Reason.TOO_LARGE,
+                    f"the workbook holds {len(parts):,} parts; at most {budget.xlsx_parts:,} "
+                    "are accepted",
+                )
+            for part in parts:
+                if part.filename == "[Content_Types].xml":
+                    _check_part(part, budget.xlsx_part_bytes, source)
+            strings = _shared_strings_parts(archive)
+            _check_parts(archive, strings, source, budget)
+            for name in sorted(strings):
                 _count_shared_strings(archive, name, source, budget)
     except InputError:
         raise
