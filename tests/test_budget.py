@@ -550,3 +550,30 @@ def test_a_part_decompressing_beyond_its_declared_size_is_cut_there_and_refused(
     with pytest.raises(InputError, match="not a readable XLSX workbook") as caught:
         read_responses(path)
     assert caught.value.issues[0].reason is Reason.UNREADABLE_FILE
+
+
+def test_the_readme_lists_the_budget_as_declared() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### How much is read") :]
+    section = section[: section.index("\n### ")]
+    stated = {
+        "10 MB": BUDGET.document_bytes,
+        "4 GB, rows unlimited": BUDGET.book_bytes,
+        "256 MB |": BUDGET.whole_table_bytes,
+        f"{BUDGET.whole_table_rows:,}": None,
+        f"{BUDGET.columns:,}": None,
+        "1 MB": BUDGET.header_bytes,
+        "64 MB": BUDGET.row_bytes,
+        f"{BUDGET.cell_chars:,} characters": None,
+        f"{BUDGET.xlsx_parts:,}": None,
+        "(streamed) | 4 GB": BUDGET.xlsx_sheet_bytes,
+        f"256 MB, {BUDGET.xlsx_shared_strings:,} entries": BUDGET.xlsx_shared_strings_bytes,
+        "any other part | 32 MB": BUDGET.xlsx_part_bytes,
+        "all parts | 8 GB": BUDGET.xlsx_total_bytes,
+        f"512 MB, {BUDGET.parquet_row_group_rows:,} rows": BUDGET.parquet_row_group_bytes,
+    }
+    for text, size in stated.items():
+        assert text in section, text
+        if size is not None:
+            amount, unit = text.split(" | ")[-1].split(",")[0].split()[:2]
+            assert size == int(amount) * {"MB": 1 << 20, "GB": 1 << 30}[unit.rstrip("|")], text
