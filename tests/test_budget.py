@@ -577,3 +577,12 @@ def test_the_readme_lists_the_budget_as_declared() -> None:
         if size is not None:
             amount, unit = text.split(" | ")[-1].split(",")[0].split()[:2]
             assert size == int(amount) * {"MB": 1 << 20, "GB": 1 << 30}[unit.rstrip("|")], text
+
+
+def test_a_row_of_the_wrong_width_is_named_by_its_spreadsheet_row(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    lines = [HEADER, "F-1,care_cyber,1.0.0,a", "", 'F-3,care_cyber,1.0.0,"b\nc"', "F-5,care_cyber"]
+    path.write_text("\n".join(lines) + "\n")
+    for read in (lambda: read_responses(path), lambda: list(iter_responses(path, 1))):
+        with pytest.raises(InputError, match="row 5: given 'F-5,care_cyber': row has 2 cells"):
+            read()

@@ -299,11 +299,18 @@ def _header_text(start: bytes, source: str, budget: Budget) -> str:
 class _CsvRules:
     """pyarrow's CSV options for response files, and the rows they refused."""
 
-    def __init__(self, header: list[str], source: str, block_size: int) -> None:
+    def __init__(
+        self, header: list[str], source: str, block_size: int, *, threads: bool = True
+    ) -> None:
         self.source = source
         self.bad_rows: list[Issue] = []
+        self.threads = threads
         self.read = pacsv.ReadOptions(
-            column_names=header, skip_rows=1, block_size=block_size, encoding="utf8"
+            column_names=header,
+            skip_rows=1,
+            block_size=block_size,
+            encoding="utf8",
+            use_threads=threads,  # read on one thread, pyarrow numbers the rows it refuses
         )
         self.parse = pacsv.ParseOptions(
             newlines_in_values=True,
@@ -346,7 +353,13 @@ class _CsvRules:
 
     def check(self) -> None:
         if self.bad_rows:
+            if self.threads:
+                raise _RenumberError
             raise InputError(self.bad_rows)
+
+
+class _RenumberError(Exception):
+    """Rows were refused while reading on several threads, which leaves them unnumbered."""
 
 
 def _too_many_rows(source: str, budget: Budget) -> InputError:
@@ -416,8 +429,9 @@ def _csv_chunks(
     wanted = [c for c in columns if c in header]
     narrow = bool(wanted)  # only the wanted columns converted, until a row may be blank
     block_size = min(_CSV_SMALL_BLOCK, budget.row_bytes)
+    threads = True
     while True:
-        rules = _CsvRules(header, source, block_size)
+        rules = _CsvRules(header, source, block_size, threads=threads)
         if narrow:
             rules.convert.include_columns = wanted
         try:
@@ -433,15 +447,18 @@ def _csv_chunks(
                     rules.check()
                     yield (table.select(wanted) if wanted and not narrow else table), numbers
                     done = int(numbers[-1]) - 1
+                rules.check()
         except _MaybeBlankRowError:
             narrow = False  # the rest with every column, to tell blank rows from the others
+            continue
+        except _RenumberError:
+            threads = False  # the rest again on one thread, to number the refused rows
             continue
         except pa.ArrowInvalid as exc:
             if "straddl" in str(exc) and block_size < budget.row_bytes:
                 block_size = budget.row_bytes  # a row longer than the block: the rest again
                 continue
             raise rules.refuse(exc, budget, done + 1 if done else None) from exc
-        rules.check()
         return
 
 
