@@ -586,3 +586,65 @@ def test_a_row_of_the_wrong_width_is_named_by_its_spreadsheet_row(tmp_path: Path
     for read in (lambda: read_responses(path), lambda: list(iter_responses(path, 1))):
         with pytest.raises(InputError, match="row 5: given 'F-5,care_cyber': row has 2 cells"):
             read()
+
+
+# --- the hostile corpus through the command line ------------------------------------------
+
+
+def _corpus(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Hostile and careless inputs, each small, with what the refusal must say."""
+    folder.mkdir()
+    corpus: dict[str, tuple[Path, str]] = {}
+    pipe = folder / "pipe.csv"
+    os.mkfifo(pipe)
+    corpus["pipe"] = (pipe, "named pipe")
+    zero = folder / "zero.yaml"
+    zero.symlink_to("/dev/zero")
+    corpus["device"] = (zero, "is a device")
+    digits = folder / "digits.yaml"
+    digits.write_text("questionnaire: care_cyber\nanswers:\n  beds: " + "9" * 5000 + "\n")
+    corpus["digits"] = (digits, "too many digits")
+    header = folder / "header.csv"
+    header.write_text("x" * (BUDGET.header_bytes + 10) + "\n1\n")
+    corpus["header"] = (header, "header row is longer than 1 MB")
+    note = _workbook(
+        folder / "note.xlsx",
+        [["facility_id", "questionnaire"], ["F-1", "care_cyber"], [None, None, None, "note"]],
+    )
+    corpus["note"] = (note, "row 3: a row has cells beyond")
+    entities = _workbook(folder / "entities.xlsx", [["facility_id"], ["F-1"]])
+    _rewrite(
+        entities,
+        {"xl/worksheets/sheet1.xml": b'<!DOCTYPE w [<!ENTITY a "a">]><worksheet>&a;</worksheet>'},
+    )
+    corpus["entities"] = (entities, "not a readable XLSX workbook")
+    utf8 = folder / "bytes.parquet"
+    pq.write_table(pa.table({"facility_id": pa.array([b"\xff"], pa.binary())}), utf8)
+    corpus["utf8"] = (utf8, "not UTF-8")
+    return corpus
+
+
+@pytest.mark.parametrize("name", ["pipe", "device", "digits", "header", "note", "entities", "utf8"])
+def test_the_hostile_corpus_exits_1_with_a_sentence_and_leaves_nothing(
+    tmp_path: Path, name: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    path, message = _corpus(tmp_path / "in")[name]
+    table = path.suffix != ".yaml"
+    commands = [["validate", str(path), *AS_OF]]
+    commands.append(["score", str(path), *AS_OF, *(["--facility", "F-1"] if table else [])])
+    out = tmp_path / "out"
+    out.mkdir()
+    if table:
+        commands.append(["batch", str(path), "-o", str(out / "scored.parquet"), *AS_OF])
+    if path.suffix in (".csv", ".parquet") and name != "utf8":  # that one is not a book at all
+        commands.append(["compare", str(path), str(path)])
+    for command in commands:
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1, (command, result.output)
+        assert message in " ".join(result.output.split()), (command, result.output)
+        assert "Traceback" not in result.output
+        assert list(out.iterdir()) == [], command

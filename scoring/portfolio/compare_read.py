@@ -24,7 +24,7 @@ from scoring._files import open_regular
 from scoring.budget import BUDGET, Budget
 from scoring.errors import InputError, Issue
 from scoring.rating.plan import OUTCOMES
-from scoring.responses.reading import check_parquet_budget
+from scoring.responses.reading import check_parquet_budget, csv_header
 from scoring.vocabulary import Reason
 
 COMPARED_COLUMNS: tuple[str, ...] = (
@@ -72,10 +72,12 @@ def _read_table(path: Path, budget: Budget) -> pa.Table:
             check_parquet_budget(book, str(path), budget, whole=False)
             wanted = [name for name in COMPARED_COLUMNS if name in book.schema_arrow.names]
             return book.read(columns=wanted)
+        csv_header(path, str(path), budget, budget.book_bytes)  # read whole, or refused
         options = pacsv.ConvertOptions(
             column_types=_types(), strings_can_be_null=True, quoted_strings_can_be_null=False
         )
-        return pacsv.read_csv(handle, convert_options=options)
+        blocks = pacsv.ReadOptions(block_size=budget.row_bytes)  # a row is parsed whole
+        return pacsv.read_csv(handle, read_options=blocks, convert_options=options)
 
 
 def _shown(values: pd.Series) -> str:

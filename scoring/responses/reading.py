@@ -259,7 +259,7 @@ def check_header(names: list[str], source: str, budget: Budget = BUDGET) -> None
         raise InputError(issues)
 
 
-def _csv_header(path: Path, source: str, budget: Budget, max_bytes: int) -> list[str]:
+def csv_header(path: Path, source: str, budget: Budget, max_bytes: int) -> list[str]:
     """The header row of a CSV, read whole (or refused as too long) and checked (no
     semicolon or tab files, no duplicate names)."""
     start = read_bytes(path, max_bytes=max_bytes, head=budget.header_bytes + 1)
@@ -424,7 +424,7 @@ def _csv_chunks(
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """A CSV in tables of ``rows`` rows, each with its rows' numbers (blank lines skipped)."""
     source = str(path)
-    header = _csv_header(path, source, budget, max_bytes)
+    header = csv_header(path, source, budget, max_bytes)
     done = 0  # records (blank ones included) under the header already yielded
     wanted = [c for c in columns if c in header]
     narrow = bool(wanted)  # only the wanted columns converted, until a row may be blank
