@@ -648,3 +648,36 @@ def test_the_hostile_corpus_exits_1_with_a_sentence_and_leaves_nothing(
         assert message in " ".join(result.output.split()), (command, result.output)
         assert "Traceback" not in result.output
         assert list(out.iterdir()) == [], command
+
+
+def test_a_row_of_more_cells_than_excel_allows_is_refused_before_it_is_parsed(
+    tmp_path: Path,
+) -> None:
+    wide = '<row r="2">' + "<c/>" * 20_000 + "</row>"
+    path = _rewrite(
+        _workbook(tmp_path / "wide.xlsx", [["x"]]),
+        {"xl/worksheets/sheet1.xml": _sheet(_header_row(), wide)},
+    )
+    with pytest.raises(InputError, match="holds more than 16,384 cells, Excel's limit"):
+        read_responses(path)
+
+
+def test_a_row_of_ten_million_cells_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "row-bomb.xlsx", [["x"]])
+    with zipfile.ZipFile(path) as archive:
+        kept = {i.filename: archive.read(i) for i in archive.infolist()}
+    kept.pop("xl/worksheets/sheet1.xml")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in kept.items():
+            archive.writestr(name, data)
+        with archive.open("xl/worksheets/sheet1.xml", "w") as part:
+            part.write(_sheet(_header_row()).replace(b"</sheetData>", b'<row r="2">'))
+            for _ in range(100):
+                part.write(b"<c/>" * 100_000)
+            part.write(b"</row></sheetData></worksheet>")
+    assert path.stat().st_size < 2 * 1024 * 1024
+    code, output, megabytes, seconds = _measured("validate", str(path), *AS_OF, cwd=tmp_path)
+    assert code == 1, output
+    assert "Excel's limit" in output
+    assert megabytes < 700
+    assert seconds < 60

@@ -32,6 +32,10 @@ from scoring.errors import InputError, Issue
 from scoring.vocabulary import Reason
 
 _SHARED_STRING = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+_CELL_STARTS = (b"<c ", b"<c>", b"<c/>", b":c ")
+_CELLS_PER_ROW = 16_384
+"""Excel's own limit; openpyxl builds every cell of a row at once, so a row of millions
+of cells (a few kilobytes compressed) is refused before it is parsed."""
 _SHARED_STRINGS_TYPE = "sharedStrings"
 
 
@@ -113,6 +117,31 @@ def _count_shared_strings(archive: zipfile.ZipFile, name: str, source: str, budg
                 )
 
 
+def _count_row_cells(archive: zipfile.ZipFile, name: str, source: str) -> None:
+    """Refuse a worksheet with a row of more than Excel's 16,384 cells, counted as the
+    part decompresses (never parsed)."""
+    current = 0
+    tail = b""
+    with archive.open(name) as part:
+        for block in iter(lambda: part.read(1 << 20), b""):
+            data = tail + block
+            cut = max(data.rfind(b"<"), 0)  # a tag cut by the block is counted with the next
+            data, tail = data[:cut], data[cut:]
+            prefixed = b"<row" not in data and b":row" in data  # <x:row> in a prefixed sheet
+            pieces = data.split(b":row" if prefixed else b"<row")
+            for index, piece in enumerate(pieces):
+                if index:
+                    current = 0
+                current += sum(piece.count(start) for start in _CELL_STARTS)
+                if current > _CELLS_PER_ROW:
+                    raise _fail(
+                        source,
+                        Reason.TOO_LARGE,
+                        f"a row of the sheet {name!r} holds more than {_CELLS_PER_ROW:,} cells, "
+                        "Excel's limit",
+                    )
+
+
 def inspect_workbook(handle: IO[bytes], source: str, budget: Budget) -> None:
     """Check a workbook's parts against the budget before it is parsed."""
     try:
@@ -132,6 +161,9 @@ def inspect_workbook(handle: IO[bytes], source: str, budget: Budget) -> None:
             _check_parts(archive, strings, source, budget)
             for name in sorted(strings):
                 _count_shared_strings(archive, name, source, budget)
+            for part in parts:
+                if part.filename.startswith("xl/worksheets/") and part.filename not in strings:
+                    _count_row_cells(archive, part.filename, source)
     except InputError:
         raise
     except Exception as exc:  # anything a damaged zip or XML part raises is the file's fault
