@@ -232,16 +232,20 @@ def parse_yaml(text: str, source: str) -> Any:
         raise _fail(
             source, Reason.UNREADABLE_FILE, f"nested more than {MAX_NESTING} levels deep"
         ) from exc
-    except ValueError as exc:  # an integer of thousands of digits (Python's int limit)
-        raise _fail(
-            source,
-            Reason.UNREADABLE_FILE,
-            "invalid YAML: a number has too many digits; write it as text in quotes "
-            "if it is not a number",
-        ) from exc
+    except (ValueError, KeyError, TypeError, OverflowError, IndexError) as exc:
+        # a value its tag cannot make (``!!int zz``, ``!!bool maybe``), an integer of
+        # thousands of digits (Python's limit on converting them)
+        raise _fail(source, Reason.UNREADABLE_FILE, f"invalid YAML: {_value_problem(exc)}") from exc
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _value_problem(exc: Exception) -> str:
+    """What is wrong with a value a parser could not make, in a user's terms."""
+    if "digits" in str(exc):
+        return "a number has too many digits; write it as text in quotes if it is not a number"
+    return f"a value cannot be read as its type says ({type(exc).__name__}: {str(exc)[:100]})"
 
 
 def _refuse_constant(name: str) -> Any:
@@ -263,8 +267,11 @@ def parse_json(text: str, source: str) -> Any:
         raise _fail(source, Reason.UNREADABLE_FILE, f"nested more than {MAX_NESTING} levels deep")
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
+    except json.JSONDecodeError as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, f"invalid JSON: {exc}") from exc
+    except ValueError as exc:
+        problem = _value_problem(exc) if "digits" in str(exc) else str(exc)
+        raise _fail(source, Reason.UNREADABLE_FILE, f"invalid JSON: {problem}") from exc
     except RecursionError as exc:  # pragma: no cover - guarded by _bracket_depth
         raise _fail(source, Reason.UNREADABLE_FILE, "nested too deeply") from exc
 

@@ -7,6 +7,7 @@ command runs in a subprocess whose peak memory and run time are measured.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -18,9 +19,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring import InputError, Questionnaire, Reason, read_responses
-from scoring._files import file_sha256, read_document
+from scoring._files import file_sha256, parse_json, parse_yaml, read_document
 from scoring.budget import BUDGET, Budget
 from scoring.responses.reading import count_rows, iter_responses
 
@@ -107,6 +110,36 @@ def test_a_yaml_integer_of_thousands_of_digits_is_an_input_error(tmp_path: Path)
     path.write_text("questionnaire: care_cyber\nanswers:\n  beds: " + "9" * 5000 + "\n")
     with pytest.raises(InputError, match="a number has too many digits"):
         read_responses(path)
+
+
+@pytest.mark.parametrize(
+    "value", ["!!bool maybe", "!!int zz", "!!timestamp 2020-13-45", "!!float x"]
+)
+def test_a_yaml_value_its_tag_cannot_make_is_an_input_error(value: str) -> None:
+    with pytest.raises(InputError, match="a value cannot be read as its type says"):
+        parse_yaml(f"answers:\n  beds: {value}\n", "facility.yaml")
+
+
+def test_a_json_integer_of_thousands_of_digits_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="invalid JSON: a number has too many digits"):
+        parse_json('{"beds": ' + "9" * 5000 + "}", "facility.json")
+
+
+_YAMLISH = st.text(alphabet=st.sampled_from(list("ab01:-[]{}!&*?|>'\"#%@ \n\t.,xyz+e")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_YAMLISH | st.text())
+def test_any_text_parses_as_yaml_or_is_an_input_error(text: str) -> None:
+    with contextlib.suppress(InputError):
+        parse_yaml(text, "fuzz.yaml")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_YAMLISH | st.text())
+def test_any_text_parses_as_json_or_is_an_input_error(text: str) -> None:
+    with contextlib.suppress(InputError):
+        parse_json(text, "fuzz.json")
 
 
 def test_a_yaml_list_as_a_key_is_an_input_error(tmp_path: Path) -> None:
