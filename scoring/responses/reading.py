@@ -10,6 +10,13 @@ only format-specific steps are documented here: Excel date cells become
 ``YYYY-MM-DD``, Excel percent-formatted cells are multiplied by 100, Excel
 formulas are read as their text (never evaluated), and YAML/JSON booleans,
 numbers and lists are written as text (``true``, ``12``, ``a;b``).
+
+Every reader reads only regular files and stays within the budget
+(:mod:`scoring.budget`), which each takes as a ``budget`` keyword. Rows are
+numbered as a spreadsheet shows them: a blank row (every cell empty, or a blank
+line of a CSV) is skipped, not refused, and keeps its number, so the rows after it
+keep theirs (``RawResponses.rows``). XLSX workbooks are read by
+:mod:`scoring.responses.workbook`.
 """
 
 from __future__ import annotations
