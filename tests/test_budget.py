@@ -201,7 +201,7 @@ def test_a_table_too_long_to_hold_whole_points_to_batch(tmp_path: Path) -> None:
 def test_a_file_larger_than_a_whole_table_is_refused_before_reading(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     path.write_text(HEADER + "\n" + "F-1,care_cyber,1.0.0," + "x" * 5000 + "\n")
-    with pytest.raises(InputError, match="at most 4,096 bytes are accepted"):
+    with pytest.raises(InputError, match=r"at most 4 KB are read at once; `carescore batch`"):
         read_responses(path, budget=Budget(whole_table_bytes=4096))
 
 

@@ -38,7 +38,6 @@ import pyarrow.parquet as pq
 
 from scoring._arrow import single
 from scoring._files import (
-    check_size,
     decode_text,
     open_regular,
     parse_json,
@@ -369,6 +368,18 @@ class _RenumberError(Exception):
     """Rows were refused while reading on several threads, which leaves them unnumbered."""
 
 
+def _check_whole_size(path: Path, budget: Budget) -> None:
+    """Refuse a table too large to hold whole, pointing to the chunked reading."""
+    size = regular_file_size(path)
+    if size > budget.whole_table_bytes:
+        raise _fail(
+            str(path),
+            Reason.TOO_LARGE,
+            f"the file is {size:,} bytes; at most {mebibytes(budget.whole_table_bytes)} are "
+            "read at once; `carescore batch` reads books of any size in chunks",
+        )
+
+
 def _too_many_rows(source: str, budget: Budget) -> InputError:
     return _fail(
         source,
@@ -415,7 +426,7 @@ def read_csv(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
     ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
     """
     source = str(path)
-    check_size(path, regular_file_size(path), budget.whole_table_bytes)
+    _check_whole_size(path, budget)
     chunks = _csv_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
     return _whole(chunks, source, 2, budget)
 
@@ -549,6 +560,7 @@ def read_xlsx(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
     Empty rows are skipped and keep their row numbers. At most
     ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
     """
+    _check_whole_size(path, budget)
     chunks = xlsx_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
     return _whole(chunks, str(path), 2, budget)
 
@@ -708,6 +720,7 @@ def read_parquet(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
     Row groups are checked against the budget before they are decoded; at most
     ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
     """
+    _check_whole_size(path, budget)
     chunks = _parquet_chunks(
         path, min(budget.whole_table_rows + 1, 1 << 16), (), budget, whole=True
     )
