@@ -714,3 +714,38 @@ def test_a_row_of_ten_million_cells_is_refused_in_bounded_memory(tmp_path: Path)
     assert "Excel's limit" in output
     assert megabytes < 700
     assert seconds < 60
+
+
+def test_a_cell_pointing_at_a_style_the_workbook_lacks_is_an_input_error(tmp_path: Path) -> None:
+    row = '<row r="2"><c r="A2" s="999"><v>5</v></c></row>'
+    path = _rewrite(
+        _workbook(tmp_path / "style.xlsx", [["x"]]),
+        {"xl/worksheets/sheet1.xml": _sheet(_header_row(), row)},
+    )
+    with pytest.raises(InputError, match="not a readable XLSX workbook"):
+        read_responses(path)
+
+
+_VALID_WORKBOOK: list[bytes] = []
+
+
+def _valid_workbook(folder: Path) -> bytes:
+    if not _VALID_WORKBOOK:
+        path = _workbook(folder / "valid.xlsx", [["facility_id", "beds"], ["F-1", 12]])
+        _VALID_WORKBOOK.append(path.read_bytes())
+    return _VALID_WORKBOOK[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=8))
+def test_a_damaged_workbook_is_read_or_refused_never_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, flips: list[tuple[int, int]]
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    data = bytearray(_valid_workbook(folder))
+    for offset, value in flips:
+        data[offset % len(data)] = value
+    path = folder / "damaged.xlsx"
+    path.write_bytes(bytes(data))
+    with contextlib.suppress(InputError):
+        read_responses(path)

@@ -191,13 +191,22 @@ def xlsx_chunks(
             workbook.close()
 
 
-def _records(workbook: Any, source: str) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+def _sheet(workbook: Any, source: str) -> Any:
+    """The sheet named ``responses``, else the first."""
+    try:
+        names = workbook.sheetnames
+        return workbook["responses"] if "responses" in names else workbook.worksheets[0]
+    except IndexError as exc:
+        raise _fail(source, Reason.EMPTY_FILE, "the workbook has no sheet") from exc
+    except Exception as exc:  # a damaged workbook part: the file's fault
+        raise _unreadable(source, exc) from exc
+
+
+def _records(workbook: Any, sheet: Any, source: str) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """The sheet's rows as its XML records them: (row number, cells present)."""
     from openpyxl.worksheet._reader import WorkSheetParser
 
     try:
-        names = workbook.sheetnames
-        sheet = workbook["responses"] if "responses" in names else workbook.worksheets[0]
         with sheet._get_source() as src:
             parser = WorkSheetParser(
                 src,
@@ -221,8 +230,8 @@ def _sheet_chunks(
 
     from scoring.responses.reading import check_header  # reading imports this module
 
-    sheet = workbook["responses"] if "responses" in workbook.sheetnames else workbook.worksheets[0]
-    records = _records(workbook, source)
+    sheet = _sheet(workbook, source)
+    records = _records(workbook, sheet, source)
     header_row = next(records, None)
     if header_row is None:
         raise _fail(source, Reason.EMPTY_FILE, "the sheet is empty")
@@ -250,7 +259,10 @@ def _sheet_chunks(
             column = cell["column"]
             if cell["value"] is None:
                 continue
-            text = excel_text(ReadOnlyCell(sheet, **cell))
+            try:
+                text = excel_text(ReadOnlyCell(sheet, **cell))
+            except Exception as exc:  # e.g. a style the workbook does not hold
+                raise _unreadable(source, exc) from exc
             if text is None:
                 continue
             if column > width:
