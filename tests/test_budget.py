@@ -634,6 +634,9 @@ def _corpus(folder: Path) -> dict[str, tuple[Path, str]]:
     zero = folder / "zero.yaml"
     zero.symlink_to("/dev/zero")
     corpus["device"] = (zero, "is a device")
+    zero_book = folder / "zero.csv"
+    zero_book.symlink_to("/dev/zero")
+    corpus["device-book"] = (zero_book, "is a device")
     digits = folder / "digits.yaml"
     digits.write_text("questionnaire: care_cyber\nanswers:\n  beds: " + "9" * 5000 + "\n")
     corpus["digits"] = (digits, "too many digits")
