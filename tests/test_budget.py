@@ -660,7 +660,9 @@ def _corpus(folder: Path) -> dict[str, tuple[Path, str]]:
     return corpus
 
 
-@pytest.mark.parametrize("name", ["pipe", "device", "digits", "header", "note", "entities", "utf8"])
+@pytest.mark.parametrize(
+    "name", ["pipe", "device", "device-book", "digits", "header", "note", "entities", "utf8"]
+)
 def test_the_hostile_corpus_exits_1_with_a_sentence_and_leaves_nothing(
     tmp_path: Path, name: str
 ) -> None:
