@@ -24,7 +24,8 @@ from scoring._files import open_regular
 from scoring.budget import BUDGET, Budget
 from scoring.errors import InputError, Issue
 from scoring.rating.plan import OUTCOMES
-from scoring.responses.reading import check_parquet_budget, csv_header
+from scoring.responses.csv_file import csv_header
+from scoring.responses.parquet_file import check_parquet_budget
 from scoring.vocabulary import Reason
 
 COMPARED_COLUMNS: tuple[str, ...] = (

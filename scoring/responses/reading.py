@@ -21,10 +21,8 @@ keep theirs (``RawResponses.rows``). XLSX workbooks are read by
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
-import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scoring._arrow import single
@@ -47,6 +44,10 @@ from scoring._files import (
 )
 from scoring.budget import BUDGET, Budget, mebibytes
 from scoring.errors import InputError, Issue
+from scoring.responses._table import too_many_rows
+from scoring.responses.csv_file import csv_chunks
+from scoring.responses.parquet_file import as_text_columns as as_text_columns
+from scoring.responses.parquet_file import parquet_chunks
 from scoring.responses.workbook import xlsx_chunks
 from scoring.vocabulary import Reason
 
@@ -63,11 +64,6 @@ METADATA_COLUMNS = (
 DOCUMENT_KEYS = (*METADATA_COLUMNS, "answers")
 MAX_TABLE_BYTES = BUDGET.book_bytes
 MAX_RESPONSE_BYTES = BUDGET.document_bytes
-_CSV_SMALL_BLOCK = 1024 * 1024
-"""A CSV is read in small blocks first (they stream several times faster); a row longer
-than a block cannot be parsed, so a file with one is read again in blocks of the
-budget's longest row."""
-_HEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -236,138 +232,6 @@ def read_response(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
 # --- many facilities -----------------------------------------------------------------------
 
 
-def check_header(names: list[str], source: str, budget: Budget = BUDGET) -> None:
-    """Refuse a header of too many columns, unnamed columns or a name given twice."""
-    if len(names) > budget.columns:
-        raise _fail(
-            source,
-            Reason.TOO_LARGE,
-            f"the header has {len(names):,} columns; at most {budget.columns:,} are accepted",
-        )
-    issues = []
-    seen: set[str] = set()
-    for index, name in enumerate(names, start=1):
-        if not name.strip():
-            issues.append(
-                Issue(Reason.UNKNOWN_COLUMN, f"column {index} has no name", source=source)
-            )
-        elif name in seen:
-            issues.append(
-                Issue(
-                    Reason.DUPLICATE_COLUMN,
-                    f"column {name!r} appears more than once",
-                    source=source,
-                    question_id=name,
-                )
-            )
-        seen.add(name)
-    if issues:
-        raise InputError(issues)
-
-
-def csv_header(path: Path, source: str, budget: Budget, max_bytes: int) -> list[str]:
-    """The header row of a CSV, read whole (or refused as too long) and checked (no
-    semicolon or tab files, no duplicate names)."""
-    start = read_bytes(path, max_bytes=max_bytes, head=budget.header_bytes + 1)
-    reader = csv.reader(io.StringIO(_header_text(start, source, budget)))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE, f"no header row: {exc}") from exc
-    header = [name.strip() for name in header]
-    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
-        separator = "semicolons" if ";" in header[0] else "tabs"
-        raise _fail(
-            source,
-            Reason.UNREADABLE_FILE,
-            f"the header is separated by {separator}; save the file as comma-separated CSV "
-            "(multiple-choice answers use ';' inside a cell)",
-        )
-    check_header(header, source, budget)
-    return header
-
-
-def _header_text(start: bytes, source: str, budget: Budget) -> str:
-    """The header line (and, when they fit, a few more) of a CSV's first bytes."""
-    if len(start) > budget.header_bytes:
-        cut = start.rfind(b"\n", 0, budget.header_bytes)
-        if cut < 0:
-            raise _fail(
-                source,
-                Reason.TOO_LARGE,
-                f"the header row is longer than {mebibytes(budget.header_bytes)}, the longest "
-                "accepted",
-            )
-        start = start[: cut + 1]  # whole lines only: no cut characters
-    return decode_text(start, source)
-
-
-class _CsvRules:
-    """pyarrow's CSV options for response files, and the rows they refused."""
-
-    def __init__(
-        self, header: list[str], source: str, block_size: int, *, threads: bool = True
-    ) -> None:
-        self.source = source
-        self.bad_rows: list[Issue] = []
-        self.threads = threads
-        self.read = pacsv.ReadOptions(
-            column_names=header,
-            skip_rows=1,
-            block_size=block_size,
-            encoding="utf8",
-            use_threads=threads,  # read on one thread, pyarrow numbers the rows it refuses
-        )
-        self.parse = pacsv.ParseOptions(
-            newlines_in_values=True,
-            ignore_empty_lines=False,  # blank lines are read, then skipped, keeping row numbers
-            invalid_row_handler=self._invalid_row,
-        )
-        self.convert = pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            null_values=[],
-            check_utf8=True,
-        )
-
-    def _invalid_row(self, row: Any) -> str:
-        self.bad_rows.append(
-            Issue(
-                Reason.UNREADABLE_FILE,
-                f"row has {row.actual_columns} cells; the header has {row.expected_columns}",
-                source=self.source,
-                row=row.number,
-                value=(row.text or "")[:100],
-            )
-        )
-        return "skip"
-
-    def refuse(self, exc: pa.ArrowInvalid, budget: Budget, after: int | None) -> InputError:
-        message = str(exc).split("\n")[0]
-        if "straddl" in message:
-            where = f"a row after row {after}" if after else "a row"
-            return _fail(
-                self.source,
-                Reason.TOO_LARGE,
-                f"{where} is longer than {mebibytes(budget.row_bytes)}, the longest row "
-                "accepted (is a quote left open?)",
-            )
-        if "UTF8" in message or "utf8" in message.lower():
-            message = "file is not UTF-8 text; save it as UTF-8"
-        return _fail(self.source, Reason.UNREADABLE_FILE, f"cannot read CSV: {message}")
-
-    def check(self) -> None:
-        if self.bad_rows:
-            if self.threads:
-                raise _RenumberError
-            raise InputError(self.bad_rows)
-
-
-class _RenumberError(Exception):
-    """Rows were refused while reading on several threads, which leaves them unnumbered."""
-
-
 def _check_whole_size(path: Path, budget: Budget) -> None:
     """Refuse a table too large to hold whole, pointing to the chunked reading."""
     size = regular_file_size(path)
@@ -378,15 +242,6 @@ def _check_whole_size(path: Path, budget: Budget) -> None:
             f"the file is {size:,} bytes; at most {mebibytes(budget.whole_table_bytes)} are "
             "read at once; `carescore batch` reads books of any size in chunks",
         )
-
-
-def _too_many_rows(source: str, budget: Budget) -> InputError:
-    return _fail(
-        source,
-        Reason.TOO_LARGE,
-        f"the table has more than {budget.whole_table_rows:,} rows, the most read at once; "
-        "`carescore batch` reads books of any size in chunks",
-    )
 
 
 def _whole(
@@ -400,7 +255,7 @@ def _whole(
             tables.append(table)
             numbers.append(rows)
         if sum(t.num_rows for t in tables) > budget.whole_table_rows:
-            raise _too_many_rows(source, budget)
+            raise too_many_rows(source, budget)
     if not tables:
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
     return _raw(pa.concat_tables(tables), source, first_row, np.concatenate(numbers))
@@ -427,131 +282,14 @@ def read_csv(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
     """
     source = str(path)
     _check_whole_size(path, budget)
-    chunks = _csv_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
+    chunks = csv_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
     return _whole(chunks, source, 2, budget)
 
 
 def _iter_csv(
     path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    return _csv_chunks(path, rows, columns, budget, budget.book_bytes)
-
-
-def _csv_chunks(
-    path: Path, rows: int, columns: tuple[str, ...], budget: Budget, max_bytes: int
-) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """A CSV in tables of ``rows`` rows, each with its rows' numbers (blank lines skipped)."""
-    source = str(path)
-    header = csv_header(path, source, budget, max_bytes)
-    done = 0  # records (blank ones included) under the header already yielded
-    wanted = [c for c in columns if c in header]
-    narrow = bool(wanted)  # only the wanted columns converted, until a row may be blank
-    block_size = min(_CSV_SMALL_BLOCK, budget.row_bytes)
-    threads = True
-    while True:
-        rules = _CsvRules(header, source, block_size, threads=threads)
-        if narrow:
-            rules.convert.include_columns = wanted
-        try:
-            with open_regular(path, max_bytes=max_bytes) as handle:
-                reader = pacsv.open_csv(
-                    handle,
-                    read_options=rules.read,
-                    parse_options=rules.parse,
-                    convert_options=rules.convert,
-                )
-                numbered = _numbered(_skip(reader, done), done + 2)
-                for table, numbers in _rebatch(_without_blank_rows(numbered, narrow), rows):
-                    rules.check()
-                    yield (table.select(wanted) if wanted and not narrow else table), numbers
-                    done = int(numbers[-1]) - 1
-                rules.check()
-        except _MaybeBlankRowError:
-            narrow = False  # the rest with every column, to tell blank rows from the others
-            continue
-        except _RenumberError:
-            threads = False  # the rest again on one thread, to number the refused rows
-            continue
-        except pa.ArrowInvalid as exc:
-            if "straddl" in str(exc) and block_size < budget.row_bytes:
-                block_size = budget.row_bytes  # a row longer than the block: the rest again
-                continue
-            raise rules.refuse(exc, budget, done + 1 if done else None) from exc
-        return
-
-
-class _MaybeBlankRowError(Exception):
-    """A row whose wanted cells are all empty: only its other cells tell if it is blank."""
-
-
-def _numbered(
-    batches: Iterable[pa.RecordBatch], first: int
-) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Each batch with the row number of its first record."""
-    for batch in batches:
-        yield batch, first
-        first += batch.num_rows
-
-
-def _without_blank_rows(
-    batches: Iterable[tuple[pa.RecordBatch, int]], narrow: bool
-) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """Each batch without its blank rows (every cell empty), with the kept rows' numbers.
-
-    With ``narrow`` (only some of the file's columns read), a row whose cells read
-    are all empty raises :class:`_MaybeBlankRowError`.
-    """
-    for batch, first in batches:
-        numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
-        if not batch.num_columns or not batch.num_rows:
-            yield batch, numbers
-            continue
-        maybe = pc.equal(batch.column(0), "")
-        if not pc.any(maybe).as_py():  # the usual case: no row starts with an empty cell
-            yield batch, numbers
-            continue
-        blank = np.asarray(maybe.to_numpy(zero_copy_only=False), dtype=bool)
-        for column in batch.columns[1:]:
-            blank &= np.asarray(pc.equal(column, "").to_numpy(zero_copy_only=False), dtype=bool)
-        if not blank.any():
-            yield batch, numbers
-            continue
-        if narrow:
-            raise _MaybeBlankRowError
-        kept = ~blank
-        yield batch.filter(pa.array(kept)), numbers[kept]
-
-
-def _skip(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """The batches without their first ``rows`` rows."""
-    for batch in batches:
-        if rows >= batch.num_rows:
-            rows -= batch.num_rows
-            continue
-        yield batch.slice(rows)
-        rows = 0
-
-
-def _rebatch(
-    batches: Iterable[tuple[pa.RecordBatch, np.ndarray]], rows: int
-) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Group record batches into tables of ``rows`` rows (the last may be shorter), each
-    column in one piece (so that the chunk's scoring does not copy it again), with the
-    rows' numbers."""
-    pending: list[pa.RecordBatch] = []
-    numbers: list[np.ndarray] = []
-    count = 0
-    for batch, batch_numbers in batches:
-        while batch.num_rows:
-            take = min(rows - count, batch.num_rows)
-            pending.append(batch.slice(0, take))
-            numbers.append(batch_numbers[:take])
-            batch, batch_numbers, count = batch.slice(take), batch_numbers[take:], count + take
-            if count == rows:
-                yield pa.Table.from_batches(pending).combine_chunks(), np.concatenate(numbers)
-                pending, numbers, count = [], [], 0
-    if pending:
-        yield pa.Table.from_batches(pending).combine_chunks(), np.concatenate(numbers)
+    return csv_chunks(path, rows, columns, budget, budget.book_bytes)
 
 
 def read_xlsx(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
@@ -571,147 +309,10 @@ def _iter_xlsx(
     return xlsx_chunks(path, rows, columns, budget, budget.book_bytes)
 
 
-def _parquet_error(source: str, what: str, exc: Exception) -> InputError:
-    return _fail(source, Reason.UNREADABLE_FILE, f"{what}: {str(exc).splitlines()[0]}")
-
-
-def _parquet_file(handle: Any, source: str, budget: Budget, *, whole: bool) -> pq.ParquetFile:
-    try:
-        book = pq.ParquetFile(handle)
-    except (pa.ArrowException, OSError) as exc:
-        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
-    check_parquet_budget(book, source, budget, whole=whole)
-    return book
-
-
-def check_parquet_budget(book: pq.ParquetFile, source: str, budget: Budget, *, whole: bool) -> None:
-    """Refuse a Parquet file whose metadata exceeds the budget, before anything is
-    decoded: its columns, the rows and decompressed bytes of each row group, and with
-    ``whole`` the rows of a table read whole."""
-    try:
-        metadata = book.metadata
-        groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
-        sizes = [
-            max(
-                group.total_byte_size,
-                sum(group.column(j).total_uncompressed_size for j in range(group.num_columns)),
-            )
-            for group in groups
-        ]
-    except (pa.ArrowException, OSError) as exc:
-        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
-    if metadata.num_columns > budget.columns:
-        raise _fail(
-            source,
-            Reason.TOO_LARGE,
-            f"the file has {metadata.num_columns:,} columns; at most {budget.columns:,} are "
-            "accepted",
-        )
-    for index, (group, size) in enumerate(zip(groups, sizes, strict=True), start=1):
-        if group.num_rows > budget.parquet_row_group_rows or size > budget.parquet_row_group_bytes:
-            raise _fail(
-                source,
-                Reason.TOO_LARGE,
-                f"row group {index} holds {group.num_rows:,} rows and {size:,} bytes once "
-                f"decompressed; at most {budget.parquet_row_group_rows:,} rows and "
-                f"{mebibytes(budget.parquet_row_group_bytes)} are accepted in one row group",
-            )
-    if whole and metadata.num_rows > budget.whole_table_rows:
-        raise _too_many_rows(source, budget)
-
-
-def as_text_columns(
-    table: pa.Table | pa.RecordBatch, source: str, budget: Budget = BUDGET
-) -> pa.Table:
-    """Every column as text; booleans as yes/no; nested columns refused.
-
-    Binary columns must hold UTF-8 text, and no cell may be longer than
-    ``budget.cell_chars`` (checked on a dictionary's values before they are spread
-    over the rows).
-    """
-    check_header(table.column_names, source, budget)
-    columns = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        kind = column.type
-        if pa.types.is_nested(kind):
-            raise _fail(
-                source,
-                Reason.UNREADABLE_FILE,
-                f"column {name!r} holds nested values ({kind}); expected plain values",
-            )
-        if pa.types.is_dictionary(kind):
-            values = pa.chunked_array(
-                [chunk.dictionary for chunk in _chunks(column)], kind.value_type
-            )
-            _check_cells(values, name, source, budget)
-            column = column.cast(kind.value_type)
-            kind = kind.value_type
-        if pa.types.is_boolean(kind):
-            column = pc.if_else(column, "yes", "no")
-        _check_cells(column, name, source, budget)
-        try:
-            columns[name] = column.cast(pa.string())
-        except pa.ArrowInvalid as exc:
-            raise _fail(
-                source,
-                Reason.UNREADABLE_FILE,
-                f"column {name!r} holds bytes that are not UTF-8 text",
-                question_id=name,
-            ) from exc
-    return pa.table(columns)
-
-
-def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
-
-
-def _check_cells(
-    column: pa.Array | pa.ChunkedArray, name: str, source: str, budget: Budget
-) -> None:
-    """Refuse a text or binary column holding a cell longer than the budget's."""
-    kind = column.type
-    if not (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_binary(kind)
-        or pa.types.is_large_binary(kind)
-    ):
-        return
-    longest = pc.max(pc.binary_length(column)).as_py() or 0
-    if longest > 4 * budget.cell_chars:  # bytes: a character is at most 4 in UTF-8
-        raise _fail(
-            source,
-            Reason.TOO_LARGE,
-            f"column {name!r} holds a cell of {longest:,} bytes; at most "
-            f"{budget.cell_chars:,} characters are accepted",
-            question_id=name,
-        )
-
-
 def _iter_parquet(
     path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    return _parquet_chunks(path, rows, columns, budget, whole=False)
-
-
-def _parquet_chunks(
-    path: Path, rows: int, columns: tuple[str, ...], budget: Budget, *, whole: bool
-) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    source = str(path)
-    max_bytes = budget.whole_table_bytes if whole else budget.book_bytes
-    seen = 0
-    with open_regular(path, max_bytes=max_bytes) as handle:
-        book = _parquet_file(handle, source, budget, whole=whole)
-        try:
-            wanted = [c for c in columns if c in book.schema_arrow.names] if columns else None
-            for batch in book.iter_batches(batch_size=rows, columns=wanted):
-                numbers = np.arange(seen + 1, seen + 1 + batch.num_rows, dtype=np.int64)
-                seen += batch.num_rows
-                yield as_text_columns(batch, source, budget), numbers
-            if not seen:
-                check_header(book.schema_arrow.names, source, budget)
-        except (pa.ArrowException, OSError) as exc:
-            raise _parquet_error(source, "cannot read Parquet", exc) from exc
+    return parquet_chunks(path, rows, columns, budget, whole=False)
 
 
 def read_parquet(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
@@ -721,9 +322,7 @@ def read_parquet(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
     ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
     """
     _check_whole_size(path, budget)
-    chunks = _parquet_chunks(
-        path, min(budget.whole_table_rows + 1, 1 << 16), (), budget, whole=True
-    )
+    chunks = parquet_chunks(path, min(budget.whole_table_rows + 1, 1 << 16), (), budget, whole=True)
     source = str(path)
     tables: list[pa.Table] = []
     for table, _ in chunks:

@@ -29,6 +29,7 @@ import pyarrow as pa
 from scoring._files import open_regular
 from scoring.budget import Budget, mebibytes
 from scoring.errors import InputError, Issue
+from scoring.responses._table import check_header
 from scoring.vocabulary import Reason
 
 _SHARED_STRING = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
@@ -227,8 +228,6 @@ def _sheet_chunks(
     workbook: Any, source: str, rows: int, columns: tuple[str, ...], budget: Budget
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     from openpyxl.cell.read_only import ReadOnlyCell
-
-    from scoring.responses.reading import check_header  # reading imports this module
 
     sheet = _sheet(workbook, source)
     records = _records(workbook, sheet, source)
