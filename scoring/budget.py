@@ -17,7 +17,7 @@ books of any number of rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 _KIB = 1024
 _MIB = 1024 * _KIB
@@ -76,6 +76,12 @@ class Budget:
 
     parquet_row_group_rows: int = 2_000_000
     """Most rows in one Parquet row group."""
+
+    def __post_init__(self) -> None:
+        for figure in fields(self):
+            value = getattr(self, figure.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{figure.name} must be a positive whole number; got {value!r}")
 
 
 BUDGET = Budget()

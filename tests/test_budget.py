@@ -754,3 +754,8 @@ def test_a_damaged_workbook_is_read_or_refused_never_a_crash(
     path.write_bytes(bytes(data))
     with contextlib.suppress(InputError):
         read_responses(path)
+
+
+def test_a_budget_figure_must_be_a_positive_whole_number() -> None:
+    with pytest.raises(ValueError, match="row_bytes must be a positive whole number; got 0"):
+        Budget(row_bytes=0)
