@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
+from scoring.budget import BUDGET
 from scoring.errors import InputError, Issue
 from scoring.vocabulary import Reason
 
-MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_DOCUMENT_BYTES = BUDGET.document_bytes
 MAX_NESTING = 32
 
 
@@ -26,32 +29,109 @@ def _fail(source: str, reason: Reason, message: str) -> InputError:
     return InputError([Issue(reason=reason, message=message, source=source)])
 
 
-def read_bytes(path: Path, *, max_bytes: int, head: int | None = None) -> bytes:
-    """Read a file of at most ``max_bytes``; refuse empty, oversized or missing files.
+def _refuse_kind(source: str, mode: int) -> InputError:
+    if stat.S_ISDIR(mode):
+        return _fail(source, Reason.UNREADABLE_FILE, "is a folder, not a file")
+    kind = (
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    return _fail(
+        source,
+        Reason.UNREADABLE_FILE,
+        f"is {kind}; only regular files are read",
+    )
 
-    With ``head``, only the first ``head`` bytes are read (for readers that stream
-    the rest themselves).
+
+def _os_error(source: str, exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return _fail(source, Reason.UNREADABLE_FILE, "file not found")
+    if isinstance(exc, IsADirectoryError):
+        return _fail(source, Reason.UNREADABLE_FILE, "is a folder, not a file")
+    return _fail(source, Reason.UNREADABLE_FILE, f"cannot be read: {exc.strerror or exc}")
+
+
+def regular_file_size(path: Path) -> int:
+    """The size of ``path``, which must be a regular file (symlinks to one are followed).
+
+    Devices (``/dev/zero``), named pipes, sockets and folders are refused with an
+    :class:`InputError` before anything is opened, so that no reader can block on a
+    pipe or read an endless device.
     """
     source = str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise _fail(
-                source,
-                Reason.TOO_LARGE,
-                f"file is {size:,} bytes; at most {max_bytes:,} bytes are accepted",
-            )
-        if head is None:
-            data = path.read_bytes()
-        else:
-            with path.open("rb") as handle:
-                data = handle.read(head)
-    except FileNotFoundError as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE, "file not found") from exc
-    except IsADirectoryError as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE, "is a folder, not a file") from exc
+        status = os.stat(path)
     except OSError as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE, f"cannot be read: {exc.strerror}") from exc
+        raise _os_error(source, exc) from exc
+    if not stat.S_ISREG(status.st_mode):
+        raise _refuse_kind(source, status.st_mode)
+    return status.st_size
+
+
+def require_regular_file(path: Path) -> None:
+    """Refuse a path that is not a regular file (see :func:`regular_file_size`)."""
+    regular_file_size(path)
+
+
+def check_size(path: Path, size: int, max_bytes: int) -> None:
+    """Refuse a file of more than ``max_bytes`` (a count of bytes stated or read)."""
+    if size > max_bytes:
+        raise _fail(
+            str(path),
+            Reason.TOO_LARGE,
+            f"file is {size:,} bytes or more; at most {max_bytes:,} bytes are accepted",
+        )
+
+
+def open_regular(path: Path, *, max_bytes: int | None = None) -> BinaryIO:
+    """Open a regular file for reading in binary, never blocking and never a device.
+
+    The path is checked with ``os.stat`` first (no FIFO is ever opened), opened
+    without blocking, and the opened descriptor is checked again with ``fstat`` (a
+    path swapped for a pipe or device between the two is refused). With
+    ``max_bytes``, a file stated as larger is refused; readers still count what
+    they read.
+    """
+    source = str(path)
+    size = regular_file_size(path)
+    if max_bytes is not None:
+        check_size(path, size, max_bytes)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise _os_error(source, exc) from exc
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise _refuse_kind(source, mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_bytes(path: Path, *, max_bytes: int, head: int | None = None) -> bytes:
+    """Read a regular file of at most ``max_bytes``; refuse empty, oversized or missing
+    files, folders, devices and pipes.
+
+    The bytes actually read are counted (a file growing while it is read is refused
+    too). With ``head``, only the first ``head`` bytes are read (for readers that
+    stream the rest themselves).
+    """
+    source = str(path)
+    with open_regular(path, max_bytes=max_bytes) as handle:
+        try:
+            data = handle.read(max_bytes + 1 if head is None else min(head, max_bytes + 1))
+        except OSError as exc:
+            raise _os_error(source, exc) from exc
+    check_size(path, len(data), max_bytes)
     if not data.strip():
         raise _fail(source, Reason.EMPTY_FILE, "file is empty")
     return data
@@ -107,6 +187,15 @@ class _StrictSafeLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.MarkedYAMLError(
+                    None,
+                    None,
+                    "a key must be a plain value, not a list or mapping",
+                    key_node.start_mark,
+                ) from None
             if key in seen:
                 raise yaml.MarkedYAMLError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -148,9 +237,20 @@ def parse_yaml(text: str, source: str) -> Any:
         raise _fail(
             source, Reason.UNREADABLE_FILE, f"nested more than {MAX_NESTING} levels deep"
         ) from exc
+    except (ValueError, KeyError, TypeError, OverflowError, IndexError) as exc:
+        # a value its tag cannot make (``!!int zz``, ``!!bool maybe``), an integer of
+        # thousands of digits (Python's limit on converting them)
+        raise _fail(source, Reason.UNREADABLE_FILE, f"invalid YAML: {_value_problem(exc)}") from exc
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _value_problem(exc: Exception) -> str:
+    """What is wrong with a value a parser could not make, in a user's terms."""
+    if "digits" in str(exc):
+        return "a number has too many digits; write it as text in quotes if it is not a number"
+    return f"a value cannot be read as its type says ({type(exc).__name__}: {str(exc)[:100]})"
 
 
 def _refuse_constant(name: str) -> Any:
@@ -172,8 +272,11 @@ def parse_json(text: str, source: str) -> Any:
         raise _fail(source, Reason.UNREADABLE_FILE, f"nested more than {MAX_NESTING} levels deep")
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
+    except json.JSONDecodeError as exc:
         raise _fail(source, Reason.UNREADABLE_FILE, f"invalid JSON: {exc}") from exc
+    except ValueError as exc:
+        problem = _value_problem(exc) if "digits" in str(exc) else str(exc)
+        raise _fail(source, Reason.UNREADABLE_FILE, f"invalid JSON: {problem}") from exc
     except RecursionError as exc:  # pragma: no cover - guarded by _bracket_depth
         raise _fail(source, Reason.UNREADABLE_FILE, "nested too deeply") from exc
 
@@ -214,7 +317,7 @@ def read_document(path: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
 def file_sha256(path: Path) -> str:
     """sha256 of a file, read in blocks (model files, books, rating plans)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -141,26 +141,6 @@ def check_outputs(
                 raise PathClashError(role, folder, other_role, other, relation)
 
 
-def require_regular_file(path: Path) -> None:
-    """Refuse a path that is not a regular file (a device, FIFO, socket or folder)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise InputError(
-            [Issue(Reason.UNREADABLE_FILE, f"cannot be read: {exc.strerror}", source=str(path))]
-        ) from exc
-    if not stat.S_ISREG(mode):
-        raise InputError(
-            [
-                Issue(
-                    Reason.UNREADABLE_FILE,
-                    "is not a regular file (a device, pipe, socket or folder); only files are read",
-                    source=str(path),
-                )
-            ]
-        )
-
-
 def remove_leftover(path: Path) -> None:
     """Remove what an interrupted run left at ``path``: a symlink itself (never its
     target), a file, or a folder (not followed through symlinks)."""

@@ -443,10 +443,10 @@ def test_a_pipe_or_device_as_the_book_is_refused_at_once(tmp_path: Path, kind: s
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert time.monotonic() - started < 60
     assert result.returncode == EXIT_INVALID, result.stderr
-    assert "not a regular file" in result.stderr
+    assert "only regular files are read" in result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [book.name]
-    with pytest.raises(InputError, match="not a regular file"):
+    with pytest.raises(InputError, match="only regular files are read"):
         score_book(book, out, default_engine(), as_of=EXAMPLES_AS_OF)
 
 
@@ -503,7 +503,7 @@ def test_every_command_refuses_a_pipe_before_opening_it(tmp_path: Path, command:
     args = [a.format(fifo=fifo, out=tmp_path / "out.parquet") for a in command]
     result = runner.invoke(app, args)
     assert result.exit_code == EXIT_INVALID, result.output
-    assert "not a regular file" in result.output
+    assert "only regular files are read" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 

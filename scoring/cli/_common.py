@@ -18,7 +18,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.markup import escape
 
-from scoring._outputs import PathClashError, check_outputs, require_regular_file
+from scoring._files import require_regular_file
+from scoring._outputs import PathClashError, check_outputs
 from scoring.errors import DefinitionError, InputError, Issue, QuestionnaireError
 from scoring.questionnaire.definition import Questionnaire
 from scoring.questionnaire.loader import (

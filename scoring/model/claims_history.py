@@ -84,8 +84,9 @@ class _Finding:
         )
 
 
-def _problem(column: str, message: str, rows: np.ndarray, first_row: int) -> _Finding:
-    return _Finding(column, message, int(rows.sum()), int(np.flatnonzero(rows)[0]) + first_row)
+def _problem(column: str, message: str, rows: np.ndarray, numbers: np.ndarray) -> _Finding:
+    """A rule broken on ``rows`` (a mask), the first named by its row number in ``numbers``."""
+    return _Finding(column, message, int(rows.sum()), int(numbers[int(np.flatnonzero(rows)[0])]))
 
 
 def read_claims_history(
@@ -102,7 +103,12 @@ def read_claims_history(
     """
     raw = read_responses(path)
     return claims_history_from_table(
-        raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=raw.first_row or 1
+        raw.table,
+        questionnaire,
+        as_of=as_of,
+        source=raw.source,
+        first_row=raw.first_row or 1,
+        rows=raw.rows,
     )
 
 
@@ -116,18 +122,34 @@ def iter_claims_history(
     so a consumer must not act on the chunks before the iteration ends.
     """
     keys: list[pa.Array] = []
-    first_rows: list[int] = []
+    numbers: list[np.ndarray] = []
     for raw in iter_responses(path, rows):
-        first_row = raw.first_row or 1
         history = claims_history_from_table(
-            raw.table, questionnaire, as_of=as_of, source=raw.source, first_row=first_row
+            raw.table,
+            questionnaire,
+            as_of=as_of,
+            source=raw.source,
+            first_row=raw.first_row or 1,
+            rows=raw.rows,
         )
         # the responses are keyed <facility_id>@<policy_year> (see facility_years)
         keys.append(pa.array(history.responses.table["facility_id"], pa.string()))
-        first_rows.append(first_row)
+        numbers.append(_kept_numbers(raw))
         yield history
     if len(keys) > 1:
-        _refuse_repeats(pa.chunked_array(keys), first_rows, str(path))
+        _refuse_repeats(pa.chunked_array(keys), numbers, str(path))
+
+
+def _row_numbers(first_row: int, n: int, rows: np.ndarray | None) -> np.ndarray:
+    """Each row's number: ``rows`` when the reader gave them, else running from ``first_row``."""
+    return rows if rows is not None else np.arange(first_row, first_row + n, dtype=np.int64)
+
+
+def _kept_numbers(raw: RawResponses) -> np.ndarray:
+    """A chunk's row numbers as kept to the end of a book: all of them when blank rows
+    break the sequence, else only the first."""
+    first_row = raw.first_row or 1
+    return raw.rows if raw.rows is not None else np.array([first_row], dtype=np.int64)
 
 
 CHECK_CHUNK_ROWS = 250_000
@@ -178,11 +200,12 @@ def check_claims_history(
     answers: list[Issue] = []
     unlisted = read = 0
     keys: list[pa.Array] = []
-    first_rows: list[int] = []
+    kept: list[np.ndarray] = []
     source = str(path)
     for raw in iter_responses(path, rows):
         first_row = raw.first_row or 1
-        found, numbers = _check_numbers(raw.table, raw.source, first_row)
+        chunk_rows = _row_numbers(first_row, raw.table.num_rows, raw.rows)
+        found, numbers = _check_numbers(raw.table, raw.source, chunk_rows)
         for finding in found:  # the same rule over the whole book: rows added, first example
             key = (finding.column, finding.message)
             seen = findings.get(key)
@@ -191,7 +214,9 @@ def check_claims_history(
                 if seen is None
                 else _Finding(seen.column, seen.message, seen.rows + finding.rows, seen.example)
             )
-        responses = _validated(raw.table, numbers, questionnaire, as_of, raw.source, first_row)
+        responses = _validated(
+            raw.table, numbers, questionnaire, as_of, raw.source, first_row, raw.rows
+        )
         # a facility-year on two rows is the format's rule, checked over the whole book
         # (validation sees one chunk): the answers' own account of it is left out
         errors = [
@@ -203,10 +228,10 @@ def check_claims_history(
         answers += errors[:room]
         unlisted += len(errors[room:])
         keys.append(pa.array(responses.table["facility_id"], pa.string()))
-        first_rows.append(first_row)
+        kept.append(_kept_numbers(raw))
         read += raw.table.num_rows
     if len(keys) > 1:
-        repeated = _repeats(pa.chunked_array(keys), first_rows)
+        repeated = _repeats(pa.chunked_array(keys), kept)
         if repeated is not None:  # over the whole book: it counts those within a chunk too
             findings[(repeated.column, repeated.message)] = repeated
     return ClaimsCheck(
@@ -217,15 +242,15 @@ def check_claims_history(
     )
 
 
-def _refuse_repeats(keys: pa.ChunkedArray, first_rows: list[int], source: str) -> None:
-    found = _repeats(keys, first_rows)
+def _refuse_repeats(keys: pa.ChunkedArray, numbers: list[np.ndarray], source: str) -> None:
+    found = _repeats(keys, numbers)
     if found is not None:
         raise InputError([found.issue(source)])
 
 
-def _repeats(keys: pa.ChunkedArray, first_rows: list[int]) -> _Finding | None:
-    """Facility-years on more than one row of a book read in chunks (each chunk's first
-    row in ``first_rows``)."""
+def _repeats(keys: pa.ChunkedArray, numbers: list[np.ndarray]) -> _Finding | None:
+    """Facility-years on more than one row of a book read in chunks; ``numbers`` holds
+    each chunk's row numbers (or only its first, when its rows run on from it)."""
     counts = pc.value_counts(keys)
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     if not len(repeated):
@@ -234,7 +259,9 @@ def _repeats(keys: pa.ChunkedArray, first_rows: list[int]) -> _Finding | None:
     starts = np.cumsum([0, *(len(chunk) for chunk in keys.chunks)])
     first = int(np.flatnonzero(rows)[0])
     chunk = int(np.searchsorted(starts, first, side="right")) - 1
-    example = first_rows[chunk] + first - int(starts[chunk])
+    offset = first - int(starts[chunk])
+    chunk_rows = numbers[chunk]
+    example = int(chunk_rows[offset]) if len(chunk_rows) > 1 else int(chunk_rows[0]) + offset
     return _Finding(_REPEATED[0], _REPEATED[1], int(rows.sum()), example)
 
 
@@ -248,12 +275,17 @@ def claims_history_from_table(
     as_of: dt.date = BOOK_AS_OF,
     source: str,
     first_row: int = 1,
+    rows: np.ndarray | None = None,
 ) -> ClaimsHistory:
-    """Check a book held as a table of text (or typed) columns; see :func:`read_claims_history`."""
-    findings, numbers = _check_numbers(table, source, first_row)
+    """Check a book held as a table of text (or typed) columns; see :func:`read_claims_history`.
+
+    Rows are numbered from ``first_row``, or by ``rows`` when given (a spreadsheet's
+    row numbers, blank rows skipped).
+    """
+    findings, numbers = _check_numbers(table, source, _row_numbers(first_row, table.num_rows, rows))
     if findings:
         raise InputError([found.issue(source) for found in findings])
-    responses = _validated(table, numbers, questionnaire, as_of, source, first_row)
+    responses = _validated(table, numbers, questionnaire, as_of, source, first_row, rows)
     if not responses.is_valid:
         errors = responses.issue_list()
         shown = [i for i in errors if i.is_error][:20]
@@ -288,19 +320,22 @@ def _validated(
     as_of: dt.date,
     source: str,
     first_row: int,
+    rows: np.ndarray | None,
 ) -> Validation:
-    """The book's answers, keyed by facility-year, validated."""
+    """The book's answers, keyed by facility-year, validated (rows numbered as read)."""
     answers = facility_years(table, numbers["policy_year"])
     return validate(
-        RawResponses(table=answers, source=source, first_row=first_row), questionnaire, as_of=as_of
+        RawResponses(table=answers, source=source, first_row=first_row, rows=rows),
+        questionnaire,
+        as_of=as_of,
     )
 
 
 def _check_numbers(
-    table: pa.Table, source: str, first_row: int
+    table: pa.Table, source: str, rows: np.ndarray
 ) -> tuple[list[_Finding], dict[str, np.ndarray]]:
-    """The book's columns, exposure, claim counts and amounts checked; the numbers read
-    (a missing or unreadable one as 0).
+    """The book's columns, exposure, claim counts and amounts checked (each row named by
+    its number in ``rows``); the numbers read (a missing or unreadable one as 0).
 
     Raises
     ------
@@ -332,7 +367,7 @@ def _check_numbers(
         array = values.to_numpy(zero_copy_only=False).astype(np.float64)
         bad = ~np.isfinite(array)
         if bad.any():
-            issues.append(_problem(name, "missing or not a number", bad, first_row))
+            issues.append(_problem(name, "missing or not a number", bad, rows))
         numbers[name] = np.nan_to_num(array, nan=0.0)
     exposure = numbers["exposure"]
     outside = (exposure <= 0) | (exposure > 1)
@@ -342,14 +377,14 @@ def _check_numbers(
                 "exposure",
                 "exposure must be above 0 and at most 1 (years on cover in the policy year)",
                 outside,
-                first_row,
+                rows,
             )
         )
     for peril in PERILS:
         counts, loss = numbers[f"claims_{peril.value}"], numbers[f"loss_{peril.value}"]
         for name, values in ((f"claims_{peril.value}", counts), (f"loss_{peril.value}", loss)):
             if (values < 0).any():
-                issues.append(_problem(name, "negative value", values < 0, first_row))
+                issues.append(_problem(name, "negative value", values < 0, rows))
         fractional = counts != np.round(counts)
         if fractional.any():
             issues.append(
@@ -357,18 +392,16 @@ def _check_numbers(
                     f"claims_{peril.value}",
                     "a claim count must be a whole number",
                     fractional,
-                    first_row,
+                    rows,
                 )
             )
         orphan = (loss > 0) & (counts == 0)
         if orphan.any():
-            issues.append(
-                _problem(f"loss_{peril.value}", "a loss without a claim", orphan, first_row)
-            )
+            issues.append(_problem(f"loss_{peril.value}", "a loss without a claim", orphan, rows))
     keys = pd.DataFrame({"f": table["facility_id"].to_pandas(), "y": numbers["policy_year"]})
     repeated = keys.duplicated(keep=False).to_numpy()
     if repeated.any():
-        issues.append(_problem(*_REPEATED, repeated, first_row))
+        issues.append(_problem(*_REPEATED, repeated, rows))
     return issues, numbers
 
 

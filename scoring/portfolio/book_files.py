@@ -24,13 +24,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from scoring._files import require_regular_file
 from scoring._outputs import (
     check_outputs,
     create_new,
     is_real_folder,
     lock_path,
     make_folder,
-    require_regular_file,
 )
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import book_schema, dictionary_columns

@@ -20,8 +20,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from scoring._files import open_regular
+from scoring.budget import BUDGET, Budget
 from scoring.errors import InputError, Issue
 from scoring.rating.plan import OUTCOMES
+from scoring.responses.csv_file import csv_header
+from scoring.responses.parquet_file import check_parquet_budget
 from scoring.vocabulary import Reason
 
 COMPARED_COLUMNS: tuple[str, ...] = (
@@ -57,18 +61,24 @@ def _unquote(value: object) -> object:
     return value
 
 
-def _read_table(path: Path) -> pa.Table:
+def _read_table(path: Path, budget: Budget) -> pa.Table:
+    """The compared columns of a book: a regular file within the budget (a Parquet
+    book's row groups are checked before they are decoded)."""
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        names = pq.read_schema(path).names
-        wanted = [name for name in COMPARED_COLUMNS if name in names]
-        return pq.read_table(path, columns=wanted)
-    if suffix == ".csv":
+    if suffix not in BOOK_SUFFIXES:
+        raise ValueError(f"the file must be {' or '.join(BOOK_SUFFIXES)}")
+    with open_regular(path, max_bytes=budget.book_bytes) as handle:
+        if suffix == ".parquet":
+            book = pq.ParquetFile(handle)
+            check_parquet_budget(book, str(path), budget, whole=False)
+            wanted = [name for name in COMPARED_COLUMNS if name in book.schema_arrow.names]
+            return book.read(columns=wanted)
+        csv_header(path, str(path), budget, budget.book_bytes)  # read whole, or refused
         options = pacsv.ConvertOptions(
             column_types=_types(), strings_can_be_null=True, quoted_strings_can_be_null=False
         )
-        return pacsv.read_csv(path, convert_options=options)
-    raise ValueError(f"the file must be {' or '.join(BOOK_SUFFIXES)}")
+        blocks = pacsv.ReadOptions(block_size=budget.row_bytes)  # a row is parsed whole
+        return pacsv.read_csv(handle, read_options=blocks, convert_options=options)
 
 
 def _shown(values: pd.Series) -> str:
@@ -127,15 +137,16 @@ def _check(frame: pd.DataFrame, source: str) -> list[Issue]:
     return issues
 
 
-def load_book(path: Path) -> tuple[pd.DataFrame | None, list[Issue]]:
+def load_book(path: Path, *, budget: Budget = BUDGET) -> tuple[pd.DataFrame | None, list[Issue]]:
     """A book's compared columns (text as ``object``, ``premium`` as float) and its problems.
 
-    Returns ``(None, issues)`` when the file cannot be read or lacks columns, and
-    ``(frame, issues)`` otherwise; the frame is usable only when ``issues`` is empty.
+    Returns ``(None, issues)`` when the file cannot be read (only regular files of at
+    most ``budget.book_bytes`` are) or lacks columns, and ``(frame, issues)``
+    otherwise; the frame is usable only when ``issues`` is empty.
     """
     source = str(path)
     try:
-        table = _read_table(path)
+        table = _read_table(path, budget)
         missing = [name for name in COMPARED_COLUMNS if name not in table.column_names]
         if missing:
             return None, [
@@ -154,6 +165,8 @@ def load_book(path: Path) -> tuple[pd.DataFrame | None, list[Issue]]:
             ],
             names=table.column_names,
         )
+    except InputError as exc:
+        return None, list(exc.issues)
     except (OSError, ValueError, pa.ArrowException) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, [

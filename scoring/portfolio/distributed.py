@@ -37,7 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scoring._outputs import RunLock, require_regular_file
+from scoring._files import require_regular_file
+from scoring._outputs import RunLock
 from scoring.errors import DefinitionError, InputError, Issue
 from scoring.portfolio.batch import score_chunk
 from scoring.portfolio.book_files import (

@@ -49,9 +49,9 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
+from scoring._files import require_regular_file
 from scoring._outputs import (
     RunLock,
-    require_regular_file,
 )
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import (

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scoring.budget import BUDGET, Budget
 from scoring.questionnaire.definition import Questionnaire
 from scoring.questionnaire.loader import bundled_questionnaire
 from scoring.responses.reading import read_responses, response_from_mapping
@@ -14,7 +15,11 @@ from scoring.responses.validation import Validation, validate
 
 
 def validate_file(
-    path: Path | str, questionnaire: Questionnaire | None = None, *, as_of: dt.date
+    path: Path | str,
+    questionnaire: Questionnaire | None = None,
+    *,
+    as_of: dt.date,
+    budget: Budget = BUDGET,
 ) -> Validation:
     """Read and validate a response file (YAML, JSON, CSV, XLSX or Parquet).
 
@@ -28,13 +33,17 @@ def validate_file(
         declares how, and refused otherwise.
     as_of : datetime.date
         Assessment date for rows that do not state ``assessed_on``.
+    budget : Budget
+        What may be read (:mod:`scoring.budget`); a table is held whole, so at most
+        ``budget.whole_table_rows`` rows (``carescore batch`` reads books of any size).
 
     Raises
     ------
     InputError
-        When the file as a whole cannot be used; row problems are in the result.
+        When the file as a whole cannot be used (including a file beyond the budget,
+        or anything but a regular file); row problems are in the result.
     """
-    raw = read_responses(Path(path))
+    raw = read_responses(Path(path), budget=budget)
     return validate(raw, questionnaire or bundled_questionnaire(), as_of=as_of)
 
 

@@ -10,28 +10,45 @@ only format-specific steps are documented here: Excel date cells become
 ``YYYY-MM-DD``, Excel percent-formatted cells are multiplied by 100, Excel
 formulas are read as their text (never evaluated), and YAML/JSON booleans,
 numbers and lists are written as text (``true``, ``12``, ``a;b``).
+
+Every reader reads only regular files and stays within the budget
+(:mod:`scoring.budget`), which each takes as a ``budget`` keyword. Rows are
+numbered as a spreadsheet shows them: a blank row (every cell empty, or a blank
+line of a CSV) is skipped, not refused, and keeps its number, so the rows after it
+keep theirs (``RawResponses.rows``). XLSX workbooks are read by
+:mod:`scoring.responses.workbook`.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
-import io
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scoring._arrow import single
-from scoring._files import decode_text, parse_json, parse_yaml, read_bytes
+from scoring._files import (
+    decode_text,
+    open_regular,
+    parse_json,
+    parse_yaml,
+    read_bytes,
+    regular_file_size,
+)
+from scoring.budget import BUDGET, Budget, mebibytes
 from scoring.errors import InputError, Issue
+from scoring.responses._table import too_many_rows
+from scoring.responses.csv_file import csv_chunks
+from scoring.responses.parquet_file import as_text_columns as as_text_columns
+from scoring.responses.parquet_file import parquet_chunks
+from scoring.responses.workbook import xlsx_chunks
 from scoring.vocabulary import Reason
 
 METADATA_COLUMNS = (
@@ -45,12 +62,8 @@ METADATA_COLUMNS = (
 """Columns (and document keys) that describe the response rather than answer a question."""
 
 DOCUMENT_KEYS = (*METADATA_COLUMNS, "answers")
-MAX_TABLE_BYTES = 4 * 1024 * 1024 * 1024
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-_CSV_BLOCK_BYTES = (1024 * 1024, 64 * 1024 * 1024)
-"""Block sizes a CSV is read in: small blocks stream several times faster; a row longer
-than a block cannot be parsed, so a file with one is read again in large blocks."""
-_HEAD_BYTES = 64 * 1024
+MAX_TABLE_BYTES = BUDGET.book_bytes
+MAX_RESPONSE_BYTES = BUDGET.document_bytes
 
 
 @dataclass(frozen=True)
@@ -59,11 +72,15 @@ class RawResponses:
 
     ``first_row`` is the row number of the first record as a user sees it
     (2 under a CSV/XLSX header, 1 in Parquet) or ``None`` for a one-facility file.
+    ``rows``, when given, holds every record's row number (blank rows of a
+    spreadsheet are skipped but keep their numbers, so the records after them are
+    not numbered one after another); otherwise they run on from ``first_row``.
     """
 
     table: pa.Table
     source: str
     first_row: int | None
+    rows: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def is_table(self) -> bool:
@@ -72,6 +89,8 @@ class RawResponses:
     def row_numbers(self) -> list[int | None]:
         if self.first_row is None:
             return [None] * self.table.num_rows
+        if self.rows is not None:
+            return [int(row) for row in self.rows]
         return list(range(self.first_row, self.first_row + self.table.num_rows))
 
 
@@ -200,10 +219,10 @@ def response_from_mapping(document: Any, source: str = "<response>") -> RawRespo
     return RawResponses(table=table, source=source, first_row=None)
 
 
-def read_response(path: Path) -> RawResponses:
+def read_response(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
     """Read one facility's response from a YAML (``.yaml``, ``.yml``) or JSON file."""
     source = str(path)
-    text = decode_text(read_bytes(path, max_bytes=MAX_RESPONSE_BYTES), source)
+    text = decode_text(read_bytes(path, max_bytes=budget.document_bytes), source)
     document = (
         parse_json(text, source) if path.suffix.lower() == ".json" else parse_yaml(text, source)
     )
@@ -213,306 +232,104 @@ def read_response(path: Path) -> RawResponses:
 # --- many facilities -----------------------------------------------------------------------
 
 
-def _check_header(names: list[str], source: str) -> None:
-    issues = []
-    seen: set[str] = set()
-    for index, name in enumerate(names, start=1):
-        if not name.strip():
-            issues.append(
-                Issue(Reason.UNKNOWN_COLUMN, f"column {index} has no name", source=source)
-            )
-        elif name in seen:
-            issues.append(
-                Issue(
-                    Reason.DUPLICATE_COLUMN,
-                    f"column {name!r} appears more than once",
-                    source=source,
-                    question_id=name,
-                )
-            )
-        seen.add(name)
-    if issues:
-        raise InputError(issues)
-
-
-def _csv_header(path: Path, source: str) -> list[str]:
-    """The header row of a CSV, checked (no semicolon or tab files, no duplicate names)."""
-    start = read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
-    if len(start) == _HEAD_BYTES and b"\n" in start:
-        start = start[: start.rindex(b"\n") + 1]  # whole lines only: no cut characters
-    head = decode_text(start, source)
-    try:
-        header = next(csv.reader(io.StringIO(head)))
-    except (StopIteration, csv.Error) as exc:
-        raise _fail(source, Reason.UNREADABLE_FILE, f"no header row: {exc}") from exc
-    header = [name.strip() for name in header]
-    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
-        separator = "semicolons" if ";" in header[0] else "tabs"
+def _check_whole_size(path: Path, budget: Budget) -> None:
+    """Refuse a table too large to hold whole, pointing to the chunked reading."""
+    size = regular_file_size(path)
+    if size > budget.whole_table_bytes:
         raise _fail(
-            source,
-            Reason.UNREADABLE_FILE,
-            f"the header is separated by {separator}; save the file as comma-separated CSV "
-            "(multiple-choice answers use ';' inside a cell)",
-        )
-    _check_header(header, source)
-    return header
-
-
-class _CsvRules:
-    """pyarrow's CSV options for response files, and the rows they refused."""
-
-    def __init__(self, header: list[str], source: str, block_size: int) -> None:
-        self.source = source
-        self.bad_rows: list[Issue] = []
-        self.read = pacsv.ReadOptions(
-            column_names=header, skip_rows=1, block_size=block_size, encoding="utf8"
-        )
-        self.parse = pacsv.ParseOptions(
-            newlines_in_values=True, invalid_row_handler=self._invalid_row
-        )
-        self.convert = pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            null_values=[],
-            check_utf8=True,
+            str(path),
+            Reason.TOO_LARGE,
+            f"the file is {size:,} bytes; at most {mebibytes(budget.whole_table_bytes)} are "
+            "read at once; `carescore batch` reads books of any size in chunks",
         )
 
-    def _invalid_row(self, row: Any) -> str:
-        self.bad_rows.append(
-            Issue(
-                Reason.UNREADABLE_FILE,
-                f"row has {row.actual_columns} cells; the header has {row.expected_columns}",
-                source=self.source,
-                row=row.number,
-                value=(row.text or "")[:100],
-            )
-        )
-        return "skip"
 
-    def refuse(self, exc: pa.ArrowInvalid) -> InputError:
-        message = str(exc).split("\n")[0]
-        if "UTF8" in message or "utf8" in message.lower():
-            message = "file is not UTF-8 text; save it as UTF-8"
-        return _fail(self.source, Reason.UNREADABLE_FILE, f"cannot read CSV: {message}")
-
-    def check(self) -> None:
-        if self.bad_rows:
-            raise InputError(self.bad_rows)
-
-
-def read_csv(path: Path) -> RawResponses:
-    """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells)."""
-    source = str(path)
-    rules = _CsvRules(_csv_header(path, source), source, _CSV_BLOCK_BYTES[-1])
-    try:
-        table = pacsv.read_csv(
-            path, read_options=rules.read, parse_options=rules.parse, convert_options=rules.convert
-        )
-    except pa.ArrowInvalid as exc:
-        raise rules.refuse(exc) from exc
-    rules.check()
-    if table.num_rows == 0:
+def _whole(
+    chunks: Iterator[tuple[pa.Table, np.ndarray]], source: str, first_row: int, budget: Budget
+) -> RawResponses:
+    """A table read in chunks, held whole (within the budget's rows)."""
+    tables: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    for table, rows in chunks:
+        if table.num_rows:
+            tables.append(table)
+            numbers.append(rows)
+        if sum(t.num_rows for t in tables) > budget.whole_table_rows:
+            raise too_many_rows(source, budget)
+    if not tables:
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows under the header")
-    return RawResponses(table=table, source=source, first_row=2)
+    return _raw(pa.concat_tables(tables), source, first_row, np.concatenate(numbers))
 
 
-def _iter_csv(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
-    source = str(path)
-    header = _csv_header(path, source)
-    done = 0
-    for block_size in _CSV_BLOCK_BYTES:
-        rules = _CsvRules(header, source, block_size)
-        if columns:
-            rules.convert.include_columns = [c for c in columns if c in header]
-        try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=rules.read,
-                parse_options=rules.parse,
-                convert_options=rules.convert,
-            )
-            for table in _rebatch(_skip(reader, done), rows):
-                rules.check()
-                yield table
-                done += table.num_rows
-        except pa.ArrowInvalid as exc:
-            if "straddl" in str(exc) and block_size != _CSV_BLOCK_BYTES[-1]:
-                continue  # a row longer than the block: the rest again, in larger blocks
-            raise rules.refuse(exc) from exc
-        rules.check()
-        return
-
-
-def _skip(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """The batches without their first ``rows`` rows."""
-    for batch in batches:
-        if rows >= batch.num_rows:
-            rows -= batch.num_rows
-            continue
-        yield batch.slice(rows)
-        rows = 0
-
-
-def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """Group record batches into tables of ``rows`` rows (the last may be shorter), each
-    column in one piece (so that the chunk's scoring does not copy it again)."""
-    pending: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        while batch.num_rows:
-            take = min(rows - count, batch.num_rows)
-            pending.append(batch.slice(0, take))
-            batch, count = batch.slice(take), count + take
-            if count == rows:
-                yield pa.Table.from_batches(pending).combine_chunks()
-                pending, count = [], 0
-    if pending:
-        yield pa.Table.from_batches(pending).combine_chunks()
-
-
-def _excel_text(cell: Any) -> str | None:
-    value = cell.value
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        if "%" in (cell.number_format or ""):
-            value = round(value * 100, 10)
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return repr(value) if isinstance(value, float) else str(value)
-    return str(value)
-
-
-def _xlsx_tables(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
-    """The ``responses`` sheet (else the first) as tables of ``rows`` rows of text."""
-    import zipfile
-
-    import openpyxl  # imported here: only spreadsheet users pay for it
-
-    source = str(path)
-    read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise _fail(
-            source, Reason.UNREADABLE_FILE, f"not a readable XLSX workbook ({type(exc).__name__})"
-        ) from exc
-    try:
-        sheet = (
-            workbook["responses"] if "responses" in workbook.sheetnames else workbook.worksheets[0]
-        )
-        cells_by_row = sheet.iter_rows()
-        try:
-            header_cells = next(cells_by_row)
-        except StopIteration as exc:
-            raise _fail(source, Reason.EMPTY_FILE, "the sheet is empty") from exc
-        header = [str(c.value).strip() if c.value is not None else "" for c in header_cells]
-        while header and not header[-1]:
-            header.pop()
-        _check_header(header, source)
-        width = len(header)
-        columns = tuple(c for c in columns if c in header)
-        cells_of: list[list[str | None]] = [[] for _ in header]
-        for cells in cells_by_row:
-            values = [_excel_text(c) for c in cells]
-            if all(v is None or not str(v).strip() for v in values):
-                continue  # Excel leaves formatted but empty rows behind
-            values = (values + [None] * width)[:width] if len(values) < width else values
-            if any(v is not None and str(v).strip() for v in values[width:]):
-                raise _fail(
-                    source,
-                    Reason.UNREADABLE_FILE,
-                    "a row has cells beyond the last named column",
-                    row=cells[0].row if cells else None,
-                )
-            for index in range(width):
-                cells_of[index].append(values[index])
-            if len(cells_of[0]) == rows:
-                yield _text_table(header, cells_of).select(list(columns) or header)
-                cells_of = [[] for _ in header]
-        if cells_of and cells_of[0]:
-            yield _text_table(header, cells_of).select(list(columns) or header)
-    finally:
-        workbook.close()
-
-
-def _text_table(header: list[str], columns: list[list[str | None]]) -> pa.Table:
-    return pa.table(
-        {name: pa.array(col, pa.string()) for name, col in zip(header, columns, strict=True)}
+def _raw(table: pa.Table, source: str, first_row: int, rows: np.ndarray) -> RawResponses:
+    """Responses numbered by ``rows``, kept only when they do not run on from ``first_row``."""
+    runs_on = not rows.size or (rows[0] == first_row and rows[-1] - rows[0] == rows.size - 1)
+    if rows.size and not runs_on and rows[0] == first_row:
+        runs_on = bool((np.diff(rows) == 1).all())
+    return RawResponses(
+        table=table,
+        source=source,
+        first_row=int(rows[0]) if rows.size else first_row,
+        rows=None if runs_on else rows,
     )
 
 
-def read_xlsx(path: Path) -> RawResponses:
-    """Read an XLSX workbook: the sheet named ``responses``, else the first sheet."""
-    tables = list(_xlsx_tables(path, _ALL_ROWS))
+def read_csv(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read a CSV of responses (UTF-8, optional BOM, comma-separated, quoted cells).
+
+    Blank lines are skipped and keep their row numbers. At most
+    ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
+    """
+    source = str(path)
+    _check_whole_size(path, budget)
+    chunks = csv_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
+    return _whole(chunks, source, 2, budget)
+
+
+def _iter_csv(
+    path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    return csv_chunks(path, rows, columns, budget, budget.book_bytes)
+
+
+def read_xlsx(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read an XLSX workbook: the sheet named ``responses``, else the first sheet.
+
+    Empty rows are skipped and keep their row numbers. At most
+    ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
+    """
+    _check_whole_size(path, budget)
+    chunks = xlsx_chunks(path, budget.whole_table_rows + 1, (), budget, budget.whole_table_bytes)
+    return _whole(chunks, str(path), 2, budget)
+
+
+def _iter_xlsx(
+    path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    return xlsx_chunks(path, rows, columns, budget, budget.book_bytes)
+
+
+def _iter_parquet(
+    path: Path, rows: int, columns: tuple[str, ...] = (), budget: Budget = BUDGET
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    return parquet_chunks(path, rows, columns, budget, whole=False)
+
+
+def read_parquet(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read a Parquet file of responses; typed columns are written as text first.
+
+    Row groups are checked against the budget before they are decoded; at most
+    ``budget.whole_table_bytes`` bytes and ``budget.whole_table_rows`` rows are read.
+    """
+    _check_whole_size(path, budget)
+    chunks = parquet_chunks(path, min(budget.whole_table_rows + 1, 1 << 16), (), budget, whole=True)
+    source = str(path)
+    tables: list[pa.Table] = []
+    for table, _ in chunks:
+        tables.append(table)
     if not tables:
-        raise _fail(str(path), Reason.EMPTY_FILE, "no facility rows under the header")
-    return RawResponses(table=pa.concat_tables(tables), source=str(path), first_row=2)
-
-
-def _parquet_error(source: str, what: str, exc: Exception) -> InputError:
-    return _fail(source, Reason.UNREADABLE_FILE, f"{what}: {str(exc).splitlines()[0]}")
-
-
-def _parquet_file(path: Path) -> pq.ParquetFile:
-    source = str(path)
-    read_bytes(path, max_bytes=MAX_TABLE_BYTES, head=_HEAD_BYTES)
-    try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
-
-
-def as_text_columns(table: pa.Table | pa.RecordBatch, source: str) -> pa.Table:
-    """Every column as text; booleans as yes/no; nested columns refused."""
-    _check_header(table.column_names, source)
-    columns = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        kind = column.type
-        if pa.types.is_nested(kind):
-            raise _fail(
-                source,
-                Reason.UNREADABLE_FILE,
-                f"column {name!r} holds nested values ({kind}); expected plain values",
-            )
-        if pa.types.is_dictionary(kind):
-            column = column.cast(kind.value_type)
-            kind = kind.value_type
-        if pa.types.is_boolean(kind):
-            column = pc.if_else(column, "yes", "no")
-        columns[name] = column.cast(pa.string())
-    return pa.table(columns)
-
-
-def _iter_parquet(path: Path, rows: int, columns: tuple[str, ...] = ()) -> Iterator[pa.Table]:
-    source = str(path)
-    try:
-        book = _parquet_file(path)
-        wanted = [c for c in columns if c in book.schema_arrow.names] if columns else None
-        for batch in book.iter_batches(batch_size=rows, columns=wanted):
-            yield as_text_columns(batch, source)
-    except (pa.ArrowException, OSError) as exc:
-        raise _parquet_error(source, "cannot read Parquet", exc) from exc
-
-
-def read_parquet(path: Path) -> RawResponses:
-    """Read a Parquet file of responses; typed columns are written as text first."""
-    source = str(path)
-    try:
-        table = _parquet_file(path).read()
-    except (pa.ArrowException, OSError) as exc:
-        raise _parquet_error(source, "not a readable Parquet file", exc) from exc
-    if table.num_rows == 0:
-        _check_header(table.column_names, source)
         raise _fail(source, Reason.EMPTY_FILE, "no facility rows")
-    return RawResponses(table=as_text_columns(table, source), source=source, first_row=1)
+    return RawResponses(table=pa.concat_tables(tables), source=source, first_row=1)
 
 
 _TABLE_READERS = {
@@ -527,30 +344,31 @@ SUPPORTED_SUFFIXES = (*_DOCUMENT_SUFFIXES, *_TABLE_READERS)
 
 _CHUNKED_READERS = {
     ".csv": (_iter_csv, 2),
-    ".xlsx": (_xlsx_tables, 2),
+    ".xlsx": (_iter_xlsx, 2),
     ".parquet": (_iter_parquet, 1),
     ".pq": (_iter_parquet, 1),
 }
-_ALL_ROWS = 2**62
 
 
 def count_rows(path: Path) -> int | None:
     """About how many rows a table holds, read cheaply (for progress bars), or None.
 
     Parquet and XLSX state it; for a CSV, line breaks are counted (a cell holding a
-    line break makes this an overestimate).
+    line break makes this an overestimate). None too for anything but a regular file
+    (a pipe or a device is never opened here).
     """
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return int(pq.ParquetFile(path).metadata.num_rows)
+            with open_regular(path) as handle:
+                return int(pq.ParquetFile(handle).metadata.num_rows)
         if suffix == ".csv":
             lines = 0
-            with path.open("rb") as handle:
+            with open_regular(path) as handle:
                 for block in iter(lambda: handle.read(1 << 22), b""):
                     lines += block.count(b"\n")
             return max(lines - 1, 0)
-    except (OSError, pa.ArrowException):
+    except (OSError, pa.ArrowException, InputError):
         return None
     return None
 
@@ -661,14 +479,15 @@ def _facility_ids(path: Path, rows: int) -> Iterator[pa.Array]:
 
 
 def iter_responses(
-    path: Path, rows: int, *, columns: tuple[str, ...] = ()
+    path: Path, rows: int, *, columns: tuple[str, ...] = (), budget: Budget = BUDGET
 ) -> Iterator[RawResponses]:
     """Read a table of responses (CSV, XLSX, Parquet) in chunks of ``rows`` rows.
 
-    Memory stays bounded by the chunk size whatever the file size. Row numbers run
-    on across chunks, so every issue names the row a user sees. The same checks as
-    :func:`read_responses` apply; an empty table raises ``InputError``. ``columns``
-    keeps only those columns (all when empty).
+    Memory stays bounded by the chunk size whatever the file's number of rows (up
+    to ``budget.book_bytes`` bytes). Rows are numbered as a spreadsheet shows them,
+    across chunks, blank rows included (they are skipped), so every issue names the
+    row a user sees. The same checks as :func:`read_responses` apply; an empty table
+    raises ``InputError``. ``columns`` keeps only those columns (all when empty).
     """
     suffix = path.suffix.lower()
     if suffix not in _CHUNKED_READERS:
@@ -680,18 +499,22 @@ def iter_responses(
         )
     reader, first_row = _CHUNKED_READERS[suffix]
     seen = 0
-    for table in reader(path, rows, columns):
-        yield RawResponses(table=table, source=str(path), first_row=first_row + seen)
+    for table, numbers in reader(path, rows, columns, budget):
+        yield _raw(table, str(path), first_row + seen, numbers)
         seen += table.num_rows
     if seen == 0:
         raise _fail(str(path), Reason.EMPTY_FILE, "no facility rows")
 
 
-def read_responses(path: Path) -> RawResponses:
-    """Read any supported response file, choosing the reader by file extension."""
+def read_responses(path: Path, *, budget: Budget = BUDGET) -> RawResponses:
+    """Read any supported response file, choosing the reader by file extension.
+
+    A table is held whole, so at most ``budget.whole_table_rows`` rows are read
+    (:func:`iter_responses` reads books of any size in chunks).
+    """
     suffix = path.suffix.lower()
     if suffix in _DOCUMENT_SUFFIXES:
-        return read_response(path)
+        return read_response(path, budget=budget)
     reader = _TABLE_READERS.get(suffix)
     if reader is None:
         raise _fail(
@@ -700,4 +523,4 @@ def read_responses(path: Path) -> RawResponses:
             f"unsupported file type {suffix or '(none)'!r}",
             allowed=", ".join(SUPPORTED_SUFFIXES),
         )
-    return reader(path)
+    return reader(path, budget=budget)
