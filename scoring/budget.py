@@ -68,6 +68,15 @@ class Budget:
     xlsx_total_bytes: int = 8 * _GIB
     """Largest decompressed size of all of a workbook's parts together."""
 
+    xlsx_inflate_ratio: int = 100
+    """Most times its compressed size an XLSX part larger than ``xlsx_ratio_grace_bytes``
+    may decompress to (Apache POI's zip-bomb guard: 1 %). Real workbooks' XML compresses
+    5 to 20 times (15 for 25,000 rows of which 20,000 are the same row); a bomb of blanks,
+    a thousand times. So no workbook is read for longer than its size justifies."""
+
+    xlsx_ratio_grace_bytes: int = 1 * _MIB
+    """Parts decompressing to at most this are not held to ``xlsx_inflate_ratio``."""
+
     xlsx_shared_strings: int = 2_000_000
     """Most entries in an XLSX shared-strings part (each held in memory, ~100 bytes)."""
 

@@ -28,6 +28,7 @@ from scoring.budget import BUDGET, Budget
 from scoring.responses.reading import count_rows, iter_responses
 
 AS_OF = ("--as-of", "2026-06-01")
+EXAMPLES = Path(__file__).parent.parent / "questionnaires" / "examples"
 HEADER = "facility_id,questionnaire,questionnaire_version,notes"
 
 
@@ -406,10 +407,38 @@ def test_a_shared_strings_bomb_is_refused_in_bounded_memory_and_time(tmp_path: P
     assert path.stat().st_size < 2 * 1024 * 1024
     code, output, megabytes, seconds = _measured("validate", str(path), *AS_OF, cwd=tmp_path)
     assert code == 1, output
-    assert f"more than {BUDGET.xlsx_shared_strings:,} entries" in output
+    # refused before its entries are counted: it decompresses to over 100 times its size
+    assert "'xl/sharedStrings.xml' decompresses to 100,000," in output
+    assert f"more than {BUDGET.xlsx_inflate_ratio} times its compressed size" in output
     assert "Traceback" not in output
     assert megabytes < 700
     assert seconds < 60
+
+
+def test_a_part_that_inflates_like_a_zip_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    """A valid sheet with 256 MB of blanks in its data (256 KB on disk) is well under the
+    worksheet's 4 GB, but parsing such sheets takes time no file of their size justifies
+    (the corpus's 3 GB one ran for minutes): refused by its inflation."""
+    path = _workbook(tmp_path / "blanks.xlsx", [["facility_id"], ["F-1"]])
+    with zipfile.ZipFile(path) as archive:
+        kept = {i.filename: archive.read(i) for i in archive.infolist()}
+    head, tail = kept.pop("xl/worksheets/sheet1.xml").split(b"<sheetData>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in kept.items():
+            archive.writestr(name, data)
+        with archive.open("xl/worksheets/sheet1.xml", "w") as part:
+            part.write(head + b"<sheetData>")
+            blanks = b" " * (1 << 20)
+            for _ in range(256):
+                part.write(blanks)
+            part.write(tail)
+    assert path.stat().st_size < 1024 * 1024
+    started = time.perf_counter()
+    with pytest.raises(InputError, match=r"more than 100 times its compressed size"):
+        read_responses(path)
+    assert time.perf_counter() - started < 10
+    # a real workbook's parts stay well within the ratio
+    assert read_responses(EXAMPLES / "portfolio.xlsx").table.num_rows > 0
 
 
 # --- Parquet -------------------------------------------------------------------------------
@@ -603,6 +632,8 @@ def test_the_readme_lists_the_budget_as_declared() -> None:
         f"256 MB, {BUDGET.xlsx_shared_strings:,} entries": BUDGET.xlsx_shared_strings_bytes,
         "any other part | 32 MB": BUDGET.xlsx_part_bytes,
         "all parts | 8 GB": BUDGET.xlsx_total_bytes,
+        f"| {BUDGET.xlsx_inflate_ratio} times": None,
+        "beyond 1 MB:": None,
         f"512 MB, {BUDGET.parquet_row_group_rows:,} rows": BUDGET.parquet_row_group_bytes,
     }
     for text, size in stated.items():

@@ -53,13 +53,24 @@ def _unreadable(source: str, exc: BaseException) -> InputError:
     )
 
 
-def _check_part(part: zipfile.ZipInfo, limit: int, source: str) -> None:
+def _check_part(part: zipfile.ZipInfo, limit: int, source: str, budget: Budget) -> None:
     if part.file_size > limit:
         raise _fail(
             source,
             Reason.TOO_LARGE,
             f"the workbook part {part.filename!r} decompresses to {part.file_size:,} bytes; "
             f"at most {mebibytes(limit)} are accepted",
+        )
+    ratio = budget.xlsx_inflate_ratio
+    if part.file_size > budget.xlsx_ratio_grace_bytes and part.file_size > ratio * max(
+        part.compress_size, 1
+    ):
+        raise _fail(
+            source,
+            Reason.TOO_LARGE,
+            f"the workbook part {part.filename!r} decompresses to {part.file_size:,} bytes "
+            f"from {part.compress_size:,}: more than {ratio} times its compressed size, as a "
+            "zip bomb does (a real workbook's parts compress 5 to 20 times)",
         )
 
 
@@ -75,7 +86,7 @@ def _check_parts(archive: zipfile.ZipFile, strings: set[str], source: str, budge
             limit = budget.xlsx_sheet_bytes
         else:
             limit = budget.xlsx_part_bytes
-        _check_part(part, limit, source)
+        _check_part(part, limit, source, budget)
     if total > budget.xlsx_total_bytes:
         raise _fail(
             source,
@@ -157,7 +168,7 @@ def inspect_workbook(handle: IO[bytes], source: str, budget: Budget) -> None:
                 )
             for part in parts:
                 if part.filename == "[Content_Types].xml":
-                    _check_part(part, budget.xlsx_part_bytes, source)
+                    _check_part(part, budget.xlsx_part_bytes, source, budget)
             strings = _shared_strings_parts(archive)
             _check_parts(archive, strings, source, budget)
             for name in sorted(strings):
