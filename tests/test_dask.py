@@ -137,6 +137,67 @@ def test_a_ragged_csv_is_refused_and_nothing_is_written(tmp_path: Path, client: 
     assert not errors_path_for(output).exists()
 
 
+def _with_blank_row(book: Path, line: int, *, commas: bool) -> int:
+    """The example portfolio with a blank line (or a row of empty cells) inserted before
+    ``line``; the rows the file holds, the header and the blank one included."""
+    lines = PORTFOLIO.read_text(encoding="utf-8").splitlines()
+    lines.insert(line, "," * lines[0].count(",") if commas else "")
+    book.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
+
+
+@pytest.mark.parametrize(
+    ("line", "commas"), [(50, False), (151, True), (200, True)]
+)  # in the first chunk, at the second's first row, in the second
+def test_a_book_with_blank_rows_is_refused_with_the_first_blank_row(
+    tmp_path: Path, client: Client, line: int, commas: bool
+) -> None:
+    """Blank rows keep their numbers in score_book; Dask's partitions cannot tell them."""
+    book = tmp_path / "book.csv"
+    rows = _with_blank_row(book, line, commas=commas)
+    output = tmp_path / "out.parquet"
+    with pytest.raises(InputError, match="the book has blank rows") as caught:
+        score_book_on_dask(
+            book,
+            output,
+            model_dir=default_model_dir(),
+            plan_path=None,
+            as_of=EXAMPLES_AS_OF,
+            client=client,
+            chunk_rows=150,
+        )
+    assert caught.value.issues[0].row == line + 1  # the header is row 1
+    assert not output.exists()
+    assert not errors_path_for(output).exists()
+    summary = score_book(book, output, default_engine(), as_of=EXAMPLES_AS_OF, chunk_rows=150)
+    assert summary.rows_read == rows - 2  # without the header and the blank row
+
+
+def test_a_row_of_empty_cells_after_the_last_facility_gives_the_files_of_score_book(
+    tmp_path: Path, client: Client
+) -> None:
+    book = tmp_path / "book.csv"
+    rows = _with_blank_row(book, 10_000, commas=True)  # appended at the end
+    expected, _ = _same_files(
+        book, tmp_path, client, ".csv", chunk_rows=150, partition_bytes=20_000
+    )
+    assert expected.rows_read == rows - 2
+
+
+def test_a_parquet_row_group_beyond_the_budget_is_refused_on_dask_too(
+    tmp_path: Path, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scoring.portfolio.distributed as distributed
+    from scoring.budget import Budget
+
+    parquet = tmp_path / "book.parquet"
+    pq.write_table(pacsv.read_csv(PORTFOLIO), parquet)  # one row group of every row
+    monkeypatch.setattr(distributed, "BUDGET", Budget(parquet_row_group_rows=100))
+    with pytest.raises(InputError, match="row group 1 holds"):
+        _score_on_dask(parquet, tmp_path / "out.parquet", client)
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_a_line_break_in_a_cell_across_partitions_is_refused_not_misread(
     tmp_path: Path, client: Client
 ) -> None:

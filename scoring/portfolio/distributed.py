@@ -33,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scoring._files import require_regular_file
+from scoring._files import open_regular, require_regular_file
 from scoring._outputs import RunLock
+from scoring.budget import BUDGET
 from scoring.errors import DefinitionError, InputError, Issue
 from scoring.portfolio.batch import score_chunk
 from scoring.portfolio.book_files import (
@@ -63,6 +65,7 @@ from scoring.portfolio.run import (
     run_settings,
 )
 from scoring.rating.engine import RatingEngine
+from scoring.responses.parquet_file import check_parquet_budget
 from scoring.responses.reading import (
     RawResponses,
     as_text_columns,
@@ -292,13 +295,40 @@ def _plan_chunks(
     return bounds, chunks, last_use
 
 
+def _refuse_blank_rows(source: Path, chunk_rows: int) -> None:
+    """Refuse a CSV book with blank rows: carescore's reader skips them and keeps the
+    numbers of the rows after them, which the partitions of ``dd.read_csv`` cannot tell,
+    so such a book is scored without Dask (or once its blank rows are removed)."""
+    following = 2  # the row after the header
+    for raw in iter_responses(source, chunk_rows, columns=("facility_id",)):
+        first = raw.first_row or following
+        numbers = raw.rows if raw.rows is not None else np.arange(first, first + raw.table.num_rows)
+        expected = np.arange(following, following + len(numbers))
+        following += len(numbers)
+        if np.array_equal(numbers, expected):
+            continue
+        gap = int(np.flatnonzero(numbers != expected)[0])
+        raise InputError(
+            [
+                Issue(
+                    Reason.UNREADABLE_FILE,
+                    "the book has blank rows; on Dask the rows after them could not keep "
+                    "their numbers: score it without --scheduler and --workers, or remove "
+                    "its blank rows",
+                    source=str(source),
+                    row=int(expected[gap]),
+                )
+            ]
+        )
+
+
 def _csv_partitions(source: Path, partition_bytes: int | str) -> Any:
     """A CSV book as a dask DataFrame of text, read on the workers."""
     import dask.dataframe as dd
 
     # pyarrow parses as carescore's reader does: every cell text, an empty cell "",
     # cells may hold line breaks, a row with too many or too few cells is refused
-    return dd.read_csv(
+    frame = dd.read_csv(
         str(source),
         blocksize=partition_bytes,
         dtype=str,
@@ -307,6 +337,15 @@ def _csv_partitions(source: Path, partition_bytes: int | str) -> Any:
         engine="pyarrow",
         encoding="utf-8",
     )
+    # a row of empty cells is not a facility; carescore's reader skips it (those
+    # before a facility row are refused first: _refuse_blank_rows)
+    return frame.map_partitions(_without_blank_rows, meta=frame._meta)
+
+
+def _without_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A partition without its rows of empty cells."""
+    blank = (frame.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
+    return frame[~blank] if blank.any() else frame
 
 
 def score_book_on_dask(
@@ -394,6 +433,7 @@ def score_book_on_dask(
     seconds = tally.seconds
     clock = time.perf_counter()
     if suffix in _CSV_SUFFIXES:
+        _refuse_blank_rows(source, chunk_rows)
         frame = _csv_partitions(source, partition_bytes)
         try:
             lengths = [int(n) for n in cluster.compute(frame.map_partitions(len)).result()]
@@ -410,6 +450,8 @@ def score_book_on_dask(
             ) from exc
         partitions = frame.to_delayed()
     else:
+        with open_regular(source) as handle:
+            check_parquet_budget(pq.ParquetFile(handle), str(source), BUDGET, whole=False)
         row_groups, lengths = _row_groups(source, partition_bytes)
     seconds["read"] += time.perf_counter() - clock
     bounds, chunks, last_use = _plan_chunks(lengths, chunk_rows)
