@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.hostile import books, corpus
 from tests.hostile.corpus import AS_OF, CASES
@@ -122,3 +124,30 @@ def test_two_runs_to_one_output_leave_one_good_output_and_one_refusal(tmp_path: 
     assert pq.ParquetFile(output).metadata.num_rows == rows
     left = [name for name in snapshot(tmp_path) if name.endswith((".partial", ".parts"))]
     assert not left
+
+
+_TOKENS = (
+    "(", ")", "not ", "not(", "${a}", "[b]", ".", " = ", " != ", " < ", " and ", " or ",
+    "'x'", "1", "2.5", "true", "selected(", "count-selected(", ", ", " ", "$", "{", "'",
+)  # fmt: skip
+
+
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.lists(st.sampled_from(_TOKENS), max_size=1000).map("".join),
+        st.tuples(st.integers(1, 1000), st.sampled_from(("(", "not ", "not(", "selected("))).map(
+            lambda pair: pair[1] * pair[0] + "${a} = 'x'" + ")" * pair[0]
+        ),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_any_string_parses_to_a_tree_or_an_expression_error(text: str) -> None:
+    from scoring.questionnaire.expression import ExpressionError, parse, references, walk
+
+    try:
+        tree = parse(text)
+    except ExpressionError:
+        return
+    assert list(walk(tree))
+    references(tree)
