@@ -2,9 +2,9 @@
 
 The child is watched while it runs: it is killed when its resident memory passes the
 budget (so that a memory bomb cannot take the machine down with it) or when it runs
-longer than its time bound (so that a hang ends). Peak memory is the child's own
-``ru_maxrss`` as reported by ``os.wait4``, or the last resident size seen when it
-had to be killed.
+longer than its time bound (so that a hang ends). Peak memory is the command's own
+``ru_maxrss`` from ``os.wait4`` in a small launcher (``peak.py``), or the largest
+resident size seen while it ran (``VmHWM``), whichever is larger.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ MEMORY_BUDGET_BYTES = 2 * 1024**3
 """No input of any format may make a command use more memory than this (issue 13)."""
 
 _POLL_SECONDS = 0.02
+_PEAK = Path(__file__).with_name("peak.py")
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,26 @@ class Run:
         )
 
 
-def _resident_bytes(pid: int) -> int:
-    """The resident memory of a running process (0 when it is gone)."""
+def _memory(pid: int) -> tuple[int, int]:
+    """The resident memory of a running process and its peak so far (0, 0 when gone)."""
+    resident = peak = 0
     try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
-            pages = int(statm.read().split()[1])
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    resident = int(line.split()[1]) * 1024
+                elif line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        return 0
-    return pages * os.sysconf("SC_PAGE_SIZE")
+        return 0, 0
+    return resident, peak
+
+
+def _report(path: Path) -> list[int]:
+    try:
+        return [int(line) for line in path.read_text(encoding="ascii").split()]
+    except (OSError, ValueError):
+        return []
 
 
 def run_measured(
@@ -81,50 +95,54 @@ def run_measured(
 ) -> Run:
     """Run ``argv`` to completion, or kill it at ``seconds`` or at ``memory_bytes`` resident.
 
-    The child gets its own process group (killed as a whole) and no standard input;
-    its output goes to temporary files, so a chatty child never blocks on a pipe.
+    The command runs under ``peak.py`` (which reports its true ``ru_maxrss``), in its own
+    process group (killed as a whole), without standard input; its output goes to
+    temporary files, so a chatty command never blocks on a pipe.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch, "peak")
+        out_path, err_path = Path(scratch, "out"), Path(scratch, "err")
+        launcher = [sys.executable, "-I", "-S", str(_PEAK), str(report)]
         start = time.monotonic()
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            process = subprocess.Popen(
+                [*launcher, *argv],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         timed_out = over_budget = False
-        seen_rss = 0
+        seen_peak = 0
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(process.pid, os.WNOHANG)
             if pid == process.pid:
                 break
-            rss = _resident_bytes(process.pid)
-            seen_rss = max(seen_rss, rss)
-            if rss > memory_bytes:
-                over_budget = True
-            elif time.monotonic() - start > seconds:
-                timed_out = True
+            started = _report(report)
+            if started:
+                resident, peak = _memory(started[0])
+                seen_peak = max(seen_peak, peak, resident)
+                over_budget = resident > memory_bytes
+            timed_out = not over_budget and time.monotonic() - start > seconds
             if timed_out or over_budget:
                 os.killpg(process.pid, signal.SIGKILL)
-                pid, status, usage = os.wait4(process.pid, 0)
+                os.wait4(process.pid, 0)
                 break
             time.sleep(_POLL_SECONDS)
         elapsed = time.monotonic() - start
-        code = os.waitstatus_to_exitcode(status)
-        process.returncode = code  # reaped here, by os.wait4
-        with contextlib.suppress(ProcessLookupError):  # a grandchild left in the group
+        with contextlib.suppress(ProcessLookupError):  # anything left in the group
             os.killpg(process.pid, signal.SIGKILL)
-        out.seek(0)
-        err.seek(0)
+        code = None if timed_out or over_budget else os.waitstatus_to_exitcode(status)
+        process.returncode = -9 if code is None else code  # reaped here, by os.wait4
+        measured = _report(report)
         return Run(
             argv=tuple(argv),
-            returncode=None if timed_out or over_budget else code,
-            stdout=out.read().decode("utf-8", "replace"),
-            stderr=err.read().decode("utf-8", "replace"),
-            peak_rss_bytes=max(usage.ru_maxrss * 1024, seen_rss),
+            returncode=code,
+            stdout=out_path.read_bytes().decode("utf-8", "replace"),
+            stderr=err_path.read_bytes().decode("utf-8", "replace"),
+            peak_rss_bytes=max([seen_peak, *measured[1:]]),
             seconds=elapsed,
             timed_out=timed_out,
             over_budget=over_budget,
