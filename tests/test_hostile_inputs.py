@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 from tests.hostile import books, corpus
 from tests.hostile.corpus import AS_OF, CASES
 from tests.hostile.measure import MEMORY_BUDGET_BYTES, run_measured
-from tests.hostile.runner import carescore, environment, execute, make_scored_book, snapshot
+from tests.hostile.runner import (
+    Outcome,
+    carescore,
+    environment,
+    execute,
+    make_scored_book,
+    snapshot,
+)
 
 RUNS = [
     pytest.param(case, command, id=f"{case.name}-{command}", marks=[pytest.mark.slow] * case.slow)
@@ -29,16 +36,42 @@ RUNS = [
 ]
 
 
+WORKERS = 2
+"""Runs at once: each is one process busy on one core (CI has two)."""
+
+
 @pytest.fixture(scope="module")
-def scored_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_scored_book(tmp_path_factory.mktemp("scored"))
+def outcomes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Outcome]:
+    """The outcome of every run selected in this session, run two at a time up front."""
+    selected = [
+        (item.callspec.params["case"], item.callspec.params["command"])
+        for item in request.session.items
+        if item.module is request.module
+        and hasattr(item, "callspec")
+        and "case" in item.callspec.params
+    ]
+    scored_book = make_scored_book(tmp_path_factory.mktemp("scored"))
+
+    def run(pair: tuple[corpus.Case, str]) -> Outcome:
+        case, command = pair
+        folder = tmp_path_factory.mktemp(f"{case.name}-{command}")
+        return execute(case, command, folder, scored_book)
+
+    with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
+        done = pool.map(run, selected)
+        return {
+            (case.name, command): outcome
+            for (case, command), outcome in zip(selected, done, strict=True)
+        }
 
 
 @pytest.mark.parametrize(("case", "command"), RUNS)
 def test_hostile_input_is_refused_cleanly_within_budget(
-    case: corpus.Case, command: str, tmp_path: Path, scored_book: Path
+    case: corpus.Case, command: str, outcomes: dict[tuple[str, str], Outcome]
 ) -> None:
-    outcome = execute(case, command, tmp_path, scored_book)
+    outcome = outcomes[case.name, command]
     assert not outcome.problems, f"{case.name} ({case.issue}), {command}: {outcome.describe()}"
 
 

@@ -119,6 +119,14 @@ def name_in_scored_csv(name: str) -> Check:
     return check
 
 
+def long_name_whole(folder: Path, output: str) -> None:
+    """The long column's name is shown whole, or not at all (the header refused as too long)."""
+    import re
+
+    runs = {len(run) for run in re.findall(r"n{1000,}", output)}
+    assert runs <= {files.LONG_NAME}, f"the long column is named with {sorted(runs)} characters"
+
+
 def no_partial_files(folder: Path, output: str) -> None:
     """Nothing that looks like an unfinished output is left."""
     left = sorted(p.name for p in folder.rglob("*") if p.name.endswith(".partial"))
@@ -480,6 +488,7 @@ CASES: tuple[Case, ...] = (
             files.csv_long_header,
             never=("appears more than once", "cells; the header"),
             outputs_allowed=True,
+            check=long_name_whole,
         ),
         codes=frozenset({0, 1}),
     ),

@@ -218,7 +218,8 @@ def _rows_bomb_bytes() -> bytes:
 
     rows = 3_000_000
     sink = pa.BufferOutputStream()
-    pq.write_table(_constant_table(rows, books.rows(1)[0]), sink, row_group_size=rows)
+    table = _constant_table(rows, books.rows(1)[0])
+    pq.write_table(table, sink, row_group_size=rows, write_statistics=False, compression="none")
     return bytes(sink.getvalue())
 
 
@@ -341,10 +342,14 @@ def json_deep_nesting(folder: Path) -> Path:
 # --- CSV ----------------------------------------------------------------------------
 
 
+LONG_NAME = 70_000
+"""Characters in the name of the last column of ``long-header.csv``."""
+
+
 def csv_long_header(folder: Path) -> Path:
     """The book's 91 columns, then one named with 70,000 characters: a 71 KB header."""
     path = folder / "long-header.csv"
-    table = [[*books.header(), "n" * 70_000], *[[*row, ""] for row in books.rows(3)]]
+    table = [[*books.header(), "n" * LONG_NAME], *[[*row, ""] for row in books.rows(3)]]
     path.write_text(books.csv_text(table), encoding="utf-8")
     return path
 

@@ -6,11 +6,13 @@ prints one line per run: what it did and what is wrong with it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,24 +139,32 @@ def execute(case: Case, command: str, folder: Path, scored_book: Path) -> Outcom
     return Outcome(run, judge(case, run, setup, folder, before))
 
 
-def main(names: list[str]) -> int:
-    """Run the corpus (or the cases named) and print one line per run."""
+def main(names: list[str], workers: int = 2) -> int:
+    """Run the corpus (or the cases named), ``workers`` runs at once; one line per run."""
     unknown = set(names) - {case.name for case in CASES}
     if unknown:
         print(f"unknown cases: {sorted(unknown)}", file=sys.stderr)
         return 2
     failed = 0
+    start = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         scored_book = make_scored_book(Path(scratch))
-        for index, (case, command) in enumerate(runs()):
-            if names and case.name not in names:
-                continue
+        chosen = [pair for pair in runs() if not names or pair[0].name in names]
+
+        def run(indexed: tuple[int, tuple[Case, str]]) -> Outcome:
+            index, (case, command) = indexed
             folder = Path(scratch, f"run-{index}")
             folder.mkdir()
-            outcome = execute(case, command, folder, scored_book)
-            failed += bool(outcome.problems)
-            verdict = "FAIL" if outcome.problems else "ok"
-            print(f"{verdict}\t{case.name}\t{command}\t{outcome.describe()}", flush=True)
+            return execute(case, command, folder, scored_book)
+
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for (case, command), outcome in zip(
+                chosen, pool.map(run, enumerate(chosen)), strict=True
+            ):
+                failed += bool(outcome.problems)
+                verdict = "FAIL" if outcome.problems else "ok"
+                print(f"{verdict}\t{case.name}\t{command}\t{outcome.describe()}", flush=True)
+    print(f"{len(chosen)} runs, {failed} failed, {time.monotonic() - start:.0f} s", flush=True)
     return 1 if failed else 0
 
 
