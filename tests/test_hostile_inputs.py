@@ -5,12 +5,15 @@ A run passes when it ends within its time bound and the memory budget with the e
 exit code and a message naming the file, without a traceback or an internal error,
 leaving the files it was given byte-identical and no work files behind
 (``tests/hostile/runner.py`` judges; ``python -m tests.hostile.runner`` prints the lot).
+The selected runs are made up front, two at a time, by one fixture; each test then
+reports its own run.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import csv
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -145,6 +148,7 @@ def test_two_runs_to_one_output_leave_one_good_output_and_one_refusal(tmp_path: 
     rows = _big_book(book, copies=80)
     output = tmp_path / "scored.parquet"
     argv = ["batch", str(book), "-o", str(output), "--quiet", "--threads", "1", "--as-of", AS_OF]
+    argv += ["--chunk-rows", "2000"]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: carescore(argv, seconds=120.0), range(2))
     codes = sorted(run.returncode for run in (first, second) if run.returncode is not None)
@@ -154,6 +158,9 @@ def test_two_runs_to_one_output_leave_one_good_output_and_one_refusal(tmp_path: 
     assert "Traceback" not in refused.output, described
     assert "internal error" not in refused.output, described
     assert output.name in refused.output, described
+    assert re.search(r"another|already|lock|in use|running|process", refused.output, re.I), (
+        f"the refusal does not say another run holds the output: {described}"
+    )
     assert pq.ParquetFile(output).metadata.num_rows == rows
     left = [name for name in snapshot(tmp_path) if name.endswith((".partial", ".parts"))]
     assert not left

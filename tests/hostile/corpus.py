@@ -59,12 +59,12 @@ class Case:
     slow: bool = False
 
 
-def standard_argv(path: Path, folder: Path, scored_book: Path, *extra: str) -> dict[str, list[str]]:
+def standard_argv(path: Path, folder: Path, scored_book: Path) -> dict[str, list[str]]:
     """Each command run on ``path`` the ordinary way (outputs in ``folder``)."""
     as_of = ["--as-of", AS_OF]
     return {
         "validate": ["validate", str(path), *as_of],
-        "score": ["score", str(path), *as_of, *extra],
+        "score": ["score", str(path), *as_of],
         "batch": [
             "batch",
             str(path),
@@ -364,8 +364,6 @@ def _rule(rule_id: str, when: str) -> Callable[[Path, Path], Setup]:
 DEEP = "(" * 500 + "${rdp_exposed} = 'yes'" + ")" * 500
 
 _BOOK_COMMANDS = ("validate", "batch")
-_ALL = COMMANDS
-_PARTIAL = ("score",)  # a document: validate it or score it
 
 
 def _markup(name: str) -> Callable[[Path, Path], Setup]:
@@ -465,7 +463,7 @@ CASES: tuple[Case, ...] = (
         ("validate", "compare"),
         file_case(files.device("zero.parquet")),
     ),
-    Case("fifo-csv", "4 hang", _ALL, file_case(files.fifo("book.csv"))),
+    Case("fifo-csv", "4 hang", COMMANDS, file_case(files.fifo("book.csv"))),
     Case("fifo-yaml", "4 hang", ("validate", "score"), file_case(files.fifo("app.yaml"))),
     Case("fifo-xlsx", "4 hang", ("batch",), file_case(files.fifo("book.xlsx"))),
     Case("fifo-parquet", "4 hang", ("compare",), file_case(files.fifo("book.parquet"))),
