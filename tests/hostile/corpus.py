@@ -115,9 +115,20 @@ CASES: tuple[Case, ...] = (
         BOOK_COMMANDS,
         file_case(
             files.csv_long_header,
-            never=("appears more than once", "cells; the header"),
+            never=("appears more than once", "cells; the header", "has no name"),
             outputs_allowed=True,
             check=long_name_whole,
+        ),
+        codes=frozenset({0, 1}),
+    ),
+    Case(
+        "csv-many-columns",
+        "7 false messages",
+        BOOK_COMMANDS,
+        file_case(
+            files.csv_many_columns,
+            never=("appears more than once", "cells; the header", "has no name"),
+            outputs_allowed=True,
         ),
         codes=frozenset({0, 1}),
     ),

@@ -354,6 +354,16 @@ def csv_long_header(folder: Path) -> Path:
     return path
 
 
+def csv_many_columns(folder: Path) -> Path:
+    """The book's 91 columns, then x1 ... x12000: an 83 KB header whose names, cut short,
+    would repeat earlier ones (x1234 cut to x123)."""
+    path = folder / "many-columns.csv"
+    extra = [f"x{i}" for i in range(1, 12_001)]
+    table = [[*books.header(), *extra], *[[*row, *[""] * len(extra)] for row in books.rows(3)]]
+    path.write_text(books.csv_text(table), encoding="utf-8")
+    return path
+
+
 def csv_long_line(folder: Path) -> Path:
     """A facility whose name is 70 MB long: one line longer than any block read at once."""
     path = folder / "long-line.csv"
