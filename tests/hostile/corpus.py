@@ -66,7 +66,6 @@ CASES: tuple[Case, ...] = (
         ("validate", "score", "batch"),
         file_case(files.parquet_rows_bomb),
         codes=frozenset({1}),
-        seconds=60.0,
     ),
     Case(
         "parquet-long-cells", "3 memory", ("validate", "batch"), file_case(files.parquet_long_cells)
