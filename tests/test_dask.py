@@ -113,7 +113,7 @@ def test_a_parquet_book_in_many_row_groups_gives_the_same_files(
     _same_files(parquet, tmp_path, client, ".parquet", chunk_rows=45, partition_bytes=1)
 
 
-def _score_on_dask(book: Path, output: Path, client: Client) -> BookSummary:
+def _score_on_dask(book: Path, output: Path, client: Client, **settings: Any) -> BookSummary:
     return score_book_on_dask(
         book,
         output,
@@ -121,7 +121,7 @@ def _score_on_dask(book: Path, output: Path, client: Client) -> BookSummary:
         plan_path=None,
         as_of=EXAMPLES_AS_OF,
         client=client,
-        partition_bytes=20_000,
+        **{"partition_bytes": 20_000, **settings},
     )
 
 
@@ -157,15 +157,7 @@ def test_a_book_with_blank_rows_is_refused_with_the_first_blank_row(
     rows = _with_blank_row(book, line, commas=commas)
     output = tmp_path / "out.parquet"
     with pytest.raises(InputError, match="the book has blank rows") as caught:
-        score_book_on_dask(
-            book,
-            output,
-            model_dir=default_model_dir(),
-            plan_path=None,
-            as_of=EXAMPLES_AS_OF,
-            client=client,
-            chunk_rows=150,
-        )
+        _score_on_dask(book, output, client, chunk_rows=150)
     assert caught.value.issues[0].row == line + 1  # the header is row 1
     assert not output.exists()
     assert not errors_path_for(output).exists()
