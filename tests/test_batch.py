@@ -311,6 +311,32 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert not parts.exists()
 
 
+def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 3000, seed=9)
+    out = tmp_path / "out.parquet"
+    command = [sys.executable, "-m", "scoring", "batch", str(source), "-o", str(out)]
+    command += ["--chunk-rows", "150", "--as-of", "2026-11-29", "--quiet"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    parts = tmp_path / "out.parquet.parts"
+    deadline = time.monotonic() + 120
+    while len(list(parts.glob("scored-*.arrow"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"the chunks scored so far are kept in {parts}" in stderr
+    assert "run the same command again with --resume" in stderr
+    assert not out.exists()
+    resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed" in resumed.stdout
+    assert pq.read_table(out).num_rows == 3000
+
+
 def test_resuming_another_run_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "book.csv"
     _book(source, 20, seed=8)

@@ -7,7 +7,12 @@ import sys
 import typer
 
 from scoring import __version__
-from scoring.cli._common import EXIT_INTERNAL, environment_message, exit_code_for
+from scoring.cli._common import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    environment_message,
+    exit_code_for,
+)
 from scoring.cli.batch import batch_command
 from scoring.cli.compare import compare_command
 from scoring.cli.model import evaluate_command, synth_command, train_command
@@ -57,7 +62,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         sys.stderr.write("carescore: interrupted\n")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # the last line of defence: never a traceback for a user
         code = exit_code_for(exc)
         if isinstance(exc, OSError):

@@ -8,13 +8,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from scoring.cli._common import (
+    EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
@@ -27,7 +28,7 @@ from scoring.cli._common import (
 from scoring.cli.score import ModelOption, PlanOption, load_engine
 from scoring.errors import InputError
 from scoring.model.loss_model import default_model_dir
-from scoring.portfolio.book_files import book_outputs, errors_path_for
+from scoring.portfolio.book_files import book_outputs, errors_path_for, parts_path_for
 from scoring.portfolio.run import CHUNK_ROWS, BookSummary, score_book
 from scoring.responses.reading import count_rows
 
@@ -165,8 +166,24 @@ def batch_command(
             fail_input(exc, as_json=False)
         except OSError as exc:
             fail_environment(exc)
+        except KeyboardInterrupt:
+            _interrupted(output)
     _report(summary)
     raise typer.Exit(EXIT_OK if summary.rows_rejected == 0 else EXIT_INVALID)
+
+
+def _interrupted(output: Path) -> NoReturn:
+    """Ctrl-C: say what was kept and the command that goes on from it; exit 130."""
+    parts = parts_path_for(output)
+    if any(parts.glob("scored-*.arrow")):
+        typer.echo(
+            f"interrupted: no output was written; the chunks scored so far are kept in "
+            f"{parts} - run the same command again with --resume to go on from them",
+            err=True,
+        )
+    else:
+        typer.echo("interrupted before any chunk was scored: nothing was written", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def _cores() -> int:
