@@ -192,3 +192,9 @@ def test_json_output_is_byte_identical_across_runs() -> None:
     first, second = _run(*args), _run(*args)
     assert first == second
     assert json.loads(first[1])["warnings"] > 0
+
+
+def test_batch_help_names_the_dask_extra_whole() -> None:
+    result = runner.invoke(app, ["batch", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "needs carescore[dask])" in result.output

@@ -80,7 +80,8 @@ def batch_command(
         typer.Option(
             "--scheduler",
             metavar="ADDRESS",
-            help="Score on this Dask cluster, e.g. tcp://host:8786 (needs carescore[dask]).",
+            # help is rich markup: [dask] is escaped, or it would vanish as a tag
+            help="Score on this Dask cluster, e.g. tcp://host:8786 (needs carescore\\[dask]).",
         ),
     ] = None,
     workers: Annotated[
@@ -88,7 +89,7 @@ def batch_command(
         typer.Option(
             "--workers",
             min=1,
-            help="Score on a local Dask cluster of N worker processes (needs carescore[dask]).",
+            help="Score on a local Dask cluster of N worker processes (needs carescore\\[dask]).",
         ),
     ] = None,
     threads: Annotated[
