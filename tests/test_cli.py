@@ -198,3 +198,25 @@ def test_batch_help_names_the_dask_extra_whole() -> None:
     result = runner.invoke(app, ["batch", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "needs carescore[dask])" in result.output
+
+
+def test_a_trained_model_folder_without_a_plan_is_priced_with_the_bundled_plan(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from scoring.model.loss_model import default_model_dir
+
+    trained = tmp_path / "my-model"  # what carescore train writes: no rating plan
+    trained.mkdir()
+    for name in ("model.json", "manifest.json", "MODEL_CARD.md"):
+        shutil.copy(default_model_dir() / name, trained / name)
+    applicant = str(EXAMPLES / "hospice-msp-gap.yaml")
+    mine = runner.invoke(app, ["score", applicant, "-m", str(trained), "--json", *AS_OF])
+    assert mine.exit_code == 0, mine.output
+    assert f"{trained} holds no rating-plan.yaml; pricing with the bundled rating plan" in (
+        mine.stderr
+    )
+    bundled = runner.invoke(app, ["score", applicant, "--json", *AS_OF])
+    assert json.loads(mine.stdout)["premium"] == json.loads(bundled.stdout)["premium"]
+    assert "holds no rating-plan.yaml" not in bundled.stderr

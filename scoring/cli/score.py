@@ -26,6 +26,7 @@ from scoring.cli._common import (
 from scoring.errors import InputError, Issue, RatingPlanError
 from scoring.model.loss_model import default_model_dir
 from scoring.rating.engine import RatingEngine
+from scoring.rating.plan import PLAN_FILE
 from scoring.rating.result import ScoreResult
 from scoring.rating.score import applicants, score_applicant
 from scoring.responses.intake import validate_file
@@ -36,9 +37,21 @@ _OUTCOME_STYLE = {"quote": "bold green", "refer": "bold yellow", "decline": "bol
 
 
 def load_engine(model: Path | None, rating_plan: Path | None) -> RatingEngine:
-    """The model and rating plan a command asked for; exit 1 with the reasons if unusable."""
+    """The model and rating plan a command asked for; exit 1 with the reasons if unusable.
+
+    A model folder without a rating plan of its own (one ``carescore train`` wrote) is
+    priced with the bundled plan, and the command says so.
+    """
+    model_dir = model or default_model_dir()
+    if rating_plan is None and not (model_dir / PLAN_FILE).is_file():
+        rating_plan = default_model_dir() / PLAN_FILE
+        typer.echo(
+            f"note: {model_dir} holds no {PLAN_FILE}; pricing with the bundled rating plan "
+            f"{rating_plan} (--rating-plan gives another)",
+            err=True,
+        )
     try:
-        return RatingEngine.load(model or default_model_dir(), rating_plan)
+        return RatingEngine.load(model_dir, rating_plan)
     except InputError as exc:
         fail_input(exc, as_json=False)
     except RatingPlanError as exc:
@@ -58,7 +71,8 @@ PlanOption = Annotated[
     Path | None,
     typer.Option(
         "--rating-plan",
-        help="Rating plan file (default: rating-plan.yaml in the model folder).",
+        help="Rating plan file (default: rating-plan.yaml in the model folder, else the "
+        "bundled plan).",
         dir_okay=False,
     ),
 ]
