@@ -220,3 +220,35 @@ def test_a_trained_model_folder_without_a_plan_is_priced_with_the_bundled_plan(
     bundled = runner.invoke(app, ["score", applicant, "--json", *AS_OF])
     assert json.loads(mine.stdout)["premium"] == json.loads(bundled.stdout)["premium"]
     assert "holds no rating-plan.yaml" not in bundled.stderr
+
+
+@pytest.mark.parametrize(
+    ("limit", "retention", "shown"),
+    [
+        ("$2 million", "$25,000", "$2,000,000 limit, $25,000 retention"),
+        ("LIMIT_2M", " ret_25k ", "$2,000,000 limit, $25,000 retention"),
+    ],
+)
+def test_limit_and_retention_are_read_as_codes_or_labels(
+    limit: str, retention: str, shown: str
+) -> None:
+    applicant = str(EXAMPLES / "hospice-msp-gap.yaml")
+    args = ["score", applicant, "--limit", limit, "--retention", retention, *AS_OF]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert shown in result.output
+
+
+@pytest.mark.parametrize("command", ["score", "batch"])
+def test_a_limit_neither_code_nor_label_is_a_usage_error_naming_the_option(
+    command: str, tmp_path: Path
+) -> None:
+    source = EXAMPLES / ("hospice-msp-gap.yaml" if command == "score" else "portfolio.csv")
+    args = [command, str(source), "--limit", "7", *AS_OF]
+    if command == "batch":
+        args += ["-o", str(tmp_path / "out.parquet")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "--limit: given '7': not a limit this questionnaire offers" in result.output
+    assert "limit_2m ($2 million)" in result.output
+    assert not list(tmp_path.iterdir())

@@ -25,7 +25,7 @@ from scoring.cli._common import (
     refuse_clashes,
     require_files,
 )
-from scoring.cli.score import ModelOption, PlanOption, load_engine
+from scoring.cli.score import ModelOption, PlanOption, cover_options, load_engine
 from scoring.errors import InputError
 from scoring.model.loss_model import default_model_dir
 from scoring.portfolio.book_files import book_outputs, errors_path_for, parts_path_for
@@ -62,11 +62,13 @@ def batch_command(
     rating_plan: PlanOption = None,
     limit: Annotated[
         str | None,
-        typer.Option("--limit", help="Rate every facility at this limit code."),
+        typer.Option("--limit", help="Rate every facility at this limit (a code or label)."),
     ] = None,
     retention: Annotated[
         str | None,
-        typer.Option("--retention", help="Rate every facility at this retention code."),
+        typer.Option(
+            "--retention", help="Rate every facility at this retention (a code or label)."
+        ),
     ] = None,
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows read and scored at a time.")
@@ -126,6 +128,7 @@ def batch_command(
     )
     require_files(source, rating_plan)
     engine = load_engine(model, rating_plan)
+    limit, retention = cover_options(engine, limit, retention)
     if scheduler is not None and workers is not None:
         typer.echo("error: give --scheduler or --workers, not both", err=True)
         raise typer.Exit(EXIT_USAGE)

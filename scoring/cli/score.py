@@ -14,6 +14,7 @@ from rich.text import Text
 from scoring._outputs import partial_path, write_atomically
 from scoring.cli._common import (
     EXIT_INVALID,
+    EXIT_USAGE,
     JsonOption,
     fail_environment,
     fail_input,
@@ -59,6 +60,31 @@ def load_engine(model: Path | None, rating_plan: Path | None) -> RatingEngine:
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(EXIT_INVALID) from exc
+
+
+def cover_options(
+    engine: RatingEngine, limit: str | None, retention: str | None
+) -> tuple[str | None, str | None]:
+    """``--limit`` and ``--retention`` as the plan's codes (a code or a label, as the reader
+    takes them); one that is neither is a usage error (exit 2) naming the option."""
+    codes: list[str | None] = []
+    for option, what, text in (
+        ("--limit", "limit", limit),
+        ("--retention", "retention", retention),
+    ):
+        if text is None:
+            codes.append(None)
+            continue
+        try:
+            codes.append(engine.cover_code(what, text))
+        except InputError as exc:
+            issue = exc.issues[0]
+            typer.echo(
+                f"error: {option}: given {text!r}: {issue.message} (allowed: {issue.allowed})",
+                err=True,
+            )
+            raise typer.Exit(EXIT_USAGE) from exc
+    return codes[0], codes[1]
 
 
 ModelOption = Annotated[
@@ -122,12 +148,18 @@ def score_command(
     ],
     limit: Annotated[
         str | None,
-        typer.Option("--limit", help="Limit code, e.g. limit_1m (default: the one requested)."),
+        typer.Option(
+            "--limit",
+            help="Limit, as a code or label: limit_1m or '$1 million' (default: the one "
+            "requested).",
+        ),
     ] = None,
     retention: Annotated[
         str | None,
         typer.Option(
-            "--retention", help="Retention code, e.g. ret_10k (default: the one requested)."
+            "--retention",
+            help="Retention, as a code or label: ret_10k or '$10,000' (default: the one "
+            "requested).",
         ),
     ] = None,
     facility: Annotated[
@@ -165,6 +197,7 @@ def score_command(
     )
     require_files(file, rating_plan, as_json=as_json)
     engine = load_engine(model, rating_plan)
+    limit, retention = cover_options(engine, limit, retention)
     day = parse_as_of(as_of)
     try:
         validation = _pick(validate_file(file, engine.questionnaire, as_of=day), facility)

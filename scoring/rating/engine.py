@@ -23,6 +23,7 @@ from scipy.special import ndtr
 
 from scoring._arrow import to_mask
 from scoring._files import file_sha256
+from scoring.errors import InputError, Issue
 from scoring.features.encoding import AnswerEncoder
 from scoring.model.loss_model import MODEL_FILE, LossModel, load_model
 from scoring.questionnaire import expression as ex
@@ -34,7 +35,7 @@ from scoring.rating.remediation import (
     bundled_remediation_path,
     load_remediation,
 )
-from scoring.vocabulary import Peril
+from scoring.vocabulary import AnswerState, Peril, Reason
 
 PERILS = tuple(Peril)
 _BLOCK = 256
@@ -227,6 +228,60 @@ class RatingEngine:
             model_sha256=file_sha256(model_dir / MODEL_FILE),
             plan_sha256=file_sha256(plan_path),
         )
+
+    def cover_code(self, what: str, text: str) -> str:
+        """The code of a limit or retention (``what``) written as a person writes it.
+
+        The text is read by the reader's own rule for the questionnaire's
+        ``requested_<what>`` question - its code or its label, any case, spaces around
+        ignored - and must be an option of the rating plan.
+
+        Raises
+        ------
+        InputError
+            The text is neither a code nor a label of that question, or the plan does
+            not offer it; the issue lists what is allowed.
+
+        Examples
+        --------
+        >>> from scoring import default_engine
+        >>> default_engine().cover_code("limit", "$2 Million")
+        'limit_2m'
+        """
+        from scoring.responses.coercion import coerce  # the reader's rule for a choice
+
+        question_id = f"requested_{what}"
+        question = self.questionnaire.by_id[question_id]
+        coerced = coerce(pa.array([text], pa.string()), question)
+        code = coerced.values[0].as_py()
+        if coerced.failures or coerced.states[0] != AnswerState.ANSWERED or code is None:
+            allowed = "; ".join(f"{c.code} ({c.label})" for c in question.choices or ())
+            raise InputError(
+                [
+                    Issue(
+                        Reason.NOT_A_CHOICE,
+                        f"not a {what} this questionnaire offers",
+                        question_id=question_id,
+                        value=text,
+                        allowed=allowed,
+                    )
+                ]
+            )
+        options = self.plan.limits if what == "limit" else self.plan.retentions
+        if not any(option.code == code for option in options):
+            offered = ", ".join(option.code for option in options)
+            raise InputError(
+                [
+                    Issue(
+                        Reason.NOT_A_CHOICE,
+                        f"this {what} is not offered by the rating plan",
+                        question_id=question_id,
+                        value=text,
+                        allowed=offered,
+                    )
+                ]
+            )
+        return str(code)
 
     # -- the rating plan, column-wise ------------------------------------------------------
     def rule_env(self, answers: pd.DataFrame) -> dict[str, pa.Array]:
