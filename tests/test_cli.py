@@ -252,3 +252,22 @@ def test_a_limit_neither_code_nor_label_is_a_usage_error_naming_the_option(
     assert "--limit: given '7': not a limit this questionnaire offers" in result.output
     assert "limit_2m ($2 million)" in result.output
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("command", "shown", "absent"),
+    [
+        ("compare", ["an output of carescore batch"], "``"),
+        ("synth", ["Facilities in the book.", "Policy years", "Random seed"], None),
+        ("train", ["The model's id", "Seed of the cross-validation folds"], None),
+    ],
+)
+def test_help_is_plain_text_and_options_say_what_they_are(
+    command: str, shown: list[str], absent: str | None
+) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for text in shown:
+        assert text in result.output
+    if absent is not None:
+        assert absent not in result.output

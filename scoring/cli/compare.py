@@ -57,7 +57,7 @@ def compare_command(
     outcome changes and the rules behind them, the biggest movers and why.
 
     Exits 0 when compared, 1 when a book cannot be read, is not an output of
-    ``carescore batch``, misses columns or holds a facility twice, or a report cannot
+    carescore batch, misses columns or holds a facility twice, or a report cannot
     be written (nothing is written then), 2 for usage errors (a report that is a book,
     or the other report, among them).
     """

@@ -35,9 +35,15 @@ def synth_command(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The book to write (.parquet).", dir_okay=False)
     ],
-    facilities: Annotated[int, typer.Option("--facilities", min=1)] = 10_000,
-    years: Annotated[int, typer.Option("--years", min=1, max=50)] = 3,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    facilities: Annotated[
+        int, typer.Option("--facilities", min=1, help="Facilities in the book.")
+    ] = 10_000,
+    years: Annotated[
+        int, typer.Option("--years", min=1, max=50, help="Policy years of each facility.")
+    ] = 3,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed, the same book.")
+    ] = 0,
     truth: Annotated[
         Path | None,
         typer.Option(
@@ -93,8 +99,14 @@ def train_command(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The model folder to write.", file_okay=False)
     ],
-    model_id: Annotated[str | None, typer.Option("--model-id")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    model_id: Annotated[
+        str | None,
+        typer.Option("--model-id", help="The model's id (default: the output folder's name)."),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Seed of the cross-validation folds: the same, the same fit."),
+    ] = 0,
     synthetic: Annotated[
         bool,
         typer.Option(
