@@ -12,6 +12,7 @@ from rich.table import Table
 from scoring._outputs import partial_path, remove_leftover, write_atomically
 from scoring.cli._common import (
     EXIT_INVALID,
+    EXIT_USAGE,
     JsonOption,
     QuestionnaireOption,
     choose_questionnaire,
@@ -33,9 +34,26 @@ questionnaire_app = typer.Typer(
 
 
 @questionnaire_app.command("show")
-def show(questionnaire: QuestionnaireOption = None, as_json: JsonOption = False) -> None:
-    """List the questions: id, type, whether required, skip logic and perils."""
-    target = choose_questionnaire(questionnaire)
+def show(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A questionnaire YAML file (default: the bundled questionnaire).",
+            dir_okay=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    questionnaire: Annotated[
+        Path | None,
+        typer.Option("--questionnaire", "-q", hidden=True, dir_okay=False),
+    ] = None,
+) -> None:
+    """List the questions: id, the question asked, type, whether required, skip logic and
+    perils."""
+    if file is not None and questionnaire is not None and file != questionnaire:
+        typer.echo("error: give the questionnaire once (FILE, or -q FILE)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    target = choose_questionnaire(file or questionnaire)
     if as_json:
         echo_json(target.model_dump(mode="json", by_alias=True, exclude_none=True))
         return
@@ -46,12 +64,13 @@ def show(questionnaire: QuestionnaireOption = None, as_json: JsonOption = False)
     )
     for section in target.sections:
         table = Table(title=literal(section.title), title_justify="left", show_lines=False)
-        for column in ("id", "type", "req", "shown only if", "control / perils"):
+        for column in ("id", "question", "type", "req", "shown only if", "control / perils"):
             table.add_column(column)
         for q in section.questions:
             perils = ", ".join(p.value for p in q.control.perils) if q.control else ""
             table.add_row(
                 literal(q.id),
+                literal(q.label),
                 q.kind.value,
                 "yes" if q.required else "",
                 literal((q.relevant or "").replace("${", "").replace("}", "")),
