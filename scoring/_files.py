@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -314,10 +315,19 @@ def read_document(path: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     return parse_yaml(text, source)
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in blocks (model files, books, rating plans)."""
+class HashStoppedError(Exception):
+    """A file's hash was stopped before its end, as its caller asked."""
+
+
+def file_sha256(path: Path, stop: threading.Event | None = None) -> str:
+    """sha256 of a file (model files, books, rating plans), read in 1 MB blocks; only a
+    regular file is read, and ``stop``, once set, ends the reading between two blocks
+    (:class:`HashStoppedError`), so a failing run never waits for the hash of a whole
+    book."""
     digest = hashlib.sha256()
     with open_regular(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                raise HashStoppedError(str(path))
             digest.update(block)
     return digest.hexdigest()

@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scoring import InputError, default_engine, synthetic_responses
+from scoring._files import HashStoppedError, file_sha256
 from scoring._outputs import (
     OutputBusyError,
     PathClashError,
@@ -26,7 +27,6 @@ from scoring._outputs import (
 )
 from scoring.cli._common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, exit_code_for
 from scoring.cli.app import app
-from scoring.portfolio.book_files import HashStoppedError, input_sha256
 from scoring.portfolio.run import score_book
 from tests.conftest import EXAMPLES, EXAMPLES_AS_OF, ROOT
 
@@ -423,10 +423,10 @@ def test_the_input_s_hash_stops_when_asked(tmp_path: Path) -> None:
     book = tmp_path / "big.csv"
     book.write_bytes(b"x" * (3 << 20))
     stop = threading.Event()
-    assert len(input_sha256(book, stop)) == 64
+    assert len(file_sha256(book, stop)) == 64
     stop.set()
     with pytest.raises(HashStoppedError, match=r"big\.csv"):
-        input_sha256(book, stop)
+        file_sha256(book, stop)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])

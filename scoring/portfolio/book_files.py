@@ -10,11 +10,7 @@ through a symlink (:mod:`scoring._outputs`), and renamed into place when complet
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
-import stat
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,7 +20,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from scoring._files import require_regular_file
 from scoring._outputs import (
     check_outputs,
     create_new,
@@ -240,27 +235,6 @@ class BookFiles:
         finally:
             for sink in self._sinks:
                 sink.close()
-
-
-class HashStoppedError(Exception):
-    """The input's hash was stopped: the run is failing."""
-
-
-def input_sha256(path: Path, stop: threading.Event | None = None) -> str:
-    """sha256 of a book, read in 1 MB blocks; only a regular file is read (opened without
-    waiting on a pipe), and ``stop`` ends the reading between two blocks
-    (:class:`HashStoppedError`), so a failing run never waits for the hash of a whole file."""
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            require_regular_file(path)  # raises, saying what the path is
-            raise InputError([Issue(Reason.UNREADABLE_FILE, "not a file", source=str(path))])
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            if stop is not None and stop.is_set():
-                raise HashStoppedError(str(path))
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parts_folder(output: Path, settings: dict[str, Any], resume: bool) -> tuple[Path, bool]:

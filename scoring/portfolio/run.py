@@ -49,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from scoring._files import require_regular_file
+from scoring._files import file_sha256, require_regular_file
 from scoring._outputs import (
     RunLock,
 )
@@ -70,7 +70,6 @@ from scoring.portfolio.book_files import (
     file_stamp,
     fresh_parts_folder,
     has_parts,
-    input_sha256,
     part_path,
     parts_folder,
     read_parts,
@@ -153,13 +152,13 @@ def run_settings(
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """What makes a run the same run: its input, model, plan and settings. The input is
-    hashed here (:func:`input_sha256`, ended early by ``stop``); its stamp is taken here
-    unless given, and before the hash, so that a change while it is hashed shows when
-    the run ends."""
+    hashed here (:func:`~scoring._files.file_sha256`, ended early by ``stop``); its
+    stamp is taken here unless given, and before the hash, so that a change while it is
+    hashed shows when the run ends."""
     stamp = stamp or file_stamp(source)
     return {
         "input": str(source),
-        "input_sha256": input_sha256(source, stop),
+        "input_sha256": file_sha256(source, stop),
         "stamp": stamp,
         "model_sha256": engine.model_sha256,
         "rating_plan_sha256": engine.plan_sha256,
