@@ -127,3 +127,15 @@ def test_a_known_answer_is_shown_as_given(tmp_path: Path) -> None:
     known = [f for f in result["advice"]["fixes"] if f["question_id"] == "payment_change_callback"]
     assert [(f["unknown"], f["answer"]) for f in known] == [(False, "No")]
     assert DONT_KNOW not in _score(str(QUOTED))
+
+
+def test_why_no_fixes_reach_a_quote_is_said_in_words(tmp_path: Path) -> None:
+    result = json.loads(_score(str(DECLINED), "--json"))
+    note = result["advice"]["insurable"]["note"]
+    assert result["advice"]["insurable"]["reached"] is False
+    assert "ransomware in the last 24 months without documented remediation" in note
+    assert "recent_ransomware_unremediated" not in note
+    (line,) = (line for line in _score(str(DECLINED)).splitlines() if "No fixes to be" in line)
+    assert "do not depend" not in line
+    assert "does not depend on controls alone (ransomware in the last 24 months" in line
+    assert "recent_ransomware_unremediated" not in _report(DECLINED, tmp_path)
