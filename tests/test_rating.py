@@ -313,7 +313,7 @@ def test_an_applicant_no_fix_can_make_insurable_says_why() -> None:
     insurable = result.advice.insurable
     assert insurable is not None
     assert not insurable.reached
-    assert "recent_ransomware_unremediated" in insurable.note
+    assert "ransomware in the last 24 months without documented remediation" in insurable.note
 
 
 # -- invariants over many applicants ---------------------------------------------------------

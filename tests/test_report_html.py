@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scoring.report
-from scoring.rating.result import ScoreResult
+from scoring.rating.result import Note, ScoreResult
 from scoring.rating.score import score
 from scoring.report import render_html
 from tests.conftest import EXAMPLES
@@ -226,3 +226,22 @@ def test_the_page_has_print_rules(imaging: ScoreResult) -> None:
     page = render_html(imaging)
     assert "@media print" in page
     assert "break-inside:avoid" in page
+
+
+def test_hostile_notes_on_answers_appear_only_escaped(imaging: ScoreResult) -> None:
+    note = Note(question_id="q", question=HOSTILE, message=HOSTILE)
+    page = render_html(imaging.model_copy(update={"notes": (note,), "warnings": ("q: x",)}))
+    assert HOSTILE not in page
+    assert f"<li>{escape(HOSTILE)} - {escape(HOSTILE)}</li>" in page
+    assert "q: x" not in page  # the notes in words are shown, not the raw warnings
+
+
+def test_the_premium_caveat_is_the_results_own_words(results: dict[str, ScoreResult]) -> None:
+    for result in results.values():
+        page = render_html(result)
+        if result.outcome == "quote":
+            assert result.premium_note is None
+            assert "Indicative only" not in page
+        else:
+            assert result.premium_note is not None
+            assert escape(result.premium_note) in page

@@ -28,7 +28,7 @@ from scoring.errors import InputError, Issue, RatingPlanError
 from scoring.model.loss_model import default_model_dir
 from scoring.rating.engine import RatingEngine
 from scoring.rating.plan import PLAN_FILE
-from scoring.rating.result import ScoreResult
+from scoring.rating.result import FIND_OUT, ScoreResult
 from scoring.rating.score import applicants, score_applicant
 from scoring.responses.intake import validate_file
 from scoring.responses.validation import Validation
@@ -251,6 +251,8 @@ def _print(result: ScoreResult, fixes: int) -> None:
         f"vs {_money(result.class_expected_loss)} for the class average "
         f"(x{result.relative_risk:.2f})"
     )
+    if result.premium_note is not None:
+        head += f"\n[{style}]{literal(result.premium_note)}[/]"
     title = Text(f"{name} - assessed {result.assessed_on}")  # literal text, never markup
     console.print(Panel(head, title=title, expand=False))
     for hit in result.rules:
@@ -266,7 +268,8 @@ def _print(result: ScoreResult, fixes: int) -> None:
         for fix in advice.fixes[:fixes]:
             after = fix.best or fix.next
             table.add_row(
-                literal(fix.question),
+                literal(fix.question)
+                + (f"\n[italic]{literal(FIND_OUT)}[/]" if fix.unknown else ""),
                 literal(fix.answer),
                 _money(after.saving),
                 f"tier {literal(after.tier)}, {after.outcome}",
@@ -280,14 +283,16 @@ def _print(result: ScoreResult, fixes: int) -> None:
             goal = "to be quoted" if fix_set.goal == "insurable" else "to move up a tier"
             if fix_set.reached and fix_set.scenario is not None:
                 console.print(
-                    f"Fewest fixes {goal}: {literal(', '.join(fix_set.fixes))} -> tier "
-                    f"{literal(fix_set.scenario.tier)}, {fix_set.scenario.outcome}, "
-                    f"{_money(fix_set.scenario.premium)}"
+                    f"Fewest fixes {goal} (then tier {literal(fix_set.scenario.tier)}, "
+                    f"{fix_set.scenario.outcome}, {_money(fix_set.scenario.premium)}):"
                 )
+                for question in fix_set.questions or fix_set.fixes:
+                    console.print(f"  - {literal(question)}")
             else:
                 console.print(f"No fixes {goal}: {literal(fix_set.note)}")
-    for warning in result.warnings:
-        console.print(f"[dim]warning: {literal(warning)}[/]")
+    for note in result.notes:
+        about = "" if note.question is None else f"{note.question} - "
+        console.print(f"[dim]note: {literal(about + note.message)}[/]")
     versions = result.versions
     console.print(
         f"[dim]{literal(versions.model_id)} ({literal(versions.model_sha256[:12])}), "

@@ -322,9 +322,10 @@ def _insurable(
         return _fix_set("insurable", scenarios, base, found, reached=True)
     everything = scenarios.rate(_all_of(len(scenarios.options), best))
     rules = scenarios.engine.plan.rules
-    stuck = [rule.id for rule, hit in zip(rules, everything.rule_hits[0], strict=True) if hit]
+    stuck = [rule.reason for rule, hit in zip(rules, everything.rule_hits[0], strict=True) if hit]
     why = (
-        f"rule(s) {', '.join(stuck)} do not depend on controls alone"
+        "what holds it back does not depend on controls alone "
+        f"({'; '.join(reason[:1].lower() + reason[1:] for reason in stuck)})"
         if stuck
         else "its expected loss stays in a referral tier"
     )

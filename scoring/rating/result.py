@@ -9,6 +9,39 @@ from pydantic import BaseModel, ConfigDict
 from scoring.rating.plan import Outcome
 from scoring.vocabulary import Peril
 
+DONT_KNOW = "don't know (priced as the worst answer)"
+"""An answer given as unknown, wherever a person reads it (terminal, report, JSON text)."""
+
+FIND_OUT = (
+    "Find out the answer first: it is priced as the worst answer, so a better true "
+    "answer lowers the premium without any change"
+)
+"""The first advice on a control whose answer is unknown."""
+
+
+def premium_note(outcome: Outcome) -> str | None:
+    """Why a premium is only indicative (None when the applicant is quoted).
+
+    One wording for the terminal, the JSON result and the HTML report.
+
+    Examples
+    --------
+    >>> premium_note("quote") is None
+    True
+    >>> premium_note("decline")[:60]
+    'Indicative only: this application is declined as it stands, '
+    """
+    if outcome == "quote":
+        return None
+    if outcome == "refer":
+        why = "an underwriter must review this application before any price is offered"
+    else:
+        why = "this application is declined as it stands, so no price is offered"
+    return (
+        f"Indicative only: {why}; the premium is what the rating plan gives for the "
+        "answers as they stand."
+    )
+
 
 class _Result(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -69,6 +102,9 @@ class Factor(_Result):
     question_id: str
     question: str
     answer: str
+    unknown: bool = False
+    """The answer was given as unknown: ``answer`` reads :data:`DONT_KNOW` and the
+    relativity is that of the worst answer."""
     part: Literal["class", "risk"]
     """``class``: read against the book's average facility (sets the class premium);
     ``risk``: read against the class average (moves the premium within the schedule)."""
@@ -101,7 +137,10 @@ class Fix(_Result):
     question_id: str
     question: str
     answer: str
-    """The current answer, in the questionnaire's words."""
+    """The current answer, in the questionnaire's words (:data:`DONT_KNOW` when unknown)."""
+    unknown: bool = False
+    """The answer was given as unknown and priced as the worst answer: finding it out
+    comes first (:data:`FIND_OUT`)."""
     next: Scenario
     best: Scenario | None
     """To the best answer, when that is more than one step away."""
@@ -124,6 +163,9 @@ class FixSet(_Result):
 
     goal: Literal["next_tier", "insurable"]
     fixes: tuple[str, ...]
+    """Question ids of the fixes."""
+    questions: tuple[str, ...] = ()
+    """The same fixes in words (each question's text), in the same order."""
     reached: bool
     scenario: Scenario | None
     note: str
@@ -138,6 +180,15 @@ class Advice(_Result):
     """None when the applicant is already in the best tier."""
     insurable: FixSet | None
     """None when the applicant is already quoted."""
+
+
+class Note(_Result):
+    """A flag on one answer (or on the whole response), in words."""
+
+    question_id: str | None
+    question: str | None
+    """The question's text (None for a note on the whole response)."""
+    message: str
 
 
 class Versions(_Result):
@@ -165,6 +216,8 @@ class ScoreResult(_Result):
     score: int
     """0-1000: the plan's base at the class average, +pdo points per halving of expected loss."""
     premium: float
+    premium_note: str | None
+    """Why the premium is only indicative (:func:`premium_note`); None when quoted."""
     layer: Layer
     options: tuple[PremiumOption, ...]
     class_premium: float
@@ -177,4 +230,6 @@ class ScoreResult(_Result):
     advice: Advice | None
     warnings: tuple[str, ...]
     """Validation flags kept with the result (e.g. a blank control treated as worst)."""
+    notes: tuple[Note, ...] = ()
+    """The same flags with each question's text, for people."""
     versions: Versions

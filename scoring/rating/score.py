@@ -27,16 +27,22 @@ from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
 from scoring.rating.explain import answer_text, factors
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.rating.result import (
+    DONT_KNOW,
+    Advice,
+    Factor,
+    FixSet,
     Layer,
+    Note,
     PerilLoss,
     PremiumOption,
     RuleHit,
     ScoreResult,
     Versions,
+    premium_note,
 )
 from scoring.responses.intake import validate_document, validate_file
 from scoring.responses.validation import Validation
-from scoring.vocabulary import Reason, Severity
+from scoring.vocabulary import AnswerState, Reason, Severity
 
 
 @lru_cache(maxsize=4)
@@ -58,6 +64,10 @@ class Applicant:
     facility_id: str | None
     facility_name: str | None
     warnings: tuple[str, ...]
+    notes: tuple[Note, ...] = ()
+    """The warnings with each question's text."""
+    unknown: frozenset[str] = frozenset()
+    """Questions answered as unknown (priced as their worst answer)."""
 
 
 def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
@@ -70,12 +80,16 @@ def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
     env = engine.rule_env(answers)
     facilities = validation.facilities[validation.valid]
     warnings = validation.issues[validation.issues["severity"] == Severity.WARNING.value]
+    unknown = validation.states[validation.valid] == AnswerState.UNKNOWN
+    labels = {q.id: q.label for q in engine.questionnaire.by_id.values()}
     result = []
     for i in range(len(table)):
         facility = facilities.iloc[i]
         row_number = facility["row"]
         mine = warnings if pd.isna(row_number) else warnings[warnings["row"] == row_number]
         facility_id = _text(facility["facility_id"])
+        records = mine.to_dict("records")
+        not_known = frozenset(str(q) for q, flag in unknown.iloc[i].items() if flag)
         result.append(
             Applicant(
                 answers={str(k): _plain(v) for k, v in answers.iloc[i].items()},
@@ -88,11 +102,26 @@ def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
                     f"{record['question_id']}: {record['message']}"
                     if pd.notna(record["question_id"])
                     else str(record["message"])
-                    for record in mine.to_dict("records")
+                    for record in records
                 ),
+                notes=tuple(_note(record, labels, not_known) for record in records),
+                unknown=not_known,
             )
         )
     return result
+
+
+def _note(record: Mapping[Any, Any], labels: Mapping[str, str], unknown: frozenset[str]) -> Note:
+    """A warning in words; an unknown answer priced as the worst says so and to find out."""
+    question_id = _text(record["question_id"])
+    message = str(record["message"])
+    if question_id in unknown and record["reason"] == Reason.TREATED_AS_WORST.value:
+        message = f"{DONT_KNOW}; find out the answer"
+    return Note(
+        question_id=question_id,
+        question=None if question_id is None else labels.get(question_id, question_id),
+        message=message,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -149,6 +178,7 @@ def score_applicant(
         relative_risk=_ratio(rating.relative_risk[0]),
         score=int(rating.score[0]),
         premium=premium,
+        premium_note=premium_note(OUTCOMES[int(rating.outcome[0])]),
         layer=_layer(chosen_limit, chosen_retention),
         options=_options(engine, rating, chosen_limit, chosen_retention),
         class_premium=float(class_premium[0]),
@@ -167,13 +197,18 @@ def score_applicant(
             )
             for p, peril in enumerate(PERILS)
         ),
-        factors=factors(engine, applicant, rating),
-        advice=advice.advise(
-            engine, applicant, chosen_limit.amount, chosen_retention.amount, rating, answer_text
+        factors=_factors_in_words(factors(engine, applicant, rating), applicant.unknown),
+        advice=_advice_in_words(
+            engine,
+            advice.advise(
+                engine, applicant, chosen_limit.amount, chosen_retention.amount, rating, answer_text
+            ),
+            applicant.unknown,
         )
         if advise
         else None,
         warnings=applicant.warnings,
+        notes=applicant.notes,
         versions=Versions(
             model_id=engine.model.model_id,
             model_sha256=engine.model_sha256,
@@ -237,6 +272,41 @@ def score(
         raise InputError(validation.issue_list(Severity.ERROR))
     (applicant,) = applicants(engine, validation)
     return score_applicant(engine, applicant, limit=limit, retention=retention, advise=advise)
+
+
+def _factors_in_words(explained: tuple[Factor, ...], unknown: frozenset[str]) -> tuple[Factor, ...]:
+    """Answers given as unknown read "don't know", not as the worst answer they are priced as."""
+    return tuple(
+        f.model_copy(update={"answer": DONT_KNOW, "unknown": True})
+        if f.question_id in unknown
+        else f
+        for f in explained
+    )
+
+
+def _advice_in_words(engine: RatingEngine, given: Advice, unknown: frozenset[str]) -> Advice:
+    """The advice with unknown answers marked and each fix set's questions in words."""
+    labels = {q.id: q.label for q in engine.questionnaire.by_id.values()}
+    words = {fix.question_id: fix.question for fix in given.fixes}
+
+    def in_words(fix_set: FixSet | None) -> FixSet | None:
+        if fix_set is None:
+            return None
+        questions = tuple(words.get(q) or labels.get(q, q) for q in fix_set.fixes)
+        return fix_set.model_copy(update={"questions": questions})
+
+    return given.model_copy(
+        update={
+            "fixes": tuple(
+                fix.model_copy(update={"answer": DONT_KNOW, "unknown": True})
+                if fix.question_id in unknown
+                else fix
+                for fix in given.fixes
+            ),
+            "next_tier": in_words(given.next_tier),
+            "insurable": in_words(given.insurable),
+        }
+    )
 
 
 def _requested(applicant: Applicant, question_id: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from scoring.questionnaire.definition import Questionnaire
-from scoring.rating.result import Advice, Fix, FixSet, Scenario, ScoreResult
+from scoring.rating.result import FIND_OUT, Advice, Fix, FixSet, Scenario, ScoreResult
 from scoring.report._charts import bars
 from scoring.report._words import (
     OUTCOME_STATES,
@@ -65,6 +65,13 @@ def _references(fix: Fix) -> str:
     return "; ".join(groups)
 
 
+def _find_out(fix: Fix) -> str:
+    """What leads the advised answer: finding out first when the answer is unknown (markup)."""
+    if not fix.unknown:
+        return "Change to: "
+    return f"<strong>{escape(FIND_OUT)}.</strong><br>If the answer falls short, change to: "
+
+
 def _todo_row(rank: int, fix: Fix, result: ScoreResult, q: Questionnaire | None) -> str:
     target = _target(fix)
     first_step = (
@@ -78,7 +85,8 @@ def _todo_row(rank: int, fix: Fix, result: ScoreResult, q: Questionnaire | None)
     return (
         f'<tr><td class="num">{rank:d}</td>'
         f"<td><strong>{escape(fix.question)}</strong>"
-        f"<p>Now: {escape(fix.answer)}<br>Change to: {escape(_change(fix, target, q))}</p>"
+        f"<p>Now: {escape(fix.answer)}<br>"
+        f"{_find_out(fix)}{escape(_change(fix, target, q))}</p>"
         f"{first_step}"
         f'<p class="small">Why it matters: {escape(fix.why)}</p>{guidance}</td>'
         f'<td class="num">{money(target.saving)}</td>'
@@ -139,10 +147,10 @@ def todo(result: ScoreResult, questionnaire: Questionnaire | None) -> str:
 
 def _fix_list(fix_set: FixSet, advice: Advice, questionnaire: Questionnaire | None) -> str:
     questions = {fix.question_id: fix.question for fix in advice.fixes}
-    items = "".join(
-        f"<li>{escape(questions.get(qid) or question_words(questionnaire, qid))}</li>"
-        for qid in fix_set.fixes
+    words = fix_set.questions or tuple(
+        questions.get(qid) or question_words(questionnaire, qid) for qid in fix_set.fixes
     )
+    items = "".join(f"<li>{escape(text)}</li>" for text in words)
     return f"<ol>{items}</ol>"
 
 

@@ -155,10 +155,7 @@ def _summary(result: ScoreResult) -> str:
     )
     layer = result.layer
     caveat = (
-        ""
-        if result.outcome == "quote"
-        else '<p class="small">Indicative only: no price is offered until the outcome above '
-        "is resolved.</p>"
+        "" if result.premium_note is None else f'<p class="small">{escape(result.premium_note)}</p>'
     )
     premium = (
         '<div class="card"><h3>Annual premium</h3>'
@@ -284,11 +281,16 @@ def _drivers(result: ScoreResult) -> str:
 
 def _footer(result: ScoreResult) -> str:
     versions = result.versions
+    notes = (
+        [n.message if n.question is None else f"{n.question} - {n.message}" for n in result.notes]
+        if result.notes
+        else list(result.warnings)
+    )
     warnings = (
-        "<p><strong>Notes on your answers:</strong> "
-        + "; ".join(escape(w) for w in dict.fromkeys(result.warnings))
-        + ".</p>"
-        if result.warnings
+        "<p><strong>Notes on your answers:</strong></p><ul>"
+        + "".join(f"<li>{escape(note)}</li>" for note in dict.fromkeys(notes))
+        + "</ul>"
+        if notes
         else ""
     )
     return (
