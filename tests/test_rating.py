@@ -394,7 +394,8 @@ def test_a_limit_not_offered_lists_what_is() -> None:
     result = runner.invoke(
         app, ["score", str(EXAMPLES / "well-run-snf-group.yaml"), "--retention", "ret_1"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: the option names what is allowed
+    assert "--retention: given 'ret_1'" in result.output
     assert "ret_10k" in result.output
 
 
