@@ -573,6 +573,17 @@ def validate(
                 allowed=failure.allowed,
                 order=order,
             )
+        for warning in coerced.warnings:
+            sink.add(
+                warning.mask,
+                reason=warning.reason,
+                message=warning.message,
+                question_id=question.id,
+                raw=raw_column,
+                allowed=warning.allowed,
+                order=order,
+                severity=warning.severity,
+            )
         values = coerced.values
         if question.kind is AnswerKind.DATE:
             values = _check_dates(values, state, question, raw_column, as_of_days, sink, order)
