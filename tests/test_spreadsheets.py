@@ -242,3 +242,21 @@ def test_range_messages_read_as_a_person_writes_numbers(mini: Questionnaire) -> 
     (error,) = result.issue_list(Severity.ERROR)
     assert error.message == "above the maximum 5,000"
     assert error.allowed == "a whole number from 0 to 5,000"
+
+
+def test_a_percent_formatted_cell_in_a_whole_number_column_is_refused(
+    tmp_path: Path, mini: Questionnaire
+) -> None:
+    from openpyxl import load_workbook
+
+    path = tmp_path / "application.xlsx"
+    xlsx_template(mini, path)
+    _fill(path, [_mini_row()])
+    workbook = load_workbook(path)
+    sheet = workbook["responses"]
+    header = [cell.value for cell in sheet[1]]
+    cell = sheet.cell(row=2, column=header.index("beds") + 1)
+    cell.value, cell.number_format = 0.85, "0%"
+    workbook.save(path)
+    (error,) = validate_file(path, mini, as_of=AS_OF).issue_list(Severity.ERROR)
+    assert (error.question_id, error.value, error.reason) == ("beds", "85%", Reason.NOT_AN_INTEGER)
