@@ -21,6 +21,9 @@ The answer policy (README.md, "Unanswered, unknown and not applicable"):
 * a question whose skip logic says it does not apply must be left blank (or
   say n/a / unknown): an answer there contradicts an earlier answer and is an
   error.
+
+A cell the coercion keeps as written but flags (a percentage above 0 and at most
+1 written without ``%``: 0.85 % or 85 %?) is a warning on its row.
 """
 
 from __future__ import annotations
