@@ -502,7 +502,7 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
         Failure(infinite, Reason.OUT_OF_RANGE, "number too large", describe_allowed(question)),
     ]
     if question.kind is AnswerKind.PERCENT:
-        failures += _fractions_for_percentages(numbers, ok & ~signed)
+        failures += _fractions_for_percentages(numbers, ok & ~signed, describe_allowed(question))
     return numbers, failures + _range_failures(numbers, question, low=low, high=high)
 
 
@@ -511,7 +511,9 @@ _NAMED_FRACTIONS = 20
 share one message."""
 
 
-def _fractions_for_percentages(numbers: pa.Array, unsigned: np.ndarray) -> list[Failure]:
+def _fractions_for_percentages(
+    numbers: pa.Array, unsigned: np.ndarray, allowed: str
+) -> list[Failure]:
     """Warnings for percentages above 0 and at most 1 written without ``%``.
 
     ``0.85`` may be 0.85 % or a fraction meaning 85 %. The answer is kept as
@@ -530,7 +532,7 @@ def _fractions_for_percentages(numbers: pa.Array, unsigned: np.ndarray) -> list[
                 Reason.PERCENT_OR_FRACTION,
                 f"{written} could be {written} % or {meant} %: read as {written} %; "
                 f"if {meant} % was meant, write {meant} or {meant}%",
-                f"a percentage: {meant} % is written {meant} or {meant}%",
+                allowed,
                 Severity.WARNING,
             )
         )
@@ -543,7 +545,7 @@ def _fractions_for_percentages(numbers: pa.Array, unsigned: np.ndarray) -> list[
                 Reason.PERCENT_OR_FRACTION,
                 "read as the percentage written (0.85 is 0.85 %); if a fraction was meant "
                 "(0.85 for 85 %), write the percentage (85 or 85%)",
-                "a percentage: 85 % is written 85 or 85%",
+                allowed,
                 Severity.WARNING,
             )
         )
