@@ -260,3 +260,24 @@ def test_a_percent_formatted_cell_in_a_whole_number_column_is_refused(
     workbook.save(path)
     (error,) = validate_file(path, mini, as_of=AS_OF).issue_list(Severity.ERROR)
     assert (error.question_id, error.value, error.reason) == ("beds", "85%", Reason.NOT_AN_INTEGER)
+
+
+def test_the_template_as_a_user_runs_it_fills_and_validates(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    runner = CliRunner()
+    path = tmp_path / "application.xlsx"
+    made = runner.invoke(app, ["questionnaire", "template", "-f", "xlsx", "-o", str(path)])
+    assert made.exit_code == 0
+    with (EXAMPLES / "portfolio.csv").open(newline="", encoding="utf-8-sig") as handle:
+        first = next(csv.DictReader(handle))
+    first["edr_coverage_servers"] = "0.85"
+    _fill(path, [{name: value for name, value in first.items() if value != ""}])
+    assert load_workbook(path).sheetnames[0] == "instructions"
+    checked = runner.invoke(app, ["validate", str(path), "--as-of", "2026-11-29"])
+    assert checked.exit_code == 0
+    assert "0.85 could be 0.85 % or 85 %" in checked.output
+    assert "1 valid, 0 rejected" in checked.output
