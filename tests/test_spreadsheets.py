@@ -281,3 +281,29 @@ def test_the_template_as_a_user_runs_it_fills_and_validates(tmp_path: Path) -> N
     assert checked.exit_code == 0
     assert "0.85 could be 0.85 % or 85 %" in checked.output
     assert "1 valid, 0 rejected" in checked.output
+
+
+@pytest.mark.parametrize(
+    ("topic", "kind", "cell", "read"),
+    [
+        ("dates", "date", "09/15/2025", dt.date(2025, 9, 15)),
+        ("dates", "date", "2025-09-15", dt.date(2025, 9, 15)),
+        ("dates", "date", "03/04/2025", None),
+        ("percentages", "percent", "85%", 85.0),
+        ("percentages", "percent", "0.85", 0.85),
+        ("numbers", "number", "1,234", 1234.0),
+        ("numbers", "number", "1,5", None),
+    ],
+)
+def test_the_examples_in_the_instructions_behave_as_they_say(
+    mini: Questionnaire, topic: str, kind: str, cell: str, read: Any
+) -> None:
+    import pyarrow as pa
+
+    from scoring import Question
+    from scoring.responses.coercion import coerce
+
+    assert cell in dict(instructions(mini))[topic]
+    question = Question.model_validate({"id": "q", "type": kind, "label": "Q"})
+    value = coerce(pa.array([cell], pa.string()), question).values.to_pylist()[0]
+    assert value == (pytest.approx(read, rel=1e-12) if isinstance(read, float) else read)
