@@ -98,6 +98,7 @@ class Reason(StrEnum):
     DUPLICATE_FACILITY = "duplicate_facility"
     # flags (warnings)
     TREATED_AS_WORST = "treated_as_worst"
+    PERCENT_OR_FRACTION = "percent_or_fraction"  # 0.85 without % : 0.85 % or 85 %?
     MIGRATED = "migrated"
 
 

@@ -142,7 +142,7 @@ def test_xlsx_template_has_guide_sheets(tmp_path: Path) -> None:
     out = tmp_path / "template.xlsx"
     assert _run("questionnaire", "template", "--format", "xlsx", "-o", str(out))[0] == 0
     workbook = load_workbook(out)
-    assert workbook.sheetnames == ["responses", "questions", "choices"]
+    assert workbook.sheetnames == ["instructions", "responses", "questions", "choices"]
     assert workbook["responses"]["A1"].value == "facility_id"
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring import AnswerState, Question, Reason
-from scoring.responses.coercion import coerce
+from scoring import AnswerState, Question, Reason, Severity
+from scoring.responses.coercion import coerce, describe_allowed, number_text
 
 
 def _question(kind: str, **extra: Any) -> Question:
@@ -328,3 +329,117 @@ def test_a_column_without_a_character_is_told_so_from_its_bytes() -> None:
     assert _may_contain(pa.array(["a\x1fb", "\t"], pa.string()), _CONTROL_CHARACTERS)
     assert not _may_contain(pa.array(["tab\tand\r\nlines"], pa.string()), _CONTROL_CHARACTERS)
     assert _may_contain(cells.slice(2), ",")  # bytes outside a slice may answer yes, never no
+
+
+# --- a fraction written for a percentage, slash dates, numbers in messages ---------
+
+
+@pytest.mark.parametrize(("cell", "meant"), [("0.85", "85"), ("1", "100"), (".5", "50")])
+def test_a_fraction_in_a_percent_cell_is_kept_and_flagged_with_both_readings(
+    cell: str, meant: str
+) -> None:
+    result = coerce(pa.array([cell], pa.string()), PERCENT)
+    assert result.values.to_pylist() == [pytest.approx(float(cell), rel=1e-12)]
+    assert AnswerState(result.states[0]) is AnswerState.ANSWERED
+    assert result.failures == []
+    (warning,) = result.warnings
+    assert (warning.reason, warning.severity) == (Reason.PERCENT_OR_FRACTION, Severity.WARNING)
+    assert f"% or {meant} %: read as" in warning.message
+
+
+@pytest.mark.parametrize("cell", ["0.85%", "0.5 %", "0", "85", "1.5"])
+def test_a_percentage_written_with_its_sign_or_above_1_is_not_flagged(cell: str) -> None:
+    assert coerce(pa.array([cell], pa.string()), PERCENT).warnings == []
+
+
+def test_a_fraction_warning_is_spread_over_the_rows_that_hold_it() -> None:
+    result = coerce(pa.array(["0.85", "85", "0.85", None], pa.string()), PERCENT)
+    assert [w.mask.tolist() for w in result.warnings] == [[True, False, True, False]]
+
+
+def test_many_distinct_fractions_share_one_message_past_the_named_ones() -> None:
+    cells = [f"0.{i:03d}" for i in range(1, 41)]
+    result = coerce(pa.array(cells, pa.string()), PERCENT)
+    assert sum(int(w.mask.sum()) for w in result.warnings) == 40
+    assert len(result.warnings) == 21
+    assert "if a fraction was meant" in result.warnings[-1].message
+
+
+def test_a_fraction_in_a_number_question_is_not_flagged() -> None:
+    assert coerce(pa.array(["0.85"], pa.string()), MONEY).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("cell", "day"),
+    [
+        ("09/15/2025", dt.date(2025, 9, 15)),
+        ("9/15/2025", dt.date(2025, 9, 15)),
+        ("15/09/2025", dt.date(2025, 9, 15)),
+        ("15.09.2025", dt.date(2025, 9, 15)),
+        ("2025/09/15", dt.date(2025, 9, 15)),
+        ("05/05/2025", dt.date(2025, 5, 5)),
+        ("29/02/2024", dt.date(2024, 2, 29)),
+    ],
+)
+def test_a_slash_date_with_one_valid_order_is_read(cell: str, day: dt.date) -> None:
+    assert _one(DATE, cell)[:3] == (day, AnswerState.ANSWERED, set())
+
+
+@pytest.mark.parametrize("cell", ["03/04/2025", "12/11/2024", "2025/03/04", "1.2.2025"])
+def test_a_slash_date_with_two_valid_orders_is_refused_as_ambiguous(cell: str) -> None:
+    result = coerce(pa.array([cell], pa.string()), DATE)
+    (failure,) = result.failures
+    assert failure.reason is Reason.AMBIGUOUS
+    assert "both orders are dates" in failure.message
+
+
+@pytest.mark.parametrize("cell", ["9/15/25", "15/9/202"])
+def test_a_slash_date_without_a_four_digit_year_is_refused_as_ambiguous(cell: str) -> None:
+    (failure,) = coerce(pa.array([cell], pa.string()), DATE).failures
+    assert failure.reason is Reason.AMBIGUOUS
+    assert "the year needs four digits" in failure.message
+
+
+@pytest.mark.parametrize("cell", ["31/31/2025", "02/29/2023", "13/13/2025", "00/01/2025"])
+def test_a_slash_date_in_neither_order_is_not_a_date(cell: str) -> None:
+    assert _one(DATE, cell)[1:] == (AnswerState.INVALID, {Reason.NOT_A_DATE})
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        (1e10, "10,000,000,000"),
+        (10_000_000.0, "10,000,000"),
+        (5000, "5,000"),
+        (0, "0"),
+        (0.85, "0.85"),
+        (-1234.5, "-1,234.5"),
+        (1e-9, "1e-09"),
+        (2e15, "2e+15"),
+    ],
+)
+def test_numbers_in_messages_read_as_a_person_writes_them(number: float, text: str) -> None:
+    assert number_text(number) == text
+
+
+def test_allowed_ranges_and_range_errors_use_thousands_separators() -> None:
+    big = _question("number", min=0, max=1e10)
+    result = coerce(pa.array(["2e10"], pa.string()), big)
+    (failure,) = result.failures
+    assert failure.message == "above the maximum 10,000,000,000"
+    assert failure.allowed == "a number from 0 to 10,000,000,000"
+    assert "e+" not in describe_allowed(INTEGER)
+
+
+@given(st.lists(st.sampled_from(["0.85", "85", "1", None, "0.5%", "x"]), min_size=1, max_size=20))
+def test_a_remembered_coercion_keeps_its_warnings(cells: list[str | None]) -> None:
+    from scoring.responses import coercion
+
+    coercion._memo.clear()
+    coercion._known_texts.clear()
+    fresh = coerce(pa.array(cells, pa.string()), PERCENT)
+    again = coerce(pa.array(cells, pa.string()), PERCENT)
+    shown = [[(w.mask.tolist(), w.message) for w in c.warnings] for c in (fresh, again)]
+    assert shown[0] == shown[1]
+    flagged = sum((w.mask for w in fresh.warnings), start=np.zeros(len(cells), dtype=np.bool_))
+    assert flagged.tolist() == [c in ("0.85", "1") for c in cells]

@@ -151,7 +151,7 @@ def test_all_problems_are_collected_at_once(mini: Questionnaire) -> None:
     )
     first = result.issue_list(Severity.ERROR)[0]
     assert first.value == "many"
-    assert first.allowed == "a whole number from 0 to 5000"
+    assert first.allowed == "a whole number from 0 to 5,000"
 
 
 def test_unknown_question_ids_suggest_the_nearest(mini: Questionnaire) -> None:

@@ -2,8 +2,11 @@
 
 * ``csv``: the header row of the table format, with one row whose
   questionnaire id and version are filled in;
-* ``xlsx``: the same on a ``responses`` sheet with drop-down lists for choices,
-  plus ``questions`` and ``choices`` sheets that explain every column;
+* ``xlsx``: an ``instructions`` sheet (how to fill it in, written from the
+  questionnaire and the reader's rules), the same table on a ``responses``
+  sheet with a cell check on every answer column (drop-down lists for choices;
+  kind and min/max for numbers, percentages, whole numbers and dates), plus
+  ``questions`` and ``choices`` sheets that explain every column;
 * ``yaml``: a one-facility response to fill in, each question preceded by its
   label as a comment;
 * ``json-schema``: a JSON Schema (2020-12) of the one-facility document, for
@@ -165,13 +168,183 @@ def json_schema(questionnaire: Questionnaire) -> dict[str, Any]:
     }
 
 
+TEMPLATE_ROWS = 10_000
+"""Rows of the ``responses`` sheet given drop-down lists and checks (facilities)."""
+_EXCEL_MESSAGE = 250
+"""Excel shows at most 255 characters of a cell check's prompt or message."""
+
+
+def _formula(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+def _cell_check(question: Question) -> Any | None:
+    """The Excel cell check (data validation) of one question's column, if any.
+
+    Yes/no and single choices get a drop-down list; numbers, percentages, whole
+    numbers and dates a check of their kind and of the questionnaire's min and
+    max; free text its length. A check only warns
+    (``unknown`` and ``n/a`` are text in a number column), it never blocks.
+    """
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    words = [
+        *(["unknown"] if question.allow_unknown else []),
+        *(["n/a"] if question.allow_not_applicable else []),
+    ]
+    kind = question.kind
+    settings: dict[str, Any]
+    if kind in (AnswerKind.YES_NO, AnswerKind.SINGLE_CHOICE):
+        listed = ",".join([*question.choice_codes, *words])
+        if len(listed) > 255:  # Excel's limit for an inline list
+            return None
+        settings = {"type": "list", "formula1": f'"{listed}"'}
+    elif question.is_numeric:
+        low, high = question.min, question.max
+        if kind is AnswerKind.PERCENT:
+            low = 0.0 if low is None else low
+            high = 100.0 if high is None else high
+        settings = {"type": "whole" if kind is AnswerKind.INTEGER else "decimal"}
+        if low is not None and high is not None:
+            settings |= {
+                "operator": "between",
+                "formula1": _formula(low),
+                "formula2": _formula(high),
+            }
+        elif low is not None:
+            settings |= {"operator": "greaterThanOrEqual", "formula1": _formula(low)}
+        elif high is not None:
+            settings |= {"operator": "lessThanOrEqual", "formula1": _formula(high)}
+        else:  # any number: the widest range Excel holds exactly
+            settings |= {"operator": "between", "formula1": "-1E15", "formula2": "1E15"}
+    elif kind is AnswerKind.DATE:
+        settings = {"type": "date", "operator": "greaterThan", "formula1": "DATE(1900,1,1)"}
+    elif kind is AnswerKind.TEXT:
+        settings = {"type": "textLength", "operator": "lessThanOrEqual"}
+        settings["formula1"] = str(question.max_length)
+    else:  # a multiple choice: Excel's lists take one item; the choices sheet lists them
+        return None
+    allowed = _allowed(question)[:_EXCEL_MESSAGE]
+    return DataValidation(
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="warning",
+        errorTitle=question.id[:32],
+        error=allowed,
+        showInputMessage=True,
+        promptTitle=question.id[:32],
+        prompt=allowed,
+        **settings,
+    )
+
+
+def instructions(questionnaire: Questionnaire) -> list[tuple[str, str]]:
+    """The ``instructions`` sheet of the XLSX template: (topic, what to do) rows.
+
+    Written from the questionnaire and from the reader's own rules (the words
+    it accepts, the policy for blank answers), so the instructions cannot say
+    something the reader does not do.
+    """
+    from scoring.responses.coercion import (
+        MAX_CELL_CHARS,
+        NEVER_WORDS,
+        NO_WORDS,
+        NOT_APPLICABLE_WORDS,
+        UNKNOWN_WORDS,
+        YES_WORDS,
+    )
+
+    def listed(words: tuple[str, ...]) -> str:
+        return ", ".join(w for w in words if w.isascii())
+
+    date_controls = [q for q in questionnaire.questions if q.kind is AnswerKind.DATE and q.control]
+    percents = [q for q in questionnaire.questions if q.kind is AnswerKind.PERCENT]
+    required = sum(q.required for q in questionnaire.questions)
+    return [
+        ("questionnaire", f"{questionnaire.title}, version {questionnaire.version}"),
+        (
+            "one row per facility",
+            "Fill in the 'responses' sheet: one row per facility, from row 2; row 1 holds "
+            "the question ids and must stay as it is (do not rename or add columns; the "
+            "order does not matter). Each facility_id must be unique in the file. Every row "
+            f"you fill needs questionnaire {questionnaire.id} and questionnaire_version "
+            f"{questionnaire.version}, as row 2 has them (copy them down).",
+        ),
+        (
+            "the questions",
+            f"The 'questions' sheet explains each of the {len(questionnaire.questions)} "
+            f"columns ({required} to answer wherever they apply): its question, when it "
+            "applies and the answers it allows. A question that does not apply to a "
+            "facility (see 'shown only if') is left blank.",
+        ),
+        (
+            "codes or labels",
+            "For a choice, write its code or its label, in any case; the 'choices' sheet "
+            "lists both. Several choices: separate them with ';' (in any order). Yes/no: "
+            f"{listed(YES_WORDS)} or {listed(NO_WORDS)}.",
+        ),
+        (
+            "don't know, does not apply",
+            f"If you do not know, write unknown ({listed(UNKNOWN_WORDS)}); if it does not "
+            f"apply, write n/a ({listed(NOT_APPLICABLE_WORDS)}) - each only where the "
+            "question allows it ('allowed answers'). A safeguard left blank or unknown is "
+            "priced as its worst answer, so find out where you can.",
+        ),
+        (
+            "numbers",
+            "Write 1234 or 1,234 (commas only between groups of three digits) and 1234.5; "
+            "amounts in USD may start with $. A decimal comma (1,5) is refused. Type values, "
+            "not formulas: a formula is read as its text and refused.",
+        ),
+        (
+            "percentages",
+            "Write 85 or 85% for 85 % (a cell formatted as a percentage is read as it shows). "
+            "A number from 0 to 1 without % (0.85) is read as that percentage (0.85 %) and "
+            "flagged for you to check."
+            + (f" Columns: {', '.join(q.id for q in percents)}." if percents else ""),
+        ),
+        (
+            "dates",
+            "Write YYYY-MM-DD (2025-09-15) or enter an Excel date. A date with / or . and a "
+            "four-digit year is read when only one order of day and month is a date "
+            "(09/15/2025); where both are (03/04/2025) it is refused, so prefer YYYY-MM-DD."
+            + (
+                f" When a safeguard was never done, write {listed(NEVER_WORDS)} "
+                f"({', '.join(q.id for q in date_controls)})."
+                if date_controls
+                else ""
+            ),
+        ),
+        (
+            "text",
+            f"An answer is at most {MAX_CELL_CHARS:,} characters (free text: as the question "
+            "says); line breaks are kept, other control characters are refused.",
+        ),
+        (
+            "cell checks",
+            "Cells warn when an answer is outside what the question allows; the warning can "
+            "be passed for unknown or n/a.",
+        ),
+        (
+            "how to send it",
+            "Save the workbook as .xlsx with its sheet names (or the 'responses' sheet as "
+            "CSV, UTF-8) and send the file to your agent or broker. It is checked with "
+            "`carescore validate FILE`, which lists every problem with its row and column.",
+        ),
+    ]
+
+
 def xlsx_template(questionnaire: Questionnaire, path: Path) -> None:
-    """Write the XLSX template (responses, questions and choices sheets) to ``path``."""
+    """Write the XLSX template to ``path``.
+
+    Sheets: ``instructions`` (how to fill it in, from :func:`instructions`),
+    ``responses`` (the header and one row with the questionnaire filled in; a cell
+    check on every answer column), ``questions`` and ``choices``.
+    """
     from openpyxl import Workbook
     from openpyxl.comments import Comment
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     workbook = Workbook()
     sheet = workbook.active
@@ -192,19 +365,20 @@ def xlsx_template(questionnaire: Questionnaire, path: Path) -> None:
         sheet.cell(row=1, column=index).comment = Comment(
             f"{question.label}\n{_allowed(question)}", "carescore"
         )
-        if question.kind in (AnswerKind.YES_NO, AnswerKind.SINGLE_CHOICE):
-            options = [
-                *question.choice_codes,
-                *(["unknown"] if question.allow_unknown else []),
-                *(["n/a"] if question.allow_not_applicable else []),
-            ]
-            listed = ",".join(options)
-            if len(listed) <= 255:  # Excel's limit for an inline list
-                rule = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True)
-                rule.add(f"{letter}2:{letter}10000")
-                sheet.add_data_validation(rule)
-    guide = workbook.create_sheet("questions")
-    guide.append(
+        rule = _cell_check(question)
+        if rule is not None:
+            rule.add(f"{letter}2:{letter}{TEMPLATE_ROWS}")
+            sheet.add_data_validation(rule)
+    guide = workbook.create_sheet("instructions", 0)
+    guide.append(["topic", "what to do"])
+    for topic, text in instructions(questionnaire):
+        guide.append([topic, text])
+    guide.column_dimensions["A"].width = 26
+    guide.column_dimensions["B"].width = 100
+    for row in guide.iter_rows(min_row=2):
+        row[1].alignment = Alignment(wrap_text=True, vertical="top")
+    questions = workbook.create_sheet("questions")
+    questions.append(
         [
             "id",
             "section",
@@ -220,7 +394,7 @@ def xlsx_template(questionnaire: Questionnaire, path: Path) -> None:
     )
     for section in questionnaire.sections:
         for q in section.questions:
-            guide.append(
+            questions.append(
                 [
                     q.id,
                     section.title,
@@ -239,9 +413,10 @@ def xlsx_template(questionnaire: Questionnaire, path: Path) -> None:
     for q in questionnaire.questions:
         for code, label in q.choice_items:
             choices.append([q.id, code, label])
-    for extra in (guide, choices):
+    for extra in (guide, questions, choices):
         for cell in extra[1]:
             cell.font = Font(bold=True)
+    workbook.active = 0
     workbook.save(path)
 
 

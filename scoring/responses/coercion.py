@@ -17,10 +17,15 @@ exactly these (README.md, "What the reader accepts"):
 * numbers: ``1234.5``, ``1,234.5``, ``1.5e6``; a leading ``$`` for amounts in
   USD; a trailing ``%`` for percentages; a decimal comma (``1,5``) is ambiguous
   and refused;
+* percentages: a number from 0 to 100 (``85`` or ``85%`` is 85 %); a number
+  above 0 and at most 1 written without ``%`` (``0.85``) is read as written
+  (0.85 %) and flagged with a warning naming both readings (0.85 % or 85 %);
 * dates: ``YYYY-MM-DD`` (a time after it is ignored), or an Excel serial day
-  number between 20000 and 80000 (1954-2119); ``03/04/2025`` is ambiguous and
-  refused; ``never`` (any case) answers a date control ("when did you last test
-  a restore?") and counts as its worst answer.
+  number between 20000 and 80000 (1954-2119); a date written with ``/`` or
+  ``.`` and a four-digit year (``09/15/2025``, ``2025/09/15``) where exactly one
+  order of day and month is a valid date; where both are (``03/04/2025``) it is
+  ambiguous and refused; ``never`` (any case) answers a date control ("when did
+  you last test a restore?") and counts as its worst answer.
 
 Anything else is an error naming what was given and what is allowed. Nothing is
 evaluated: a cell such as ``=HYPERLINK(...)`` is just text that is not a valid
@@ -30,6 +35,7 @@ answer (or, for a free-text question, text kept as it is).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +43,8 @@ import pyarrow.compute as pc
 
 from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire.definition import Question
-from scoring.vocabulary import AnswerKind, AnswerState, Reason
+from scoring.responses.date_cells import read_dates
+from scoring.vocabulary import AnswerKind, AnswerState, Reason, Severity
 
 UNKNOWN_WORDS = ("unknown", "don't know", "dont know", "not known", "don\u2019t know")
 NOT_APPLICABLE_WORDS = ("n/a", "na", "not applicable")
@@ -50,10 +57,6 @@ MAX_CELL_CHARS = 200
 _INTEGER = r"^-?(\d+|\d{1,3}(,\d{3})+)(\.0+)?$"
 _NUMBER = r"^-?(\d+(\.\d*)?|\.\d+|\d{1,3}(,\d{3})+(\.\d*)?)([eE][-+]?\d{1,3})?$"
 _DECIMAL_COMMA = r"^-?\d+,\d{1,2}$|^-?\d+,\d{4,}$"
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
-_SERIAL_DATE = r"^\d{5}(\.0+)?$"
-_SLASH_DATE = r"^\d{1,4}[/.]\d{1,2}[/.]\d{1,4}$"
-_EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 _CONTROL_CHARACTERS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
 """Characters that are not text (a regular expression's character class)."""
 _CONTROL_BYTES = np.zeros(256, dtype=np.bool_)
@@ -76,14 +79,38 @@ def _may_contain(text: pa.Array, characters: str) -> bool:
     return bool(wanted[found].any())
 
 
+def number_text(value: float) -> str:
+    """A number as a person writes it: thousands separators, no exponent.
+
+    Whole numbers lose their decimals (``10000000.0`` is ``10,000,000``); other
+    numbers keep the digits that tell them apart. Only magnitudes beyond
+    ordinary answers (from 10^15, or below 10^-6) keep an exponent.
+
+    Examples
+    --------
+    >>> number_text(1e10), number_text(5000), number_text(0.85), number_text(-1234.5)
+    ('10,000,000,000', '5,000', '0.85', '-1,234.5')
+    """
+    if not np.isfinite(value):
+        return str(value)
+    magnitude = abs(value)
+    if magnitude >= 1e15 or 0 < magnitude < 1e-6:
+        return f"{value:g}"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{Decimal(repr(float(value))):,f}"
+
+
 @dataclass
 class Failure:
-    """Rows of one column that fail one rule."""
+    """Rows of one column that fail one rule (or, as a warning, are flagged by one)."""
 
     mask: np.ndarray
     reason: Reason
     message: str
     allowed: str | None = None
+    severity: Severity = Severity.ERROR
+    """A warning keeps the answer as read; an error makes the cell invalid."""
 
 
 @dataclass
@@ -95,6 +122,8 @@ class Coerced:
     failures: list[Failure] = field(default_factory=list)
     never: np.ndarray | None = None
     """Date controls: cells answered "never" (held as null; the policy makes them worst)."""
+    warnings: list[Failure] = field(default_factory=list)
+    """Cells kept as read but flagged (a percentage at or below 1 written without ``%``)."""
 
 
 def _words(items: tuple[str, ...]) -> pa.Array:
@@ -112,8 +141,8 @@ def describe_allowed(question: Question) -> str:
             else text
         )
     if question.is_numeric:
-        low = "" if question.min is None else f"{question.min:g}"
-        high = "" if question.max is None else f"{question.max:g}"
+        low = "" if question.min is None else number_text(question.min)
+        high = "" if question.max is None else number_text(question.max)
         noun = {
             AnswerKind.INTEGER: "a whole number",
             AnswerKind.NUMBER: "a number",
@@ -146,17 +175,25 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     encoded = _distinct_texts(raw, question)
     rows = to_numpy(encoded.indices, np.intp)
     distinct = _coerce_remembered(encoded.dictionary, question)
-    failures = []
-    for failure in distinct.failures:
-        mask = failure.mask[rows]
-        if mask.any():  # a remembered text this column does not hold fails no row
-            failures.append(Failure(mask, failure.reason, failure.message, failure.allowed))
     return Coerced(
         values=_spread(distinct.values, encoded, rows, raw),
         states=distinct.states[rows],
-        failures=failures,
+        failures=_over_rows(distinct.failures, rows),
         never=None if distinct.never is None else distinct.never[rows],
+        warnings=_over_rows(distinct.warnings, rows),
     )
+
+
+def _over_rows(flagged: list[Failure], rows: np.ndarray) -> list[Failure]:
+    """Failures of distinct texts spread over the rows holding them."""
+    spread = []
+    for failure in flagged:
+        mask = failure.mask[rows]
+        if mask.any():  # a remembered text this column does not hold fails no row
+            spread.append(
+                Failure(mask, failure.reason, failure.message, failure.allowed, failure.severity)
+            )
+    return spread
 
 
 def _distinct_texts(raw: pa.Array, question: Question) -> pa.DictionaryArray:
@@ -222,7 +259,8 @@ def _coerce_remembered(texts: pa.Array, question: Question) -> Coerced:
     if found is not None and found[0] is question:  # the memo keeps the question alive
         return found[1]
     coerced = _coerce_distinct(texts, question)
-    for array in (coerced.states, coerced.never, *(f.mask for f in coerced.failures)):
+    flagged = (*coerced.failures, *coerced.warnings)
+    for array in (coerced.states, coerced.never, *(f.mask for f in flagged)):
         if array is not None:
             array.flags.writeable = False
     if len(_memo) >= _REMEMBERED:
@@ -274,15 +312,23 @@ def _coerce_distinct(raw: pa.Array, question: Question) -> Coerced:
         lower = pc.if_else(pa.array(never), pa.scalar(None, pa.string()), lower)
         text = pc.if_else(pa.array(never), pa.scalar(None, pa.string()), text)
     values, kind_failures = _PARSERS[question.kind](text, lower, question)
+    warnings = []
     for failure in kind_failures:
         failure.mask &= given
-        if failure.mask.any():
+        if not failure.mask.any():
+            continue
+        if failure.severity is Severity.ERROR:
             failures.append(failure)
             states[failure.mask] = AnswerState.INVALID
+        else:
+            warnings.append(failure)
     invalid = states == AnswerState.INVALID
     if invalid.any():
         values = pc.if_else(pa.array(invalid), pa.scalar(None, values.type), values)
-    return Coerced(values=values, states=states, failures=failures, never=never)
+    warnings = [w for w in warnings if (w.mask & ~invalid).any()]
+    for warning in warnings:
+        warning.mask &= ~invalid
+    return Coerced(values=values, states=states, failures=failures, never=never, warnings=warnings)
 
 
 def _own_words(question: Question):  # type: ignore[no-untyped-def]
@@ -364,7 +410,7 @@ def _range_failures(
             Failure(
                 to_mask(pc.less(values, low)),
                 Reason.OUT_OF_RANGE,
-                f"below the minimum {low:g}",
+                f"below the minimum {number_text(low)}",
                 describe_allowed(question),
             )
         )
@@ -373,7 +419,7 @@ def _range_failures(
             Failure(
                 to_mask(pc.greater(values, high)),
                 Reason.OUT_OF_RANGE,
-                f"above the maximum {high:g}",
+                f"above the maximum {number_text(high)}",
                 describe_allowed(question),
             )
         )
@@ -417,7 +463,9 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
     cleaned = text
     if question.unit and question.unit.upper() == "USD" and _may_contain(cleaned, "$"):
         cleaned = pc.replace_substring_regex(cleaned, r"^\$\s*|^(-)\$\s*", r"\1")
+    signed = np.zeros(len(text), dtype=np.bool_)
     if question.kind is AnswerKind.PERCENT and _may_contain(cleaned, "%"):
+        signed = to_mask(pc.match_substring_regex(cleaned, r"%$"))
         cleaned = pc.replace_substring_regex(cleaned, r"\s*%$", "")
     ok = to_mask(pc.match_substring_regex(cleaned, _NUMBER))
     plain = pc.replace_substring(cleaned, ",", "") if _may_contain(cleaned, ",") else cleaned
@@ -447,50 +495,75 @@ def _parse_number(text: pa.Array, lower: pa.Array, question: Question) -> Parsed
         ),
         Failure(infinite, Reason.OUT_OF_RANGE, "number too large", describe_allowed(question)),
     ]
+    if question.kind is AnswerKind.PERCENT:
+        failures += _fractions_for_percentages(numbers, ok & ~signed, describe_allowed(question))
     return numbers, failures + _range_failures(numbers, question, low=low, high=high)
 
 
+_NAMED_FRACTIONS = 20
+"""Distinct texts whose fraction warning names their own two readings; the others
+share one message."""
+
+
+def _fractions_for_percentages(
+    numbers: pa.Array, unsigned: np.ndarray, allowed: str
+) -> list[Failure]:
+    """Warnings for percentages above 0 and at most 1 written without ``%``.
+
+    ``0.85`` may be 0.85 % or a fraction meaning 85 %. The answer is kept as
+    written (0.85 %), never guessed; the warning names both readings.
+    """
+    value = np.nan_to_num(to_numpy(pc.fill_null(numbers, 0.0), np.float64), nan=0.0)
+    small = np.flatnonzero(unsigned & (value > 0) & (value <= 1))
+    warnings = []
+    for index in small[:_NAMED_FRACTIONS]:
+        mask = np.zeros(len(value), dtype=np.bool_)
+        mask[index] = True
+        written, meant = number_text(value[index]), number_text(round(value[index] * 100, 10))
+        warnings.append(
+            Failure(
+                mask,
+                Reason.PERCENT_OR_FRACTION,
+                f"{written} could be {written} % or {meant} %: read as {written} %; "
+                f"if {meant} % was meant, write {meant} or {meant}%",
+                allowed,
+                Severity.WARNING,
+            )
+        )
+    if small.size > _NAMED_FRACTIONS:
+        mask = np.zeros(len(value), dtype=np.bool_)
+        mask[small[_NAMED_FRACTIONS:]] = True
+        warnings.append(
+            Failure(
+                mask,
+                Reason.PERCENT_OR_FRACTION,
+                "read as the percentage written (0.85 is 0.85 %); if a fraction was meant "
+                "(0.85 for 85 %), write the percentage (85 or 85%)",
+                allowed,
+                Severity.WARNING,
+            )
+        )
+    return warnings
+
+
 def _parse_date(text: pa.Array, lower: pa.Array, question: Question) -> Parsed:
-    iso = to_mask(pc.match_substring_regex(text, _ISO_DATE))
-    day = pc.utf8_slice_codeunits(text, 0, 10)
-    parsed = pc.strptime(
-        pc.if_else(pa.array(iso), day, pa.scalar(None, pa.string())),
-        format="%Y-%m-%d",
-        unit="s",
-        error_is_null=True,
-    )
-    dates = pc.cast(parsed, pa.date32())
-    # strptime rolls 2024-02-30 over to March; only dates that print back unchanged count
-    exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day)
-    dates = pc.if_else(pc.fill_null(exact, False), dates, pa.scalar(None, pa.date32()))
-    serial_text = to_mask(pc.match_substring_regex(text, _SERIAL_DATE))
-    serial = np.asarray(
-        pc.cast(
-            pc.if_else(
-                pa.array(serial_text),
-                pc.replace_substring_regex(text, r"\.0+$", ""),
-                pa.scalar(None, pa.string()),
-            ),
-            pa.int64(),
-        ).to_numpy(zero_copy_only=False),
-        dtype=np.float64,
-    )
-    in_range = (
-        serial_text
-        & (np.nan_to_num(serial, nan=0) >= 20000)
-        & (np.nan_to_num(serial, nan=0) <= 80000)
-    )
-    if in_range.any():
-        serial_dates = _EXCEL_EPOCH + np.nan_to_num(serial, nan=0).astype("timedelta64[D]")
-        from_serial = pa.array(serial_dates.astype("datetime64[D]"), pa.date32())
-        dates = pc.if_else(pa.array(in_range), from_serial, dates)
-    slash = to_mask(pc.match_substring_regex(text, _SLASH_DATE))
+    cells = read_dates(text)
     present = to_mask(pc.is_valid(text))
-    bad = present & ~to_mask(pc.is_valid(dates)) & ~slash
-    return dates, [
+    bad = present & ~to_mask(pc.is_valid(cells.dates)) & ~cells.two_dates & ~cells.other_slash
+    return cells.dates, [
         Failure(bad, Reason.NOT_A_DATE, "not a date", describe_allowed(question)),
         Failure(
-            slash, Reason.AMBIGUOUS, "day and month order is ambiguous", describe_allowed(question)
+            cells.two_dates,
+            Reason.AMBIGUOUS,
+            "day and month order is ambiguous (both orders are dates); write YYYY-MM-DD",
+            describe_allowed(question),
+        ),
+        Failure(
+            cells.other_slash,
+            Reason.AMBIGUOUS,
+            "the order of day, month and year is ambiguous (the year needs four digits); "
+            "write YYYY-MM-DD",
+            describe_allowed(question),
         ),
     ]
 

@@ -21,6 +21,9 @@ The answer policy (README.md, "Unanswered, unknown and not applicable"):
 * a question whose skip logic says it does not apply must be left blank (or
   say n/a / unknown): an answer there contradicts an earlier answer and is an
   error.
+
+A cell the coercion keeps as written but flags (a percentage above 0 and at most
+1 written without ``%``: 0.85 % or 85 %?) is a warning on its row.
 """
 
 from __future__ import annotations
@@ -572,6 +575,17 @@ def validate(
                 raw=raw_column,
                 allowed=failure.allowed,
                 order=order,
+            )
+        for warning in coerced.warnings:
+            sink.add(
+                warning.mask,
+                reason=warning.reason,
+                message=warning.message,
+                question_id=question.id,
+                raw=raw_column,
+                allowed=warning.allowed,
+                order=order,
+                severity=warning.severity,
             )
         values = coerced.values
         if question.kind is AnswerKind.DATE:

@@ -308,8 +308,8 @@ def _sheet_chunks(
 
 
 def excel_text(cell: Any) -> str | None:
-    """A cell as text: dates as ``YYYY-MM-DD``, percent-formatted numbers times 100,
-    formulas as their text (never evaluated)."""
+    """A cell as text: dates as ``YYYY-MM-DD``, percent-formatted numbers as they
+    show (0.85 formatted ``0%`` is ``85%``), formulas as their text (never evaluated)."""
     value = cell.value
     if value is None:
         return None
@@ -320,11 +320,13 @@ def excel_text(cell: Any) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, int | float):
-        if "%" in (cell.number_format or ""):
+        percent = "%" in (cell.number_format or "")
+        if percent:
             value = round(value * 100, 10)
         if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return repr(value) if isinstance(value, float) else str(value)
+            value = int(value)
+        text = repr(value) if isinstance(value, float) else str(value)
+        return text + "%" if percent else text
     return str(value)
 
 
