@@ -552,3 +552,35 @@ def test_compare_reports_into_a_missing_folder_or_through_a_planted_symlink(
     assert victim.read_text() == "precious"
     assert report.read_text().startswith("facility_id")
     assert not (tmp_path / "dislocation.csv.partial").exists()
+
+
+@pytest.mark.slow
+def test_synth_train_and_evaluate_never_write_through_a_planted_symlink(tmp_path: Path) -> None:
+    """Every file the model commands write goes through a file created exclusively (a
+    symlink found where it is written is removed, never followed)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    book = tmp_path / "book.parquet"
+    (tmp_path / "book.parquet.partial").symlink_to(victim)
+    (tmp_path / "book.truth.json.partial").symlink_to(victim)
+    result = runner.invoke(app, ["synth", "--facilities", "4000", "--years", "2", "-o", str(book)])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(book).num_rows == 8000
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.json.partial").symlink_to(victim)
+    (model / "MODEL_CARD.md.partial").symlink_to(victim)
+    result = runner.invoke(app, ["train", str(book), "-o", str(model), "--synthetic"])
+    assert result.exit_code == 0, result.output
+    evaluation = tmp_path / "evaluation"
+    evaluation.mkdir()
+    (evaluation / "evaluation.json.partial").symlink_to(victim)
+    (evaluation / "lorenz-ransomware.png.partial").symlink_to(victim)
+    result = runner.invoke(
+        app, ["evaluate", str(book), "-m", str(model), "-o", str(evaluation), "--no-challenger"]
+    )
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "keep me"
+    assert json.loads((evaluation / "evaluation.json").read_text())["rows"] == 8000
+    assert (evaluation / "lorenz-ransomware.png").read_bytes().startswith(b"\x89PNG")
+    assert not [p for p in tmp_path.rglob("*.partial") if p.exists() or p.is_symlink()]

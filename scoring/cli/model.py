@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from scoring._outputs import write_atomically
 from scoring.cli._common import (
     QuestionnaireOption,
     choose_questionnaire,
@@ -182,7 +183,7 @@ def evaluate_command(
         report = evaluate_book(loss_model, book, target, plots=output, challenger=challenger)
         output.mkdir(parents=True, exist_ok=True)
         text = json.dumps(report, indent=1) + "\n"
-        (output / "evaluation.json").write_text(text, encoding="utf-8")
+        write_atomically(output / "evaluation.json", text.encode("utf-8"))
     except InputError as exc:
         fail_input(exc, as_json=False)
     except OSError as exc:

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from scoring._outputs import create_new, partial_path
 from scoring.errors import InputError, Issue
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses, iter_responses, read_responses
@@ -424,14 +425,16 @@ def facility_years(table: pa.Table, years: np.ndarray) -> pa.Table:
     return pa.table({name: pc.cast(answers[name], pa.string()) for name in answers.column_names})
 
 
-def partial_path(path: Path) -> Path:
-    """Where a file is written aside before it is renamed into place."""
-    return path.with_name(f".{path.name}.partial")
-
-
 def write_parquet(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file atomically: aside first, then renamed into place."""
+    """Write a Parquet file atomically: aside first (a ``.partial`` file created
+    exclusively, never through a symlink), then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(path)
-    pq.write_table(table, partial)
-    os.replace(partial, path)
+    try:
+        with create_new(partial) as sink:
+            pq.write_table(table, sink)
+        os.replace(partial, path)
+    except BaseException:
+        if not partial.is_symlink():
+            partial.unlink(missing_ok=True)
+        raise

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scoring._files import file_sha256, read_document
+from scoring._outputs import write_atomically
 from scoring._resources import data_dir
 from scoring.errors import InputError, Issue, QuestionnaireError
 from scoring.features.encoding import AnswerEncoder
@@ -168,8 +169,9 @@ def save_model(model: LossModel, directory: Path, card: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
     text = json.dumps(model.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
-    model_path.write_text(text, encoding="utf-8")
-    (directory / CARD_FILE).write_text(card, encoding="utf-8")
+    # each file whole or not at all, never through a symlink found in the folder
+    write_atomically(model_path, text.encode("utf-8"))
+    write_atomically(directory / CARD_FILE, card.encode("utf-8"))
     manifest = {
         "format": MODEL_FORMAT,
         "model_id": model.model_id,
@@ -178,7 +180,7 @@ def save_model(model: LossModel, directory: Path, card: str) -> None:
             CARD_FILE: file_sha256(directory / CARD_FILE),
         },
     }
-    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_atomically(directory / MANIFEST_FILE, (json.dumps(manifest, indent=1) + "\n").encode())
 
 
 def default_model_dir() -> Path:

@@ -10,6 +10,7 @@ the same inputs give the same bytes on the same matplotlib.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+
+from scoring._outputs import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -39,11 +42,14 @@ def _new_figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
 
 
 def _save(figure: Figure, path: Path) -> None:
-    """Write ``figure`` as a PNG without a software tag, creating parent folders."""
+    """Write ``figure`` as a PNG without a software tag, creating parent folders; whole or
+    not at all, never through a symlink (:func:`~scoring._outputs.write_atomically`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, format="png", dpi=DPI, metadata={"Software": None})
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=DPI, metadata={"Software": None})
     figure.clear()
+    write_atomically(target, image.getvalue())
 
 
 def plot_lorenz(

@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,9 @@ import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
 
+from scoring._outputs import create_new, partial_path, write_atomically
 from scoring.features.encoder import FeatureEncoder
-from scoring.model.claims_history import BOOK_AS_OF, facility_years, partial_path
+from scoring.model.claims_history import BOOK_AS_OF, facility_years
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
@@ -211,6 +213,8 @@ def write_blocks(
     path.parent.mkdir(parents=True, exist_ok=True)
     targets = (path, path.with_suffix(".truth.parquet"))
     partials = [partial_path(target) for target in targets]
+    # written aside through files created exclusively, never through a symlink
+    sinks: list[BinaryIO] = []
     writers: list[pq.ParquetWriter] = []
     rows = 0
     try:
@@ -218,24 +222,26 @@ def write_blocks(
             keys = book.select(["facility_id", "policy_year"]).to_pandas()
             frames = pa.Table.from_pandas(pd.concat([keys, oracle], axis=1), preserve_index=False)
             if not writers:
-                writers = [
-                    pq.ParquetWriter(partial, table.schema)
-                    for partial, table in zip(partials, (book, frames), strict=True)
-                ]
+                for partial, table in zip(partials, (book, frames), strict=True):
+                    sinks.append(create_new(partial))
+                    writers.append(pq.ParquetWriter(sinks[-1], table.schema))
             writers[0].write_table(book)
             writers[1].write_table(frames)
             rows += book.num_rows
+        for writer in writers:
+            writer.close()
+        for sink in sinks:
+            sink.close()
     except BaseException:
         for writer in writers:
             writer.close()
-        for partial in partials:
+        for sink in sinks:
+            sink.close()
+        for partial in partials[: len(sinks)]:
             partial.unlink(missing_ok=True)
         raise
-    for writer in writers:
-        writer.close()
     for partial, target in zip(partials, targets, strict=True):
         os.replace(partial, target)
-    path.with_suffix(".truth.json").write_text(
-        json.dumps(truth.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8"
-    )
+    text = json.dumps(truth.model_dump(mode="json"), indent=1) + "\n"
+    write_atomically(path.with_suffix(".truth.json"), text.encode("utf-8"))
     return rows
