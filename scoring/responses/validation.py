@@ -566,7 +566,7 @@ def validate(
         raw_column = columns.get(question.id, blank_column)
         coerced = coerce(raw_column, question)
         state = coerced.states
-        for failure in coerced.failures:
+        for failure in (*coerced.failures, *coerced.warnings):
             sink.add(
                 failure.mask,
                 reason=failure.reason,
@@ -575,17 +575,7 @@ def validate(
                 raw=raw_column,
                 allowed=failure.allowed,
                 order=order,
-            )
-        for warning in coerced.warnings:
-            sink.add(
-                warning.mask,
-                reason=warning.reason,
-                message=warning.message,
-                question_id=question.id,
-                raw=raw_column,
-                allowed=warning.allowed,
-                order=order,
-                severity=warning.severity,
+                severity=failure.severity,
             )
         values = coerced.values
         if question.kind is AnswerKind.DATE:
