@@ -31,7 +31,7 @@ import os
 import shutil
 import socket
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -264,19 +264,24 @@ def _holder(fd: int) -> str:
         return "a process that is still starting"
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all: through a ``.partial`` file created
+def write_through(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` whole or not at all: ``write`` fills a ``.partial`` file created
     exclusively (:func:`create_new`), renamed into place when complete."""
-    aside = path.with_name(path.name + ".partial")
+    aside = partial_path(path)
     try:
         with create_new(aside) as sink:
-            sink.write(data)
+            write(sink)
         aside.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             if not aside.is_symlink():
                 aside.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write the bytes ``data`` to ``path`` whole or not at all (:func:`write_through`)."""
+    write_through(path, lambda sink: sink.write(data))
 
 
 def partial_path(path: Path) -> Path:

@@ -18,7 +18,6 @@ column, how many rows and an example, rather than fitting on bad data.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scoring._outputs import create_new, partial_path
+from scoring._outputs import write_through
 from scoring.errors import InputError, Issue
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses, iter_responses, read_responses
@@ -102,7 +101,11 @@ def read_claims_history(
         exposure outside (0, 1], negative or missing claims or amounts, losses
         without claims, responses that fail validation.
     """
-    raw = read_responses(path)
+    return _history_of(read_responses(path), questionnaire, as_of)
+
+
+def _history_of(raw: RawResponses, questionnaire: Questionnaire, as_of: dt.date) -> ClaimsHistory:
+    """A book, or a chunk of one, as read, checked (rows numbered as the reader read them)."""
     return claims_history_from_table(
         raw.table,
         questionnaire,
@@ -125,14 +128,7 @@ def iter_claims_history(
     keys: list[pa.Array] = []
     numbers: list[np.ndarray] = []
     for raw in iter_responses(path, rows):
-        history = claims_history_from_table(
-            raw.table,
-            questionnaire,
-            as_of=as_of,
-            source=raw.source,
-            first_row=raw.first_row or 1,
-            rows=raw.rows,
-        )
+        history = _history_of(raw, questionnaire, as_of)
         # the responses are keyed <facility_id>@<policy_year> (see facility_years)
         keys.append(pa.array(history.responses.table["facility_id"], pa.string()))
         numbers.append(_kept_numbers(raw))
@@ -429,12 +425,4 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     """Write a Parquet file atomically: aside first (a ``.partial`` file created
     exclusively, never through a symlink), then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(path)
-    try:
-        with create_new(partial) as sink:
-            pq.write_table(table, sink)
-        os.replace(partial, path)
-    except BaseException:
-        if not partial.is_symlink():
-            partial.unlink(missing_ok=True)
-        raise
+    write_through(path, lambda sink: pq.write_table(table, sink))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,6 +25,7 @@ from scoring._outputs import (
     is_real_folder,
     lock_path,
     make_folder,
+    write_through,
 )
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import book_schema, dictionary_columns
@@ -111,7 +111,7 @@ def write_part(table: pa.Table, path: Path) -> None:
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
 
-    atomic_write(path, write)
+    write_through(path, write)
 
 
 def read_part(path: Path) -> pa.Table:
@@ -128,14 +128,6 @@ def read_parts(parts: Path, index: int) -> tuple[pa.Table, pa.Table]:
 def has_parts(parts: Path, index: int) -> bool:
     """Whether a chunk's scored and errors parts are both complete."""
     return all(part_path(parts, kind, index).is_file() for kind in KINDS)
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through a ``.partial`` file created exclusively, then rename it."""
-    aside = path.with_name(path.name + ".partial")
-    with create_new(aside) as sink:
-        write(sink)
-    aside.replace(path)
 
 
 def _safe_text(column: pa.Array) -> pa.Array:
@@ -282,4 +274,4 @@ def write_settings(parts: Path, settings: dict[str, Any]) -> None:
     def write(sink: BinaryIO) -> None:
         sink.write(json.dumps(settings, indent=1, sort_keys=True).encode("utf-8"))
 
-    atomic_write(parts / "settings.json", write)
+    write_through(parts / "settings.json", write)

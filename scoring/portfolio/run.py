@@ -50,9 +50,7 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from scoring._files import file_sha256, require_regular_file
-from scoring._outputs import (
-    RunLock,
-)
+from scoring._outputs import RunLock, write_through
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import (
     TOP_FIXES,
@@ -62,7 +60,6 @@ from scoring.portfolio.batch import (
 from scoring.portfolio.book_files import (
     MANIFEST_SUFFIX,
     BookFiles,
-    atomic_write,
     check_book_paths,
     check_output,
     errors_path_for,
@@ -451,6 +448,6 @@ def finish_book(
     def write_manifest(sink: BinaryIO) -> None:
         sink.write(manifest.encode("utf-8"))
 
-    atomic_write(output.with_name(output.name + MANIFEST_SUFFIX), write_manifest)
+    write_through(output.with_name(output.name + MANIFEST_SUFFIX), write_manifest)
     shutil.rmtree(parts)
     return summary
