@@ -296,7 +296,15 @@ def test_the_adaptive_stage_refits_only_what_the_lasso_kept(
     when the lasso kept two answers or more); an answer the first stage set to 0 stays
     0; the large effects are shrunk less than by the first-stage lasso alone (its fit
     reproduced here from the stored penalty)."""
-    from scoring.model.training import ADAPTIVE_PENALTIES, _Design, _fit, _Rows, _TrainingBook
+    from scoring.model.limits import feature_limits
+    from scoring.model.training import (
+        ADAPTIVE_PENALTIES,
+        _Design,
+        _fit,
+        _Rows,
+        _spread,
+        _TrainingBook,
+    )
 
     for peril, peril_model in model.perils.items():
         for glm, weight in (
@@ -312,15 +320,17 @@ def test_the_adaptive_stage_refits_only_what_the_lasso_kept(
     encoder = model.encoder(care)
     features = encoder.transform(history.responses.table)
     book_ = _TrainingBook(features, history.exposure, history.claims, history.source)
-    design = _Design.of(encoder.feature_info, book_, seed=0)
+    design = _Design.of(feature_limits(encoder), encoder.feature_info, book_, seed=0)
     counts = history.claims["claims_ransomware"].to_numpy()
     frequency = model.perils[Peril.RANSOMWARE].frequency
+    weights = np.ones(len(counts))
     first = _fit(
         "poisson",
         design.X,
-        _Rows(y=counts, weights=np.ones(len(counts)), offset=design.offset),
-        design.upper,
+        _Rows(y=counts, weights=weights, offset=design.offset),
+        design.bounds(),
         alphas=(frequency.alpha,),
+        penalised=_spread(design.X, weights),
     )
     lasso = np.zeros(design.n_features)
     lasso[design.free] = first.coef_

@@ -39,6 +39,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ``is_control``, ``perils``.
     unknown_fill_ : dict
         Median used for an "unknown" number, by question id (learned in ``fit``).
+    caps_ : dict
+        Each capped feature's (low, high), learned by ``learn_caps`` in training.
     questionnaire_key_ : str
         The key (``id@version``) of the questionnaire the encoder was fitted for.
 
@@ -57,11 +59,14 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     @classmethod
     def from_state(
-        cls, questionnaire: Questionnaire, unknown_fill: dict[str, float]
+        cls,
+        questionnaire: Questionnaire,
+        unknown_fill: dict[str, float],
+        caps: dict[str, tuple[float, float]] | None = None,
     ) -> FeatureEncoder:
         """A fitted encoder rebuilt from its learned state (as stored in a model file)."""
         encoder = cls(questionnaire)
-        encoder.answer_encoder_ = AnswerEncoder(questionnaire, unknown_fill)
+        encoder.answer_encoder_ = AnswerEncoder(questionnaire, unknown_fill, caps)
         return encoder
 
     # -- fitted state, held by the answer encoder ------------------------------------------
@@ -76,6 +81,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     @property
     def unknown_fill_(self) -> dict[str, float]:
         return self._fitted().unknown_fill
+
+    @property
+    def caps_(self) -> dict[str, tuple[float, float]]:
+        return self._fitted().caps
 
     @property
     def questionnaire_key_(self) -> str:
@@ -127,6 +136,12 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ``features`` are what it would have encoded.
         """
         self._fitted().refill(features, values)
+
+    def learn_caps(self, features: np.ndarray) -> None:
+        """Learn the caps of the capped features from a book's encoded ``features`` and
+        clip them in place (see :meth:`AnswerEncoder.learn_caps
+        <scoring.features.encoding.AnswerEncoder.learn_caps>`)."""
+        self._fitted().learn_caps(features)
 
     # -- helpers ---------------------------------------------------------------------------
     def _fitted(self) -> AnswerEncoder:

@@ -20,7 +20,16 @@ years_since (dates)       ``<id>__years``                             age at ass
 Every control, whatever its kind, becomes one *level* between 0 (worst answer)
 and 1 (best answer), so "a better answer never raises expected loss" is one sign
 constraint per control for the loss model. A date control's level falls from 1
-(done on the assessment date) to 0 (``stale_after_years`` ago or longer).
+(done on the assessment date) to 0 (``stale_after_years`` ago or longer); a numeric
+control's level is straight between its question's ``transform.knots`` (or from
+``min`` to ``max`` without knots), so that an effect that sits at a threshold (patched
+within 7 days) is one the model can price.
+
+Every other number is *capped*: its feature (after log, log1p, share ...) is clipped
+to two quantiles of the training book (the question's ``transform.cap``), learned by
+:meth:`AnswerEncoder.learn_caps` in training and stored in the model, so an answer
+beyond the book's range is priced as the book's extreme, never extrapolated. A
+question that chooses the cover (``cover: true``: limit, retention) is no feature.
 
 Missing answers (the validator has already put the worst answer in place of
 blank and unknown controls):
@@ -96,9 +105,39 @@ def _number_feature(question: Question, numbers: np.ndarray) -> np.ndarray:
     return numbers
 
 
+CAP_DIGITS = 8
+"""Significant digits of a learned cap (as of a coefficient, scoring/model/training.py)."""
+
+
+def _significant(value: float) -> float:
+    return float(f"{value:.{CAP_DIGITS}g}")
+
+
+def _is_capped(question: Question) -> bool:
+    """Whether a question's value feature is capped at quantiles of the training book."""
+    return (
+        question.control is None
+        and (question.is_numeric or question.kind is AnswerKind.DATE)
+        and question.effective_encoding not in (Encoding.NONE, Encoding.ORDINAL)
+    )
+
+
 def _has_fill_value(question: Question) -> bool:
     """Whether an "unknown" answer to the question takes a learned fill value."""
     return question.is_numeric and question.control is None and question.allow_unknown
+
+
+def _numeric_level(question: Question, numbers: np.ndarray) -> np.ndarray:
+    """A numeric control's answer as a share of the way from its low end to its high end:
+    straight between its knots, each knot an equal step (straight from ``min`` to
+    ``max`` without knots); the caller turns it round when lower is better."""
+    knots = question.transform.knots
+    if knots is not None:
+        steps = np.linspace(0.0, 1.0, len(knots))
+        return np.asarray(np.interp(numbers, knots, steps), dtype=np.float64)
+    low, high = float(question.min or 0.0), float(question.max or 1.0)
+    span = (high - low) or 1.0
+    return np.asarray(np.clip((numbers - low) / span, 0.0, 1.0), dtype=np.float64)
 
 
 class AnswerEncoder:
@@ -136,7 +175,10 @@ class AnswerEncoder:
     """
 
     def __init__(
-        self, questionnaire: Questionnaire, unknown_fill: Mapping[str, float] | None = None
+        self,
+        questionnaire: Questionnaire,
+        unknown_fill: Mapping[str, float] | None = None,
+        caps: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         self.questionnaire = questionnaire
         info = [row for q in questionnaire.questions for row in self._layout(q)]
@@ -145,6 +187,38 @@ class AnswerEncoder:
         )
         self.feature_names: np.ndarray = self.feature_info["feature"].to_numpy(dtype=object)
         self.unknown_fill: dict[str, float] = dict(unknown_fill or {})
+        self.caps: dict[str, tuple[float, float]] = {
+            name: (float(low), float(high)) for name, (low, high) in (caps or {}).items()
+        }
+
+    @property
+    def capped_features(self) -> dict[str, Question]:
+        """The features capped at quantiles of the training book, and their questions:
+        the value feature of every number and date that is not a control."""
+        return {
+            self._layout(question)[0][0]: question
+            for question in self.questionnaire.questions
+            if _is_capped(question)
+        }
+
+    def learn_caps(self, features: np.ndarray) -> None:
+        """Learn each capped feature's cap (the question's ``transform.cap`` quantiles of
+        ``features``, the book's encoded answers) and clip ``features`` to it in place.
+
+        The caps are kept to ``CAP_DIGITS`` significant digits, the same numbers the
+        model file stores, so a book's features are clipped exactly as a facility's
+        are when it is scored.
+        """
+        names = {str(name): k for k, name in enumerate(self.feature_names)}
+        caps: dict[str, tuple[float, float]] = {}
+        for name, question in self.capped_features.items():
+            column = features[:, names[name]]
+            if column.size == 0:
+                continue
+            low, high = np.quantile(column, question.transform.cap)
+            caps[name] = (_significant(float(low)), _significant(float(high)))
+            np.clip(column, *caps[name], out=column)  # a view: clips the book's features
+        self.caps = caps
 
     @classmethod
     def learn(cls, questionnaire: Questionnaire, X: pd.DataFrame) -> AnswerEncoder:
@@ -365,18 +439,21 @@ class AnswerEncoder:
                 cap = control.stale_after_years or 1.0
                 return [1.0 - np.clip(years, 0.0, cap) / cap]
             years = np.where(np.isnan(years), 0.0, np.clip(years, 0.0, _YEARS_CAP))
-            return [years]
+            return [self._capped(question, years)]
         numbers = to_numpy(column, np.float64)
         if question.control is not None:
-            low, high = float(question.min or 0.0), float(question.max or 1.0)
-            span = (high - low) or 1.0
-            level = np.clip((numbers - low) / span, 0.0, 1.0)
+            level = _numeric_level(question, numbers)
             return [1.0 - level if question.control.better is Better.LOWER else level]
         missing = np.isnan(numbers)
         unknown = missing & relevant
         numbers = np.where(unknown, self.unknown_fill.get(question.id, 0.0), numbers)
         numbers = np.where(missing & ~relevant, 0.0, numbers)
-        blocks = [_number_feature(question, numbers)]
+        blocks = [self._capped(question, _number_feature(question, numbers))]
         if question.allow_unknown:
             blocks.append(unknown.astype(np.float64))
         return blocks
+
+    def _capped(self, question: Question, values: np.ndarray) -> np.ndarray:
+        """A value feature clipped to its learned cap (as it is when none is learned yet)."""
+        cap = self.caps.get(self._layout(question)[0][0])
+        return values if cap is None else np.clip(values, *cap)

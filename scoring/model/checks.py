@@ -12,11 +12,13 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from scoring.features.encoding import AnswerEncoder
 from scoring.model import bounds
-from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.model.limits import FeatureLimits, feature_limits
+from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Encoding, Peril
 
 if TYPE_CHECKING:
@@ -130,9 +132,10 @@ def implausible(model: LossModel) -> list[str]:
 
 
 def feature_problems(model: LossModel, questionnaire: Questionnaire) -> list[str]:
-    """The model's features and fill values against those the questionnaire produces."""
+    """The model's features, fill values and caps against those the questionnaire
+    produces, and its coefficients against the limits of :mod:`scoring.model.limits`."""
     problems: list[str] = []
-    encoder = AnswerEncoder(questionnaire)
+    encoder = AnswerEncoder(questionnaire, model.unknown_fill, model.feature_caps)
     produced = [str(f) for f in encoder.feature_names]
     known = set(produced)
     unknown = [f for f in model.features if f not in known]
@@ -149,8 +152,21 @@ def feature_problems(model: LossModel, questionnaire: Questionnaire) -> list[str
         )
     if not unknown and not absent and list(model.features) != produced:
         problems.append(f"features: not in the order {questionnaire.key} produces them")
+    capped = encoder.capped_features
+    for name, (low, high) in model.feature_caps.items():
+        if name not in capped:
+            problems.append(f"feature_caps: {name} is not a capped feature of {questionnaire.key}")
+        elif not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            problems.append(f"feature_caps.{name} is [{low!r}, {high!r}]; a cap is low <= high")
     if not problems:
-        problems += _span_problems(model, encoder.feature_info, questionnaire)
+        limits = feature_limits(encoder)
+        problems += _span_problems(model, encoder.feature_info, limits)
+        for peril, peril_model in model.perils.items():
+            problems += limits.problems(
+                f"perils.{peril.value}",
+                np.asarray(peril_model.frequency.coefficients),
+                np.asarray(peril_model.severity.coefficients),
+            )
     questions = set(questionnaire.by_id)
     stray = [name for name in model.unknown_fill if name not in questions]
     if stray:
@@ -158,31 +174,22 @@ def feature_problems(model: LossModel, questionnaire: Questionnaire) -> list[str
     return problems
 
 
-def _feature_range(feature: str, encoding: str, is_control: bool, question: Question) -> float:
-    """The width of the values a feature can take (NaN when it is not bounded by its
-    encoding: a linear amount, whose declared range is far wider than the answers
-    a book holds, or a number without min and max)."""
-    if is_control or feature.endswith("__unknown"):
-        return 1.0
+def _feature_range(encoding: str, span: float) -> float:
+    """The width of the values a feature can take: its limits' span when it has one (a
+    level, a flag, a capped number), 1 for an indicator; NaN when nothing bounds it (a
+    capped number whose cap was never learned, reported by the limits)."""
+    if not math.isnan(span):
+        return span
     if encoding in (Encoding.ONE_HOT, Encoding.INDICATORS, Encoding.ORDINAL, Encoding.SHARE):
         return 1.0
-    low, high = question.min, question.max
-    if low is None or high is None:
-        return math.nan
-    if encoding == Encoding.LOG and low > 0:
-        return math.log(high) - math.log(low)
-    if encoding == Encoding.LOG1P and low > -1:
-        return math.log1p(high) - math.log1p(low)
     return math.nan
 
 
-def _span_problems(model: LossModel, info: pd.DataFrame, questionnaire: Questionnaire) -> list[str]:
+def _span_problems(model: LossModel, info: pd.DataFrame, limits: FeatureLimits) -> list[str]:
     """Peril parts whose linear predictor can stray too far from the average facility's."""
     ranges = [
-        _feature_range(str(f), str(e), bool(c), questionnaire.by_id[str(q)])
-        for f, e, c, q in zip(
-            info["feature"], info["encoding"], info["is_control"], info["question_id"], strict=True
-        )
+        _feature_range(str(e), float(span))
+        for e, span in zip(info["encoding"], limits.span, strict=True)
     ]
     problems: list[str] = []
     for peril, peril_model in model.perils.items():

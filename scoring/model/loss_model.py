@@ -92,6 +92,9 @@ class LossModel(_Strict):
     questionnaire: QuestionnaireRef
     features: tuple[str, ...]
     unknown_fill: dict[str, float]
+    feature_caps: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    """Each capped feature's (low, high): quantiles of the training book its values are
+    clipped to (scoring/features/encoding.py)."""
     feature_means: tuple[float, ...]
     """Exposure-weighted mean of each feature over the training book: the average
     facility, against which the rating plan reads a facility's relative risk."""
@@ -128,7 +131,7 @@ class LossModel(_Strict):
                 f"model {self.model_id} was trained for {self.questionnaire.id}@"
                 f"{self.questionnaire.version}; got {questionnaire.key}"
             )
-        encoder = AnswerEncoder(questionnaire, self.unknown_fill)
+        encoder = AnswerEncoder(questionnaire, self.unknown_fill, self.feature_caps)
         if tuple(encoder.feature_names) != self.features:
             raise ValueError(
                 f"model {self.model_id} expects other features than {questionnaire.key} produces"

@@ -8,12 +8,22 @@ For each peril:
 
 Every coefficient is a relativity exp(beta) an underwriter can read. Each
 control's feature runs from 0 (worst answer) to 1 (best), and its coefficient is
-bounded above by 0, so a better answer never raises expected loss. Each
-categorical question has a base level (its most common answer in the book)
-whose coefficient is pinned at 0, so relativities read against the base; pinned
-features are left out of the fit. The penalty is the lasso's (L1); its strength is
-chosen per model by k-fold cross-validation on out-of-fold deviance, and the model
-is then fitted on every row of the book.
+bounded above by 0, so a better answer never raises expected loss; a history
+answer's is bounded below by 0; a number's is bounded in size so that no answer
+moves a peril's expected loss by more than its question allows (all declared in
+:mod:`scoring.model.limits`). Numbers are capped at quantiles of the book before
+the fit (:meth:`AnswerEncoder.learn_caps
+<scoring.features.encoding.AnswerEncoder.learn_caps>`). Each categorical question
+has a base level (its most common answer in the book) whose coefficient is pinned
+at 0, so relativities read against the base; pinned features are left out of the
+fit. A question that chooses the cover (limit, retention) is no feature at all.
+
+The penalty is the lasso's (L1); its strength is chosen per model by k-fold
+cross-validation on out-of-fold deviance, and the model is then fitted on every row
+of the book. The penalty is *scale-free*: each coefficient's is weighted by its
+feature's standard deviation over the rows fitted, which is the lasso on
+standardised features with the bounds kept on the features' own scale, so that
+whether an answer is kept does not depend on its unit (dollars, days, a 0/1 flag).
 
 The lasso runs in two stages (the *adaptive* lasso): the first chooses which
 answers have an effect; the second refits those only, each coefficient's penalty
@@ -44,6 +54,7 @@ from scoring._files import file_sha256
 from scoring.errors import InputError, Issue
 from scoring.features.encoder import FeatureEncoder
 from scoring.model.claims_history import BOOK_AS_OF, ClaimsHistory, iter_claims_history
+from scoring.model.limits import FeatureLimits, feature_limits
 from scoring.model.loss_model import Glm, LossModel, PerilModel, QuestionnaireRef, TrainingInfo
 from scoring.model.metrics import gamma_deviance, poisson_deviance
 from scoring.questionnaire.definition import Questionnaire
@@ -95,18 +106,30 @@ file_fingerprint = file_sha256
 """The training data fingerprint: the book file's sha256."""
 
 
-def _bounds(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Upper bound 0 for controls; both bounds 0 for each categorical base level."""
-    lower = np.full(len(info), -np.inf)
-    upper = np.where(info["is_control"].to_numpy(dtype=bool), 0.0, np.inf)
+def _base_levels(info: pd.DataFrame, features: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each categorical question's base level (its most common answer), whose
+    coefficient is pinned at 0: where they are, and their names."""
+    pinned = np.zeros(len(info), dtype=bool)
     base: list[str] = []
     one_hot = info["encoding"] == Encoding.ONE_HOT.value
     for _, group in info[one_hot].groupby("question_id", sort=False):
         counts = features[:, group.index.to_numpy()].sum(axis=0)
-        pinned = int(group.index.to_numpy()[int(np.argmax(counts))])
-        lower[pinned] = upper[pinned] = 0.0
-        base.append(str(info.loc[pinned, "feature"]))
-    return lower, upper, base
+        level = int(group.index.to_numpy()[int(np.argmax(counts))])
+        pinned[level] = True
+        base.append(str(info.loc[level, "feature"]))
+    return pinned, base
+
+
+def _spread(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each column's weighted standard deviation: the scale-free penalty's weights (a
+    column that does not vary is given 1; the lasso leaves it at 0)."""
+    total = float(weights.sum())
+    spread = np.empty(X.shape[1])
+    for k in range(X.shape[1]):
+        column = X[:, k]
+        mean = float(weights @ column) / total
+        spread[k] = np.sqrt(float(weights @ np.square(column - mean)) / total)
+    return np.where(spread > 1e-12, spread, 1.0)
 
 
 @dataclass(frozen=True)
@@ -118,11 +141,22 @@ class _Rows:
     offset: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Bounds:
+    """Coefficient bounds of one fit, over its columns."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+
+    def take(self, columns: np.ndarray) -> _Bounds:
+        return _Bounds(lower=self.lower[columns], upper=self.upper[columns])
+
+
 def _fit(
     family: str,
     X: np.ndarray,
     rows: _Rows,
-    upper: np.ndarray,
+    bounds: _Bounds,
     *,
     alphas: tuple[float, ...],
     start: np.ndarray | None = None,
@@ -135,7 +169,8 @@ def _fit(
         alpha_search=len(alphas) > 1,
         l1_ratio=L1_RATIO,
         P1="identity" if penalised is None else penalised.astype(np.float64),
-        upper_bounds=upper,
+        lower_bounds=bounds.lower,
+        upper_bounds=bounds.upper,
         start_params=start,
         hessian_approx=HESSIAN_APPROX,
         gradient_tol=1e-6,
@@ -166,7 +201,7 @@ def _choose_penalty(
     family: str,
     X: np.ndarray,
     rows: _Rows,
-    upper: np.ndarray,
+    bounds: _Bounds,
     rng: np.random.Generator,
     penalties: tuple[float, ...] = PENALTIES,
     penalised: np.ndarray | None = None,
@@ -191,7 +226,7 @@ def _choose_penalty(
                 family,
                 X[train],
                 _Rows(y=rows.y[train], weights=weights, offset=rows.offset[train]),
-                upper,
+                bounds,
                 alphas=tuple(p / weights.sum() for p in penalties),
                 penalised=penalised,
             )
@@ -211,38 +246,41 @@ def _glm(
     X: np.ndarray,
     rows: _Rows,
     design: _Design,
+    bounds: _Bounds,
     rng: np.random.Generator,
 ) -> Glm:
-    """A GLM on every row: the lasso at the penalty cross-validation chose, then the
-    adaptive lasso on the answers it kept, when it kept at least two (see the module
-    docstring)."""
-    penalty, start = _choose_penalty(family, X, rows, design.upper, rng)
+    """A GLM on every row: the scale-free lasso at the penalty cross-validation chose,
+    then the adaptive lasso on the answers it kept, when it kept at least two (see the
+    module docstring). ``bounds`` are over the free features."""
+    scale = _spread(X, rows.weights)
+    penalty, start = _choose_penalty(family, X, rows, bounds, rng, penalised=scale)
     alpha = penalty / float(rows.weights.sum())
-    first = _fit(family, X, rows, design.upper, alphas=(alpha,), start=start)
+    first = _fit(family, X, rows, bounds, alphas=(alpha,), start=start, penalised=scale)
     coefficients = np.zeros(design.n_features)
     kept = np.flatnonzero(np.abs(first.coef_) >= ZERO)
+    found = np.where(np.abs(first.coef_) < ZERO, 0.0, first.coef_)
     intercept, adaptive_alpha, converged = float(first.intercept_), None, bool(first.converged_)
     if kept.size >= 2:  # glum fits no single column; a lone effect keeps its first fit
+        # 1 / |first-stage effect| is unit-free: the adaptive stage needs no scale
         weights = 1.0 / np.abs(first.coef_[kept])
-        upper = design.upper[kept]
         chosen = np.asfortranarray(X[:, kept])
         penalty, start = _choose_penalty(
-            family, chosen, rows, upper, rng, ADAPTIVE_PENALTIES, penalised=weights
+            family, chosen, rows, bounds.take(kept), rng, ADAPTIVE_PENALTIES, penalised=weights
         )
         adaptive_alpha = penalty / float(rows.weights.sum())
         second = _fit(
             family,
             chosen,
             rows,
-            upper,
+            bounds.take(kept),
             alphas=(adaptive_alpha,),
             start=start,
             penalised=weights,
         )
         found = np.zeros(X.shape[1])
         found[kept] = np.where(np.abs(second.coef_) < ZERO, 0.0, second.coef_)
-        coefficients[design.free] = found
         intercept, converged = float(second.intercept_), converged and bool(second.converged_)
+    coefficients[design.free] = found
     return Glm(
         family=family,
         intercept=_significant(intercept),
@@ -316,7 +354,7 @@ def _compacted(features: np.ndarray, free: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Design:
-    """What every peril's fit shares: the features left free to fit, offset, bounds, claims."""
+    """What every peril's fit shares: the features left free to fit, offset, limits, claims."""
 
     X: np.ndarray
     """The free features (every one but the pinned base levels), column-major for glum."""
@@ -324,28 +362,41 @@ class _Design:
     """Position of each free feature among all the encoder's features."""
     n_features: int
     offset: np.ndarray
-    upper: np.ndarray
+    limits: FeatureLimits
+    """Every feature's sign and size limits (scoring/model/limits.py)."""
     base: list[str]
     claims: pd.DataFrame
     seed: int
 
     @classmethod
-    def of(cls, info: pd.DataFrame, book: _TrainingBook, seed: int) -> _Design:
+    def of(
+        cls, limits: FeatureLimits, info: pd.DataFrame, book: _TrainingBook, seed: int
+    ) -> _Design:
         """The design of ``book``, whose features' buffer it takes over (see
         :func:`_compacted`)."""
         features = book.features
-        lower, upper, base = _bounds(info, features)
-        free = np.flatnonzero(~((lower == 0) & (upper == 0)))
+        pinned, base = _base_levels(info, features)
+        free = np.flatnonzero(~pinned)
         return cls(
             X=_compacted(features, free),
             free=free,
             n_features=features.shape[1],
             offset=np.log(book.exposure),
-            upper=upper[free],
+            limits=limits,
             base=base,
             claims=book.claims,
             seed=seed,
         )
+
+    def bounds(self, frequency: Glm | None = None) -> _Bounds:
+        """The free features' coefficient bounds: of the frequency fit, or of the severity
+        fit once ``frequency`` has used its share of each number's budget."""
+        used = None
+        if frequency is not None:
+            spans = np.nan_to_num(self.limits.span)
+            used = np.abs(np.asarray(frequency.coefficients)) * spans
+        lower, upper = self.limits.bounds(used)
+        return _Bounds(lower=lower[self.free], upper=upper[self.free])
 
     def fit(self, index: int) -> PerilModel:
         """Frequency and severity of one peril; its random draws depend on (seed, index)."""
@@ -358,6 +409,7 @@ class _Design:
             self.X,
             _Rows(y=counts, weights=np.ones_like(counts), offset=self.offset),
             self,
+            self.bounds(),
             rng,
         )
         with_claims = counts > 0
@@ -371,6 +423,7 @@ class _Design:
                     offset=np.zeros(int(with_claims.sum())),
                 ),
                 self,
+                self.bounds(frequency),
                 rng,
             )
         return PerilModel(
@@ -432,8 +485,10 @@ def train(
     check_trainable(history)
     table = history.responses.table
     encoder = FeatureEncoder(questionnaire).fit(table)
+    features = encoder.transform(table)
+    encoder.learn_caps(features)
     book = _TrainingBook(
-        features=encoder.transform(table),
+        features=features,
         exposure=history.exposure,
         claims=history.claims,
         source=history.source,
@@ -496,6 +551,7 @@ def train_book(
         features[start : start + len(part)] = part
         start += len(part)
     encoder.refill(features, fill)
+    encoder.learn_caps(features)
     book = _TrainingBook(
         features=features,
         exposure=np.concatenate(exposure),
@@ -519,7 +575,8 @@ def _train(
     from scoring import __version__
 
     feature_means = np.average(book.features, axis=0, weights=book.exposure)
-    design = _Design.of(encoder.feature_info_, book, seed)
+    limits = feature_limits(encoder.answer_encoder_)
+    design = _Design.of(limits, encoder.feature_info_, book, seed)
     book.features = np.empty((0, 0))  # its buffer now holds the design's free features
     perils = _fit_perils(design)
     return LossModel(
@@ -527,6 +584,7 @@ def _train(
         questionnaire=QuestionnaireRef(id=questionnaire.id, version=questionnaire.version),
         features=tuple(str(f) for f in encoder.get_feature_names_out()),
         unknown_fill=encoder.unknown_fill_,
+        feature_caps=encoder.caps_,
         feature_means=tuple(_significant(float(m)) for m in feature_means),
         perils=perils,
         training=TrainingInfo(

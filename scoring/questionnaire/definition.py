@@ -9,6 +9,7 @@ live in :mod:`scoring.questionnaire.lint`.
 from __future__ import annotations
 
 from functools import cached_property
+from itertools import pairwise
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -74,6 +75,46 @@ class Control(_Strict):
     """One plain-language sentence on why this matters for a care facility."""
 
 
+class Transform(_Strict):
+    """How a number's answer becomes a bounded model feature (scoring/features/encoding.py).
+
+    A number that is not a control is put on its encoding's scale (log, log1p, share
+    ...) and then capped at two quantiles of the training book, learned by training
+    and stored in the model: an answer beyond what the book holds is priced as the
+    book's extreme, never extrapolated. A numeric control's level (0 worst .. 1 best)
+    runs through its ``knots``. Training bounds every coefficient so that no answer
+    within the form's range moves a peril's expected loss by more than
+    ``max_relativity``.
+    """
+
+    cap: tuple[float, float] = (0.0, 0.995)
+    """Quantiles of the training book (0 .. 1) the feature is capped at (numbers that
+    are not controls)."""
+    knots: tuple[float, ...] | None = None
+    """Numeric controls: answers, ascending from the worst end's side as the question's
+    unit reads (e.g. days 7, 14, 30, 90), at which the level steps evenly from one end to
+    the other; the level is straight between knots. Without knots the level is
+    straight from ``min`` to ``max``."""
+    max_relativity: float = Field(default=10.0, gt=1.0, le=10_000.0)
+    """The most one answer, against any other answer in the form's range, may multiply a
+    peril's expected loss by (frequency and claim size together)."""
+
+    @field_validator("cap")
+    @classmethod
+    def _quantiles(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError(f"cap must be two quantiles 0 <= low < high <= 1; got {list(value)}")
+        return value
+
+    @field_validator("knots")
+    @classmethod
+    def _ascending(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is not None and (len(value) < 2 or any(b <= a for a, b in pairwise(value))):
+            raise ValueError(f"knots must be at least two ascending answers; got {list(value)}")
+        return value
+
+
 class Question(_Strict):
     """One question; its id is the feature key and the table column name."""
 
@@ -97,6 +138,14 @@ class Question(_Strict):
     control: Control | None = None
     encoding: Encoding | None = None
     """How the answer becomes features; derived from the kind when omitted."""
+    transform: Transform = Transform()
+    """How a number is bounded as a feature (numbers, percents and dates only)."""
+    history: bool = False
+    """A loss-history question (prior claims, incidents, regulatory action): a larger
+    number, or "yes", is a worse history, which never lowers expected loss."""
+    cover: bool = False
+    """The answer chooses the cover (limit, retention), not the risk: it is never a
+    model feature; the rating plan prices the layer."""
 
     @field_validator("relevant", "constraint")
     @classmethod
@@ -131,6 +180,8 @@ class Question(_Strict):
     @property
     def effective_encoding(self) -> Encoding:
         """The declared encoding, or the default for the question's kind."""
+        if self.cover:
+            return Encoding.NONE
         if self.encoding is not None:
             return self.encoding
         if self.control is not None and self.kind is not AnswerKind.MULTIPLE_CHOICE:

@@ -103,6 +103,7 @@ class _Linter:
             self._range(question)
             self._control(question)
             self._encoding(question)
+            self._bounded(question)
             self._expressions(question)
         self._cycles()
         self._dead_branches()
@@ -284,6 +285,53 @@ class _Linter:
             )
         if encoding is Encoding.LOG and (question.min is None or question.min <= 0):
             self.add("log-of-non-positive", "log encoding needs min > 0", question.id)
+
+    def _bounded(self, question: Question) -> None:
+        """Cover and history questions, and each number's transform (Transform)."""
+        given = question.model_fields_set
+        if question.cover and (question.control is not None or question.history):
+            self.add(
+                "cover-as-risk", "a cover question is neither a control nor history", question.id
+            )
+        if question.cover and question.encoding not in (None, Encoding.NONE):
+            self.add(
+                "cover-as-risk",
+                f"a cover question is never a model feature; encoding {question.encoding.value!r} "
+                "is refused (the rating plan prices the layer)",
+                question.id,
+            )
+        if question.history and (
+            question.control is not None
+            or question.kind not in (AnswerKind.YES_NO, AnswerKind.INTEGER, AnswerKind.NUMBER)
+        ):
+            self.add(
+                "bad-history",
+                "history is for a yes/no or number question that is not a control",
+                question.id,
+            )
+        if "transform" not in given:
+            return
+        transform = question.transform
+        numeric = question.is_numeric or question.kind is AnswerKind.DATE
+        if not numeric:
+            self.add(
+                "bad-transform", "transform is for number, percent and date questions", question.id
+            )
+        knots = transform.knots
+        if knots is not None:
+            if question.control is None or not question.is_numeric:
+                self.add("bad-transform", "knots are for numeric controls", question.id)
+            elif (
+                question.min is not None
+                and question.max is not None
+                and (knots[0] < question.min or knots[-1] > question.max)
+            ):
+                self.add(
+                    "bad-transform",
+                    f"knots {list(knots)} lie outside the answer range "
+                    f"{question.min:g} .. {question.max:g}",
+                    question.id,
+                )
 
     # -- expressions -------------------------------------------------------------------
     def _expressions(self, question: Question) -> None:

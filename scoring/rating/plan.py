@@ -246,6 +246,11 @@ class RatingPlan(_Strict):
             ("requested_retention", self.retentions),
         ):
             question = known.get(field)
+            if question is not None and not question.cover:
+                problems.append(
+                    f"{field} chooses the cover the plan prices, so the questionnaire must mark "
+                    "it `cover: true` (a cover question is never a risk feature)"
+                )
             if question is not None and question.kind is AnswerKind.SINGLE_CHOICE:
                 unknown = [o.code for o in options if o.code not in question.choice_codes]
                 if unknown:
