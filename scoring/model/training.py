@@ -245,18 +245,22 @@ def _glm(
     family: str,
     X: np.ndarray,
     rows: _Rows,
-    design: _Design,
+    free: np.ndarray,
+    n_features: int,
     bounds: _Bounds,
     rng: np.random.Generator,
+    base: tuple[str, ...] = (),
 ) -> Glm:
     """A GLM on every row: the scale-free lasso at the penalty cross-validation chose,
     then the adaptive lasso on the answers it kept, when it kept at least two (see the
-    module docstring). ``bounds`` are over the free features."""
+    module docstring). ``X`` holds the ``free`` features of ``n_features`` (the others
+    are pinned at 0, ``base`` names the pinned base levels); ``bounds`` are over the
+    free features."""
     scale = _spread(X, rows.weights)
     penalty, start = _choose_penalty(family, X, rows, bounds, rng, penalised=scale)
     alpha = penalty / float(rows.weights.sum())
     first = _fit(family, X, rows, bounds, alphas=(alpha,), start=start, penalised=scale)
-    coefficients = np.zeros(design.n_features)
+    coefficients = np.zeros(n_features)
     kept = np.flatnonzero(np.abs(first.coef_) >= ZERO)
     found = np.where(np.abs(first.coef_) < ZERO, 0.0, first.coef_)
     intercept, adaptive_alpha, converged = float(first.intercept_), None, bool(first.converged_)
@@ -280,7 +284,7 @@ def _glm(
         found = np.zeros(X.shape[1])
         found[kept] = np.where(np.abs(second.coef_) < ZERO, 0.0, second.coef_)
         intercept, converged = float(second.intercept_), converged and bool(second.converged_)
-    coefficients[design.free] = found
+    coefficients[free] = found
     return Glm(
         family=family,
         intercept=_significant(intercept),
@@ -288,7 +292,7 @@ def _glm(
         alpha=alpha,
         adaptive_alpha=adaptive_alpha,
         l1_ratio=L1_RATIO,
-        base_features=tuple(design.base),
+        base_features=base,
         converged=converged,
     )
 
@@ -408,9 +412,11 @@ class _Design:
             "poisson",
             self.X,
             _Rows(y=counts, weights=np.ones_like(counts), offset=self.offset),
-            self,
+            self.free,
+            self.n_features,
             self.bounds(),
             rng,
+            tuple(self.base),
         )
         with_claims = counts > 0
         with threadpool_limits(limits=SMALL_FIT_THREADS):
@@ -422,9 +428,11 @@ class _Design:
                     weights=counts[with_claims],
                     offset=np.zeros(int(with_claims.sum())),
                 ),
-                self,
+                self.free,
+                self.n_features,
                 self.bounds(frequency),
                 rng,
+                tuple(self.base),
             )
         return PerilModel(
             frequency=frequency,
