@@ -29,8 +29,9 @@ from typing import Any
 from _harness import OUT, report_child, run_child
 
 
-def book_path(facilities: int, years: int) -> Path:
-    path = OUT / f"claims-{facilities}x{years}.parquet"
+def book_path(facilities: int, years: int, seed: int = 11) -> Path:
+    suffix = "" if seed == 11 else f"-seed{seed}"
+    path = OUT / f"claims-{facilities}x{years}{suffix}.parquet"
     if not path.exists():
         subprocess.run(
             [
@@ -43,7 +44,7 @@ def book_path(facilities: int, years: int) -> Path:
                 "--years",
                 str(years),
                 "--seed",
-                "11",
+                str(seed),
                 "-o",
                 str(path),
             ],

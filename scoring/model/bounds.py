@@ -29,12 +29,10 @@ MAX_LINEAR_SPAN = 200.0
 """The most a facility's linear predictor (log scale) may differ from the average
 facility's, per peril and part: the sum over features of ``|beta|`` times the range
 of values the feature can take (1 for levels, indicators and shares; the log range
-between a number question's min and max). ``exp(200)`` is about 7e86, far beyond
-any sane pricing and far below where floating point overflows. The default model's
-largest span is about 17, models trained on small test books about 10. A feature
-whose values the encoding does not bound (a linear amount, whose declared range is
-far wider than the answers of any book; a number without min and max; a date's
-age) is left out of the sum."""
+between a number's learned caps). ``exp(200)`` is about 7e86, far beyond any sane
+pricing and far below where floating point overflows. The default model's largest
+span is about 17, models trained on small test books about 10. The tighter limit,
+per answer, is each question's ``max_relativity`` (:mod:`scoring.model.limits`)."""
 
 MIN_FREQUENCY = 1e-9
 """The fewest claims a year of the average facility, per peril: one claim in a

@@ -6,12 +6,22 @@ import math
 from typing import Any
 
 from scoring.model.loss_model import LossModel
+from scoring.questionnaire.definition import Questionnaire
+from scoring.questionnaire.loader import bundled_questionnaire
+from scoring.vocabulary import AnswerKind, Encoding
 
 _TOP = 12
 
 
-def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = None) -> str:
-    """A Markdown model card for ``model``."""
+def model_card(
+    model: LossModel,
+    *,
+    synthetic: bool,
+    evaluation: str | None = None,
+    questionnaire: Questionnaire | None = None,
+) -> str:
+    """A Markdown model card for ``model`` (``questionnaire``: the one it was trained for,
+    the bundled one of its id and version when not given)."""
     training = model.training
     lines = [
         f"# Model card: {model.model_id}",
@@ -54,8 +64,12 @@ def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = No
         "over its first-stage size, so large effects are barely shrunk; each stage's strength "
         "is chosen by cross-validation. One claim's size is lognormal around the "
         "severity GLM's mean, with a per-peril shape (sigma) estimated from the "
-        "facility-years with a single claim; the rating plan prices layers with it.",
+        "facility-years with a single claim; the rating plan prices layers with it. The "
+        "first stage's penalty is scale-free: each coefficient's is weighted by its "
+        "feature's standard deviation, so whether an answer is kept does not depend on its "
+        "unit.",
         "",
+        *_bounded_numbers(model, questionnaire),
         "## Limitations",
         "",
         "- Relativities are only as good as the data: the default model's effects come from "
@@ -85,6 +99,57 @@ def model_card(model: LossModel, *, synthetic: bool, evaluation: str | None = No
             ]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _bounded_numbers(model: LossModel, questionnaire: Questionnaire | None) -> list[str]:
+    """The card's section on numbers, history and cover: each number's transform, its
+    learned cap and declared factor; the questions that only raise; those left out."""
+    if questionnaire is None:
+        questionnaire = bundled_questionnaire(model.questionnaire.id, model.questionnaire.version)
+    encoder = model.encoder(questionnaire)
+    lines = [
+        "## Numbers, history and cover",
+        "",
+        "No answer, against any other in the form's range, moves a peril's expected loss by "
+        "more than its question's factor: training bounds each number's frequency and "
+        "severity coefficients together (scoring/model/limits.py), and loading checks it. "
+        "A number that is not a control is capped at quantiles of the training book, so an "
+        "answer beyond the book's range is priced as the book's extreme.",
+        "",
+        "| question | feature | transform | cap (feature scale) | at most |",
+        "|---|---|---|---|---|",
+    ]
+    capped = encoder.capped_features
+    for question in questionnaire.questions:
+        numeric = question.is_numeric or question.kind is AnswerKind.DATE
+        if not numeric or question.effective_encoding is Encoding.NONE:
+            continue
+        name = next(str(f) for f in encoder.feature_names if str(f).startswith(question.id))
+        if name in capped:
+            low, high = model.feature_caps.get(name, (math.nan, math.nan))
+            quantiles = list(question.transform.cap)
+            shape = f"{question.effective_encoding.value}, capped at quantiles {quantiles}"
+            cap = f"{low:.6g} .. {high:.6g}"
+        elif question.transform.knots is not None:
+            shape, cap = f"level through knots {list(question.transform.knots)}", "-"
+        else:
+            shape, cap = f"level ({question.effective_encoding.value})", "-"
+        lines.append(
+            f"| `{question.id}` | `{name}` | {shape} | {cap} | "
+            f"x{question.transform.max_relativity:g} |"
+        )
+    history = [f"`{q.id}`" for q in questionnaire.questions if q.history]
+    cover = [f"`{q.id}`" for q in questionnaire.questions if q.cover]
+    lines += [
+        "",
+        f"History answers never lower expected loss (a larger number, or yes, is worse): "
+        f"{', '.join(history) or 'none'}.",
+        "",
+        f"Cover questions are never features; the rating plan prices the layer they choose: "
+        f"{', '.join(cover) or 'none'}.",
+        "",
+    ]
+    return lines
 
 
 def evaluation_summary(report: dict[str, object], *, book: str) -> str:
