@@ -77,6 +77,8 @@ def test_a_book_row_equals_scoring_the_facility_alone(tmp_path: Path) -> None:
         assert row["tier"] == result.tier
         assert row["score"] == result.score
         assert row["premium"] == result.premium
+        assert row["technical_premium"] == result.technical_premium
+        assert (row["premium_cap"] or None) == result.premium_cap
         assert row["relative_risk"] == result.relative_risk
         assert row["expected_loss"] == result.expected_loss
         assert set((row["reasons"] or "").split(";")) - {""} == {h.id for h in result.rules}
@@ -84,7 +86,7 @@ def test_a_book_row_equals_scoring_the_facility_alone(tmp_path: Path) -> None:
         top = result.advice.fixes[:3]
         for k, fix in enumerate(top, start=1):
             assert row[f"fix_{k}"] == fix.question_id
-            assert row[f"fix_{k}_saving"] == (fix.best or fix.next).saving
+            assert row[f"fix_{k}_saving"] == (fix.best or fix.next).technical_saving
         assert row["model_sha256"] == result.versions.model_sha256
         risk = [f for f in result.factors if f.part == "risk" and f.premium_effect]
         top_driver = max(risk, key=lambda f: abs(f.premium_effect or 0.0))
@@ -478,6 +480,16 @@ def test_the_best_fixes_are_ranked_as_a_full_sort_ranks_them() -> None:
     order, chosen = _top(savings, cuts, 3)
     for row in range(400):
         expected = sorted(range(12), key=lambda k: (-savings[k, row], -cuts[k, row], k))[:3]
+        assert list(chosen[row]) == [savings[k, row] for k in expected]
+        finite = [k for k in expected if np.isfinite(savings[k, row])]
+        assert list(order[row][: len(finite)]) == finite
+    # with classes (makes quotable 2, moves the tier 1, neither 0; -1 for no fix) first
+    classes = np.where(np.isfinite(savings), rng.integers(0, 3, size=(12, 400)), -1)
+    order, chosen = _top(savings, cuts, 3, classes.astype(np.int8))
+    for row in range(400):
+        expected = sorted(
+            range(12), key=lambda k: (-classes[k, row], -savings[k, row], -cuts[k, row], k)
+        )[:3]
         assert list(chosen[row]) == [savings[k, row] for k in expected]
         finite = [k for k in expected if np.isfinite(savings[k, row])]
         assert list(order[row][: len(finite)]) == finite

@@ -225,8 +225,8 @@ def test_explanation_effects_add_up_to_the_differences() -> None:
             result.expected_loss - result.class_expected_loss, abs=0.02 * len(risk) + 0.05
         )
         gross_gap = sum(f.premium_effect or 0.0 for f in risk)
-        # the premium is rounded to dollars and floored at the minimum
-        if result.premium > 1000:
+        # the premium is rounded to dollars, and a minimum or the cost floor may hold it
+        if result.premium_cap not in ("minimum_premium", "cost_floor"):
             assert gross_gap == pytest.approx(
                 result.premium - result.class_premium, abs=1.0 + 0.01 * len(risk)
             )
@@ -473,7 +473,7 @@ def test_pricing_one_control_change_equals_rating_the_changed_rows(engine: Ratin
     rows = len(features)
     hits = np.zeros((rows, len(engine.plan.rules)), dtype=np.bool_)
     base = engine.rate(features, hits, 1_000_000.0, 10_000.0)
-    pricing = engine.control_pricing(base)
+    pricing = engine.control_pricing(base, 1_000_000.0, 10_000.0)
     rng = np.random.default_rng(0)
     checked = 0
     for question in engine.questionnaire.controls:
@@ -491,5 +491,7 @@ def test_pricing_one_control_change_equals_rating_the_changed_rows(engine: Ratin
         )
         assert np.array_equal(after.premium, full.premium)
         assert np.array_equal(after.expected_loss, peril_total(full.expected_loss))
+        assert np.array_equal(after.technical_premium, full.technical_premium)
+        assert np.array_equal(after.relative_risk, full.relative_risk)
         checked += int(np.any(after.premium != base.premium[chosen]))
     assert checked > 20  # most controls move some premium

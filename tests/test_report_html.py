@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scoring.report
-from scoring.rating.result import Note, ScoreResult
+from scoring.rating.result import Note, Scenario, ScoreResult
 from scoring.rating.score import score
 from scoring.report import render_html
 from tests.conftest import EXAMPLES
@@ -186,14 +186,45 @@ def test_the_to_do_list_shows_fifteen_fixes_and_counts_the_rest(imaging: ScoreRe
 
 def test_the_savings_chart_draws_the_top_ten_fixes(imaging: ScoreResult) -> None:
     page = render_html(imaging)
-    chart = re.search(r'<svg[^>]*aria-label="Premium saved a year, by fix".*?</svg>', page)
+    chart = re.search(r'<svg[^>]*aria-label="What each fix is worth a year".*?</svg>', page)
     assert chart is not None
     assert chart.group(0).count("<rect") == 10
 
 
 def test_zero_savings_are_said_in_a_sentence(results: dict[str, ScoreResult]) -> None:
-    page = render_html(results["rural-snf-no-mfa"])
-    assert "None of these fixes lowers your premium" in page
+    """When a cap holds the premium whatever is fixed, the page says so and why, and that
+    the fixes are ranked by what they are worth; it never claims a fix lowers the risk
+    unless it does (every fix listed lowers the expected loss)."""
+    result = results["rural-snf-no-mfa"]
+    assert result.advice is not None
+    assert all(fix.loss_saving > 0 or fix.clears for fix in result.advice.fixes)
+
+    def held(scenario: Scenario) -> Scenario:
+        return scenario.model_copy(update={"saving": 0.0, "premium": result.premium})
+
+    capped = result.model_copy(
+        update={
+            "premium_cap": "schedule_debit_cap",
+            "premium_cap_note": "The offered premium is held by the debit cap.",
+            "advice": result.advice.model_copy(
+                update={
+                    "fixes": tuple(
+                        f.model_copy(
+                            update={
+                                "next": held(f.next),
+                                "best": None if f.best is None else held(f.best),
+                            }
+                        )
+                        for f in result.advice.fixes
+                    )
+                }
+            ),
+        }
+    )
+    page = render_html(capped)
+    assert "None of these fixes lowers the premium offered as things stand: the offered " in page
+    assert "ranked by what each is worth before the cap" in page
+    assert "None of these fixes lowers" not in render_html(result)
 
 
 def test_an_empty_fix_list_is_said_in_a_sentence(imaging: ScoreResult) -> None:

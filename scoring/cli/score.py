@@ -251,6 +251,9 @@ def _print(result: ScoreResult, fixes: int) -> None:
         f"vs {_money(result.class_expected_loss)} for the class average "
         f"(x{result.relative_risk:.2f})"
     )
+    head += f"\ntechnical premium {_money(result.technical_premium)} (before any cap)"
+    if result.premium_cap_note is not None:
+        head += f"\n{literal(result.premium_cap_note)}"
     if result.premium_note is not None:
         head += f"\n[{style}]{literal(result.premium_note)}[/]"
     title = Text(f"{name} - assessed {result.assessed_on}")  # literal text, never markup
@@ -262,8 +265,11 @@ def _print(result: ScoreResult, fixes: int) -> None:
         )
     advice = result.advice
     if advice is not None and advice.fixes and fixes:
-        table = Table(title="Fixes worth making (premium saved at the best answer)")
-        for column in ("fix", "now", "saves", "then", "cost"):
+        table = Table(
+            title="Fixes worth making, at the best answer: those that get a quote or a better "
+            "tier first, then by what each is worth"
+        )
+        for column in ("fix", "now", "worth", "off premium", "then", "cost"):
             table.add_column(column)
         for fix in advice.fixes[:fixes]:
             after = fix.best or fix.next
@@ -271,11 +277,17 @@ def _print(result: ScoreResult, fixes: int) -> None:
                 literal(fix.question)
                 + (f"\n[italic]{literal(FIND_OUT)}[/]" if fix.unknown else ""),
                 literal(fix.answer),
+                _money(after.technical_saving),
                 _money(after.saving),
                 f"tier {literal(after.tier)}, {after.outcome}",
                 f"{_money(fix.cost_low)}-{_money(fix.cost_high)}",
             )
         console.print(table)
+        if any(fix.capped for fix in advice.fixes[:fixes]):
+            console.print(
+                "[dim]worth: the technical premium a fix saves, before any cap; off premium: "
+                "what it takes off the premium offered, which a cap holds[/]"
+            )
     if advice is not None:
         for fix_set in (advice.insurable, advice.next_tier):
             if fix_set is None:

@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring._arrow import to_mask, to_numpy
+from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
-from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
+from scoring.rating.engine import PERILS, PREMIUM_CAPS, Rating, RatingEngine, peril_total
 from scoring.rating.explain import (
     premium_per_loss,
     question_ids,
@@ -60,6 +61,8 @@ def book_schema(fixes: int = TOP_FIXES) -> pa.Schema:
         pa.field("tier", pa.string()),
         pa.field("score", pa.int64()),
         pa.field("premium", pa.float64()),
+        pa.field("technical_premium", pa.float64()),
+        pa.field("premium_cap", pa.string()),
         pa.field("limit", pa.string()),
         pa.field("retention", pa.string()),
         pa.field("relative_risk", pa.float64()),
@@ -84,6 +87,7 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
     that differ on almost every row (ids, names, row numbers, expected losses, drivers,
     row hashes), whose dictionaries would cost time and grow the file."""
     unique = {"facility_id", "facility_name", "source_row", "relative_risk", "drivers"}
+    unique.add("technical_premium")
     unique |= {"input_sha256", *(n for n in schema.names if n.startswith("expected_loss"))}
     return [name for name in schema.names if name not in unique]
 
@@ -220,7 +224,11 @@ def score_chunk(
     features = engine.encoder.transform(table)
     env = engine.rule_env(kept)
     rating = engine.rate(features, engine.rule_hits(env, len(rows)), limits[rows], retentions[rows])
-    fix_names, fix_picks, fix_savings = _best_fix_picks(engine, kept, features, rating, fixes)
+    fix_names, fix_picks, fix_savings = _best_fix_picks(
+        engine,
+        _Book(kept, features, rating, limits[rows], retentions[rows], env, _days(table)),
+        fixes,
+    )
     scored = _book_rows(
         engine,
         facilities if everyone else facilities.iloc[rows],
@@ -253,85 +261,182 @@ def _best_level(engine: RatingEngine, question: Question) -> float:
     return engine.control_level(question.id, best, anchor)
 
 
+@dataclass(frozen=True)
+class _Book:
+    """What a chunk's best fixes are found from: its rated rows as :func:`chunk` has them."""
+
+    answers: pd.DataFrame
+    features: np.ndarray
+    rating: Rating
+    limit: np.ndarray
+    retention: np.ndarray
+    env: dict[str, pa.Array]
+    """The answers the plan's rules read (RatingEngine.rule_env)."""
+    as_of: np.ndarray
+    """Each row's assessment date (datetime64[D]): a date control's best answer."""
+
+
+def _days(table: pd.DataFrame) -> np.ndarray:
+    if "assessed_on" not in table.columns:
+        return np.zeros(len(table), dtype="datetime64[D]")
+    return pd.to_datetime(table["assessed_on"]).to_numpy(dtype="datetime64[D]")
+
+
 def best_fixes(
     engine: RatingEngine,
     answers: pd.DataFrame,
     features: np.ndarray,
     rating: Rating,
+    limit: np.ndarray | float,
+    retention: np.ndarray | float,
     count: int = TOP_FIXES,
+    *,
+    as_of: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``count`` best fixes of every row: question ids and premium saved.
+    """The ``count`` best fixes of every row: question ids and technical premium saved.
 
     Each actionable control answered below its best is moved to its best answer and
-    the rows re-priced (:class:`scoring.rating.engine.ControlPricing`). Ranked as one
-    applicant's advice is: by premium saved at the best answer, then by expected loss
-    saved, then by question id; a row with fewer candidate fixes leaves the rest empty.
+    the rows re-priced (:class:`scoring.rating.engine.ControlPricing`), and the rules
+    that read it re-read. Ranked as one applicant's advice is
+    (:func:`scoring.rating.result.fix_rank`): a fix that makes the row quotable, then
+    one that moves its tier, then by technical premium saved at the best answer, then
+    by expected loss avoided, then by question id. A fix that changes neither the
+    premium, the risk nor the outcome is none; a row with fewer fixes leaves the rest
+    empty.
     """
-    names, picks, savings = _best_fix_picks(engine, answers, features, rating, count)
+    n = len(features)
+    days = np.zeros(n, dtype="datetime64[D]") if as_of is None else as_of
+    book = _Book(
+        answers,
+        features,
+        rating,
+        np.broadcast_to(np.asarray(limit, np.float64), (n,)),
+        np.broadcast_to(np.asarray(retention, np.float64), (n,)),
+        engine.rule_env(answers),
+        days,
+    )
+    names, picks, savings = _best_fix_picks(engine, book, count)
     return np.array(names, dtype=object)[picks], savings
 
 
 def _best_fix_picks(
-    engine: RatingEngine,
-    answers: pd.DataFrame,
-    features: np.ndarray,
-    rating: Rating,
-    count: int,
+    engine: RatingEngine, book: _Book, count: int
 ) -> tuple[list[str | None], np.ndarray, np.ndarray]:
     """:func:`best_fixes` as the fixes' question ids (``None`` last, for no fix), each
-    row's positions among them, and the premium saved."""
+    row's positions among them, and the technical premium saved."""
+    features, rating = book.features, book.rating
     n = len(features)
     loss_now = peril_total(rating.expected_loss)
-    pricing = engine.control_pricing(rating)
+    pricing = engine.control_pricing(rating, book.limit, book.retention)
     # columns in question id order, the last key of the ranking; no fix = -inf
     controls = sorted(
         (q for q in engine.questionnaire.controls if q.control and q.control.actionable),
         key=lambda q: q.id,
     )
+    classes = np.full((len(controls), n), -1, dtype=np.int8)
     savings = np.full((len(controls), n), -np.inf)
     cuts = np.full((len(controls), n), -np.inf)
     for k, question in enumerate(controls):
         column = engine.feature_index[question.id]
         best_level = _best_level(engine, question)
-        candidate = answers[question.id].notna().to_numpy() & (features[:, column] < best_level)
+        candidate = book.answers[question.id].notna().to_numpy() & (
+            features[:, column] < best_level
+        )
         rows = np.flatnonzero(candidate)
         if not rows.size:
             continue
         after = pricing.price(rows, column, best_level, features[rows, column])
-        savings[k, rows] = rating.premium[rows] - after.premium
-        cuts[k, rows] = loss_now[rows] - after.expected_loss
-    order, chosen_saving = _top(savings, cuts, count)
+        tier = engine.tier_of(after.relative_risk)
+        hits = _hits_at_best(engine, question, book, rows)
+        outcome = engine.outcome_of(hits, tier)
+        cut = loss_now[rows] - after.expected_loss
+        effect = (
+            (cut > 0)
+            | (hits != rating.rule_hits[rows]).any(axis=1)
+            | (outcome != rating.outcome[rows])
+        )
+        rows, tier, outcome, cut = rows[effect], tier[effect], outcome[effect], cut[effect]
+        quotable = (rating.outcome[rows] != 0) & (outcome == 0)
+        classes[k, rows] = np.where(quotable, 2, np.where(tier < rating.tier[rows], 1, 0))
+        savings[k, rows] = rating.technical_premium[rows] - after.technical_premium[effect]
+        cuts[k, rows] = cut
+    order, chosen_saving = _top(savings, cuts, count, classes)
     names: list[str | None] = [q.id for q in controls] + [None]
     picks = np.where(np.isfinite(chosen_saving), order, len(controls))
     chosen_saving[~np.isfinite(chosen_saving)] = np.nan
-    return names, picks, chosen_saving
+    return names, picks, money(chosen_saving)
 
 
-def _top(savings: np.ndarray, cuts: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``count`` best of each column of (fixes, rows) savings: the largest saving,
-    then the largest cut in expected loss, then the first fix; as (rows, count)
-    positions and savings (-inf where a row has no more fixes). Picked one rank at
-    a time, which is much cheaper than sorting every fix of every row, on the rows'
-    fixes laid side by side (a row's fixes are then adjacent in memory)."""
+def _hits_at_best(
+    engine: RatingEngine, question: Question, book: _Book, rows: np.ndarray
+) -> np.ndarray:
+    """The rules ``rows`` trigger once ``question`` is at its best answer: the rules that
+    read it re-read, on the rows that trigger one of them now."""
+    hits: np.ndarray = book.rating.rule_hits[rows].copy()
+    reading = [j for j, rule in enumerate(engine.plan.rules) if question.id in rule.questions]
+    if not reading:
+        return hits
+    again = np.flatnonzero(hits[:, reading].any(axis=1))
+    if not again.size:
+        return hits
+    picked = pa.array(rows[again])
+    env = {qid: column.take(picked) for qid, column in book.env.items()}
+    env[question.id] = _best_answers(engine, question, book.as_of[rows[again]], env[question.id])
+    for j in reading:
+        rule = engine.plan.rules[j]
+        hits[again, j] = to_mask(ex.evaluate(rule.condition, env, length=again.size))
+    return hits
+
+
+def _best_answers(
+    engine: RatingEngine, question: Question, as_of: np.ndarray, like: pa.Array
+) -> pa.Array:
+    """A control's best answer for each row, typed as the rules read it (``like``)."""
+    control = question.control
+    assert control is not None
+    if question.kind is AnswerKind.DATE:
+        return pa.array(as_of.astype("datetime64[D]"), pa.date32())
+    if control.order is not None:
+        best: object = control.order[-1]
+    else:
+        best = (engine.remediation.controls[question.id].steps or ())[-1]
+    return pa.array([best] * len(as_of)).cast(like.type)
+
+
+def _top(
+    savings: np.ndarray, cuts: np.ndarray, count: int, classes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` best of each column of (fixes, rows) savings: the highest class when
+    ``classes`` are given (-1 for no fix), then the largest saving, then the largest cut
+    in expected loss, then the first fix; as (rows, count) positions and savings (-inf
+    where a row has no more fixes). Picked one rank at a time, which is much cheaper
+    than sorting every fix of every row, on the rows' fixes laid side by side (a row's
+    fixes are then adjacent in memory)."""
     savings = np.array(savings.T, order="C")  # a copy: picked fixes are struck out
+    ranks = None if classes is None else np.array(classes.T, order="C")
     n = savings.shape[0]
     every = np.arange(n)
     order = np.zeros((n, count), dtype=np.intp)
     chosen = np.full((n, count), -np.inf)
     for k in range(min(count, savings.shape[1])):
-        first = savings.argmax(axis=1)  # the first of the largest savings
-        best = savings[every, first]
+        view = savings
+        if ranks is not None:  # only the fixes of each row's highest class compete
+            view = np.where(ranks == ranks.max(axis=1)[:, None], savings, -np.inf)
+        first = view.argmax(axis=1)  # the first of the largest savings
+        best = view[every, first]
         # rows where another fix saves as much: the largest cut, then the first fix (a
         # row with a NaN saving is picked as a max would pick it)
-        equal = (savings == best[:, None]).sum(axis=1)
+        equal = (view == best[:, None]).sum(axis=1)
         tied_rows = np.flatnonzero((equal > 1) | np.isnan(best))
         if tied_rows.size:
-            tied = savings[tied_rows] == best[tied_rows, None]
+            tied = view[tied_rows] == best[tied_rows, None]
             tied_cuts = cuts[:, tied_rows].T
             most_cut = np.where(tied, tied_cuts, -np.inf).max(axis=1)
             first[tied_rows] = np.argmax(tied & (tied_cuts == most_cut[:, None]), axis=1)
         order[:, k], chosen[:, k] = first, best
         savings[every, first] = -np.inf
+        if ranks is not None:
+            ranks[every, first] = -1
     return order, chosen
 
 
@@ -399,6 +504,10 @@ def _book_rows(
         "tier": tiers.take(pa.array(rating.tier)),
         "score": rating.score,
         "premium": rating.premium,
+        "technical_premium": money(rating.technical_premium),
+        "premium_cap": pa.array([None, *PREMIUM_CAPS[1:]], pa.string()).take(
+            pa.array(rating.premium_cap)
+        ),
         "limit": limit_codes,
         "retention": retention_codes,
         "relative_risk": significant(rating.relative_risk),

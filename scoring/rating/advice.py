@@ -25,7 +25,7 @@ from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money
 from scoring.rating.engine import Rating, RatingEngine, peril_total
 from scoring.rating.plan import OUTCOMES
-from scoring.rating.result import Advice, Fix, FixSet, Scenario
+from scoring.rating.result import Advice, Fix, FixSet, Scenario, fix_rank
 
 if TYPE_CHECKING:
     from scoring.rating.score import Applicant
@@ -156,6 +156,8 @@ def scenario(
         answers=scenarios.answers(taken),
         premium=float(rating.premium[i]),
         saving=float(base.premium[0] - rating.premium[i]),
+        technical_premium=money(float(rating.technical_premium[i])),
+        technical_saving=money(float(base.technical_premium[0] - rating.technical_premium[i])),
         tier=tiers[int(rating.tier[i])].tier,
         outcome=OUTCOMES[int(rating.outcome[i])],
         score=int(rating.score[i]),
@@ -196,7 +198,6 @@ def advise(
     revenue = float(applicant.answers.get(engine.plan.exposure_base.question) or 0.0)
     band = catalogue.size_band(revenue).band
     fixes: list[Fix] = []
-    loss_cut: dict[str, float] = {}
     best_option: dict[str, int] = {}
     position = 0
     for question, targets in found:
@@ -204,14 +205,19 @@ def advise(
         assert control is not None
         assert rated is not None
         first, last = position, position + len(targets) - 1
+        position += len(targets)
         nxt = scenario(scenarios, rated, first, (first,), base)
         best = scenario(scenarios, rated, last, (last,), base) if last > first else None
-        best_option[question.id] = last
         after = peril_total(rated.expected_loss[last : last + 1])[0]
-        loss_cut[question.id] = float(peril_total(base.expected_loss)[0] - after)
+        loss_saving = money(float(peril_total(base.expected_loss)[0] - after))
         cleared = base.rule_hits[0] & ~rated.rule_hits[last]
+        makes_quotable = bool(base.outcome[0] != 0 and rated.outcome[last] == 0)
+        moves_tier = bool(rated.tier[last] < base.tier[0])
+        if loss_saving <= 0 and not cleared.any() and rated.outcome[last] == base.outcome[0]:
+            continue  # changes neither the premium, the risk nor the outcome: not advice
+        best_option[question.id] = last
         low, high = catalogue.cost(question.id, revenue)
-        saving = (best or nxt).saving
+        top = best or nxt
         midpoint = (low + high) / 2
         fixes.append(
             Fix(
@@ -231,17 +237,33 @@ def advise(
                 clears=tuple(
                     r.id for r, hit in zip(engine.plan.rules, cleared, strict=True) if hit
                 ),
-                saving_per_1000_cost=round(saving / midpoint * 1000, 2) if midpoint > 0 else 0.0,
+                loss_saving=loss_saving,
+                makes_quotable=makes_quotable,
+                moves_tier=moves_tier,
+                capped=bool(base.premium_cap[0] != 0 or rated.premium_cap[last] != 0),
+                saving_per_1000_cost=round(top.technical_saving / midpoint * 1000, 2)
+                if midpoint > 0
+                else 0.0,
             )
         )
-        position += len(targets)
     # the ranking a book's best fixes follow too (scoring.portfolio.batch.best_fixes)
     ranked = sorted(
         fixes,
-        key=lambda f: (-(f.best or f.next).saving, -loss_cut[f.question_id], f.question_id),
+        key=lambda f: fix_rank(
+            f.makes_quotable,
+            f.moves_tier,
+            (f.best or f.next).technical_saving,
+            f.loss_saving,
+            f.question_id,
+        ),
     )
     by_value = sorted(
-        fixes, key=lambda f: (-f.saving_per_1000_cost, -(f.best or f.next).saving, f.question_id)
+        fixes,
+        key=lambda f: (
+            -f.saving_per_1000_cost,
+            -(f.best or f.next).technical_saving,
+            f.question_id,
+        ),
     )
     best_columns = np.array(list(best_option.values()), dtype=np.intp)
     return Advice(
@@ -264,7 +286,7 @@ def _next_tier(
     """The fewest fixes (each to its best answer) that move the applicant up a tier.
 
     Exact for one and two fixes (every pair is rated, and the pair that saves the
-    most premium wins); beyond that, fixes are added greedily by the expected loss
+    most technical premium wins); beyond that, fixes are added greedily by the expected loss
     they save and then pruned, so that no fix in the set can be dropped.
     """
     tier_now = int(base.tier[0])
@@ -276,14 +298,17 @@ def _next_tier(
         singles = each.take(best)
         reached = np.flatnonzero(singles.tier <= goal)
         if reached.size:
-            top = int(best[reached[np.argmax(base.premium[0] - singles.premium[reached])]])
+            saved = base.technical_premium[0] - singles.technical_premium[reached]
+            top = int(best[reached[np.argmax(saved)]])
             return _fix_set("next_tier", scenarios, base, _all_of(k, np.array([top])), reached=True)
     first, second = (best[i] for i in np.triu_indices(best.size, 1))
     if first.size:
         pairs = scenarios.tiers_of_pairs(first, second)
         reached = np.flatnonzero(pairs.tier <= goal)
         if reached.size:
-            top = int(reached[np.argmax(base.premium[0] - pairs.premium[reached])])
+            top = int(
+                reached[np.argmax(base.technical_premium[0] - pairs.technical_premium[reached])]
+            )
             chosen = _all_of(k, np.array([first[top], second[top]]))
             return _fix_set("next_tier", scenarios, base, chosen, reached=True)
     found = _greedy(scenarios, base, best, lambda r: r.tier <= goal, lambda r: r.relative_risk)
@@ -298,7 +323,7 @@ def _insurable(
     """The fewest fixes found that turn refer or decline into quote.
 
     The search starts from, for every rule the applicant triggers, the one fix that
-    clears it and saves the most premium (from ``each``, one fix at a time); adds
+    clears it and saves the most technical premium (from ``each``, one fix at a time); adds
     fixes greedily while the applicant is still not quotable; and then drops every
     fix the quote does not need.
     """
@@ -306,7 +331,7 @@ def _insurable(
         return None
     start = np.zeros(len(scenarios.options), dtype=np.bool_)
     if each is not None:
-        saving = base.premium[0] - each.premium[best]
+        saving = base.technical_premium[0] - each.technical_premium[best]
         for rule in np.flatnonzero(base.rule_hits[0]):
             clearing = np.flatnonzero(~each.rule_hits[best, rule])
             if clearing.size:

@@ -104,6 +104,15 @@ class Rating:
     pure_premium: np.ndarray
     gross_premium: np.ndarray
     premium: np.ndarray
+    """The offered premium: the schedule-rated one, at least the minimum and (unless the
+    plan allows it) the cost floor, rounded to the dollar."""
+    layer_loss: np.ndarray
+    """The facility's own expected loss a year in the layer, (n, perils)."""
+    technical_premium: np.ndarray
+    """The facility's own layer loss plus expenses and profit, before any cap or minimum."""
+    premium_cap: np.ndarray
+    """Index into PREMIUM_CAPS: what holds the offered premium away from the schedule's
+    uncapped figure (0: nothing)."""
     rule_hits: np.ndarray
     """(n, rules) booleans, in the plan's rule order."""
     outcome: np.ndarray
@@ -121,6 +130,33 @@ class ControlChange:
     premium: np.ndarray
     expected_loss: np.ndarray
     """Ground-up expected loss a year, all perils (see :func:`peril_total`)."""
+    technical_premium: np.ndarray
+    relative_risk: np.ndarray
+
+
+PREMIUM_CAPS: tuple[str, ...] = (
+    "",
+    "schedule_debit_cap",
+    "schedule_credit_cap",
+    "minimum_premium",
+    "cost_floor",
+)
+"""What can hold the offered premium away from the schedule's uncapped figure: nothing;
+the schedule's largest debit (a facility riskier than the cap is priced at it); its
+largest credit; the plan's minimum premium; the cost floor (the facility's own layer
+loss plus expenses, which the offered premium never falls below unless the plan says
+``floor_at_cost: false``)."""
+
+
+@dataclass(frozen=True)
+class Premiums:
+    """The premiums of rated rows (see :meth:`RatingEngine.premiums`)."""
+
+    pure: np.ndarray
+    gross: np.ndarray
+    offered: np.ndarray
+    technical: np.ndarray
+    cap: np.ndarray
 
 
 class RatingEngine:
@@ -347,20 +383,25 @@ class RatingEngine:
         mean_claim: np.ndarray,
         limit: np.ndarray,
         retention: np.ndarray,
+        perils: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Expected loss in the layer (retention, retention + limit] per peril, (n, perils)."""
+        """Expected loss in the layer (retention, retention + limit] per peril, (n, perils);
+        of the ``perils`` given (indices, in that order) when the columns are only theirs."""
+        columns = np.arange(len(PERILS)) if perils is None else np.asarray(perils)
         limit = np.broadcast_to(np.asarray(limit, dtype=np.float64), expected_claims.shape[:1])
         retention = np.broadcast_to(
             np.asarray(retention, dtype=np.float64), expected_claims.shape[:1]
         )
         peril_limit = np.column_stack(
             [
-                np.minimum(limit, self._sublimit(p, limit)) if p in self.plan.sublimits else limit
-                for p in PERILS
+                np.minimum(limit, self._sublimit(PERILS[p], limit))
+                if PERILS[p] in self.plan.sublimits
+                else limit
+                for p in columns
             ]
         )
         top = retention[:, None] + peril_limit
-        sigma = np.broadcast_to(self.sigma, expected_claims.shape)
+        sigma = np.broadcast_to(self.sigma[columns], expected_claims.shape)
         layer = lognormal_lev(top, mean_claim, sigma) - lognormal_lev(
             np.broadcast_to(retention[:, None], top.shape), mean_claim, sigma
         )
@@ -382,6 +423,41 @@ class RatingEngine:
         )
         premium = np.maximum(self.plan.minimum_premium, np.round(gross))
         return pure, gross, premium
+
+    def premiums(
+        self, class_layer: np.ndarray, relative: np.ndarray, own_layer: np.ndarray
+    ) -> Premiums:
+        """Every premium of rated rows, from the class average's layer loss, the relative
+        risk and the facility's own layer loss (totals over perils, see
+        :func:`peril_total`).
+
+        * pure and gross: the class average's layer loss times the schedule factor (the
+          relative risk within the plan's caps), then expenses and profit;
+        * technical: the facility's own layer loss, then expenses and profit, with no cap;
+        * offered: the gross premium rounded, at least the minimum premium and, unless the
+          plan's schedule says ``floor_at_cost: false``, at least the cost floor (own layer
+          loss plus expenses, no profit): a quote never prices below what it costs;
+        * cap: what binds (an index into :data:`PREMIUM_CAPS`).
+        """
+        expenses = self.plan.expenses
+        schedule = self.schedule_factor(relative)
+        pure, gross, premium = self.premium_from(class_layer, schedule)
+        technical = (own_layer + expenses.fixed_per_policy) / (
+            1 - expenses.variable_ratio - expenses.profit_provision
+        )
+        cap = np.zeros(len(premium), dtype=np.int64)
+        limits = self.plan.schedule
+        cap[relative > 1 + limits.max_debit] = 1
+        cap[relative < 1 - limits.max_credit] = 2
+        cap[premium > np.round(gross)] = 3
+        if limits.floor_at_cost:
+            floor = np.round(
+                (own_layer + expenses.fixed_per_policy) / (1 - expenses.variable_ratio)
+            )
+            below = premium < floor
+            premium = np.where(below, floor, premium)
+            cap[below] = 4
+        return Premiums(pure=pure, gross=gross, offered=premium, technical=technical, cap=cap)
 
     def linear(self, features: np.ndarray) -> np.ndarray:
         """Linear predictors, (n, 4 x perils): frequency, severity, class frequency, class severity.
@@ -455,14 +531,16 @@ class RatingEngine:
             )
         else:
             layer = np.broadcast_to(class_layer, (n, k)).copy()
+        own_layer = self.layer_loss(
+            freq, sev, np.asarray(limit, np.float64), np.asarray(retention, np.float64)
+        )
         relative = peril_total(loss) / peril_total(class_loss)
-        tier = np.searchsorted(self._tier_bounds, relative, side="right")
+        tier = self.tier_of(relative)
         points = self.plan.points
         score = np.clip(np.round(points.base - points.pdo * np.log2(relative)), 0, 1000)
         schedule = self.schedule_factor(relative)
-        pure, gross, premium = self.premium_from(peril_total(layer), schedule)
-        rule_outcome = np.where(rule_hits, self._rule_outcome, 0).max(axis=1, initial=0)
-        outcome = np.maximum(rule_outcome, self._tier_outcome[tier])
+        priced = self.premiums(peril_total(layer), relative, peril_total(own_layer))
+        outcome = self.outcome_of(rule_hits, tier)
         return Rating(
             linear=linear,
             expected_claims=freq,
@@ -476,12 +554,25 @@ class RatingEngine:
             score=score.astype(np.int64),
             class_layer_loss=layer,
             schedule_factor=schedule,
-            pure_premium=pure,
-            gross_premium=gross,
-            premium=premium,
+            pure_premium=priced.pure,
+            gross_premium=priced.gross,
+            premium=priced.offered,
+            layer_loss=own_layer,
+            technical_premium=priced.technical,
+            premium_cap=priced.cap,
             rule_hits=rule_hits,
             outcome=outcome,
         )
+
+    def tier_of(self, relative: np.ndarray) -> np.ndarray:
+        """Each row's tier (an index into the plan's tiers) from its relative risk."""
+        return np.asarray(np.searchsorted(self._tier_bounds, relative, side="right"))
+
+    def outcome_of(self, rule_hits: np.ndarray, tier: np.ndarray) -> np.ndarray:
+        """Each row's outcome (an index into OUTCOMES): the worst of its rules' and its
+        tier's."""
+        rule_outcome = np.where(rule_hits, self._rule_outcome, 0).max(axis=1, initial=0)
+        return np.asarray(np.maximum(rule_outcome, self._tier_outcome[tier]))
 
     def schedule_factor(self, relative: np.ndarray) -> np.ndarray:
         """The schedule factor: relative risk within the plan's credit and debit caps."""
@@ -490,9 +581,12 @@ class RatingEngine:
             np.clip(relative, 1 - schedule.max_credit, 1 + schedule.max_debit), dtype=np.float64
         )
 
-    def control_pricing(self, base: Rating) -> ControlPricing:
-        """Rated rows prepared for pricing one control's change at a time."""
-        return ControlPricing(self, base)
+    def control_pricing(
+        self, base: Rating, limit: np.ndarray | float, retention: np.ndarray | float
+    ) -> ControlPricing:
+        """Rated rows (under these limits and retentions) prepared for pricing one
+        control's change at a time."""
+        return ControlPricing(self, base, limit, retention)
 
     # -- controls as levels ----------------------------------------------------------------
     @cached_property
@@ -529,13 +623,22 @@ class ControlPricing:
     with it (``scoring.portfolio.batch.best_fixes``).
     """
 
-    def __init__(self, engine: RatingEngine, base: Rating) -> None:
+    def __init__(
+        self,
+        engine: RatingEngine,
+        base: Rating,
+        limit: np.ndarray | float,
+        retention: np.ndarray | float,
+    ) -> None:
         self.engine = engine
         # columns as contiguous rows: each price() gathers a few of them
         self._linear = np.ascontiguousarray(base.linear.T)
         self._loss = np.ascontiguousarray(base.expected_loss.T)
+        self._layer = np.ascontiguousarray(base.layer_loss.T)
         self._class_loss = peril_total(base.class_expected_loss)
         self._class_layer = peril_total(base.class_layer_loss)
+        self._limit = np.asarray(limit, dtype=np.float64)
+        self._retention = np.asarray(retention, dtype=np.float64)
 
     def price(
         self, rows: np.ndarray, column: int, levels: np.ndarray | float, current: np.ndarray
@@ -547,13 +650,23 @@ class ControlPricing:
         beta = engine.coefficients[column]
         delta = levels - current
         loss = [self._loss[p][rows] for p in range(k)]
-        for p in np.flatnonzero((beta[:k] != 0) | (beta[k : 2 * k] != 0)):
-            frequency = np.exp(self._linear[p][rows] + delta * beta[p])
-            severity = np.exp(self._linear[k + p][rows] + delta * beta[k + p])
-            loss[p] = frequency * severity
+        layer = [self._layer[p][rows] for p in range(k)]
+        moved = np.flatnonzero((beta[:k] != 0) | (beta[k : 2 * k] != 0))
+        if moved.size:
+            frequency = np.exp(self._linear[moved][:, rows] + np.outer(beta[moved], delta))
+            severity = np.exp(self._linear[k + moved][:, rows] + np.outer(beta[k + moved], delta))
+            limit = self._limit if self._limit.ndim == 0 else self._limit[rows]
+            retention = self._retention if self._retention.ndim == 0 else self._retention[rows]
+            in_layer = engine.layer_loss(frequency.T, severity.T, limit, retention, moved)
+            for j, p in enumerate(moved):
+                loss[p] = frequency[j] * severity[j]
+                layer[p] = in_layer[:, j]
         total = _added(loss)
         relative = total / self._class_loss[rows]
-        _, _, premium = engine.premium_from(
-            self._class_layer[rows], engine.schedule_factor(relative)
+        priced = engine.premiums(self._class_layer[rows], relative, _added(layer))
+        return ControlChange(
+            premium=priced.offered,
+            expected_loss=total,
+            technical_premium=priced.technical,
+            relative_risk=relative,
         )
-        return ControlChange(premium=premium, expected_loss=total)

@@ -105,6 +105,10 @@ class Schedule(_Strict):
     max_credit: float = Field(ge=0, lt=1)
     max_debit: float = Field(ge=0, le=bounds.MAX_SCHEDULE_DEBIT)
     source: Source
+    floor_at_cost: bool = True
+    """The offered premium is never below the facility's own expected loss in the layer
+    plus expenses (the cost floor), whatever the schedule's caps; ``false`` lets the
+    debit cap price a facility below its cost, and must be said in the plan."""
 
 
 class Tier(_Strict):

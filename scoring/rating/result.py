@@ -43,6 +43,37 @@ def premium_note(outcome: Outcome) -> str | None:
     )
 
 
+CAP_WORDS: dict[str, str] = {
+    "schedule_debit_cap": "the schedule's largest debit holds it below the facility's own risk",
+    "schedule_credit_cap": "the schedule's largest credit holds it above the facility's own risk",
+    "minimum_premium": "the plan's minimum premium holds it up",
+    "cost_floor": (
+        "it is raised to the cost floor (the facility's own expected loss in the layer plus "
+        "expenses), which the schedule's caps would have priced below"
+    ),
+}
+"""What each binding cap of the offered premium means, in words."""
+
+
+def cap_note(cap: str | None, premium: float, technical: float) -> str | None:
+    """Why the offered premium is not the technical premium, in words (None when no cap
+    binds). One wording for the terminal, the JSON result and the HTML report.
+
+    Examples
+    --------
+    >>> cap_note(None, 1200.0, 1250.0) is None
+    True
+    >>> cap_note("minimum_premium", 1000.0, 640.0)[:58]
+    'The offered premium ($1,000) is not the technical premium '
+    """
+    if not cap:
+        return None
+    return (
+        f"The offered premium (${premium:,.0f}) is not the technical premium "
+        f"(${technical:,.0f}): {CAP_WORDS[cap]}."
+    )
+
+
 class _Result(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -92,6 +123,9 @@ class PerilLoss(_Result):
     """The same for the average facility of the class."""
     layer_loss: float
     """Expected loss a year in the requested layer (class average x schedule factor)."""
+    own_layer_loss: float
+    """The facility's own expected loss a year in the requested layer (what the
+    technical premium is built on)."""
     premium: float
     """The premium's share for this peril (in proportion to its layer loss)."""
 
@@ -124,7 +158,12 @@ class Scenario(_Result):
     answers: dict[str, str]
     premium: float
     saving: float
-    """Premium now minus premium in the scenario (never negative)."""
+    """Offered premium now minus offered premium in the scenario (0 when a cap holds
+    both at the same figure)."""
+    technical_premium: float
+    technical_saving: float
+    """Technical premium now minus technical premium in the scenario: what the change is
+    worth before any cap or minimum."""
     tier: str
     outcome: Outcome
     score: int
@@ -154,8 +193,17 @@ class Fix(_Result):
     why: str
     clears: tuple[str, ...]
     """Rules that no longer hold at the best answer."""
+    loss_saving: float
+    """Expected loss a year avoided at the best answer (ground up, every peril)."""
+    makes_quotable: bool
+    """At the best answer the applicant is quoted, and it is not now."""
+    moves_tier: bool
+    """At the best answer the applicant is in a better tier."""
+    capped: bool
+    """A cap holds the offered premium, now or at the best answer, so the offered
+    saving is less than the technical one."""
     saving_per_1000_cost: float
-    """Best-answer premium saving per $1,000 of the cost band's midpoint."""
+    """Best-answer technical premium saving per $1,000 of the cost band's midpoint."""
 
 
 class FixSet(_Result):
@@ -173,7 +221,9 @@ class FixSet(_Result):
 
 class Advice(_Result):
     fixes: tuple[Fix, ...]
-    """Ranked by premium saved at the best answer (then by expected loss saved)."""
+    """Fixes that change the premium, the risk or the outcome, ranked (:func:`fix_rank`):
+    those that make the applicant quotable first, then those that move its tier, then
+    by technical premium saved at the best answer, then by expected loss avoided."""
     by_value: tuple[str, ...]
     """The same fixes' question ids ranked by saving per cost."""
     next_tier: FixSet | None
@@ -216,8 +266,18 @@ class ScoreResult(_Result):
     score: int
     """0-1000: the plan's base at the class average, +pdo points per halving of expected loss."""
     premium: float
+    """The offered premium (see ``technical_premium`` and ``premium_cap``)."""
     premium_note: str | None
     """Why the premium is only indicative (:func:`premium_note`); None when quoted."""
+    technical_premium: float
+    """The facility's own expected loss in the layer plus expenses and profit, before the
+    schedule's caps and the minimum premium."""
+    premium_cap: str | None
+    """What holds the offered premium away from the schedule's figure: a name of
+    ``PREMIUM_CAPS`` (``schedule_debit_cap``, ``schedule_credit_cap``,
+    ``minimum_premium``, ``cost_floor``), or None."""
+    premium_cap_note: str | None
+    """The same in words (:func:`cap_note`)."""
     layer: Layer
     options: tuple[PremiumOption, ...]
     class_premium: float
@@ -233,3 +293,17 @@ class ScoreResult(_Result):
     notes: tuple[Note, ...] = ()
     """The same flags with each question's text, for people."""
     versions: Versions
+
+
+def fix_rank(
+    makes_quotable: bool,
+    moves_tier: bool,
+    technical_saving: float,
+    loss_saving: float,
+    question_id: str,
+) -> tuple[bool, bool, float, float, str]:
+    """The sort key of a fix, best first: a fix that makes the applicant quotable, then one
+    that moves its tier, then the technical premium saved, then the expected loss avoided,
+    then the question id. One applicant's advice and a book's best fixes both rank by it.
+    """
+    return (not makes_quotable, not moves_tier, -technical_saving, -loss_saving, question_id)

@@ -23,7 +23,7 @@ from scoring.errors import InputError, Issue
 from scoring.model.loss_model import default_model_dir
 from scoring.rating import advice
 from scoring.rating._rounding import money, significant
-from scoring.rating.engine import PERILS, Rating, RatingEngine, peril_total
+from scoring.rating.engine import PERILS, PREMIUM_CAPS, Rating, RatingEngine, peril_total
 from scoring.rating.explain import answer_text, factors
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.rating.result import (
@@ -38,6 +38,7 @@ from scoring.rating.result import (
     RuleHit,
     ScoreResult,
     Versions,
+    cap_note,
     premium_note,
 )
 from scoring.responses.intake import validate_document, validate_file
@@ -179,6 +180,13 @@ def score_applicant(
         score=int(rating.score[0]),
         premium=premium,
         premium_note=premium_note(OUTCOMES[int(rating.outcome[0])]),
+        technical_premium=_money(rating.technical_premium[0]),
+        premium_cap=PREMIUM_CAPS[int(rating.premium_cap[0])] or None,
+        premium_cap_note=cap_note(
+            PREMIUM_CAPS[int(rating.premium_cap[0])] or None,
+            premium,
+            _money(rating.technical_premium[0]),
+        ),
         layer=_layer(chosen_limit, chosen_retention),
         options=_options(engine, rating, chosen_limit, chosen_retention),
         class_premium=float(class_premium[0]),
@@ -193,6 +201,7 @@ def score_applicant(
                 expected_loss=_money(rating.expected_loss[0, p]),
                 class_expected_loss=_money(rating.class_expected_loss[0, p]),
                 layer_loss=_money(layer_loss[p]),
+                own_layer_loss=_money(rating.layer_loss[0, p]),
                 premium=_money(premium * share[p]),
             )
             for p, peril in enumerate(PERILS)
@@ -374,15 +383,17 @@ def _options(
     retentions = np.array([ret.amount for _, ret in layers])
     lowest = plan.retentions[0].amount
     # the options, the same retentions at the basic limit, the same limits at the lowest
-    # retention: one call
+    # retention, and the facility's own loss in each option's layer: one call
     every = engine.layer_loss(
-        np.tile(freq, (3, 1)),
-        np.tile(sev, (3, 1)),
-        np.concatenate([limits, np.full(n, basic), limits]),
-        np.concatenate([retentions, retentions, np.full(n, lowest)]),
+        np.concatenate([np.tile(freq, (3, 1)), np.repeat(rating.expected_claims, n, axis=0)]),
+        np.concatenate([np.tile(sev, (3, 1)), np.repeat(rating.mean_claim, n, axis=0)]),
+        np.concatenate([limits, np.full(n, basic), limits, limits]),
+        np.concatenate([retentions, retentions, np.full(n, lowest), retentions]),
     )
-    layer, basic_layer, first_dollar = every[:n], every[n : 2 * n], every[2 * n :]
-    _, _, premiums = engine.premium_from(peril_total(layer), np.repeat(rating.schedule_factor, n))
+    layer, basic_layer, first_dollar = every[:n], every[n : 2 * n], every[2 * n : 3 * n]
+    premiums = engine.premiums(
+        peril_total(layer), np.repeat(rating.relative_risk, n), peril_total(every[3 * n :])
+    ).offered
     return tuple(
         PremiumOption(
             layer=_layer(lim, ret),

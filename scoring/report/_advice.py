@@ -76,7 +76,7 @@ def _todo_row(rank: int, fix: Fix, result: ScoreResult, q: Questionnaire | None)
     target = _target(fix)
     first_step = (
         f'<p class="small">A smaller first step: {escape(_change(fix, fix.next, q))} '
-        f"(saves {money(fix.next.saving)} a year).</p>"
+        f"(worth {money(fix.next.technical_saving)} a year).</p>"
         if fix.best is not None
         else ""
     )
@@ -89,6 +89,8 @@ def _todo_row(rank: int, fix: Fix, result: ScoreResult, q: Questionnaire | None)
         f"{_find_out(fix)}{escape(_change(fix, target, q))}</p>"
         f"{first_step}"
         f'<p class="small">Why it matters: {escape(fix.why)}</p>{guidance}</td>'
+        f'<td class="num">{money(target.technical_saving)}'
+        f'<br><span class="small">{money(fix.loss_saving)} less expected loss</span></td>'
         f'<td class="num">{money(target.saving)}</td>'
         f'<td class="num">{money(fix.cost_low)}&ndash;{money(fix.cost_high)}'
         f'<br><span class="small">{escape(fix.size_band)} facility</span></td>'
@@ -97,32 +99,44 @@ def _todo_row(rank: int, fix: Fix, result: ScoreResult, q: Questionnaire | None)
 
 
 def todo(result: ScoreResult, questionnaire: Questionnaire | None) -> str:
-    """The to-do list: a savings chart and the ranked fixes, or a sentence when none."""
+    """The to-do list: a chart of what each fix is worth and the ranked fixes, or a
+    sentence when there are none."""
     head = "<h2>Your to-do list</h2>"
     advice = result.advice
     if advice is None:
         return f"<section>{head}<p>No advice was worked out for this assessment.</p></section>"
     if not advice.fixes:
         return (
-            f"<section>{head}<p>There is nothing on your to-do list: every control we ask "
-            "about is already at its best answer.</p></section>"
+            f"<section>{head}<p>There is nothing on your to-do list: no change to the "
+            "controls we ask about would lower your risk or your premium.</p></section>"
         )
     rank = {fix.question_id: i for i, fix in enumerate(advice.fixes, start=1)}
-    top = sorted(advice.fixes, key=lambda fix: -_target(fix).saving)[:CHART_FIXES]
-    if round(_target(top[0]).saving) <= 0:
-        chart = (
-            '<p class="card">None of these fixes lowers your premium as things stand; '
-            "each still lowers your risk of an incident.</p>"
+    top = sorted(advice.fixes, key=lambda fix: -_target(fix).technical_saving)[:CHART_FIXES]
+    rows = [
+        (
+            f"{rank[f.question_id]}. {f.question}",
+            _target(f).technical_saving,
+            money(_target(f).technical_saving),
         )
-    else:
-        rows = [
-            (f"{rank[f.question_id]}. {f.question}", _target(f).saving, money(_target(f).saving))
-            for f in top
-        ]
-        chart = (
-            f'<figure class="card">{bars(rows, title="Premium saved a year, by fix")}'
-            f"<figcaption>Premium saved a year by each of the {len(top)} most valuable "
-            "fixes on its own (numbers match the list below).</figcaption></figure>"
+        for f in top
+    ]
+    chart = (
+        f'<figure class="card">{bars(rows, title="What each fix is worth a year")}'
+        f"<figcaption>The technical premium each of the {len(top)} most valuable fixes "
+        "saves on its own, before any cap (numbers match the list below).</figcaption></figure>"
+    )
+    if all(round(_target(fix).saving) <= 0 for fix in advice.fixes):
+        why = result.premium_cap_note
+        chart += (
+            '<p class="card">None of these fixes lowers the premium offered as things stand'
+            f"{': ' + escape(why[:1].lower() + why[1:]) if why else '.'}"
+            " Each still lowers your expected loss, and the list is ranked by what each is "
+            "worth before the cap.</p>"
+        )
+    elif any(fix.capped for fix in advice.fixes):
+        chart += (
+            '<p class="small">A cap holds the premium offered, now or after some fixes, so '
+            "their saving off the premium is less than what they are worth.</p>"
         )
     shown = advice.fixes[:TODO_ROWS]
     more = len(advice.fixes) - len(shown)
@@ -134,11 +148,14 @@ def todo(result: ScoreResult, questionnaire: Questionnaire | None) -> str:
         else ""
     )
     return (
-        f"<section>{head}<p>Changes that would lower your premium or your risk, the most "
-        "valuable first. Savings are for each change on its own, a year; costs are typical "
-        "one-off ranges for a facility of your size.</p>"
+        f"<section>{head}<p>Changes that lower your risk, first those that would get you a "
+        "quote or a better tier, then the most valuable. Each is for the change on its own, "
+        "a year: what it is worth (the technical premium it saves) and what it takes off the "
+        "premium offered now; costs are typical one-off ranges for a facility of your "
+        "size.</p>"
         f"{chart}<table><thead><tr>"
-        '<th class="num">#</th><th>What to change</th><th class="num">Saving a year</th>'
+        '<th class="num">#</th><th>What to change</th><th class="num">Worth a year</th>'
+        '<th class="num">Off your premium</th>'
         '<th class="num">Typical cost</th><th>New result</th>'
         f"</tr></thead><tbody>{rows_html}</tbody></table>{tail}"
         f'<p class="small">{escape(REFERENCES)}</p></section>'

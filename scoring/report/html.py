@@ -157,11 +157,19 @@ def _summary(result: ScoreResult) -> str:
     caveat = (
         "" if result.premium_note is None else f'<p class="small">{escape(result.premium_note)}</p>'
     )
+    capped = (
+        ""
+        if result.premium_cap_note is None
+        else f'<p class="small">{escape(result.premium_cap_note)}</p>'
+    )
     premium = (
         '<div class="card"><h3>Annual premium</h3>'
         f'<div class="big">{money(result.premium)}</div>'
         f"<p>For {money(layer.limit_amount)} of cover, with you paying the first "
-        f"{money(layer.retention_amount)} of each claim (the retention).</p>{caveat}</div>"
+        f"{money(layer.retention_amount)} of each claim (the retention).</p>"
+        f'<p class="small">Technical premium (your own expected loss in this cover, plus '
+        f"expenses and profit, before any cap): {money(result.technical_premium)}.</p>"
+        f"{capped}{caveat}</div>"
     )
     return f'<section class="grid">{tier}{score}{premium}</section>'
 
