@@ -1,12 +1,18 @@
 """Synthetic responses: plausible facilities answering any questionnaire.
 
-Used for the example portfolio, the benchmarks and property tests. Each
-facility has a latent security *maturity* (Beta(2, 2)); every control's answer
-is drawn around it, so controls are correlated the way real books are (a
-facility with offline backups usually also has MFA). Skip logic is followed:
-a question that does not apply is left blank. Exposure answers follow the
-facility type for the care_cyber questionnaire's profile questions and are
-drawn generically for any other question.
+Used for the example portfolio, the peers reference, the training book and the
+benchmarks. For a questionnaire with a bundled market
+(:mod:`scoring.synthetic.market`, e.g. ``models/synthetic-truth/care-cyber-market-1.0.0.yaml``)
+each answer is drawn to the market's declared share of the book, from a latent
+maturity that rises with facility type and size, so controls are positively
+correlated the way real books are (a facility with offline backups usually also has
+MFA) while each control keeps its cited prevalence. The facility profile (type,
+size, revenue, records, prior claims, imaging) is drawn by type.
+
+Any other questionnaire, and any question its market does not name, is answered
+generically: every control's answer is drawn around one latent maturity
+(Beta(2, 2)) plus noise, and other answers uniformly. Skip logic is followed: a
+question that does not apply is left blank.
 
 The output is a table of text cells in the questionnaire's column format,
 exactly what a user would upload. Rows are valid by construction except where a
@@ -25,6 +31,17 @@ import pyarrow.compute as pc
 from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.synthetic.market import (
+    Market,
+    Mixture,
+    Quantiles,
+    Shares,
+    bundled_market,
+    check_market,
+    draw_choice,
+    draw_quantiles,
+    maturity_z,
+)
 from scoring.vocabulary import AnswerKind, Better
 
 # Illustrative size profiles by facility type: (share of book, median beds or patients,
@@ -39,6 +56,12 @@ _PROFILES: dict[str, tuple[float, float, float]] = {
     "other": (0.02, 50.0, 60_000.0),
 }
 _CONTROL_NOISE = 0.22
+_BEDS_SPREAD = 0.55
+"""Log-sd of beds or patients around a type's median."""
+_REVENUE_SPREAD = 0.25
+"""Log-sd of revenue per bed or patient."""
+_IMAGING_REVENUE = (9e6, 0.6)
+"""Median revenue of an imaging centre and its log-sd."""
 
 
 def synthetic_responses(
@@ -71,12 +94,37 @@ def synthetic_responses(
     if n < 1:
         raise ValueError(f"n must be at least 1; got {n}")
     rng = np.random.default_rng(seed)
-    maturity = rng.beta(2.0, 2.0, size=n)
+    maturity = draw_maturity(questionnaire, rng, n)
     as_of_days = np.full(n, np.datetime64(as_of, "D"))
     typed = draw_answers(questionnaire, rng, maturity, as_of_days, blank_share=blank_share)
     width = len(str(n))
     ids = pa.array([f"{id_prefix}-{i:0{width}d}" for i in range(1, n + 1)])
     return answers_table(questionnaire, typed, ids, as_of_days)
+
+
+def market_of(questionnaire: Questionnaire) -> Market | None:
+    """The questionnaire's bundled market, checked against it (None when there is none).
+
+    Raises
+    ------
+    QuestionnaireError
+        If the bundled market does not fit the questionnaire.
+    """
+    market = bundled_market(questionnaire.id, questionnaire.version)
+    if market is not None:
+        check_market(market, questionnaire, drawn=tuple(_PROFILE_DRAWS))
+    return market
+
+
+def draw_maturity(questionnaire: Questionnaire, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Each facility's own security maturity, between 0 and 1.
+
+    Under a market it is a percentile (uniform), to which the facility's type and size
+    add their shift; otherwise Beta(2, 2), around which every control is drawn.
+    """
+    if market_of(questionnaire) is not None:
+        return rng.random(n)
+    return rng.beta(2.0, 2.0, size=n)
 
 
 def draw_answers(
@@ -98,13 +146,21 @@ def draw_answers(
     if not 0.0 <= blank_share < 1.0:
         raise ValueError(f"blank_share must be in [0, 1); got {blank_share}")
     n = maturity.size
+    market = market_of(questionnaire)
     typed: dict[str, pa.Array] = {}
+    z: np.ndarray | None = None
     for question in questionnaire.questions:
         if question.relevant is None:
             applies = np.ones(n, dtype=np.bool_)
         else:
             applies = ex.applies(question.relevant, typed, length=n)
-        values = _draw(question, rng, maturity, typed, as_of_days)
+        entry = None if market is None else market.answers.get(question.id)
+        if market is not None and entry is not None:
+            if z is None:  # the profile questions come first
+                z = maturity_z(maturity, _maturity_shift(market, typed, n))
+            values = _draw_market(question, entry, market, rng, z, as_of_days)
+        else:
+            values = _draw(question, rng, maturity, typed, as_of_days)
         if previous is not None:
             old = previous[question.id]
             stays = rng.random(n) >= change_share if question.control is not None else True
@@ -201,6 +257,70 @@ def _draw(
     return pa.nulls(n, pa.string())
 
 
+def _draw_market(
+    question: Question,
+    entry: Shares | Quantiles,
+    market: Market,
+    rng: np.random.Generator,
+    z: np.ndarray,
+    as_of_days: np.ndarray,
+) -> pa.Array:
+    mixture = _mixture(market)
+    if isinstance(entry, Shares):
+        return pa.array(draw_choice(entry, question, market, mixture, rng, z), pa.string())
+    values = draw_quantiles(entry, question, market, mixture, rng, z)
+    if question.kind is AnswerKind.DATE:
+        days = np.rint(values).astype("timedelta64[D]")
+        return pa.array((as_of_days - days).astype("datetime64[D]"), pa.date32())
+    return _numeric(values, question)
+
+
+def _maturity_shift(market: Market, typed: dict[str, pa.Array], n: int) -> np.ndarray:
+    """Each facility's maturity shift by its type and its size (revenue)."""
+    shift = np.zeros(n)
+    maturity = market.maturity
+    if "facility_type" in typed:
+        types = to_numpy(typed["facility_type"], object)
+        shift += np.asarray([maturity.by_type.get(t, 0.0) for t in types], dtype=np.float64)
+    if "net_patient_revenue" in typed:
+        revenue = np.nan_to_num(to_numpy(typed["net_patient_revenue"], float), nan=1.0)
+        doublings = np.log2(np.maximum(revenue, 1.0) / maturity.reference_revenue)
+        shift += maturity.per_doubling * doublings
+    return shift
+
+
+_MIXTURES: dict[tuple[str, str], Mixture] = {}
+
+
+def _mixture(market: Market) -> Mixture:
+    """The book's maturity shift by facility type, from the size profiles (see _PROFILES)."""
+    key = (market.id, market.version)
+    found = _MIXTURES.get(key)
+    if found is None:
+        maturity = market.maturity
+        names = list(_PROFILES)
+        weights = np.asarray([_PROFILES[t][0] for t in names])
+        median, spread = [], []
+        for name in names:
+            _, size, per_unit = _PROFILES[name]
+            if name == "imaging_centre":
+                median.append(_IMAGING_REVENUE[0])
+                spread.append(_IMAGING_REVENUE[1])
+            else:
+                median.append(max(size * per_unit, 250_000.0))
+                spread.append(math.hypot(_BEDS_SPREAD, _REVENUE_SPREAD))
+        slope = maturity.per_doubling / math.log(2.0)
+        means = np.asarray(
+            [
+                maturity.by_type.get(t, 0.0) + slope * math.log(m / maturity.reference_revenue)
+                for t, m in zip(names, median, strict=True)
+            ]
+        )
+        found = Mixture(weights, means, (slope * np.asarray(spread)) ** 2)
+        _MIXTURES[key] = found
+    return found
+
+
 def _numeric(values: np.ndarray, question: Question) -> pa.Array:
     if question.kind is AnswerKind.INTEGER:
         return pa.array(np.rint(values).astype(np.int64))
@@ -224,7 +344,7 @@ def _types(typed: dict[str, pa.Array]) -> np.ndarray:
 
 def _beds(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
     median = np.asarray([_PROFILES[t][1] for t in _types(typed)])
-    beds = np.rint(median * rng.lognormal(0.0, 0.55, size=n)).astype(np.int64)
+    beds = np.rint(median * rng.lognormal(0.0, _BEDS_SPREAD, size=n)).astype(np.int64)
     imaging = _types(typed) == "imaging_centre"
     beds[imaging] = 0
     return pa.array(np.maximum(beds, np.where(imaging, 0, 4)))
@@ -239,9 +359,11 @@ def _revenue(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa
     types = _types(typed)
     beds = to_numpy(typed["beds_or_residents"], float)
     per_bed = np.asarray([_PROFILES[t][2] for t in types])
-    revenue = beds * per_bed * rng.lognormal(0.0, 0.25, size=n)
+    revenue = beds * per_bed * rng.lognormal(0.0, _REVENUE_SPREAD, size=n)
     imaging = types == "imaging_centre"
-    revenue[imaging] = rng.lognormal(math.log(9e6), 0.6, size=int(imaging.sum()))
+    revenue[imaging] = rng.lognormal(
+        math.log(_IMAGING_REVENUE[0]), _IMAGING_REVENUE[1], size=int(imaging.sum())
+    )
     return pa.array(np.rint(np.maximum(revenue, 250_000.0)))
 
 
