@@ -204,3 +204,19 @@ def test_a_market_file_with_an_unknown_field_is_refused(tmp_path: Path) -> None:
     path.write_text(text.replace("maturity:\n", "maturity:\n  surprise: 1\n", 1), "utf-8")
     with pytest.raises(QuestionnaireError, match="surprise"):
         load_market(path)
+
+
+def test_facility_types_differ_in_maturity_as_declared(
+    market: Market, sample: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    """Continuing care communities (large campuses, shifted up) are more mature than
+    assisted living homes (small, shifted down): more MFA on email, fewer RDP exposed."""
+    answers, _ = sample
+    shifts = market.maturity.by_type
+    assert shifts["continuing_care_community"] > shifts["assisted_living"]
+    campus = answers[answers["facility_type"] == "continuing_care_community"]
+    homes = answers[answers["facility_type"] == "assisted_living"]
+    assert (campus["mfa_email"] == "all_accounts").mean() > (
+        homes["mfa_email"] == "all_accounts"
+    ).mean() + 0.1
+    assert (campus["rdp_exposed"] == "yes").mean() < (homes["rdp_exposed"] == "yes").mean()
