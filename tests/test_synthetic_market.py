@@ -169,6 +169,16 @@ def test_a_questionnaire_without_a_market_is_answered_generically(mini: Question
     assert one.equals(two)
 
 
+def test_an_edited_questionnaire_under_a_bundled_id_is_answered_generically(
+    mini: Questionnaire,
+) -> None:
+    edited = mini.model_copy(update={"id": "care_cyber", "version": "1.0.0"})
+    assert bundled_market("care_cyber", "1.0.0") is not None
+    assert market_of(edited) is None
+    table = synthetic_responses(edited, 50, seed=2, as_of=AS_OF)
+    assert table.num_rows == 50
+
+
 def test_the_same_seed_draws_the_same_market_sample(care: Questionnaire) -> None:
     one = synthetic_responses(care, 300, seed=9, as_of=AS_OF)
     assert one.equals(synthetic_responses(care, 300, seed=9, as_of=AS_OF))
