@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import ndtr, ndtri
 
-from scoring._files import read_document
 from scoring._resources import data_dir
-from scoring.errors import InputError, QuestionnaireError
+from scoring.errors import QuestionnaireError
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.synthetic.truth import read_definition
 from scoring.vocabulary import AnswerKind, Better
 
 
@@ -119,13 +119,7 @@ def load_market(path: Path) -> Market:
     QuestionnaireError
         If the file cannot be read or does not follow the market's structure.
     """
-    try:
-        return Market.model_validate(read_document(path))
-    except InputError as exc:
-        raise QuestionnaireError(str(path), [i.message for i in exc.issues]) from exc
-    except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise QuestionnaireError(str(path), problems) from exc
+    return read_definition(path, Market)
 
 
 def check_market(market: Market, questionnaire: Questionnaire, *, drawn: Sequence[str]) -> None:
@@ -269,36 +263,28 @@ def maturity_z(percentile: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return np.asarray(ndtri(np.clip(percentile, 1e-4, 1 - 1e-4)) + shift, dtype=np.float64)
 
 
-def draw_choice(
-    entry: Shares,
+def draw(
+    entry: Shares | Quantiles,
     question: Question,
     market: Market,
     mixture: Mixture,
     rng: np.random.Generator,
     z: np.ndarray,
 ) -> np.ndarray:
-    """Codes of a choice question drawn to the declared shares (worst answers at low z)."""
-    control = question.control
-    order = list(control.order) if control is not None and control.order else list(entry.shares)
-    loading = market.maturity.loading if entry.loading is None else entry.loading
-    cumulative = np.cumsum([entry.shares[code] for code in order])[:-1]
-    cuts = _thresholds(mixture, tuple(cumulative), loading)
-    index = np.searchsorted(cuts, latent(rng, z, loading))
-    return np.asarray(order, dtype=object)[index]
+    """One answer for facilities of latent maturity ``z``, to the entry's declared shares.
 
-
-def draw_quantiles(
-    entry: Quantiles,
-    question: Question,
-    market: Market,
-    mixture: Mixture,
-    rng: np.random.Generator,
-    z: np.ndarray,
-) -> np.ndarray:
-    """Values of a number (or ages in days of a date) drawn from the declared quantiles."""
+    Choice codes (worst answers at low ``z``) for :class:`Shares`; numbers, or ages in
+    days of a date (better values at high ``z``), for :class:`Quantiles`.
+    """
     loading = market.maturity.loading if entry.loading is None else entry.loading
-    share = mixture.latent_cdf(latent(rng, z, loading), loading)
+    y = latent(rng, z, loading)
     control = question.control
+    if isinstance(entry, Shares):
+        order = list(control.order) if control is not None and control.order else list(entry.shares)
+        cumulative = np.cumsum([entry.shares[code] for code in order])[:-1]
+        cuts = _thresholds(mixture, tuple(cumulative), loading)
+        return np.asarray(order, dtype=object)[np.searchsorted(cuts, y)]
+    share = mixture.latent_cdf(y, loading)
     if control is not None and control.better in (Better.LOWER, Better.MORE_RECENT):
         share = 1.0 - share  # more mature, smaller number or younger date
     probabilities = [p for p, _ in entry.quantiles]

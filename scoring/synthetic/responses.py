@@ -37,8 +37,7 @@ from scoring.synthetic.market import (
     Shares,
     bundled_market,
     check_market,
-    draw_choice,
-    draw_quantiles,
+    draw,
     maturity_z,
 )
 from scoring.synthetic.profile import PROFILE_DRAWS, maturity_shift, shift_mixture
@@ -254,8 +253,8 @@ def _draw_market(
 ) -> pa.Array:
     mixture = shift_mixture(market)
     if isinstance(entry, Shares):
-        return pa.array(draw_choice(entry, question, market, mixture, rng, z), pa.string())
-    values = draw_quantiles(entry, question, market, mixture, rng, z)
+        return pa.array(draw(entry, question, market, mixture, rng, z), pa.string())
+    values = draw(entry, question, market, mixture, rng, z)
     if question.kind is AnswerKind.DATE:
         days = np.rint(values).astype("timedelta64[D]")
         return pa.array((as_of_days - days).astype("datetime64[D]"), pa.date32())
