@@ -2,6 +2,15 @@
 
     python scripts/make_example_portfolio.py
 
+The portfolio is 240 synthetic facilities drawn from the bundled market
+(models/synthetic-truth/care-cyber-market-1.0.0.yaml), 1 % of control answers left
+blank. The market makes dangerous facilities rare, so the last four rows
+(CF-237 .. CF-240) are kept dangerous on purpose, to show what an underwriter must
+see: each is the first facility of a second draw from the same market (seed + 1)
+that answers as listed in ``DANGEROUS`` - RDP open to the internet; a PACS
+reachable from the internet; no MFA on remote access (RDP closed); and RDP open
+with no MFA on remote access or email.
+
 The same seed gives the same CSV, byte for byte.
 """
 
@@ -10,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from scoring import bundled_questionnaire
@@ -18,15 +29,44 @@ from scoring.synthetic.responses import synthetic_responses
 FACILITIES = 240
 SEED = 20261129
 AS_OF = dt.date(2026, 11, 1)
+BLANK_SHARE = 0.01
+POOL = 20_000
+"""Facilities of the second draw the dangerous rows are picked from."""
+DANGEROUS: tuple[dict[str, str], ...] = (
+    {"rdp_exposed": "yes"},
+    {"pacs_internet_exposed": "yes"},
+    {"mfa_remote_access": "no_mfa", "rdp_exposed": "no"},
+    {"rdp_exposed": "yes", "mfa_remote_access": "no_mfa", "mfa_email": "no_mfa"},
+)
 OUT = Path(__file__).resolve().parent.parent / "questionnaires" / "examples"
+
+
+def portfolio_table() -> pa.Table:
+    """The portfolio: a draw from the market, then the dangerous facilities."""
+    questionnaire = bundled_questionnaire()
+    kept = FACILITIES - len(DANGEROUS)
+    table = synthetic_responses(
+        questionnaire, kept, seed=SEED, as_of=AS_OF, id_prefix="CF", blank_share=BLANK_SHARE
+    )
+    pool = synthetic_responses(
+        questionnaire, POOL, seed=SEED + 1, as_of=AS_OF, id_prefix="CF", blank_share=BLANK_SHARE
+    )
+    picked: list[int] = []
+    for answers in DANGEROUS:
+        matches = np.ones(POOL, dtype=np.bool_)
+        for qid, answer in answers.items():
+            matches &= np.asarray(pool[qid].to_pylist(), dtype=object) == answer
+        matches[picked] = False
+        picked.append(int(np.flatnonzero(matches)[0]))
+    dangerous = pool.take(pa.array(picked))
+    ids = pa.array([f"CF-{kept + i + 1:03d}" for i in range(len(picked))])
+    dangerous = dangerous.set_column(0, "facility_id", ids)
+    return pa.concat_tables([table, dangerous])
 
 
 def write_portfolio(out: Path) -> tuple[Path, Path]:
     """Write portfolio.csv and portfolio.xlsx into ``out``."""
-    questionnaire = bundled_questionnaire()
-    table = synthetic_responses(
-        questionnaire, FACILITIES, seed=SEED, as_of=AS_OF, id_prefix="CF", blank_share=0.01
-    )
+    table = portfolio_table()
     csv_path = out / "portfolio.csv"
     pacsv.write_csv(table, csv_path, write_options=pacsv.WriteOptions(quoting_style="needed"))
     frame = table.to_pandas()

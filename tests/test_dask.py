@@ -196,7 +196,10 @@ def test_a_line_break_in_a_cell_across_partitions_is_refused_not_misread(
     table = pacsv.read_csv(
         PORTFOLIO, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)
     )
-    names = pa.array([f"Home {i}\nNorth wing" for i in range(table.num_rows)])
+    # a long first line: a partition boundary falls inside a cell, whatever the book
+    names = pa.array(
+        [f"Home {i}" + " of the care campus" * 40 + "\nNorth wing" for i in range(table.num_rows)]
+    )
     position = table.schema.get_field_index("facility_name")
     book = tmp_path / "book.csv"
     pacsv.write_csv(table.set_column(position, "facility_name", names), book)

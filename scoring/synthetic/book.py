@@ -1,10 +1,11 @@
 """A synthetic book of facility-years with claims, drawn from a known ground truth.
 
-Each facility keeps its profile from year to year; its security maturity
-drifts up a little and each control is redrawn with a small probability, so
-answers change a little from year to year. Claims per peril are Poisson with
-the true frequency times the exposure; claim sizes are lognormal around the
-true mean. The book is written in the claims-history format
+The facilities are drawn from the questionnaire's market
+(:mod:`scoring.synthetic.market`). Each facility keeps its profile from year to
+year; its security maturity drifts up a little and each control is redrawn with
+a small probability, so answers change a little from year to year. Claims per
+peril are Poisson with the true frequency times the exposure; claim sizes are
+lognormal around the true mean. The book is written in the claims-history format
 (docs/claims-history.md), the same format an insurer's own data must follow.
 """
 
@@ -29,7 +30,12 @@ from scoring.model.claims_history import BOOK_AS_OF, facility_years
 from scoring.questionnaire.definition import Questionnaire
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
-from scoring.synthetic.responses import answers_table, draw_answers, synthetic_responses
+from scoring.synthetic.responses import (
+    answers_table,
+    draw_answers,
+    draw_maturity,
+    synthetic_responses,
+)
 from scoring.synthetic.truth import (
     REFERENCE_DATE,
     REFERENCE_FACILITIES,
@@ -43,7 +49,7 @@ from scoring.vocabulary import Peril
 CHANGE_SHARE = 0.1
 """Chance that a control's answer is redrawn from one year to the next."""
 MATURITY_DRIFT = 0.03
-"""Yearly improvement of a facility's security maturity."""
+"""Yearly improvement of a facility's security maturity (its percentile under a market)."""
 PARTIAL_YEAR_SHARE = 0.15
 """Share of facility-years on cover for part of the year only."""
 SYNTH_BLOCK = 200_000
@@ -146,7 +152,7 @@ def _block(
     first_year: int,
 ) -> tuple[pa.Table, pd.DataFrame]:
     facilities = len(ids)
-    maturity = rng.beta(2.0, 2.0, size=facilities)
+    maturity = draw_maturity(questionnaire, rng, facilities)
     previous = None
     tables = []
     for year in range(years):

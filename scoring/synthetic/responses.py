@@ -1,12 +1,18 @@
 """Synthetic responses: plausible facilities answering any questionnaire.
 
-Used for the example portfolio, the benchmarks and property tests. Each
-facility has a latent security *maturity* (Beta(2, 2)); every control's answer
-is drawn around it, so controls are correlated the way real books are (a
-facility with offline backups usually also has MFA). Skip logic is followed:
-a question that does not apply is left blank. Exposure answers follow the
-facility type for the care_cyber questionnaire's profile questions and are
-drawn generically for any other question.
+Used for the example portfolio, the peers reference, the training book and the
+benchmarks. For a questionnaire with a bundled market
+(:mod:`scoring.synthetic.market`, e.g. ``models/synthetic-truth/care-cyber-market-1.0.0.yaml``)
+each answer is drawn to the market's declared share of the book, from a latent
+maturity that rises with facility type and size, so controls are positively
+correlated the way real books are (a facility with offline backups usually also has
+MFA) while each control keeps its cited prevalence. The facility profile (type,
+size, revenue, records, prior claims, imaging) is drawn by type.
+
+Any other questionnaire, and any question its market does not name, is answered
+generically: every control's answer is drawn around one latent maturity
+(Beta(2, 2)) plus noise, and other answers uniformly. Skip logic is followed: a
+question that does not apply is left blank.
 
 The output is a table of text cells in the questionnaire's column format,
 exactly what a user would upload. Rows are valid by construction except where a
@@ -16,28 +22,27 @@ questionnaire constraint is not known to the generator; the caller validates.
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring._arrow import to_mask, to_numpy
+from scoring._arrow import to_mask
+from scoring.errors import QuestionnaireError
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.synthetic.market import (
+    Market,
+    Quantiles,
+    Shares,
+    bundled_market,
+    check_market,
+    draw,
+    maturity_z,
+)
+from scoring.synthetic.profile import PROFILE_DRAWS, maturity_shift, shift_mixture
 from scoring.vocabulary import AnswerKind, Better
 
-# Illustrative size profiles by facility type: (share of book, median beds or patients,
-# revenue per bed or patient in USD). Not calibrated claims figures; see the loss model.
-_PROFILES: dict[str, tuple[float, float, float]] = {
-    "skilled_nursing": (0.40, 110.0, 105_000.0),
-    "assisted_living": (0.25, 60.0, 70_000.0),
-    "home_health": (0.12, 300.0, 28_000.0),
-    "hospice": (0.08, 110.0, 60_000.0),
-    "continuing_care_community": (0.07, 350.0, 85_000.0),
-    "imaging_centre": (0.06, 1.0, 0.0),
-    "other": (0.02, 50.0, 60_000.0),
-}
 _CONTROL_NOISE = 0.22
 
 
@@ -71,12 +76,41 @@ def synthetic_responses(
     if n < 1:
         raise ValueError(f"n must be at least 1; got {n}")
     rng = np.random.default_rng(seed)
-    maturity = rng.beta(2.0, 2.0, size=n)
+    maturity = draw_maturity(questionnaire, rng, n)
     as_of_days = np.full(n, np.datetime64(as_of, "D"))
     typed = draw_answers(questionnaire, rng, maturity, as_of_days, blank_share=blank_share)
     width = len(str(n))
     ids = pa.array([f"{id_prefix}-{i:0{width}d}" for i in range(1, n + 1)])
     return answers_table(questionnaire, typed, ids, as_of_days)
+
+
+def market_of(questionnaire: Questionnaire) -> Market | None:
+    """The questionnaire's bundled market, or None when there is none that fits it.
+
+    A questionnaire that carries a bundled id and version but was edited (a question
+    or answer the market does not know) has no market: it is answered generically.
+    ``tests/test_synthetic_market.py`` checks that the bundled market fits the
+    bundled questionnaire.
+    """
+    market = bundled_market(questionnaire.id, questionnaire.version)
+    if market is None:
+        return None
+    try:
+        check_market(market, questionnaire, drawn=tuple(PROFILE_DRAWS))
+    except QuestionnaireError:
+        return None
+    return market
+
+
+def draw_maturity(questionnaire: Questionnaire, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Each facility's own security maturity, between 0 and 1.
+
+    Under a market it is a percentile (uniform), to which the facility's type and size
+    add their shift; otherwise Beta(2, 2), around which every control is drawn.
+    """
+    if market_of(questionnaire) is not None:
+        return rng.random(n)
+    return rng.beta(2.0, 2.0, size=n)
 
 
 def draw_answers(
@@ -98,13 +132,21 @@ def draw_answers(
     if not 0.0 <= blank_share < 1.0:
         raise ValueError(f"blank_share must be in [0, 1); got {blank_share}")
     n = maturity.size
+    market = market_of(questionnaire)
     typed: dict[str, pa.Array] = {}
+    z: np.ndarray | None = None
     for question in questionnaire.questions:
         if question.relevant is None:
             applies = np.ones(n, dtype=np.bool_)
         else:
             applies = ex.applies(question.relevant, typed, length=n)
-        values = _draw(question, rng, maturity, typed, as_of_days)
+        entry = None if market is None else market.answers.get(question.id)
+        if market is not None and entry is not None:
+            if z is None:  # the profile questions come first
+                z = maturity_z(maturity, maturity_shift(market, typed, n))
+            values = _draw_market(question, entry, market, rng, z, as_of_days)
+        else:
+            values = _draw(question, rng, maturity, typed, as_of_days)
         if previous is not None:
             old = previous[question.id]
             stays = rng.random(n) >= change_share if question.control is not None else True
@@ -159,7 +201,7 @@ def _draw(
     as_of_days: np.ndarray,
 ) -> pa.Array:
     n = maturity.size
-    special = _PROFILE_DRAWS.get(question.id)
+    special = PROFILE_DRAWS.get(question.id)
     if special is not None:
         return special(rng, typed, n)
     control = question.control
@@ -201,102 +243,25 @@ def _draw(
     return pa.nulls(n, pa.string())
 
 
+def _draw_market(
+    question: Question,
+    entry: Shares | Quantiles,
+    market: Market,
+    rng: np.random.Generator,
+    z: np.ndarray,
+    as_of_days: np.ndarray,
+) -> pa.Array:
+    mixture = shift_mixture(market)
+    if isinstance(entry, Shares):
+        return pa.array(draw(entry, question, market, mixture, rng, z), pa.string())
+    values = draw(entry, question, market, mixture, rng, z)
+    if question.kind is AnswerKind.DATE:
+        days = np.rint(values).astype("timedelta64[D]")
+        return pa.array((as_of_days - days).astype("datetime64[D]"), pa.date32())
+    return _numeric(values, question)
+
+
 def _numeric(values: np.ndarray, question: Question) -> pa.Array:
     if question.kind is AnswerKind.INTEGER:
         return pa.array(np.rint(values).astype(np.int64))
     return pa.array(values.astype(np.float64))
-
-
-# --- care_cyber profile questions --------------------------------------------------------
-
-
-def _facility_type(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    names = list(_PROFILES)
-    shares = np.asarray([_PROFILES[k][0] for k in names])
-    return pa.array(
-        np.asarray(names, dtype=object)[rng.choice(len(names), size=n, p=shares / shares.sum())]
-    )
-
-
-def _types(typed: dict[str, pa.Array]) -> np.ndarray:
-    return to_numpy(typed["facility_type"], object)
-
-
-def _beds(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    median = np.asarray([_PROFILES[t][1] for t in _types(typed)])
-    beds = np.rint(median * rng.lognormal(0.0, 0.55, size=n)).astype(np.int64)
-    imaging = _types(typed) == "imaging_centre"
-    beds[imaging] = 0
-    return pa.array(np.maximum(beds, np.where(imaging, 0, 4)))
-
-
-def _sites(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    beds = to_numpy(typed["beds_or_residents"], float)
-    return pa.array(1 + rng.poisson(np.maximum(beds, 50.0) / 400.0, size=n).astype(np.int64))
-
-
-def _revenue(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    types = _types(typed)
-    beds = to_numpy(typed["beds_or_residents"], float)
-    per_bed = np.asarray([_PROFILES[t][2] for t in types])
-    revenue = beds * per_bed * rng.lognormal(0.0, 0.25, size=n)
-    imaging = types == "imaging_centre"
-    revenue[imaging] = rng.lognormal(math.log(9e6), 0.6, size=int(imaging.sum()))
-    return pa.array(np.rint(np.maximum(revenue, 250_000.0)))
-
-
-def _records(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    revenue = to_numpy(typed["net_patient_revenue"], float)
-    records = revenue / 1_000.0 * rng.lognormal(0.0, 0.5, size=n)
-    return pa.array(np.rint(np.maximum(records, 100.0)).astype(np.int64))
-
-
-def _small_count(scale: float):  # type: ignore[no-untyped-def]
-    def draw(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-        return pa.array(rng.poisson(scale, size=n).astype(np.int64))
-
-    return draw
-
-
-def _claims_amount(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    count = to_numpy(typed["prior_claims_count"], float)
-    amount = np.nan_to_num(count) * rng.lognormal(math.log(80_000.0), 1.0, size=n)
-    return pa.array(np.rint(amount))
-
-
-def _has_imaging(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    types = _types(typed)
-    chance = np.where(
-        types == "imaging_centre",
-        1.0,
-        np.where(np.isin(types, ["skilled_nursing", "continuing_care_community"]), 0.25, 0.03),
-    )
-    return pa.array(np.where(rng.random(n) < chance, "yes", "no").astype(object), pa.string())
-
-
-def _modalities(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    types = _types(typed)
-    count = np.where(
-        types == "imaging_centre", 4 + rng.poisson(6, size=n), 1 + rng.poisson(1, size=n)
-    )
-    return pa.array(count.astype(np.int64))
-
-
-def _unsupported(rng: np.random.Generator, typed: dict[str, pa.Array], n: int) -> pa.Array:
-    total = np.nan_to_num(to_numpy(typed["modality_count"], float)).astype(np.int64)
-    return pa.array(rng.binomial(total, 0.4).astype(np.int64))
-
-
-_PROFILE_DRAWS = {
-    "facility_type": _facility_type,
-    "beds_or_residents": _beds,
-    "sites": _sites,
-    "net_patient_revenue": _revenue,
-    "records_held": _records,
-    "prior_incidents_5y": _small_count(0.3),
-    "prior_claims_count": _small_count(0.08),
-    "prior_claims_amount": _claims_amount,
-    "has_imaging": _has_imaging,
-    "modality_count": _modalities,
-    "unsupported_modality_count": _unsupported,
-}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from scoring.vocabulary import Peril
 REFERENCE_FACILITIES = 20_000
 REFERENCE_SEED = 0
 REFERENCE_DATE = dt.date(2026, 1, 1)
+
+
+_Definition = TypeVar("_Definition", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -114,8 +118,19 @@ def truth_path(questionnaire_id: str, version: str) -> Path:
 
 def load_truth(path: Path) -> GroundTruth:
     """Read and validate a ground-truth file."""
+    return read_definition(path, GroundTruth)
+
+
+def read_definition(path: Path, kind: type[_Definition]) -> _Definition:
+    """Read a synthetic definition file (a truth, a market) and validate it as ``kind``.
+
+    Raises
+    ------
+    QuestionnaireError
+        If the file cannot be read or does not follow ``kind``'s structure.
+    """
     try:
-        return GroundTruth.model_validate(read_document(path))
+        return kind.model_validate(read_document(path))
     except InputError as exc:
         raise QuestionnaireError(str(path), [i.message for i in exc.issues]) from exc
     except ValidationError as exc:
