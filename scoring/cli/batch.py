@@ -109,7 +109,8 @@ def batch_command(
         typer.Option("--as-of", help="Assessment date (YYYY-MM-DD) for rows without one."),
     ] = None,
 ) -> None:
-    """Score every facility of a book; rejected rows go to the errors file with reasons.
+    """Score every facility of a book; rejected rows go to the errors file with reasons,
+    warnings (answers priced as worst ...) to <output>.warnings.csv.
 
     Exits 0 when every row was scored, 1 when some rows were rejected (they are in
     the errors file), the book, model or rating plan cannot be used, or another run
@@ -257,6 +258,12 @@ def _report(summary: BookSummary) -> None:
     )
     typer.echo(f"scored: {summary.output}")
     typer.echo(f"rejected rows: {summary.errors}")
+    if summary.warnings:
+        typer.echo(
+            f"warnings: {summary.warnings} ({summary.rows_warned:,} scored row(s) with "
+            "warnings, e.g. blank or unknown answers priced as the worst answer: see the "
+            "columns warnings and priced_as_worst)"
+        )
     versions = summary.versions
     typer.echo(
         f"{versions['model_id']} ({versions['model_sha256'][:12]}), {versions['rating_plan']}, "

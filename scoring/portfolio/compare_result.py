@@ -24,6 +24,7 @@ FACILITY_COLUMNS: tuple[str, ...] = (
     "facility_id",
     "facility_name",
     "status",
+    "changed_answers",
     "tier_before",
     "tier_after",
     "premium_before",

@@ -383,7 +383,7 @@ def _others(comparison: Comparison, limit: int) -> str:
     frame = comparison.facilities
     parts = []
     titles = {
-        "answers_changed": "With changed answers (in both books, different input rows)",
+        "answers_changed": "With changed answers (in both books, different validated answers)",
         "only_before": "Dropped (in the before book only)",
         "only_after": "Added (in the after book only)",
     }
@@ -396,13 +396,16 @@ def _others(comparison: Comparison, limit: int) -> str:
             f"<td>{escape(r['tier_before'] or '')} &rarr; {escape(r['tier_after'] or '')}</td>"
             f"<td>{escape(r['outcome_before'] or '')} &rarr; {escape(r['outcome_after'] or '')}"
             f'</td><td class="num">{_money_or_blank(r["premium_before"])} &rarr; '
-            f"{_money_or_blank(r['premium_after'])}</td></tr>"
+            f"{_money_or_blank(r['premium_after'])}</td>"
+            + (f"<td>{_changed(r['changed_answers'])}</td>" if status == "answers_changed" else "")
+            + "</tr>"
             for r in rows.iloc[:limit].to_dict("records")
         )
+        answers_head = "<th>answers changed</th>" if status == "answers_changed" else ""
         parts.append(
             f"<h3>{title}: {len(rows):,}</h3>"
             "<table><thead><tr><th>facility</th><th>tier</th><th>outcome</th>"
-            f'<th class="num">premium</th></tr></thead><tbody>{body}</tbody></table>'
+            f'<th class="num">premium</th>{answers_head}</tr></thead><tbody>{body}</tbody></table>'
             + _more(min(limit, len(rows)), len(rows))
         )
     if not parts:
@@ -413,6 +416,14 @@ def _others(comparison: Comparison, limit: int) -> str:
         + "".join(parts)
         + "</section>"
     )
+
+
+def _changed(questions: object) -> str:
+    """The questions whose answers changed, as ``a, b``; blank when not known (books
+    written before answers were kept)."""
+    if not isinstance(questions, str):
+        return ""
+    return escape(", ".join(questions.split(";")))
 
 
 def _money_or_blank(value: float) -> str:

@@ -253,7 +253,7 @@ def _score_pieces(
         )
     except (InputError, DefinitionError) as exc:
         return _refusal(exc)
-    return "scored", (result.scored, result.errors, result.rows_read)
+    return "scored", (result.scored, result.issues, result.rows_read)
 
 
 @dataclass(frozen=True)

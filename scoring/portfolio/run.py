@@ -99,6 +99,11 @@ class BookSummary:
     chunks_resumed: int
     seconds: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    warnings: str = ""
+    """The warnings file: every warning, of scored and rejected rows."""
+    rows_warned: int = 0
+    """Scored rows with at least one warning (a blank or unknown answer priced as
+    worst, a cell read one of two ways ...)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +169,7 @@ def run_settings(
         "retention": retention,
         "as_of": as_of.isoformat(),
         "fixes": TOP_FIXES,
+        "warnings": True,
     }
 
 
@@ -387,7 +393,7 @@ def _score_part(
     result: ChunkResult = score_chunk(
         engine, raw, as_of=as_of, limit=limit, retention=retention, repeated=repeated
     )
-    errors = errors_table(result.errors)
+    errors = errors_table(result.issues)
     scored = time.perf_counter()
     ready.result()
     write_part(errors, part_path(parts, "errors", index))
@@ -434,6 +440,8 @@ def finish_book(
         chunks=tally.chunks,
         chunks_resumed=tally.reused,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        warnings=str(files.warnings),
+        rows_warned=files.rows_warned,
         versions={
             "model_id": engine.model.model_id,
             "model_sha256": engine.model_sha256,
