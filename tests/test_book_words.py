@@ -4,6 +4,7 @@ comparisons that match facilities by their answers, not by how the cells were ty
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +16,8 @@ from typer.testing import CliRunner
 from scoring import default_engine
 from scoring.cli.app import app
 from scoring.portfolio.book_answers import answer_items, changed_answers
+from scoring.rating.result import DONT_KNOW
+from scoring.report._words import answer_words
 from scoring.responses.reading import read_responses
 from scoring.responses.validation import validate
 from scoring.vocabulary import Reason, Severity
@@ -168,3 +171,86 @@ def test_answers_are_written_in_one_canonical_form() -> None:
     assert answer_items("a=1;b=%unknown;c=x+y") == {"a": "1", "b": "%unknown", "c": "x+y"}
     assert changed_answers("a=1;b=2", "a=1;b=2") == ()
     assert changed_answers("a=1;b=2", "a=1") == ("b",)
+
+
+# --- a book's advice (item 11) -----------------------------------------------------------------
+
+
+def _pick(rows: list[dict[str, object]]) -> list[str]:
+    """A few facilities whose advice tells the rules apart: the first one, one whose fix
+    changes the outcome, one whose answer was not known."""
+    tests = (
+        lambda r: True,
+        lambda r: r["outcome_after"] != r["outcome"],
+        lambda r: r["answer"] == DONT_KNOW,
+    )
+    picked = [next(str(r["facility_id"]) for r in rows if test(r)) for test in tests]
+    return list(dict.fromkeys(picked))
+
+
+def test_a_books_advice_matches_carescore_score_for_the_same_facility(tmp_path: Path) -> None:
+    table = read_responses(PORTFOLIO).table
+    column = table.column("rdp_exposed").to_pylist()
+    column[1] = "unknown"  # priced as the worst answer, and advised
+    position = table.schema.get_field_index("rdp_exposed")
+    table = table.set_column(position, "rdp_exposed", pa.array(column, pa.string()))
+    source = tmp_path / "book.csv"
+    pacsv.write_csv(table, source)
+    out, advice = tmp_path / "book.parquet", tmp_path / "advice.csv"
+    printed = _batch(source, out, "--advice", str(advice), "--chunk-rows", "70")
+    assert f"advice: {advice}" in printed
+    rows = pacsv.read_csv(advice).to_pylist()
+    book = pq.read_table(out).to_pylist()
+    assert len(rows) == sum(1 for r in book for k in (1, 2, 3) if r[f"fix_{k}"])
+    facilities = _pick(rows)
+    assert len(facilities) >= 2  # the first facility's fix may change its outcome
+    questionnaire = default_engine().questionnaire
+    for facility in facilities:
+        result = runner.invoke(
+            app, ["score", str(source), "--facility", facility, "--json", *AS_OF]
+        )
+        assert result.exit_code == 0, result.output
+        fixes = json.loads(result.output)["advice"]["fixes"][:3]
+        mine = [r for r in rows if r["facility_id"] == facility]
+        assert [r["rank"] for r in mine] == list(range(1, len(fixes) + 1))
+        for row, fix in zip(mine, fixes, strict=True):
+            reached = fix["best"] or fix["next"]
+            (code,) = reached["answers"].values()
+            assert row["question_id"] == fix["question_id"]
+            assert row["question"] == fix["question"]
+            assert row["answer"] == fix["answer"]
+            assert row["advised_answer"] == answer_words(questionnaire, fix["question_id"], code)
+            assert row["saving"] == reached["saving"]
+            assert row["premium_after"] == reached["premium"]
+            assert (row["tier_after"], row["outcome_after"]) == (
+                reached["tier"],
+                reached["outcome"],
+            )
+            assert (row["cost_low"], row["cost_high"], row["size_band"]) == (
+                fix["cost_low"],
+                fix["cost_high"],
+                fix["size_band"],
+            )
+            assert (row["hicp"] or "", row["cis"] or "") == (
+                ", ".join(fix["hicp"]),
+                ", ".join(fix["cis"]),
+            )
+
+
+def test_advice_is_a_csv_and_is_written_on_this_machine_only(tmp_path: Path) -> None:
+    out = tmp_path / "book.parquet"
+    wrong = runner.invoke(
+        app, ["batch", str(PORTFOLIO), "-o", str(out), "--advice", str(tmp_path / "a.xlsx")]
+    )
+    assert wrong.exit_code == 2
+    assert "--advice must be a .csv file" in wrong.output
+    dask = runner.invoke(
+        app,
+        ["batch", str(PORTFOLIO), "-o", str(out), "--advice", str(tmp_path / "a.csv"),
+         "--workers", "2"],
+    )  # fmt: skip
+    assert dask.exit_code == 2
+    assert "--advice is written by a run on this machine" in dask.output
+    clash = runner.invoke(app, ["batch", str(PORTFOLIO), "-o", str(out), "--advice", str(out)])
+    assert clash.exit_code == 2
+    assert not out.exists()

@@ -58,6 +58,17 @@ def batch_command(
             dir_okay=False,
         ),
     ] = None,
+    advice: Annotated[
+        Path | None,
+        typer.Option(
+            "--advice",
+            metavar="FILE",
+            help="Also write each facility's best fixes here (CSV), one row per facility "
+            "and fix: the question, the answer now and advised, the saving, the cost band, "
+            "the tier and outcome the fix reaches, the frameworks.",
+            dir_okay=False,
+        ),
+    ] = None,
     model: ModelOption = None,
     rating_plan: PlanOption = None,
     limit: Annotated[
@@ -117,7 +128,10 @@ def batch_command(
     is writing the same output (then no output is written), 2 for usage errors (an
     output that is an input or another output among them).
     """
-    files, folders = book_outputs(output, errors)
+    if advice is not None and advice.suffix.lower() != ".csv":
+        typer.echo(f"error: --advice must be a .csv file; got {advice}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    files, folders = book_outputs(output, errors, advice)
     refuse_clashes(
         {
             "the book": source,
@@ -133,6 +147,9 @@ def batch_command(
     if scheduler is not None and workers is not None:
         typer.echo("error: give --scheduler or --workers, not both", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if advice is not None and (scheduler is not None or workers is not None):
+        typer.echo("error: --advice is written by a run on this machine, not on Dask", err=True)
+        raise typer.Exit(EXIT_USAGE)
     if threads is not None and (scheduler is not None or workers is not None):
         typer.echo("error: --threads is for this machine; a Dask cluster has its own", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -147,7 +164,13 @@ def batch_command(
     with contextlib.ExitStack() as stack:
         if scheduler is None and workers is None:
             run = functools.partial(
-                score_book, source, output, engine, threads=threads or _cores(), **settings
+                score_book,
+                source,
+                output,
+                engine,
+                threads=threads or _cores(),
+                advice=advice,
+                **settings,
             )
         else:
             client = _dask_client(stack, scheduler, workers)
@@ -258,6 +281,8 @@ def _report(summary: BookSummary) -> None:
     )
     typer.echo(f"scored: {summary.output}")
     typer.echo(f"rejected rows: {summary.errors}")
+    if summary.advice:
+        typer.echo(f"advice: {summary.advice}")
     if summary.warnings:
         typer.echo(
             f"warnings: {summary.warnings} ({summary.rows_warned:,} scored row(s) with "

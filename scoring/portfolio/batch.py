@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring._arrow import to_mask, to_numpy
+from scoring.portfolio.book_advice import ADVICE_SCHEMA, advice_table, best_answer
 from scoring.portfolio.book_answers import (
     answer_hashes,
     answer_texts,
@@ -43,7 +44,7 @@ from scoring.rating.explain import (
 from scoring.rating.plan import OUTCOMES, Option
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import ISSUE_COLUMNS, validate
-from scoring.vocabulary import AnswerKind, Reason, Severity
+from scoring.vocabulary import Reason, Severity
 
 TOP_FIXES = 3
 """Fixes written per facility."""
@@ -115,6 +116,10 @@ class ChunkResult:
     )
     """Warnings of every row (blank or unknown answers priced as worst, cells read one
     of two ways ...), with the columns of ``ISSUE_COLUMNS``; a warned row is scored."""
+
+    advice: pa.Table | None = None
+    """The advice rows of the scored facilities, when asked for
+    (:mod:`scoring.portfolio.book_advice`)."""
 
     @property
     def issues(self) -> pd.DataFrame:
@@ -207,11 +212,14 @@ def score_chunk(
     retention: str | None = None,
     fixes: int = TOP_FIXES,
     repeated: frozenset[str] = frozenset(),
+    advice: bool = False,
 ) -> ChunkResult:
     """Validate, rate and advise one chunk of a book (see the module docstring).
 
     ``repeated`` names the facility ids that occur more than once anywhere in the
     book, so that a duplicate is refused whichever chunks its rows fall in.
+    ``advice`` adds the advice rows of its fixes
+    (:func:`~scoring.portfolio.book_advice.advice_table`).
     """
     plan = engine.plan
     validation = validate(raw, engine.questionnaire, as_of=as_of, repeated=repeated)
@@ -244,7 +252,8 @@ def score_chunk(
     )
     if not rows.size:
         empty = book_schema(fixes).empty_table()
-        return ChunkResult(empty, error_frame, raw.table.num_rows, warnings)
+        no_advice = ADVICE_SCHEMA.empty_table() if advice else None
+        return ChunkResult(empty, error_frame, raw.table.num_rows, warnings, no_advice)
     table = validation.table if everyone else validation.table.iloc[rows]
     kept = answers if everyone else answers.iloc[rows].reset_index(drop=True)
     states = validation.states if everyone else validation.states.iloc[rows]
@@ -273,7 +282,20 @@ def score_chunk(
         flags,
         fixes,
     )
-    return ChunkResult(scored, error_frame, raw.table.num_rows, warnings)
+    advised = None
+    if advice:
+        advised = advice_table(
+            engine,
+            kept,
+            states,
+            kept_facilities,
+            features,
+            rating,
+            limits[rows],
+            retentions[rows],
+            (fix_names, fix_picks, fix_savings),
+        )
+    return ChunkResult(scored, error_frame, raw.table.num_rows, warnings, advised)
 
 
 @dataclass(frozen=True)
@@ -287,20 +309,10 @@ class _AnswerFlags:
 
 
 def _best_level(engine: RatingEngine, question: Question) -> float:
-    """The level (feature value) of a control's best answer."""
-    control = question.control
-    assert control is not None
+    """The level (feature value) of a control's best answer (a date control: done on the
+    assessment date, whichever date that is)."""
     anchor = dt.date(2000, 1, 1)
-    if question.kind is AnswerKind.DATE:
-        return engine.control_level(question.id, anchor, anchor)
-    if control.order is not None:
-        best: object = control.order[-1]
-    else:
-        steps = engine.remediation.controls[question.id].steps or ()
-        best = steps[-1]
-        if question.kind is AnswerKind.INTEGER:
-            best = int(best)
-    return engine.control_level(question.id, best, anchor)
+    return engine.control_level(question.id, best_answer(engine, question, anchor), anchor)
 
 
 def best_fixes(
