@@ -44,8 +44,15 @@ from scoring.portfolio.compare_result import (
     OutcomeMove,
     PremiumBand,
     RuleTally,
+    Segment,
     Status,
     TierMigration,
+)
+from scoring.portfolio.compare_segments import (
+    facility_types,
+    rule_changes,
+    segments,
+    version_warnings,
 )
 
 
@@ -87,6 +94,7 @@ def _versions(frame: pd.DataFrame) -> BookVersions:
         distinct("model_sha256"),
         distinct("rating_plan"),
         distinct("questionnaire"),
+        distinct("rating_plan_sha256"),
     )
 
 
@@ -138,10 +146,15 @@ def _facilities(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     names = both["facility_name_after"].where(
         both["facility_name_after"].notna(), both["facility_name_before"]
     )
+    kinds = facility_types(both["answers_after"])
+    kinds = np.where(pd.isna(kinds), facility_types(both["answers_before"]), kinds)
+    limits = both["limit_before"].where(both["limit_before"].notna(), both["limit_after"])
     frame = pd.DataFrame(
         {
             "facility_id": both["facility_id"].astype("object"),
             "facility_name": names.astype("object").where(names.notna(), None),
+            "facility_type": kinds,
+            "limit": limits.astype("object").where(limits.notna(), None),
             "status": status.astype(object),
             "changed_answers": changed,
             "tier_before": both["tier_before"].astype("object"),
@@ -328,9 +341,10 @@ def compare_books(
     matched = frame[frame["status"] == "matched"]
     outcome_changes = _outcome_changes(matched)
     capping = None if cap is None else _cap(frame, cap)
+    old_book, new_book = _book(before, old), _book(after, new)
     return Comparison(
-        before=_book(before, old),
-        after=_book(after, new),
+        before=old_book,
+        after=new_book,
         facilities=frame[list(FACILITY_COLUMNS)].copy(),
         migration=_migration(matched, _tier_order(frame)),
         bands=_bands(matched),
@@ -338,6 +352,9 @@ def compare_books(
         rules=_tally(outcome_changes),
         movers=_movers(matched, movers),
         capping=capping,
+        segments=segments(matched),
+        rules_unchanged_outcome=rule_changes(matched),
+        version_warnings=version_warnings(old_book, new_book),
     )
 
 
@@ -355,6 +372,7 @@ __all__ = [
     "OutcomeMove",
     "PremiumBand",
     "RuleTally",
+    "Segment",
     "Status",
     "TierMigration",
     "compare_books",

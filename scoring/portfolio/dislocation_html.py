@@ -21,6 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from scoring.portfolio.compare_result import Book, Comparison, Mover
+from scoring.portfolio.dislocation_segments import (
+    segments_section,
+    unchanged_outcome_rules_section,
+    version_warnings_html,
+)
 from scoring.report._style import CSS
 from scoring.report._words import money, question_words, questionnaire_for, signed_money
 
@@ -92,6 +97,11 @@ def _versions(comparison: Comparison) -> str:
             listed(after, "model_sha256", short=True),
         ),
         row("rating plan", listed(before, "rating_plan"), listed(after, "rating_plan")),
+        row(
+            "rating plan sha256",
+            listed(before, "rating_plan_sha256", short=True),
+            listed(after, "rating_plan_sha256", short=True),
+        ),
         row("questionnaire", listed(before, "questionnaire"), listed(after, "questionnaire")),
     ]
     warn = ""
@@ -106,6 +116,7 @@ def _versions(comparison: Comparison) -> str:
         + "".join(rows)
         + "</tbody></table>"
         + warn
+        + version_warnings_html(comparison)
         + "</section>"
     )
 
@@ -472,7 +483,9 @@ def render_dislocation_html(comparison: Comparison, *, rows: int = LISTED_ROWS) 
         _summary(comparison),
         _migration(comparison),
         _premium(comparison),
+        segments_section(comparison),
         _outcomes(comparison, rows),
+        unchanged_outcome_rules_section(comparison),
         _movers(comparison),
         _capping(comparison),
         _others(comparison, rows),
