@@ -282,3 +282,42 @@ def test_questionnaire_show_takes_the_file_as_lint_does_and_shows_the_questions(
     assert "How much cyber" in bundled.output  # the question, wrapped in its column
     by_option = runner.invoke(app, ["questionnaire", "show", "-q", path], env={"COLUMNS": "200"})
     assert by_option.output == bundled.output
+
+
+HELP_COMMANDS = [
+    [],
+    ["validate"],
+    ["score"],
+    ["batch"],
+    ["compare"],
+    ["synth"],
+    ["train"],
+    ["evaluate"],
+    ["questionnaire"],
+    ["questionnaire", "show"],
+    ["questionnaire", "lint"],
+    ["questionnaire", "template"],
+]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=lambda c: " ".join(c) or "carescore")
+def test_help_shows_no_value_after_a_flag_and_arguments_in_capitals(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    assert "{" not in usage
+    assert "<bool>" not in result.output
+    assert "--help " in result.output
+
+
+def test_usage_lines_read_as_a_user_types_the_command() -> None:
+    lines = {}
+    for command in (["batch"], ["score"], ["compare"], ["questionnaire", "show"]):
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+        lines[command[-1]] = next(
+            line.strip() for line in result.output.splitlines() if "Usage:" in line
+        )
+    assert lines["batch"].endswith("batch [OPTIONS] BOOK")
+    assert lines["score"].endswith("score [OPTIONS] FILE")
+    assert lines["compare"].endswith("compare [OPTIONS] BEFORE AFTER")
+    assert lines["show"].endswith("show [OPTIONS] [FILE]")

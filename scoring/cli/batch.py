@@ -42,6 +42,7 @@ def batch_command(
         Path,
         typer.Argument(
             help="The book: CSV, XLSX or Parquet in the questionnaire's column format.",
+            metavar="BOOK",
             exists=True,
             dir_okay=False,
         ),
