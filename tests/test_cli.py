@@ -321,3 +321,24 @@ def test_usage_lines_read_as_a_user_types_the_command() -> None:
     assert lines["score"].endswith("score [OPTIONS] FILE")
     assert lines["compare"].endswith("compare [OPTIONS] BEFORE AFTER")
     assert lines["show"].endswith("show [OPTIONS] [FILE]")
+
+
+def test_carescore_help_loads_no_scoring_library() -> None:
+    # the commands import what they run: the help of every command needs none of it
+    script = (
+        "import sys\n"
+        "from scoring.cli.app import app\n"
+        "for args in (['--help'], ['batch', '--help'], ['score', '--help']):\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('pandas', 'pyarrow', 'scipy', 'numpy', 'sklearn', 'glum')\n"
+        "print('loaded:', [m for m in heavy if m in sys.modules], file=sys.stderr)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Usage:" in run.stdout
+    assert "loaded: []" in run.stderr

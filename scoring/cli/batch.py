@@ -8,11 +8,9 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from scoring.cli._common import (
     EXIT_INTERRUPTED,
@@ -27,10 +25,10 @@ from scoring.cli._common import (
 )
 from scoring.cli.score import ModelOption, PlanOption, cover_options, load_engine
 from scoring.errors import InputError
-from scoring.model.loss_model import default_model_dir
-from scoring.portfolio.book_files import book_outputs, errors_path_for, parts_path_for
-from scoring.portfolio.run import CHUNK_ROWS, BookSummary, score_book
-from scoring.responses.reading import count_rows
+from scoring.portfolio import CHUNK_ROWS
+
+if TYPE_CHECKING:  # scoring is imported when the command runs, not for its help
+    from scoring.portfolio.run import BookSummary
 
 MAX_DEFAULT_THREADS = 4
 """Threads ``carescore batch`` uses unless told: more cores than this rarely pay for the
@@ -132,6 +130,11 @@ def batch_command(
     if advice is not None and advice.suffix.lower() != ".csv":
         typer.echo(f"error: --advice must be a .csv file; got {advice}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    from scoring.model.loss_model import default_model_dir
+    from scoring.portfolio.book_files import book_outputs, errors_path_for
+    from scoring.portfolio.run import score_book
+    from scoring.responses.reading import count_rows
+
     files, folders = book_outputs(output, errors, advice)
     refuse_clashes(
         {
@@ -203,6 +206,8 @@ def batch_command(
 
 def _interrupted(output: Path) -> NoReturn:
     """Ctrl-C: say what was kept and the command that goes on from it; exit 130."""
+    from scoring.portfolio.book_files import parts_path_for
+
     parts = parts_path_for(output)
     if any(parts.glob("scored-*.arrow")):
         typer.echo(
@@ -250,6 +255,15 @@ def _dask_client(stack: contextlib.ExitStack, scheduler: str | None, workers: in
 
 def _with_progress_bar(run: Callable[..., BookSummary], total: int | None) -> BookSummary:
     """Run with a progress bar (rows, rows/s, time left) on the terminal's stderr."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("scoring"),
         BarColumn(),

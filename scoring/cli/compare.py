@@ -16,7 +16,6 @@ from scoring.cli._common import (
     require_files,
 )
 from scoring.errors import InputError
-from scoring.report._words import money
 
 if TYPE_CHECKING:
     from scoring.portfolio.compare_result import Comparison
@@ -103,6 +102,8 @@ def _change(before: float, after: float) -> str:
 
 
 def _report(comparison: Comparison) -> None:
+    from scoring.report._words import money
+
     for side, book in (("before", comparison.before), ("after", comparison.after)):
         versions = book.versions
         typer.echo(

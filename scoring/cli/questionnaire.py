@@ -25,9 +25,6 @@ from scoring.cli._common import (
 )
 from scoring.cli._help import Command, Group
 from scoring.errors import QuestionnaireError
-from scoring.questionnaire.lint import lint
-from scoring.questionnaire.loader import default_catalog, read_questionnaire_file
-from scoring.questionnaire.template import TEMPLATE_FORMATS, render, xlsx_template
 
 questionnaire_app = typer.Typer(
     cls=Group, help="Show, lint and export the questionnaire.", no_args_is_help=True
@@ -93,7 +90,12 @@ def lint_command(
     as_json: JsonOption = False,
 ) -> None:
     """Check a questionnaire: ids, references, cycles, dead branches, choices, controls."""
-    from scoring.questionnaire.loader import available_questionnaires
+    from scoring.questionnaire.lint import lint
+    from scoring.questionnaire.loader import (
+        available_questionnaires,
+        default_catalog,
+        read_questionnaire_file,
+    )
 
     if file is None:
         file = max(
@@ -145,6 +147,8 @@ def template(
     questionnaire: QuestionnaireOption = None,
 ) -> None:
     """Write a blank template to send to a facility, or the JSON Schema of a response."""
+    from scoring.questionnaire.template import TEMPLATE_FORMATS, render, xlsx_template
+
     if fmt not in TEMPLATE_FORMATS:
         raise typer.BadParameter(
             f"must be one of {', '.join(TEMPLATE_FORMATS)}; got {fmt!r}", param_hint="--format"

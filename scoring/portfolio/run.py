@@ -52,6 +52,7 @@ from threadpoolctl import threadpool_limits
 from scoring._files import file_sha256, require_regular_file
 from scoring._outputs import RunLock, write_through
 from scoring.errors import InputError, Issue
+from scoring.portfolio import CHUNK_ROWS
 from scoring.portfolio.batch import (
     TOP_FIXES,
     ChunkResult,
@@ -82,8 +83,6 @@ from scoring.responses.reading import (
     iter_responses,
 )
 from scoring.vocabulary import Reason
-
-CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
