@@ -56,6 +56,13 @@ def fail_environment(exc: OSError, doing: str = "") -> NoReturn:
     raise typer.Exit(EXIT_INVALID) from exc
 
 
+def questionnaire_dir() -> Path:
+    """The folder of bundled questionnaires (imported when a command runs)."""
+    from scoring.questionnaire.loader import questionnaire_dir as bundled
+
+    return bundled()
+
+
 def refuse_clashes(
     inputs: dict[str, Path | None],
     outputs: dict[str, Path | None],
@@ -64,8 +71,6 @@ def refuse_clashes(
     """Exit 2, before anything is read or written, when an output is an input or another
     output (:func:`scoring._outputs.check_outputs`). The bundled questionnaires are
     inputs of every command."""
-    from scoring.questionnaire.loader import questionnaire_dir
-
     inputs = {**inputs, "the bundled questionnaires": questionnaire_dir()}
     try:
         check_outputs(inputs, outputs, folders)
