@@ -49,11 +49,11 @@ def priced_as_worst(questionnaire: Questionnaire, states: pd.DataFrame) -> pa.Ar
             continue
         state = states[question.id].to_numpy()
         worst = (state == AnswerState.UNANSWERED) | (state == AnswerState.UNKNOWN)
-        if worst.any():
-            parts.append(pc.if_else(pa.array(worst), question.id, _NULL))
+        if worst.any():  # each id followed by ";", so the parts join without a separator
+            parts.append(pc.if_else(pa.array(worst), f"{question.id};", _NULL))
     if not parts:
         return pa.nulls(len(states), pa.string())
-    return join_present(parts)
+    return _joined_items(parts)
 
 
 def warning_counts(issues: pd.DataFrame, facilities: pd.DataFrame) -> np.ndarray:
@@ -109,6 +109,12 @@ def answer_texts(
         parts.append(pc.binary_join_element_wise(f"{question.id}=", text, ";", ""))
     if not parts:
         return pa.nulls(len(answers), pa.string())
+    return _joined_items(parts)
+
+
+def _joined_items(parts: list[pa.Array]) -> pa.Array:
+    """Items that each end in ``;`` (null where absent) joined row by row, the last ``;``
+    taken off; null for a row with none."""
     joined = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
     trimmed = pc.utf8_rtrim(joined, ";")
     return pc.if_else(pc.equal(trimmed, ""), _NULL, trimmed)
