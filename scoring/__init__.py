@@ -3,9 +3,10 @@
 The public API is everything listed in ``__all__``; modules whose names start
 with an underscore, and names not listed here, may change without notice.
 
-The names of training, evaluation, claims histories and the synthetic book (which
-bring in scikit-learn and glum) are imported on first use, so scoring starts
-without them.
+Every public name but the errors and the vocabularies is imported on first use
+(PEP 562), so ``import scoring`` - and ``carescore --help`` - loads neither pandas,
+pyarrow nor scipy, and scoring never loads the training libraries (scikit-learn,
+glum) unless training, evaluation, claims histories or the synthetic book are used.
 """
 
 from __future__ import annotations
@@ -20,42 +21,6 @@ from scoring.errors import (
     QuestionnaireError,
     RatingPlanError,
 )
-from scoring.features.encoding import AnswerEncoder
-from scoring.model.loss_model import LossModel, default_model_dir, load_model, save_model
-from scoring.questionnaire.definition import (
-    Choice,
-    Control,
-    FrameworkRefs,
-    Migration,
-    Question,
-    Questionnaire,
-    Section,
-)
-from scoring.questionnaire.expression import ExpressionError
-from scoring.questionnaire.frameworks import FrameworkCatalog
-from scoring.questionnaire.lint import Finding, lint
-from scoring.questionnaire.loader import (
-    available_questionnaires,
-    bundled_questionnaire,
-    default_catalog,
-    load_questionnaire,
-    read_framework_catalog,
-)
-from scoring.rating.engine import Rating, RatingEngine
-from scoring.rating.plan import RatingPlan, load_rating_plan
-from scoring.rating.remediation import RemediationCatalogue, load_remediation
-from scoring.rating.result import ScoreResult
-from scoring.rating.score import Applicant, applicants, default_engine, score, score_applicant
-from scoring.report.html import render_html
-from scoring.responses.intake import validate_document, validate_file
-from scoring.responses.reading import (
-    METADATA_COLUMNS,
-    RawResponses,
-    read_responses,
-    response_from_mapping,
-)
-from scoring.responses.validation import ISSUE_COLUMNS, Validation, validate
-from scoring.synthetic.responses import synthetic_responses
 from scoring.vocabulary import (
     AnswerKind,
     AnswerState,
@@ -68,6 +33,7 @@ from scoring.vocabulary import (
 
 if TYPE_CHECKING:
     from scoring.features.encoder import FeatureEncoder
+    from scoring.features.encoding import AnswerEncoder
     from scoring.model.claims_history import (
         ClaimsCheck,
         ClaimsHistory,
@@ -75,12 +41,91 @@ if TYPE_CHECKING:
         read_claims_history,
     )
     from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
+    from scoring.model.loss_model import LossModel, default_model_dir, load_model, save_model
     from scoring.model.training import train, train_book
+    from scoring.questionnaire.definition import (
+        Choice,
+        Control,
+        FrameworkRefs,
+        Migration,
+        Question,
+        Questionnaire,
+        Section,
+    )
+    from scoring.questionnaire.expression import ExpressionError
+    from scoring.questionnaire.frameworks import FrameworkCatalog
+    from scoring.questionnaire.lint import Finding, lint
+    from scoring.questionnaire.loader import (
+        available_questionnaires,
+        bundled_questionnaire,
+        default_catalog,
+        load_questionnaire,
+        read_framework_catalog,
+    )
+    from scoring.rating.engine import Rating, RatingEngine
+    from scoring.rating.plan import RatingPlan, load_rating_plan
+    from scoring.rating.remediation import RemediationCatalogue, load_remediation
+    from scoring.rating.result import ScoreResult
+    from scoring.rating.score import Applicant, applicants, default_engine, score, score_applicant
+    from scoring.report.html import render_html
+    from scoring.responses.intake import validate_document, validate_file
+    from scoring.responses.reading import (
+        METADATA_COLUMNS,
+        RawResponses,
+        read_responses,
+        response_from_mapping,
+    )
+    from scoring.responses.validation import ISSUE_COLUMNS, Validation, validate
     from scoring.synthetic.book import synthetic_book, write_book
+    from scoring.synthetic.responses import synthetic_responses
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "AnswerEncoder": "scoring.features.encoding",
+    "LossModel": "scoring.model.loss_model",
+    "default_model_dir": "scoring.model.loss_model",
+    "load_model": "scoring.model.loss_model",
+    "save_model": "scoring.model.loss_model",
+    "Choice": "scoring.questionnaire.definition",
+    "Control": "scoring.questionnaire.definition",
+    "FrameworkRefs": "scoring.questionnaire.definition",
+    "Migration": "scoring.questionnaire.definition",
+    "Question": "scoring.questionnaire.definition",
+    "Questionnaire": "scoring.questionnaire.definition",
+    "Section": "scoring.questionnaire.definition",
+    "ExpressionError": "scoring.questionnaire.expression",
+    "FrameworkCatalog": "scoring.questionnaire.frameworks",
+    "Finding": "scoring.questionnaire.lint",
+    "lint": "scoring.questionnaire.lint",
+    "available_questionnaires": "scoring.questionnaire.loader",
+    "bundled_questionnaire": "scoring.questionnaire.loader",
+    "default_catalog": "scoring.questionnaire.loader",
+    "load_questionnaire": "scoring.questionnaire.loader",
+    "read_framework_catalog": "scoring.questionnaire.loader",
+    "Rating": "scoring.rating.engine",
+    "RatingEngine": "scoring.rating.engine",
+    "RatingPlan": "scoring.rating.plan",
+    "load_rating_plan": "scoring.rating.plan",
+    "RemediationCatalogue": "scoring.rating.remediation",
+    "load_remediation": "scoring.rating.remediation",
+    "ScoreResult": "scoring.rating.result",
+    "Applicant": "scoring.rating.score",
+    "applicants": "scoring.rating.score",
+    "default_engine": "scoring.rating.score",
+    "score": "scoring.rating.score",
+    "score_applicant": "scoring.rating.score",
+    "render_html": "scoring.report.html",
+    "validate_document": "scoring.responses.intake",
+    "validate_file": "scoring.responses.intake",
+    "METADATA_COLUMNS": "scoring.responses.reading",
+    "RawResponses": "scoring.responses.reading",
+    "read_responses": "scoring.responses.reading",
+    "response_from_mapping": "scoring.responses.reading",
+    "ISSUE_COLUMNS": "scoring.responses.validation",
+    "Validation": "scoring.responses.validation",
+    "validate": "scoring.responses.validation",
+    "synthetic_responses": "scoring.synthetic.responses",
     "ClaimsCheck": "scoring.model.claims_history",
     "ClaimsHistory": "scoring.model.claims_history",
     "check_claims_history": "scoring.model.claims_history",

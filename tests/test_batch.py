@@ -620,3 +620,57 @@ def test_batch_refuses_options_that_do_not_go_together(
     assert result.exit_code == 2
     assert message in result.output
     assert not out.exists()
+
+
+def test_an_interrupted_run_resumes_to_the_same_advice_and_warnings(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 600, seed=8, spoil_every=40, same_id=(10, 590))  # chunks 0 and 5
+    engine = default_engine()
+    settings: dict[str, Any] = {"as_of": EXAMPLES_AS_OF, "chunk_rows": 100, "threads": 2}
+    whole = tmp_path / "whole.parquet"
+    score_book(source, whole, engine, advice=tmp_path / "whole.advice.csv", **settings)
+
+    def stop_after_two_chunks(done: int, scored: int) -> None:
+        if done >= 200:
+            raise KeyboardInterrupt
+
+    out, advice = tmp_path / "out.parquet", tmp_path / "out.advice.csv"
+    with pytest.raises(KeyboardInterrupt):
+        score_book(source, out, engine, advice=advice, progress=stop_after_two_chunks, **settings)
+    assert not advice.exists()
+    assert len(list((tmp_path / "out.parquet.parts").glob("advice-*.arrow"))) >= 2
+    summary = score_book(source, out, engine, advice=advice, resume=True, **settings)
+    assert summary.chunks_resumed >= 2
+    assert summary.advice == str(advice)
+    assert advice.read_bytes() == (tmp_path / "whole.advice.csv").read_bytes()
+    assert (tmp_path / "out.warnings.csv").read_bytes() == (
+        tmp_path / "whole.warnings.csv"
+    ).read_bytes()
+    assert out.read_bytes() == whole.read_bytes()
+    rows = pacsv.read_csv(advice).to_pylist()
+    ids = {row["facility_id"] for row in pq.read_table(out).to_pylist()}
+    assert {row["facility_id"] for row in rows} <= ids  # only scored facilities are advised
+
+
+def test_a_run_without_advice_is_not_resumed_as_one_with_advice(tmp_path: Path) -> None:
+    source = tmp_path / "book.csv"
+    _book(source, 300, seed=9)
+    engine = default_engine()
+
+    def stop(done: int, scored: int) -> None:
+        raise KeyboardInterrupt
+
+    out = tmp_path / "out.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        score_book(source, out, engine, as_of=EXAMPLES_AS_OF, chunk_rows=100, progress=stop)
+    with pytest.raises(InputError, match="cannot resume: the unfinished run in this folder"):
+        score_book(
+            source,
+            out,
+            engine,
+            as_of=EXAMPLES_AS_OF,
+            chunk_rows=100,
+            resume=True,
+            advice=tmp_path / "advice.csv",
+        )
+    assert not (tmp_path / "advice.csv").exists()

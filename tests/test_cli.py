@@ -282,3 +282,63 @@ def test_questionnaire_show_takes_the_file_as_lint_does_and_shows_the_questions(
     assert "How much cyber" in bundled.output  # the question, wrapped in its column
     by_option = runner.invoke(app, ["questionnaire", "show", "-q", path], env={"COLUMNS": "200"})
     assert by_option.output == bundled.output
+
+
+HELP_COMMANDS = [
+    [],
+    ["validate"],
+    ["score"],
+    ["batch"],
+    ["compare"],
+    ["synth"],
+    ["train"],
+    ["evaluate"],
+    ["questionnaire"],
+    ["questionnaire", "show"],
+    ["questionnaire", "lint"],
+    ["questionnaire", "template"],
+]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=lambda c: " ".join(c) or "carescore")
+def test_help_shows_no_value_after_a_flag_and_arguments_in_capitals(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    assert "{" not in usage
+    assert "<bool>" not in result.output
+    assert "--help " in result.output
+
+
+def test_usage_lines_read_as_a_user_types_the_command() -> None:
+    lines = {}
+    for command in (["batch"], ["score"], ["compare"], ["questionnaire", "show"]):
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+        lines[command[-1]] = next(
+            line.strip() for line in result.output.splitlines() if "Usage:" in line
+        )
+    assert lines["batch"].endswith("batch [OPTIONS] BOOK")
+    assert lines["score"].endswith("score [OPTIONS] FILE")
+    assert lines["compare"].endswith("compare [OPTIONS] BEFORE AFTER")
+    assert lines["show"].endswith("show [OPTIONS] [FILE]")
+
+
+def test_carescore_help_loads_no_scoring_library() -> None:
+    # the commands import what they run: the help of every command needs none of it
+    script = (
+        "import sys\n"
+        "from scoring.cli.app import app\n"
+        "for args in (['--help'], ['batch', '--help'], ['score', '--help']):\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('pandas', 'pyarrow', 'scipy', 'numpy', 'sklearn', 'glum')\n"
+        "print('loaded:', [m for m in heavy if m in sys.modules], file=sys.stderr)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Usage:" in run.stdout
+    assert "loaded: []" in run.stderr

@@ -167,8 +167,8 @@ def test_counts_add_up_when_facilities_are_dropped_added_or_answer_differently(
 ) -> None:
     before = pq.read_table(books.before).to_pylist()
     after = pq.read_table(books.after).to_pylist()
-    for row in after[20:23]:
-        row["input_sha256"] = "0" * 64
+    for row in after[20:23]:  # facilities are matched by their validated answers
+        row["answers_sha256"] = "0" * 64
     old = _write(before[10:], books.before, tmp_path / "old.parquet")
     new = _write(after[:-7], books.after, tmp_path / "new.parquet")
     result = compare_books(old, new)
@@ -409,7 +409,10 @@ def test_the_csv_has_a_row_per_facility_and_escapes_formula_looking_text(
     assert list(table[0]) == [
         "facility_id",
         "facility_name",
+        "facility_type",
+        "limit",
         "status",
+        "changed_answers",
         "tier_before",
         "tier_after",
         "premium_before",
@@ -491,3 +494,67 @@ def test_the_command_exits_1_for_duplicates_and_unreadable_files(
     assert isinstance(result.exception, SystemExit)
     assert "bad.parquet" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# --- segments, rules without an outcome change, versions ----------------------------------------
+
+
+def test_premium_change_is_summed_by_facility_type_tier_limit_and_outcome(
+    books: Books, rescored: Comparison
+) -> None:
+    before, after = _rows(books.before), _rows(books.after)
+    names = {s.segment for s in rescored.segments}
+    assert names == {"facility type", "tier before", "limit", "outcome before"}
+    for name in names:
+        mine = [s for s in rescored.segments if s.segment == name]
+        assert sum(s.facilities for s in mine) == 240
+        assert_allclose(sum(s.premium_before for s in mine), rescored.premium_before)
+        assert_allclose(sum(s.premium_after for s in mine), rescored.premium_after)
+    hospices = [f for f, row in before.items() if "facility_type=hospice;" in str(row["answers"])]
+    (hospice,) = [s for s in rescored.segments if s.value == "hospice"]
+    assert hospice.facilities == len(hospices) > 0
+    assert_allclose(hospice.premium_after, sum(float(after[f]["premium"]) for f in hospices))
+    html = render_dislocation_html(rescored)
+    assert "<h2>Premium change by segment</h2>" in html
+    assert "<h3>By limit</h3>" in html
+
+
+def test_rules_that_appear_without_an_outcome_change_are_reported(
+    books: Books, rescored: Comparison
+) -> None:
+    before, after = _rows(books.before), _rows(books.after)
+    quiet = [
+        f
+        for f in before
+        if before[f]["outcome"] == after[f]["outcome"]
+        and NEW_RULE in str(after[f]["reasons"]).split(";")
+    ]
+    assert quiet  # already referred or declined: a second reason, no outcome change
+    tally = {t.rule: t for t in rescored.rules_unchanged_outcome}
+    assert tally[NEW_RULE].added == len(quiet)
+    assert "Rules that changed without an outcome change" in render_dislocation_html(rescored)
+    result = runner.invoke(app, ["compare", str(books.before), str(books.after)])
+    assert result.exit_code == 0, result.output
+    assert "rules changed without an outcome change (matched): " in result.output
+    assert f"{NEW_RULE} +{len(quiet)}/-" in result.output
+
+
+def test_a_plan_edited_without_a_new_version_is_flagged(books: Books, tmp_path: Path) -> None:
+    edited = tmp_path / "plan.yaml"
+    text = PLAN.read_text(encoding="utf-8")
+    assert "  max_debit: 2.00" in text
+    edited.write_text(text.replace("  max_debit: 2.00", "  max_debit: 1.50"), encoding="utf-8")
+    engine = RatingEngine.load(default_model_dir(), edited)
+    book = tmp_path / "edited.parquet"
+    score_book(PORTFOLIO, book, engine, as_of=EXAMPLES_AS_OF)
+    assert pq.read_table(book).column("rating_plan_sha256")[0].as_py() == engine.plan_sha256
+    result = runner.invoke(app, ["compare", str(books.before), str(book)])
+    assert result.exit_code == 0, result.output
+    assert "warning: the rating plan care_cyber_plan@2026.1.0 reads the same in both books" in (
+        result.output
+    )
+    same = compare_books(books.before, books.before)
+    assert same.version_warnings == ()
+    assert "edited without a new version" in render_dislocation_html(
+        compare_books(books.before, book)
+    )

@@ -214,6 +214,7 @@ def test_two_runs_to_one_output_leave_one_good_output_and_one_clear_refusal(
     assert manifest["rows_read"] == manifest["rows_scored"] == rows
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "book.csv", "out.errors.csv", "out.parquet", "out.parquet.manifest.json",
+        "out.warnings.csv",
     ]  # fmt: skip
 
 

@@ -276,3 +276,34 @@ def test_the_premium_caveat_is_the_results_own_words(results: dict[str, ScoreRes
         else:
             assert result.premium_note is not None
             assert escape(result.premium_note) in page
+
+
+def _print_rules(page: str) -> str:
+    """The body of the stylesheet's ``@media print{...}`` block."""
+    start = page.index("@media print{") + len("@media print{")
+    depth, end = 1, start
+    while depth:
+        depth += {"{": 1, "}": -1}.get(page[end], 0)
+        end += 1
+    return page[start : end - 1]
+
+
+@pytest.mark.parametrize("path", FACILITIES, ids=lambda p: p.stem)
+def test_printed_the_summary_comes_first_and_the_detail_starts_a_new_page(
+    path: Path, results: dict[str, ScoreResult]
+) -> None:
+    # what a browser prints is not checked here (no headless browser in the test
+    # environment); the document's order and the print rules are
+    page = render_html(results[path.stem], peers=PEERS, peers_label="test peers")
+    rules = _print_rules(page)
+    assert ".detail{break-before:page;page-break-before:always}" in rules
+    assert ".summary figure{display:none}" in rules
+    summary = page.index('<div class="summary">')
+    detail = page.index('<div class="detail">')
+    for heading in ("<h2>Outcome</h2>", "<h3>Tier</h3>", "<h3>Annual premium</h3>"):
+        assert summary < page.index(heading) < detail, heading
+    for heading in ("Your to-do list", "Your goals"):
+        assert summary < page.index(heading) < detail, heading
+    for heading in ("Other amounts of cover", "What drives your price"):
+        assert detail < page.index(heading) < page.index("<footer>"), heading
+    assert page.count('<div class="detail">') == 1

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -21,12 +21,9 @@ from rich.markup import escape
 from scoring._files import require_regular_file
 from scoring._outputs import PathClashError, check_outputs
 from scoring.errors import DefinitionError, InputError, Issue, QuestionnaireError
-from scoring.questionnaire.definition import Questionnaire
-from scoring.questionnaire.loader import (
-    bundled_questionnaire,
-    load_questionnaire,
-    questionnaire_dir,
-)
+
+if TYPE_CHECKING:
+    from scoring.questionnaire.definition import Questionnaire
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -57,6 +54,13 @@ def fail_environment(exc: OSError, doing: str = "") -> NoReturn:
     """Report a file or environment failure and exit with 1."""
     typer.echo(environment_message(exc) + (f" while {doing}" if doing else ""), err=True)
     raise typer.Exit(EXIT_INVALID) from exc
+
+
+def questionnaire_dir() -> Path:
+    """The folder of bundled questionnaires (imported when a command runs)."""
+    from scoring.questionnaire.loader import questionnaire_dir as bundled
+
+    return bundled()
 
 
 def refuse_clashes(
@@ -126,6 +130,8 @@ def require_files(*paths: Path | None, as_json: bool = False) -> None:
 
 
 def choose_questionnaire(path: Path | None) -> Questionnaire:
+    from scoring.questionnaire.loader import bundled_questionnaire, load_questionnaire
+
     require_files(path)
     try:
         return load_questionnaire(path) if path is not None else bundled_questionnaire()

@@ -13,6 +13,7 @@ from scoring.cli._common import (
     environment_message,
     exit_code_for,
 )
+from scoring.cli._help import Command, Group
 from scoring.cli.batch import batch_command
 from scoring.cli.compare import compare_command
 from scoring.cli.model import evaluate_command, synth_command, train_command
@@ -26,15 +27,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
 app.add_typer(questionnaire_app, name="questionnaire")
-app.command("validate")(validate_command)
-app.command("score")(score_command)
-app.command("batch")(batch_command)
-app.command("compare")(compare_command)
-app.command("synth")(synth_command)
-app.command("train")(train_command)
-app.command("evaluate")(evaluate_command)
+app.command("validate", cls=Command)(validate_command)
+app.command("score", cls=Command)(score_command)
+app.command("batch", cls=Command)(batch_command)
+app.command("compare", cls=Command)(compare_command)
+app.command("synth", cls=Command)(synth_command)
+app.command("train", cls=Command)(train_command)
+app.command("evaluate", cls=Command)(evaluate_command)
 
 
 def _version(value: bool) -> None:

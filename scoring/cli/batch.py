@@ -8,11 +8,9 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from scoring.cli._common import (
     EXIT_INTERRUPTED,
@@ -27,10 +25,10 @@ from scoring.cli._common import (
 )
 from scoring.cli.score import ModelOption, PlanOption, cover_options, load_engine
 from scoring.errors import InputError
-from scoring.model.loss_model import default_model_dir
-from scoring.portfolio.book_files import book_outputs, errors_path_for, parts_path_for
-from scoring.portfolio.run import CHUNK_ROWS, BookSummary, score_book
-from scoring.responses.reading import count_rows
+from scoring.portfolio import CHUNK_ROWS
+
+if TYPE_CHECKING:  # scoring is imported when the command runs, not for its help
+    from scoring.portfolio.run import BookSummary
 
 MAX_DEFAULT_THREADS = 4
 """Threads ``carescore batch`` uses unless told: more cores than this rarely pay for the
@@ -42,6 +40,7 @@ def batch_command(
         Path,
         typer.Argument(
             help="The book: CSV, XLSX or Parquet in the questionnaire's column format.",
+            metavar="BOOK",
             exists=True,
             dir_okay=False,
         ),
@@ -55,6 +54,17 @@ def batch_command(
         typer.Option(
             "--errors",
             help="Rejected rows and their reasons (CSV); default: <output>.errors.csv.",
+            dir_okay=False,
+        ),
+    ] = None,
+    advice: Annotated[
+        Path | None,
+        typer.Option(
+            "--advice",
+            metavar="FILE",
+            help="Also write each facility's best fixes here (CSV), one row per facility "
+            "and fix: the question, the answer now and advised, the saving, the cost band, "
+            "the tier and outcome the fix reaches, the frameworks.",
             dir_okay=False,
         ),
     ] = None,
@@ -109,14 +119,23 @@ def batch_command(
         typer.Option("--as-of", help="Assessment date (YYYY-MM-DD) for rows without one."),
     ] = None,
 ) -> None:
-    """Score every facility of a book; rejected rows go to the errors file with reasons.
+    """Score every facility of a book; rejected rows go to the errors file with reasons,
+    warnings (answers priced as worst ...) to <output>.warnings.csv.
 
     Exits 0 when every row was scored, 1 when some rows were rejected (they are in
     the errors file), the book, model or rating plan cannot be used, or another run
     is writing the same output (then no output is written), 2 for usage errors (an
     output that is an input or another output among them).
     """
-    files, folders = book_outputs(output, errors)
+    if advice is not None and advice.suffix.lower() != ".csv":
+        typer.echo(f"error: --advice must be a .csv file; got {advice}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    from scoring.model.loss_model import default_model_dir
+    from scoring.portfolio.book_files import book_outputs, errors_path_for
+    from scoring.portfolio.run import score_book
+    from scoring.responses.reading import count_rows
+
+    files, folders = book_outputs(output, errors, advice)
     refuse_clashes(
         {
             "the book": source,
@@ -132,6 +151,9 @@ def batch_command(
     if scheduler is not None and workers is not None:
         typer.echo("error: give --scheduler or --workers, not both", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if advice is not None and (scheduler is not None or workers is not None):
+        typer.echo("error: --advice is written by a run on this machine, not on Dask", err=True)
+        raise typer.Exit(EXIT_USAGE)
     if threads is not None and (scheduler is not None or workers is not None):
         typer.echo("error: --threads is for this machine; a Dask cluster has its own", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -146,7 +168,13 @@ def batch_command(
     with contextlib.ExitStack() as stack:
         if scheduler is None and workers is None:
             run = functools.partial(
-                score_book, source, output, engine, threads=threads or _cores(), **settings
+                score_book,
+                source,
+                output,
+                engine,
+                threads=threads or _cores(),
+                advice=advice,
+                **settings,
             )
         else:
             client = _dask_client(stack, scheduler, workers)
@@ -178,6 +206,8 @@ def batch_command(
 
 def _interrupted(output: Path) -> NoReturn:
     """Ctrl-C: say what was kept and the command that goes on from it; exit 130."""
+    from scoring.portfolio.book_files import parts_path_for
+
     parts = parts_path_for(output)
     if any(parts.glob("scored-*.arrow")):
         typer.echo(
@@ -225,6 +255,15 @@ def _dask_client(stack: contextlib.ExitStack, scheduler: str | None, workers: in
 
 def _with_progress_bar(run: Callable[..., BookSummary], total: int | None) -> BookSummary:
     """Run with a progress bar (rows, rows/s, time left) on the terminal's stderr."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("scoring"),
         BarColumn(),
@@ -257,6 +296,14 @@ def _report(summary: BookSummary) -> None:
     )
     typer.echo(f"scored: {summary.output}")
     typer.echo(f"rejected rows: {summary.errors}")
+    if summary.advice:
+        typer.echo(f"advice: {summary.advice}")
+    if summary.warnings:
+        typer.echo(
+            f"warnings: {summary.warnings} ({summary.rows_warned:,} scored row(s) with "
+            "warnings, e.g. blank or unknown answers priced as the worst answer: see the "
+            "columns warnings and priced_as_worst)"
+        )
     versions = summary.versions
     typer.echo(
         f"{versions['model_id']} ({versions['model_sha256'][:12]}), {versions['rating_plan']}, "

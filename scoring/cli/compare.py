@@ -16,12 +16,13 @@ from scoring.cli._common import (
     require_files,
 )
 from scoring.errors import InputError
-from scoring.report._words import money
 
 if TYPE_CHECKING:
     from scoring.portfolio.compare_result import Comparison
 
 _BOOK_HELP = "output of carescore batch (.parquet or .csv)"
+_LISTED_RULES = 10
+"""Rules, and facilities with changed answers, listed on the terminal (the reports list all)."""
 
 
 def compare_command(
@@ -101,6 +102,8 @@ def _change(before: float, after: float) -> str:
 
 
 def _report(comparison: Comparison) -> None:
+    from scoring.report._words import money
+
     for side, book in (("before", comparison.before), ("after", comparison.after)):
         versions = book.versions
         typer.echo(
@@ -112,6 +115,8 @@ def _report(comparison: Comparison) -> None:
         )
     if comparison.questionnaire_differs:
         typer.echo("warning: the two books were scored with different questionnaires")
+    for warning in comparison.version_warnings:
+        typer.echo(f"warning: {warning}")
     counts, migration = comparison.counts, comparison.migration
     typer.echo(
         f"facilities: {counts['matched']:,} matched, {counts['answers_changed']:,} answers "
@@ -141,3 +146,33 @@ def _report(comparison: Comparison) -> None:
             f"{capping.capped_decreases:,} decrease(s))"
         )
     typer.echo(line)
+    _segments(comparison)
+    unchanged = comparison.rules_unchanged_outcome
+    if unchanged:
+        typer.echo(
+            "rules changed without an outcome change (matched): "
+            + ", ".join(f"{t.rule} +{t.added:,}/-{t.removed:,}" for t in unchanged[:_LISTED_RULES])
+            + (
+                f" and {len(unchanged) - _LISTED_RULES:,} more"
+                if len(unchanged) > _LISTED_RULES
+                else ""
+            )
+        )
+    changed = comparison.facilities[comparison.facilities["status"] == "answers_changed"]
+    for row in changed.head(_LISTED_RULES).to_dict("records"):
+        questions = str(row["changed_answers"] or "(not kept in these books)").replace(";", ", ")
+        typer.echo(f"answers changed: {row['facility_id']}: {questions}")
+    if len(changed) > _LISTED_RULES:
+        typer.echo(f"answers changed: {len(changed) - _LISTED_RULES:,} more in the --csv file")
+
+
+def _segments(comparison: Comparison) -> None:
+    """One line per segment: each value's premium change over the matched facilities."""
+    names = dict.fromkeys(s.segment for s in comparison.segments)
+    for name in names:
+        parts = [
+            f"{s.value} {_change(s.premium_before, s.premium_after)} ({s.facilities:,})"
+            for s in comparison.segments
+            if s.segment == name
+        ]
+        typer.echo(f"premium by {name} (matched): " + ", ".join(parts))

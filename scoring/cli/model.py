@@ -22,14 +22,6 @@ from scoring.cli._common import (
     require_files,
 )
 from scoring.errors import InputError
-from scoring.model.card import model_card
-from scoring.model.loss_model import (
-    CARD_FILE,
-    MANIFEST_FILE,
-    MODEL_FILE,
-    load_model,
-    save_model,
-)
 
 
 def synth_command(
@@ -118,6 +110,8 @@ def train_command(
     questionnaire: QuestionnaireOption = None,
 ) -> None:
     """Fit per-peril frequency and severity GLMs and write the model folder."""
+    from scoring.model.card import model_card
+    from scoring.model.loss_model import CARD_FILE, MANIFEST_FILE, MODEL_FILE, save_model
     from scoring.model.training import file_fingerprint, train_book
 
     refuse_clashes(
@@ -171,6 +165,7 @@ def evaluate_command(
 ) -> None:
     """Evaluate a model on a book; compare with the ground truth when it lies beside the book."""
     from scoring.model.evaluation import evaluate_book
+    from scoring.model.loss_model import load_model
 
     refuse_clashes(
         {"the book": book, "--model": model, "--questionnaire": questionnaire},

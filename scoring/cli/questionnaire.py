@@ -23,17 +23,15 @@ from scoring.cli._common import (
     refuse_clashes,
     require_files,
 )
+from scoring.cli._help import Command, Group
 from scoring.errors import QuestionnaireError
-from scoring.questionnaire.lint import lint
-from scoring.questionnaire.loader import default_catalog, read_questionnaire_file
-from scoring.questionnaire.template import TEMPLATE_FORMATS, render, xlsx_template
 
 questionnaire_app = typer.Typer(
-    help="Show, lint and export the questionnaire.", no_args_is_help=True
+    cls=Group, help="Show, lint and export the questionnaire.", no_args_is_help=True
 )
 
 
-@questionnaire_app.command("show")
+@questionnaire_app.command("show", cls=Command)
 def show(
     file: Annotated[
         Path | None,
@@ -79,7 +77,7 @@ def show(
         console.print(table)
 
 
-@questionnaire_app.command("lint")
+@questionnaire_app.command("lint", cls=Command)
 def lint_command(
     file: Annotated[
         Path | None,
@@ -92,7 +90,12 @@ def lint_command(
     as_json: JsonOption = False,
 ) -> None:
     """Check a questionnaire: ids, references, cycles, dead branches, choices, controls."""
-    from scoring.questionnaire.loader import available_questionnaires
+    from scoring.questionnaire.lint import lint
+    from scoring.questionnaire.loader import (
+        available_questionnaires,
+        default_catalog,
+        read_questionnaire_file,
+    )
 
     if file is None:
         file = max(
@@ -132,7 +135,7 @@ def lint_command(
         raise typer.Exit(EXIT_INVALID)
 
 
-@questionnaire_app.command("template")
+@questionnaire_app.command("template", cls=Command)
 def template(
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, xlsx, yaml or json-schema.")],
     output: Annotated[
@@ -144,6 +147,8 @@ def template(
     questionnaire: QuestionnaireOption = None,
 ) -> None:
     """Write a blank template to send to a facility, or the JSON Schema of a response."""
+    from scoring.questionnaire.template import TEMPLATE_FORMATS, render, xlsx_template
+
     if fmt not in TEMPLATE_FORMATS:
         raise typer.BadParameter(
             f"must be one of {', '.join(TEMPLATE_FORMATS)}; got {fmt!r}", param_hint="--format"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,14 +25,12 @@ from scoring.cli._common import (
     require_files,
 )
 from scoring.errors import InputError, Issue, RatingPlanError
-from scoring.model.loss_model import default_model_dir
-from scoring.rating.engine import RatingEngine
-from scoring.rating.plan import PLAN_FILE
-from scoring.rating.result import FIND_OUT, ScoreResult
-from scoring.rating.score import applicants, score_applicant
-from scoring.responses.intake import validate_file
-from scoring.responses.validation import Validation
 from scoring.vocabulary import Reason, Severity
+
+if TYPE_CHECKING:  # the engine, results and reading are imported when a command runs
+    from scoring.rating.engine import RatingEngine
+    from scoring.rating.result import ScoreResult
+    from scoring.responses.validation import Validation
 
 _OUTCOME_STYLE = {"quote": "bold green", "refer": "bold yellow", "decline": "bold red"}
 
@@ -43,6 +41,10 @@ def load_engine(model: Path | None, rating_plan: Path | None) -> RatingEngine:
     A model folder without a rating plan of its own (one ``carescore train`` wrote) is
     priced with the bundled plan, and the command says so.
     """
+    from scoring.model.loss_model import default_model_dir
+    from scoring.rating.engine import RatingEngine
+    from scoring.rating.plan import PLAN_FILE
+
     model_dir = model or default_model_dir()
     if rating_plan is None and not (model_dir / PLAN_FILE).is_file():
         rating_plan = default_model_dir() / PLAN_FILE
@@ -187,6 +189,10 @@ def score_command(
     used (nothing is scored then) or the report cannot be written, 2 for usage errors
     (an --html report that is an input among them).
     """
+    from scoring.model.loss_model import default_model_dir
+    from scoring.rating.score import applicants, score_applicant
+    from scoring.responses.intake import validate_file
+
     refuse_clashes(
         {
             "the response": file,
@@ -239,6 +245,8 @@ def _money(value: float) -> str:
 
 
 def _print(result: ScoreResult, fixes: int) -> None:
+    from scoring.rating.result import FIND_OUT
+
     console = Console(highlight=False, soft_wrap=False, emoji=False)
     name = result.facility_name or result.facility_id or "applicant"
     style = _OUTCOME_STYLE[result.outcome]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,9 +20,10 @@ from scoring.cli._common import (
     require_files,
 )
 from scoring.errors import InputError
-from scoring.questionnaire.definition import Questionnaire
-from scoring.responses.intake import validate_file
 from scoring.vocabulary import Severity
+
+if TYPE_CHECKING:
+    from scoring.questionnaire.definition import Questionnaire
 
 
 def validate_command(
@@ -61,6 +62,8 @@ def validate_command(
     With --claims, FILE is a book in the claims-history format: every rule of the format
     and every answer is checked over the whole book, and every problem is listed.
     """
+    from scoring.responses.intake import validate_file
+
     require_files(file, as_json=as_json)
     target = choose_questionnaire(questionnaire)
     if claims:

@@ -12,6 +12,7 @@ retention the plan does not offer, are returned as issues, never dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring._arrow import to_mask, to_numpy
+from scoring.portfolio.book_advice import ADVICE_SCHEMA, advice_table, best_answer
+from scoring.portfolio.book_answers import (
+    answer_hashes,
+    answer_texts,
+    join_present,
+    priced_as_worst,
+    warning_counts,
+)
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question
 from scoring.rating._rounding import money, significant
@@ -73,11 +82,16 @@ def book_schema(fixes: int = TOP_FIXES) -> pa.Schema:
         fields += [pa.field(f"fix_{k}", pa.string()), pa.field(f"fix_{k}_saving", pa.float64())]
     fields += [
         pa.field("drivers", pa.string()),
+        pa.field("warnings", pa.int64()),
+        pa.field("priced_as_worst", pa.string()),
         pa.field("model_id", pa.string()),
         pa.field("model_sha256", pa.string()),
         pa.field("rating_plan", pa.string()),
+        pa.field("rating_plan_sha256", pa.string()),
         pa.field("questionnaire", pa.string()),
         pa.field("input_sha256", pa.string()),
+        pa.field("answers_sha256", pa.string()),
+        pa.field("answers", pa.string()),
     ]
     return pa.schema(fields)
 
@@ -85,21 +99,38 @@ def book_schema(fixes: int = TOP_FIXES) -> pa.Schema:
 def dictionary_columns(schema: pa.Schema) -> list[str]:
     """The columns of a scored book worth dictionary-encoding in Parquet: all but those
     that differ on almost every row (ids, names, row numbers, expected losses, drivers,
-    row hashes), whose dictionaries would cost time and grow the file."""
+    row hashes, answers), whose dictionaries would cost time and grow the file."""
     unique = {"facility_id", "facility_name", "source_row", "relative_risk", "drivers"}
-    unique.add("technical_premium")
-    unique |= {"input_sha256", *(n for n in schema.names if n.startswith("expected_loss"))}
+    unique |= {"technical_premium", "input_sha256", "answers_sha256", "answers"}
+    unique |= {n for n in schema.names if n.startswith("expected_loss")}
     return [name for name in schema.names if name not in unique]
 
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """One chunk: its scored rows, and the issues of the rows it rejected."""
+    """One chunk: its scored rows, the issues of the rows it rejected, and its warnings."""
 
     scored: pa.Table
     errors: pd.DataFrame
     """Errors of the rejected rows, with the columns of ``ISSUE_COLUMNS``."""
     rows_read: int
+    warnings: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS)
+    )
+    """Warnings of every row (blank or unknown answers priced as worst, cells read one
+    of two ways ...), with the columns of ``ISSUE_COLUMNS``; a warned row is scored."""
+
+    advice: pa.Table | None = None
+    """The advice rows of the scored facilities, when asked for
+    (:mod:`scoring.portfolio.book_advice`)."""
+
+    @property
+    def issues(self) -> pd.DataFrame:
+        """The errors, then the warnings: what a chunk's errors part holds (the book's
+        files put each severity in its own file)."""
+        if self.warnings.empty:
+            return self.errors
+        return pd.concat([self.errors, self.warnings], ignore_index=True)
 
     @property
     def rows_scored(self) -> int:
@@ -184,14 +215,17 @@ def score_chunk(
     retention: str | None = None,
     fixes: int = TOP_FIXES,
     repeated: frozenset[str] = frozenset(),
+    advice: bool = False,
 ) -> ChunkResult:
     """Validate, rate and advise one chunk of a book (see the module docstring).
 
     ``repeated`` names the facility ids that occur more than once anywhere in the
     book, so that a duplicate is refused whichever chunks its rows fall in.
+    ``advice`` adds the advice rows of its fixes
+    (:func:`~scoring.portfolio.book_advice.advice_table`).
     """
     plan = engine.plan
-    validation = validate(raw, engine.questionnaire, as_of=as_of, repeated=repeated, warnings=False)
+    validation = validate(raw, engine.questionnaire, as_of=as_of, repeated=repeated)
     answers, facilities = validation.answers, validation.facilities
     limit_codes, limits, limit_ok = _layer_amounts(
         engine, answers, "requested_limit", limit, plan.limits, plan.default_limit
@@ -201,7 +235,9 @@ def score_chunk(
     )
     valid = validation.valid & limit_ok & retention_ok
     issues = validation.issues
-    errors = [issues[issues["severity"] == Severity.ERROR.value]]
+    is_error = (issues["severity"] == Severity.ERROR.value).to_numpy(dtype=bool)
+    warnings = issues[~is_error].reset_index(drop=True)
+    errors = [issues[is_error]]
     for codes, ok, what, offered in (
         (limit_codes, limit_ok, "limit", plan.limits),
         (retention_codes, retention_ok, "retention", plan.retentions),
@@ -218,9 +254,20 @@ def score_chunk(
         row_hashes(raw.table if everyone else raw.table.take(pa.array(rows))) if rows.size else []
     )
     if not rows.size:
-        return ChunkResult(book_schema(fixes).empty_table(), error_frame, raw.table.num_rows)
+        empty = book_schema(fixes).empty_table()
+        no_advice = ADVICE_SCHEMA.empty_table() if advice else None
+        return ChunkResult(empty, error_frame, raw.table.num_rows, warnings, no_advice)
     table = validation.table if everyone else validation.table.iloc[rows]
     kept = answers if everyone else answers.iloc[rows].reset_index(drop=True)
+    states = validation.states if everyone else validation.states.iloc[rows]
+    kept_facilities = facilities if everyone else facilities.iloc[rows]
+    texts = answer_texts(engine.questionnaire, kept, states)
+    flags = _AnswerFlags(
+        warning_counts(warnings, kept_facilities),
+        priced_as_worst(engine.questionnaire, states),
+        answer_hashes(texts),
+        texts,
+    )
     features = engine.encoder.transform(table)
     env = engine.rule_env(kept)
     rating = engine.rate(features, engine.rule_hits(env, len(rows)), limits[rows], retentions[rows])
@@ -231,7 +278,7 @@ def score_chunk(
     )
     scored = _book_rows(
         engine,
-        facilities if everyone else facilities.iloc[rows],
+        kept_facilities,
         rating,
         limit_codes if everyone else limit_codes.take(pa.array(rows)),
         retention_codes if everyone else retention_codes.take(pa.array(rows)),
@@ -239,26 +286,40 @@ def score_chunk(
         fix_savings,
         _drivers(engine, features, rating),
         hashes,
+        flags,
         fixes,
     )
-    return ChunkResult(scored, error_frame, raw.table.num_rows)
+    advised = None
+    if advice:
+        advised = advice_table(
+            engine,
+            kept,
+            states,
+            kept_facilities,
+            features,
+            rating,
+            limits[rows],
+            retentions[rows],
+            (fix_names, fix_picks, fix_savings),
+        )
+    return ChunkResult(scored, error_frame, raw.table.num_rows, warnings, advised)
+
+
+@dataclass(frozen=True)
+class _AnswerFlags:
+    """What a book says of each scored row's answers (:mod:`scoring.portfolio.book_answers`)."""
+
+    warnings: np.ndarray
+    priced_as_worst: pa.Array
+    answers_sha256: list[str]
+    answers: pa.Array
 
 
 def _best_level(engine: RatingEngine, question: Question) -> float:
-    """The level (feature value) of a control's best answer."""
-    control = question.control
-    assert control is not None
+    """The level (feature value) of a control's best answer (a date control: done on the
+    assessment date, whichever date that is)."""
     anchor = dt.date(2000, 1, 1)
-    if question.kind is AnswerKind.DATE:
-        return engine.control_level(question.id, anchor, anchor)
-    if control.order is not None:
-        best: object = control.order[-1]
-    else:
-        steps = engine.remediation.controls[question.id].steps or ()
-        best = steps[-1]
-        if question.kind is AnswerKind.INTEGER:
-            best = int(best)
-    return engine.control_level(question.id, best, anchor)
+    return engine.control_level(question.id, best_answer(engine, question, anchor), anchor)
 
 
 @dataclass(frozen=True)
@@ -391,15 +452,11 @@ def _hits_at_best(
 def _best_answers(
     engine: RatingEngine, question: Question, as_of: np.ndarray, like: pa.Array
 ) -> pa.Array:
-    """A control's best answer for each row, typed as the rules read it (``like``)."""
-    control = question.control
-    assert control is not None
+    """A control's best answer (:func:`best_answer`) for each row, typed as the rules
+    read it (``like``)."""
     if question.kind is AnswerKind.DATE:
         return pa.array(as_of.astype("datetime64[D]"), pa.date32())
-    if control.order is not None:
-        best: object = control.order[-1]
-    else:
-        best = (engine.remediation.controls[question.id].steps or ())[-1]
+    best = best_answer(engine, question, dt.date(2000, 1, 1))
     return pa.array([best] * len(as_of)).cast(like.type)
 
 
@@ -476,7 +533,7 @@ def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
     ]
     tier_rules = pa.array([f"tier_{t.tier}" if t.outcome else None for t in plan.tiers])
     parts.append(tier_rules.take(pa.array(tier)))
-    reasons = _join_present(parts)
+    reasons = join_present(parts)
     return reasons if spread is None else reasons.take(pa.array(np.ravel(spread)))
 
 
@@ -490,6 +547,7 @@ def _book_rows(
     fix_savings: np.ndarray,
     drivers: pa.Array,
     hashes: list[str],
+    flags: _AnswerFlags,
     fixes: int,
 ) -> pa.Table:
     n = len(rating.premium)
@@ -518,15 +576,20 @@ def _book_rows(
         columns[f"fix_{k + 1}"] = fix_ids[k]
         columns[f"fix_{k + 1}_saving"] = fix_savings[:, k]
     columns["drivers"] = drivers
+    columns["warnings"] = flags.warnings
+    columns["priced_as_worst"] = flags.priced_as_worst
     versions = {
         "model_id": engine.model.model_id,
         "model_sha256": engine.model_sha256,
         "rating_plan": engine.plan.key,
+        "rating_plan_sha256": engine.plan_sha256,
         "questionnaire": engine.questionnaire.key,
     }
     for name, value in versions.items():
         columns[name] = pa.repeat(pa.scalar(value, pa.string()), n)
     columns["input_sha256"] = hashes
+    columns["answers_sha256"] = flags.answers_sha256
+    columns["answers"] = flags.answers
     schema = book_schema(fixes)
     arrays = []
     for field in schema:
@@ -583,23 +646,13 @@ def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.A
         parts.append(pc.if_else(pa.array(present[:, k]), item, pa.scalar(None, pa.string())))
     if (present[:, 1:] <= present[:, :-1]).all():  # as ranked: no item after a missing one
         return _join_leading(parts)
-    return _join_present(parts)
+    return join_present(parts)
 
 
 def _join_leading(parts: list[pa.Array]) -> pa.Array:
-    """:func:`_join_present` of parts whose texts never start or end with ``;`` and
-    where no row has a text after a null (so only the end needs trimming)."""
+    """:func:`~scoring.portfolio.book_answers.join_present` of parts whose texts never
+    start or end with ``;`` and where no row has a text after a null (so only the end
+    needs trimming)."""
     joined = pc.binary_join_element_wise(*parts, ";", null_handling="replace", null_replacement="")
     trimmed = pc.utf8_rtrim(joined, ";")
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-
-
-def _join_present(parts: list[pa.Array]) -> pa.Array:
-    """Join the non-null texts of each row with ``;``; null when there are none.
-
-    (pyarrow's own null_handling="skip" drops rows in some versions, so nulls are
-    joined as empty texts and the empty items removed.)
-    """
-    joined = pc.binary_join_element_wise(*parts, ";", null_handling="replace", null_replacement="")
-    cleaned = pc.utf8_trim(pc.replace_substring_regex(joined, ";{2,}", ";"), ";")
-    return pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, pa.string()), cleaned)

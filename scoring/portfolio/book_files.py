@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -29,8 +30,9 @@ from scoring._outputs import (
 )
 from scoring.errors import InputError, Issue
 from scoring.portfolio.batch import book_schema, dictionary_columns
+from scoring.portfolio.book_advice import ADVICE_SCHEMA
 from scoring.responses.validation import ISSUE_COLUMNS
-from scoring.vocabulary import Reason
+from scoring.vocabulary import Reason, Severity
 
 MANIFEST_SUFFIX = ".manifest.json"
 OUTPUT_SUFFIXES = (".parquet", ".csv")
@@ -57,35 +59,48 @@ def errors_path_for(output: Path) -> Path:
     return output.with_name(output.stem + ".errors.csv")
 
 
+def warnings_path_for(output: Path) -> Path:
+    """The warnings file beside an output: ``out.parquet`` -> ``out.warnings.csv``."""
+    return output.with_name(output.stem + ".warnings.csv")
+
+
 def parts_path_for(output: Path) -> Path:
     """The work folder of a run writing ``output``."""
     return output.with_name(output.name + ".parts")
 
 
 def book_outputs(
-    output: Path, errors: Path | None = None
+    output: Path, errors: Path | None = None, advice: Path | None = None
 ) -> tuple[dict[str, Path], dict[str, Path]]:
     """Every file a run writing ``output`` makes (by role), and its work folder: what
     :func:`~scoring._outputs.check_outputs` compares with the inputs."""
     errors = errors or errors_path_for(output)
+    warnings = warnings_path_for(output)
     files = {
         "the output": output,
         "the errors file": errors,
+        "the warnings file": warnings,
         "the manifest": output.with_name(output.name + MANIFEST_SUFFIX),
         "the output's .partial file": output.with_name(output.name + ".partial"),
         "the errors file's .partial file": errors.with_name(errors.name + ".partial"),
+        "the warnings file's .partial file": warnings.with_name(warnings.name + ".partial"),
         "the manifest's .partial file": output.with_name(
             output.name + MANIFEST_SUFFIX + ".partial"
         ),
         "the output's lock file": lock_path(output),
         "the errors file's lock file": lock_path(errors),
     }
+    if advice is not None:
+        files["the advice file"] = advice
+        files["the advice file's .partial file"] = advice.with_name(advice.name + ".partial")
     return files, {"the work folder": parts_path_for(output)}
 
 
-def check_book_paths(source: Path, output: Path, errors: Path | None = None) -> None:
+def check_book_paths(
+    source: Path, output: Path, errors: Path | None = None, advice: Path | None = None
+) -> None:
     """Refuse outputs that are the book or one another (``PathClashError``)."""
-    files, folders = book_outputs(output, errors)
+    files, folders = book_outputs(output, errors, advice)
     check_outputs({"the book": source}, files, folders)
 
 
@@ -125,9 +140,16 @@ def read_parts(parts: Path, index: int) -> tuple[pa.Table, pa.Table]:
     return scored, errors
 
 
-def has_parts(parts: Path, index: int) -> bool:
-    """Whether a chunk's scored and errors parts are both complete."""
-    return all(part_path(parts, kind, index).is_file() for kind in KINDS)
+def read_advice_part(parts: Path, index: int, advice: bool) -> pa.Table | None:
+    """A finished chunk's advice rows, when the run writes advice (else None)."""
+    return read_part(part_path(parts, "advice", index)) if advice else None
+
+
+def has_parts(parts: Path, index: int, advice: bool = False) -> bool:
+    """Whether a chunk's scored and errors parts (and its advice, when the run writes
+    advice) are all complete."""
+    kinds = (*KINDS, "advice") if advice else KINDS
+    return all(part_path(parts, kind, index).is_file() for kind in kinds)
 
 
 def _safe_text(column: pa.Array) -> pa.Array:
@@ -167,20 +189,33 @@ def errors_table(frame: pd.DataFrame) -> pa.Table:
 
 
 class BookFiles:
-    """The output and the errors file of a run, written chunk by chunk in book order
-    under names ending ``.partial``, and renamed into place by :meth:`commit` - so no
-    file that looks complete exists before the run is."""
+    """The output, the errors file and the warnings file of a run, written chunk by
+    chunk in book order under names ending ``.partial``, and renamed into place by
+    :meth:`commit` - so no file that looks complete exists before the run is.
 
-    def __init__(self, output: Path, errors: Path) -> None:
-        self.output, self.errors = output, errors
+    The errors file holds the errors of the rejected rows; the warnings file
+    (:func:`warnings_path_for`), with the same columns, every warning (a warned row
+    is scored)."""
+
+    def __init__(self, output: Path, errors: Path, advice: Path | None = None) -> None:
+        self.output, self.errors, self.advice = output, errors, advice
+        self.warnings = warnings_path_for(output)
+        self.rows_warned = 0
+        """Scored rows with at least one warning, so far."""
         self._output_aside = output.with_name(output.name + ".partial")
         self._errors_aside = errors.with_name(errors.name + ".partial")
+        self._warnings_aside = self.warnings.with_name(self.warnings.name + ".partial")
+        self._advice_aside = advice.with_name(advice.name + ".partial") if advice else None
+        self._advice_writer: pacsv.CSVWriter | None = None
         self._csv = output.suffix.lower() != ".parquet"
         schema = book_schema()
         # created exclusively, never through a symlink planted at the .partial name
         self._sinks: list[BinaryIO] = []
         try:
             self._errors_writer = pacsv.CSVWriter(self._sink(self._errors_aside), ERRORS_SCHEMA)
+            self._warnings_writer = pacsv.CSVWriter(self._sink(self._warnings_aside), ERRORS_SCHEMA)
+            if self._advice_aside is not None:
+                self._advice_writer = pacsv.CSVWriter(self._sink(self._advice_aside), ADVICE_SCHEMA)
             self._output_writer: pq.ParquetWriter | pacsv.CSVWriter = (
                 pacsv.CSVWriter(self._sink(self._output_aside), schema)
                 if self._csv
@@ -193,7 +228,10 @@ class BookFiles:
         except BaseException:
             for sink in self._sinks:
                 sink.close()
-            for aside in (self._errors_aside, self._output_aside)[: len(self._sinks)]:
+            asides = [self._errors_aside, self._warnings_aside]
+            if self._advice_aside is not None:
+                asides.append(self._advice_aside)
+            for aside in [*asides, self._output_aside][: len(self._sinks)]:
                 aside.unlink(missing_ok=True)
             raise
 
@@ -202,21 +240,32 @@ class BookFiles:
         self._sinks.append(sink)
         return sink
 
-    def add(self, scored: pa.Table, errors: pa.Table) -> None:
-        """The next chunk's scored rows and errors."""
+    def add(self, scored: pa.Table, issues: pa.Table, advice: pa.Table | None = None) -> None:
+        """The next chunk's scored rows and issues (errors and warnings, each written to
+        its own file), and its advice rows when the run writes advice."""
+        if self._advice_writer is not None and advice is not None:
+            self._advice_writer.write_table(_for_csv(advice))
         self._output_writer.write_table(_for_csv(scored) if self._csv else scored)
-        self._errors_writer.write_table(_for_csv(errors))
+        if scored.num_rows:
+            self.rows_warned += int(pc.sum(pc.greater(scored["warnings"], 0)).as_py() or 0)
+        warned = pc.equal(issues["severity"], Severity.WARNING.value)
+        self._errors_writer.write_table(_for_csv(issues.filter(pc.invert(warned))))
+        self._warnings_writer.write_table(_for_csv(issues.filter(warned)))
 
     def commit(self) -> None:
         self._close()
         self._errors_aside.replace(self.errors)
+        self._warnings_aside.replace(self.warnings)
+        if self._advice_aside is not None and self.advice is not None:
+            self._advice_aside.replace(self.advice)
         self._output_aside.replace(self.output)
 
     def abort(self) -> None:
         """Close and remove the unfinished files (best effort: the run is failing)."""
         with contextlib.suppress(OSError, ValueError, pa.ArrowException):
             self._close()
-        for aside in (self._output_aside, self._errors_aside):
+        asides = (self._output_aside, self._errors_aside, self._warnings_aside, self._advice_aside)
+        for aside in filter(None, asides):
             with contextlib.suppress(OSError):
                 aside.unlink(missing_ok=True)
 
@@ -224,6 +273,9 @@ class BookFiles:
         try:
             self._output_writer.close()
             self._errors_writer.close()
+            self._warnings_writer.close()
+            if self._advice_writer is not None:
+                self._advice_writer.close()
         finally:
             for sink in self._sinks:
                 sink.close()

@@ -2,10 +2,14 @@
 
 Two outputs of ``carescore batch`` for the same book - *before* and *after* a new
 model or rating plan - are matched by ``facility_id``. A facility found in both
-whose input row is the same (``input_sha256``) is *matched*; one whose input row
-differs is *answers_changed* (its move is not the rescore's, so it is listed but
-kept out of the statistics below); the rest are *only_before* (dropped) or
-*only_after* (added). Every facility of either book is in exactly one group.
+whose validated answers are the same (``answers_sha256``: codes, canonical numbers
+and dates, however the cells were typed - the same book read from its CSV and from
+its XLSX matches) is *matched*; one whose answers differ is *answers_changed* (its
+move is not the rescore's, so it is listed, with the questions whose answers
+changed, but kept out of the statistics below); the rest are *only_before*
+(dropped) or *only_after* (added). Every facility of either book is in exactly one
+group. Books written before ``answers_sha256`` was added are matched by their input
+rows as read (``input_sha256``).
 
 Over the matched facilities :func:`compare_books` gives the tier migration matrix,
 the premium changes in percent bands, the outcome changes with the rules that
@@ -24,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.errors import InputError
+from scoring.portfolio.book_answers import changed_answers
 from scoring.portfolio.compare_read import load_book
 from scoring.portfolio.compare_result import (
     BANDS,
@@ -39,8 +44,15 @@ from scoring.portfolio.compare_result import (
     OutcomeMove,
     PremiumBand,
     RuleTally,
+    Segment,
     Status,
     TierMigration,
+)
+from scoring.portfolio.compare_segments import (
+    facility_types,
+    rule_changes,
+    segments,
+    version_warnings,
 )
 
 
@@ -82,6 +94,7 @@ def _versions(frame: pd.DataFrame) -> BookVersions:
         distinct("model_sha256"),
         distinct("rating_plan"),
         distinct("questionnaire"),
+        distinct("rating_plan_sha256"),
     )
 
 
@@ -100,7 +113,12 @@ def _facilities(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     both = both.iloc[np.argsort(both["facility_id"].map(order).to_numpy(), kind="stable")]
     both = both.reset_index(drop=True)
     side = both.pop("_merge").astype(str)
-    same_input = both["input_sha256_before"].fillna("") == both["input_sha256_after"].fillna("")
+    by_answers = both["answers_sha256_before"].notna() & both["answers_sha256_after"].notna()
+    same_input = np.where(
+        by_answers,
+        both["answers_sha256_before"].fillna("") == both["answers_sha256_after"].fillna(""),
+        both["input_sha256_before"].fillna("") == both["input_sha256_after"].fillna(""),
+    )
     status = np.select(
         [side == "left_only", side == "right_only", same_input],
         ["only_before", "only_after", "matched"],
@@ -120,14 +138,25 @@ def _facilities(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
             change / premium_before * 100.0,
             np.where(change == 0, 0.0, np.sign(change) * np.inf),
         )
+    old_answers, new_answers = both["answers_before"], both["answers_after"]
+    changed = [
+        ";".join(changed_answers(old, new)) or None if state == "answers_changed" else None
+        for state, old, new in zip(status, old_answers, new_answers, strict=True)
+    ]
     names = both["facility_name_after"].where(
         both["facility_name_after"].notna(), both["facility_name_before"]
     )
+    kinds = facility_types(both["answers_after"])
+    kinds = np.where(pd.isna(kinds), facility_types(both["answers_before"]), kinds)
+    limits = both["limit_before"].where(both["limit_before"].notna(), both["limit_after"])
     frame = pd.DataFrame(
         {
             "facility_id": both["facility_id"].astype("object"),
             "facility_name": names.astype("object").where(names.notna(), None),
+            "facility_type": kinds,
+            "limit": limits.astype("object").where(limits.notna(), None),
             "status": status.astype(object),
+            "changed_answers": changed,
             "tier_before": both["tier_before"].astype("object"),
             "tier_after": both["tier_after"].astype("object"),
             "premium_before": premium_before,
@@ -143,6 +172,7 @@ def _facilities(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     )
     for column in (
         "facility_name",
+        "changed_answers",
         "tier_before",
         "tier_after",
         "outcome_before",
@@ -311,9 +341,10 @@ def compare_books(
     matched = frame[frame["status"] == "matched"]
     outcome_changes = _outcome_changes(matched)
     capping = None if cap is None else _cap(frame, cap)
+    old_book, new_book = _book(before, old), _book(after, new)
     return Comparison(
-        before=_book(before, old),
-        after=_book(after, new),
+        before=old_book,
+        after=new_book,
         facilities=frame[list(FACILITY_COLUMNS)].copy(),
         migration=_migration(matched, _tier_order(frame)),
         bands=_bands(matched),
@@ -321,6 +352,9 @@ def compare_books(
         rules=_tally(outcome_changes),
         movers=_movers(matched, movers),
         capping=capping,
+        segments=segments(matched),
+        rules_unchanged_outcome=rule_changes(matched),
+        version_warnings=version_warnings(old_book, new_book),
     )
 
 
@@ -338,6 +372,7 @@ __all__ = [
     "OutcomeMove",
     "PremiumBand",
     "RuleTally",
+    "Segment",
     "Status",
     "TierMigration",
     "compare_books",

@@ -44,6 +44,15 @@ COMPARED_COLUMNS: tuple[str, ...] = (
 )
 """The columns of a book (see :func:`scoring.portfolio.batch.book_schema`) a comparison reads."""
 
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "limit",
+    "rating_plan_sha256",
+    "answers_sha256",
+    "answers",
+)
+"""Columns a comparison reads when a book has them (books written before they were
+added lack them): missing ones are read as blank."""
+
 BOOK_SUFFIXES = (".parquet", ".csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _DRIVERS = r"[^:;]+:[+-]?\d+(?:\.\d+)?(?:;[^:;]+:[+-]?\d+(?:\.\d+)?)*"
@@ -51,7 +60,10 @@ _SHOWN = 5
 
 
 def _types() -> dict[str, pa.DataType]:
-    return {name: pa.float64() if name == "premium" else pa.string() for name in COMPARED_COLUMNS}
+    return {
+        name: pa.float64() if name == "premium" else pa.string()
+        for name in (*COMPARED_COLUMNS, *OPTIONAL_COLUMNS)
+    }
 
 
 def _unquote(value: object) -> object:
@@ -71,11 +83,15 @@ def _read_table(path: Path, budget: Budget) -> pa.Table:
         if suffix == ".parquet":
             book = pq.ParquetFile(handle)
             check_parquet_budget(book, str(path), budget, whole=False)
-            wanted = [name for name in COMPARED_COLUMNS if name in book.schema_arrow.names]
+            wanted = [name for name in _types() if name in book.schema_arrow.names]
             return book.read(columns=wanted)
-        csv_header(path, str(path), budget, budget.book_bytes)  # read whole, or refused
+        # read whole, or refused
+        header = csv_header(path, str(path), budget, budget.book_bytes)
         options = pacsv.ConvertOptions(
-            column_types=_types(), strings_can_be_null=True, quoted_strings_can_be_null=False
+            column_types=_types(),
+            include_columns=[name for name in _types() if name in header],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
         )
         blocks = pacsv.ReadOptions(block_size=budget.row_bytes)  # a row is parsed whole
         return pacsv.read_csv(handle, read_options=blocks, convert_options=options)
@@ -138,7 +154,8 @@ def _check(frame: pd.DataFrame, source: str) -> list[Issue]:
 
 
 def load_book(path: Path, *, budget: Budget = BUDGET) -> tuple[pd.DataFrame | None, list[Issue]]:
-    """A book's compared columns (text as ``object``, ``premium`` as float) and its problems.
+    """A book's compared columns and those of ``OPTIONAL_COLUMNS`` (text as ``object``,
+    ``premium`` as float) and its problems.
 
     Returns ``(None, issues)`` when the file cannot be read (only regular files of at
     most ``budget.book_bytes`` are) or lacks columns, and ``(frame, issues)``
@@ -157,7 +174,10 @@ def load_book(path: Path, *, budget: Budget = BUDGET) -> tuple[pd.DataFrame | No
                     source=source,
                 )
             ]
-        table = table.select(list(COMPARED_COLUMNS))
+        for name in OPTIONAL_COLUMNS:
+            if name not in table.column_names:
+                table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+        table = table.select([*COMPARED_COLUMNS, *OPTIONAL_COLUMNS])
         table = pa.Table.from_arrays(
             [
                 column.cast(_types()[name])
@@ -175,11 +195,11 @@ def load_book(path: Path, *, budget: Budget = BUDGET) -> tuple[pd.DataFrame | No
             )
         ]
     frame = table.to_pandas(types_mapper=None)
-    for name in COMPARED_COLUMNS:
+    for name in (*COMPARED_COLUMNS, *OPTIONAL_COLUMNS):
         if name != "premium":
             frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
     if path.suffix.lower() == ".csv":
-        for name in COMPARED_COLUMNS:
+        for name in (*COMPARED_COLUMNS, *OPTIONAL_COLUMNS):
             if name != "premium":
                 frame[name] = frame[name].map(_unquote)
     frame["premium"] = frame["premium"].astype("float64")

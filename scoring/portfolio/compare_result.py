@@ -23,7 +23,10 @@ _MOVES: dict[Outcome, OutcomeMove] = {
 FACILITY_COLUMNS: tuple[str, ...] = (
     "facility_id",
     "facility_name",
+    "facility_type",
+    "limit",
     "status",
+    "changed_answers",
     "tier_before",
     "tier_after",
     "premium_before",
@@ -59,6 +62,8 @@ class BookVersions:
     model_sha256: tuple[str, ...]
     rating_plan: tuple[str, ...]
     questionnaire: tuple[str, ...]
+    rating_plan_sha256: tuple[str, ...] = ()
+    """Empty for books written before the plan's sha256 was kept."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,25 @@ class Mover:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """The matched facilities of one value of a segment, and their total premium."""
+
+    segment: str
+    value: str
+    facilities: int
+    premium_before: float
+    premium_after: float
+
+    @property
+    def change(self) -> float:
+        return self.premium_after - self.premium_before
+
+    @property
+    def change_pct(self) -> float:
+        return _pct(self.premium_before, self.premium_after)
+
+
+@dataclass(frozen=True)
 class Capping:
     """A transition cap: each matched premium kept within +/- ``cap`` of its premium before.
 
@@ -201,6 +225,12 @@ class Comparison:
     rules: tuple[RuleTally, ...]
     movers: tuple[Mover, ...]
     capping: Capping | None
+    segments: tuple[Segment, ...] = ()
+    """Premium change by segment (:mod:`scoring.portfolio.compare_segments`)."""
+    rules_unchanged_outcome: tuple[RuleTally, ...] = ()
+    """Rules that appeared or went where the outcome did not change."""
+    version_warnings: tuple[str, ...] = ()
+    """Models or plans of the same version whose files differ, in words."""
 
     def count(self, status: Status) -> int:
         return int((self.facilities["status"] == status).sum())

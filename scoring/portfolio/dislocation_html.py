@@ -21,6 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from scoring.portfolio.compare_result import Book, Comparison, Mover
+from scoring.portfolio.dislocation_segments import (
+    segments_section,
+    unchanged_outcome_rules_section,
+    version_warnings_html,
+)
 from scoring.report._style import CSS
 from scoring.report._words import money, question_words, questionnaire_for, signed_money
 
@@ -92,6 +97,11 @@ def _versions(comparison: Comparison) -> str:
             listed(after, "model_sha256", short=True),
         ),
         row("rating plan", listed(before, "rating_plan"), listed(after, "rating_plan")),
+        row(
+            "rating plan sha256",
+            listed(before, "rating_plan_sha256", short=True),
+            listed(after, "rating_plan_sha256", short=True),
+        ),
         row("questionnaire", listed(before, "questionnaire"), listed(after, "questionnaire")),
     ]
     warn = ""
@@ -106,6 +116,7 @@ def _versions(comparison: Comparison) -> str:
         + "".join(rows)
         + "</tbody></table>"
         + warn
+        + version_warnings_html(comparison)
         + "</section>"
     )
 
@@ -383,7 +394,7 @@ def _others(comparison: Comparison, limit: int) -> str:
     frame = comparison.facilities
     parts = []
     titles = {
-        "answers_changed": "With changed answers (in both books, different input rows)",
+        "answers_changed": "With changed answers (in both books, different validated answers)",
         "only_before": "Dropped (in the before book only)",
         "only_after": "Added (in the after book only)",
     }
@@ -396,13 +407,16 @@ def _others(comparison: Comparison, limit: int) -> str:
             f"<td>{escape(r['tier_before'] or '')} &rarr; {escape(r['tier_after'] or '')}</td>"
             f"<td>{escape(r['outcome_before'] or '')} &rarr; {escape(r['outcome_after'] or '')}"
             f'</td><td class="num">{_money_or_blank(r["premium_before"])} &rarr; '
-            f"{_money_or_blank(r['premium_after'])}</td></tr>"
+            f"{_money_or_blank(r['premium_after'])}</td>"
+            + (f"<td>{_changed(r['changed_answers'])}</td>" if status == "answers_changed" else "")
+            + "</tr>"
             for r in rows.iloc[:limit].to_dict("records")
         )
+        answers_head = "<th>answers changed</th>" if status == "answers_changed" else ""
         parts.append(
             f"<h3>{title}: {len(rows):,}</h3>"
             "<table><thead><tr><th>facility</th><th>tier</th><th>outcome</th>"
-            f'<th class="num">premium</th></tr></thead><tbody>{body}</tbody></table>'
+            f'<th class="num">premium</th>{answers_head}</tr></thead><tbody>{body}</tbody></table>'
             + _more(min(limit, len(rows)), len(rows))
         )
     if not parts:
@@ -413,6 +427,14 @@ def _others(comparison: Comparison, limit: int) -> str:
         + "".join(parts)
         + "</section>"
     )
+
+
+def _changed(questions: object) -> str:
+    """The questions whose answers changed, as ``a, b``; blank when not known (books
+    written before answers were kept)."""
+    if not isinstance(questions, str):
+        return ""
+    return escape(", ".join(questions.split(";")))
 
 
 def _money_or_blank(value: float) -> str:
@@ -461,7 +483,9 @@ def render_dislocation_html(comparison: Comparison, *, rows: int = LISTED_ROWS) 
         _summary(comparison),
         _migration(comparison),
         _premium(comparison),
+        segments_section(comparison),
         _outcomes(comparison, rows),
+        unchanged_outcome_rules_section(comparison),
         _movers(comparison),
         _capping(comparison),
         _others(comparison, rows),

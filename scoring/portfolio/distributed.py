@@ -42,6 +42,7 @@ from scoring._files import open_regular, require_regular_file
 from scoring._outputs import RunLock
 from scoring.budget import BUDGET
 from scoring.errors import DefinitionError, InputError, Issue
+from scoring.portfolio import CHUNK_ROWS
 from scoring.portfolio.batch import score_chunk
 from scoring.portfolio.book_files import (
     BookFiles,
@@ -56,7 +57,6 @@ from scoring.portfolio.book_files import (
     write_part,
 )
 from scoring.portfolio.run import (
-    CHUNK_ROWS,
     BookSummary,
     Progress,
     Tally,
@@ -253,7 +253,7 @@ def _score_pieces(
         )
     except (InputError, DefinitionError) as exc:
         return _refusal(exc)
-    return "scored", (result.scored, result.errors, result.rows_read)
+    return "scored", (result.scored, result.issues, result.rows_read)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from threadpoolctl import threadpool_limits
 from scoring._files import file_sha256, require_regular_file
 from scoring._outputs import RunLock, write_through
 from scoring.errors import InputError, Issue
+from scoring.portfolio import CHUNK_ROWS
 from scoring.portfolio.batch import (
     TOP_FIXES,
     ChunkResult,
@@ -69,6 +70,7 @@ from scoring.portfolio.book_files import (
     has_parts,
     part_path,
     parts_folder,
+    read_advice_part,
     read_parts,
     write_part,
     write_settings,
@@ -81,8 +83,6 @@ from scoring.responses.reading import (
     iter_responses,
 )
 from scoring.vocabulary import Reason
-
-CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,13 @@ class BookSummary:
     chunks_resumed: int
     seconds: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    warnings: str = ""
+    """The warnings file: every warning, of scored and rejected rows."""
+    rows_warned: int = 0
+    """Scored rows with at least one warning (a blank or unknown answer priced as
+    worst, a cell read one of two ways ...)."""
+    advice: str = ""
+    """The advice file, when asked for: one row per facility and fix."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,6 +154,7 @@ def run_settings(
     *,
     stamp: list[int] | None = None,
     stop: threading.Event | None = None,
+    advice: bool = False,
 ) -> dict[str, Any]:
     """What makes a run the same run: its input, model, plan and settings. The input is
     hashed here (:func:`~scoring._files.file_sha256`, ended early by ``stop``); its
@@ -164,6 +172,8 @@ def run_settings(
         "retention": retention,
         "as_of": as_of.isoformat(),
         "fixes": TOP_FIXES,
+        "warnings": True,
+        "advice": advice,
     }
 
 
@@ -180,6 +190,7 @@ def score_book(
     resume: bool = False,
     progress: Progress | None = None,
     threads: int = 1,
+    advice: Path | None = None,
 ) -> BookSummary:
     """Score every row of a book into ``output`` (Parquet or CSV, by extension).
 
@@ -187,6 +198,9 @@ def score_book(
     runs outside Python's lock: two threads kept 1.75-1.8 cores busy); at most
     ``threads + 1`` chunks are held at once. The output does not depend on the
     number of threads, nor on the chunks a repeated facility id falls in.
+
+    ``advice`` (a CSV) gets one row per facility and fix
+    (:mod:`scoring.portfolio.book_advice`).
 
     Raises
     ------
@@ -202,7 +216,7 @@ def score_book(
     errors = errors or errors_path_for(output)
     seconds = tally.seconds
     clock = time.perf_counter()
-    check_book_paths(source, output, errors)
+    check_book_paths(source, output, errors, advice)
     require_regular_file(source)
     stop = threading.Event()  # ends the input's hash when the run fails
     settle = functools.partial(
@@ -215,6 +229,7 @@ def score_book(
         as_of,
         stamp=file_stamp(source),
         stop=stop,
+        advice=advice is not None,
     )
     hashes: list[np.ndarray] = []  # each chunk's facility-id hashes, to find repeated ids
     pending: collections.deque[tuple[int, Future[_Part]]] = collections.deque()
@@ -223,7 +238,7 @@ def score_book(
         rows, future = pending.popleft()
         part = future.result()
         clock = time.perf_counter()
-        files.add(part.scored, part.errors)
+        files.add(part.scored, part.errors, part.advice)
         seconds["score"] += part.score_seconds
         seconds["write"] += part.write_seconds + time.perf_counter() - clock
         tally.rows_read += rows
@@ -240,7 +255,7 @@ def score_book(
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(threads) as pool,
     ):
-        files = BookFiles(output, errors)
+        files = BookFiles(output, errors, advice)
         ready: Future[dict[str, Any]] = Future()
         parts: Path | None = None
         resumed = False
@@ -253,12 +268,19 @@ def score_book(
                 parts, resumed = fresh_parts_folder(output), False
                 ready = aside.submit(_settled, parts, settle)
             score = functools.partial(
-                _score_part, engine, parts, ready, as_of=as_of, limit=limit, retention=retention
+                _score_part,
+                engine,
+                parts,
+                ready,
+                as_of=as_of,
+                limit=limit,
+                retention=retention,
+                advice=advice is not None,
             )
             for index, raw in enumerate(iter_responses(source, chunk_rows)):
                 seconds["read"] += time.perf_counter() - clock
                 hashes.append(chunk_id_hashes(raw.table))
-                kept = _kept_part(parts, index) if resumed else None
+                kept = _kept_part(parts, index, advice is not None) if resumed else None
                 if kept is not None:
                     tally.reused += 1
                     done: Future[_Part] = Future()
@@ -276,7 +298,7 @@ def score_book(
             if shared:
                 _rescore(source, chunk_rows, shared, pool, score, threads)
                 files.abort()
-                files = BookFiles(output, errors)
+                files = BookFiles(output, errors, advice)
                 tally.rows_scored = _rebuild(files, parts, tally.chunks)
             return finish_book(files, parts, source, engine, ready.result(), tally)
         except BaseException as exc:
@@ -306,13 +328,13 @@ def resumable_failure(exc: BaseException, resumed: bool, stopped: bool = False) 
     return isinstance(exc, (KeyboardInterrupt, SystemExit, OSError, MemoryError))
 
 
-def _kept_part(parts: Path, index: int) -> _Part | None:
+def _kept_part(parts: Path, index: int, advice: bool) -> _Part | None:
     """A chunk's parts kept by an interrupted run, or None when they are missing or
     cannot be read (the chunk is scored again)."""
-    if not has_parts(parts, index):
+    if not has_parts(parts, index, advice):
         return None
     try:
-        return _Part(*read_parts(parts, index))
+        return _Part(*read_parts(parts, index), advice=read_advice_part(parts, index, advice))
     except (OSError, pa.ArrowException):
         return None
 
@@ -353,7 +375,7 @@ def _rebuild(files: BookFiles, parts: Path, chunks: int) -> int:
     scored_rows = 0
     for index in range(chunks):
         scored, errors = read_parts(parts, index)
-        files.add(scored, errors)
+        files.add(scored, errors, read_advice_part(parts, index, files.advice is not None))
         scored_rows += scored.num_rows
     return scored_rows
 
@@ -367,6 +389,7 @@ class _Part:
     errors: pa.Table
     score_seconds: float = 0.0
     write_seconds: float = 0.0
+    advice: pa.Table | None = None
 
 
 def _score_part(
@@ -380,19 +403,28 @@ def _score_part(
     as_of: dt.date,
     limit: str | None,
     retention: str | None,
+    advice: bool = False,
 ) -> _Part:
-    """Score one chunk and write its scored and errors parts (once the run's settings
-    are written: ``ready``)."""
+    """Score one chunk and write its scored and errors parts, and its advice part when
+    the run writes advice (once the run's settings are written: ``ready``)."""
     clock = time.perf_counter()
     result: ChunkResult = score_chunk(
-        engine, raw, as_of=as_of, limit=limit, retention=retention, repeated=repeated
+        engine,
+        raw,
+        as_of=as_of,
+        limit=limit,
+        retention=retention,
+        repeated=repeated,
+        advice=advice,
     )
-    errors = errors_table(result.errors)
+    errors = errors_table(result.issues)
     scored = time.perf_counter()
     ready.result()
+    if result.advice is not None:
+        write_part(result.advice, part_path(parts, "advice", index))
     write_part(errors, part_path(parts, "errors", index))
     write_part(result.scored, part_path(parts, "scored", index))
-    return _Part(result.scored, errors, scored - clock, time.perf_counter() - scored)
+    return _Part(result.scored, errors, scored - clock, time.perf_counter() - scored, result.advice)
 
 
 def finish_book(
@@ -434,6 +466,9 @@ def finish_book(
         chunks=tally.chunks,
         chunks_resumed=tally.reused,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        warnings=str(files.warnings),
+        rows_warned=files.rows_warned,
+        advice=str(files.advice or ""),
         versions={
             "model_id": engine.model.model_id,
             "model_sha256": engine.model_sha256,

@@ -1,6 +1,18 @@
-"""The report's inline stylesheet: readable on screen, on A4 or Letter, and in black and white."""
+"""The report's inline stylesheet: readable on screen, on A4 or Letter, and in black and white.
+
+Printed, the report is a summary of a page or two - the outcome, tier, score and
+premium, the to-do list (its first rows) and the goals - and then the detail (other
+amounts of cover, peers, losses by type, what drives the price), which starts a new
+page. The document holds them in that order: the summary in ``SUMMARY_CLASS``, the
+detail in ``DETAIL_CLASS``.
+"""
 
 from __future__ import annotations
+
+SUMMARY_CLASS = "summary"
+"""The part of the report that is printed first."""
+DETAIL_CLASS = "detail"
+"""The part of the report that starts a new printed page."""
 
 CSS = """
 *{box-sizing:border-box}
@@ -40,9 +52,17 @@ footer{margin-top:26px;border-top:1px solid #111;padding-top:6px;font-size:12px;
 word-break:break-all}
 @page{margin:14mm}
 @media print{
-body{font-size:11pt}
+body{font-size:10pt;line-height:1.3}
 main{max-width:none;padding:0}
-h2{margin-top:16px}
+h1{font-size:20pt}
+h2{font-size:13pt;margin-top:10px}
+.card{padding:6px 10px;margin:6px 0}
+.big{font-size:22pt}
+table{font-size:9pt}
+th,td{padding:3px 4px}
 .card,figure,tr{break-inside:avoid;page-break-inside:avoid}
+.summary figure{display:none}
+.detail{break-before:page;page-break-before:always}
+footer{break-before:avoid}
 }
 """

@@ -18,7 +18,7 @@ from html import escape
 from scoring.rating.result import Factor, ScoreResult
 from scoring.report._advice import goals, todo
 from scoring.report._charts import bars, histogram
-from scoring.report._style import CSS
+from scoring.report._style import CSS, DETAIL_CLASS, SUMMARY_CLASS
 from scoring.report._words import (
     OUTCOME_BADGES,
     PERIL_NAMES,
@@ -74,16 +74,27 @@ def render_html(
     """
     questionnaire = questionnaire_for(result.versions.questionnaire)
     name = result.facility_name or "Unnamed facility"
-    sections = [
+    # the summary first (what prints on the first page or two), then the detail, which
+    # starts a new page when printed (scoring/report/_style.py)
+    summary = [
         _header(result, name),
         _verdict(result),
         _summary(result),
+        todo(result, questionnaire),
+        goals(result, questionnaire),
+    ]
+    detail = [
         _options(result),
         _peers(result, peers, peers_label),
         _perils(result),
-        todo(result, questionnaire),
-        goals(result, questionnaire),
         _drivers(result),
+    ]
+    sections = [
+        f'<div class="{SUMMARY_CLASS}">',
+        *summary,
+        f'</div>\n<div class="{DETAIL_CLASS}">',
+        *detail,
+        "</div>",
         _footer(result),
     ]
     return (
