@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from scoring import default_engine
 from scoring.cli.app import app
-from scoring.portfolio.book_answers import answer_items, changed_answers
+from scoring.portfolio.book_answers import answer_items, changed_answers, join_present
 from scoring.rating.result import DONT_KNOW
 from scoring.report._words import answer_words
 from scoring.responses.reading import read_responses
@@ -255,3 +255,11 @@ def test_advice_is_a_csv_and_is_written_on_this_machine_only(tmp_path: Path) -> 
     clash = runner.invoke(app, ["batch", str(PORTFOLIO), "-o", str(out), "--advice", str(out)])
     assert clash.exit_code == 2
     assert not out.exists()
+
+
+def test_a_row_with_no_items_stays_a_row_when_a_books_texts_are_joined() -> None:
+    first = pa.array(["x", None, None, "p", None], pa.string())
+    second = pa.array([None, None, "y", "q", ""], pa.string())
+    joined = join_present([first, second], 5).to_pylist()
+    assert joined == ["x", None, "y", "p;q", None]
+    assert join_present([], 2).to_pylist() == [None, None]

@@ -40,13 +40,15 @@ def _root() -> None:
 
 
 def _new_plan(folder: Path) -> Path:
-    """The bundled plan with a new version, tier bands, debit cap, expenses and rules."""
+    """The bundled plan with a new version, tier bands, debit and credit caps, expenses and
+    rules."""
     text = PLAN.read_text(encoding="utf-8")
     for old, new in (
         ("version: 2026.1.0", "version: 2026.2.0"),
         ("{tier: A, below: 0.5,", "{tier: A, below: 0.55,"),
         ("{tier: B, below: 0.8,", "{tier: B, below: 0.7,"),
         ("  max_debit: 2.00", "  max_debit: 1.20"),
+        ("  max_credit: 0.50", "  max_credit: 0.70"),
         ("variable_ratio: 0.30", "variable_ratio: 0.36"),
         (
             "rules:\n",

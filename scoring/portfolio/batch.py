@@ -533,7 +533,7 @@ def _reasons(engine: RatingEngine, rating: Rating) -> pa.Array:
     ]
     tier_rules = pa.array([f"tier_{t.tier}" if t.outcome else None for t in plan.tiers])
     parts.append(tier_rules.take(pa.array(tier)))
-    reasons = join_present(parts)
+    reasons = join_present(parts, len(tier))
     return reasons if spread is None else reasons.take(pa.array(np.ravel(spread)))
 
 
@@ -644,15 +644,4 @@ def _drivers(engine: RatingEngine, features: np.ndarray, rating: Rating) -> pa.A
         sign = signs.take(pa.array((value >= 0).view(np.int8)))
         item = pc.binary_join_element_wise(labels.take(pa.array(order[:, k])), sign, text, "")
         parts.append(pc.if_else(pa.array(present[:, k]), item, pa.scalar(None, pa.string())))
-    if (present[:, 1:] <= present[:, :-1]).all():  # as ranked: no item after a missing one
-        return _join_leading(parts)
-    return join_present(parts)
-
-
-def _join_leading(parts: list[pa.Array]) -> pa.Array:
-    """:func:`~scoring.portfolio.book_answers.join_present` of parts whose texts never
-    start or end with ``;`` and where no row has a text after a null (so only the end
-    needs trimming)."""
-    joined = pc.binary_join_element_wise(*parts, ";", null_handling="replace", null_replacement="")
-    trimmed = pc.utf8_rtrim(joined, ";")
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return join_present(parts, len(values))

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from scoring.questionnaire.definition import Question
+from scoring.rating._rounding import money
 from scoring.rating.engine import Rating, RatingEngine
 from scoring.rating.explain import answer_text
 from scoring.rating.plan import OUTCOMES
@@ -132,8 +133,8 @@ def advice_table(
                 "advised_answer": answer_text(question, best_answer(engine, question, as_of[row])),
                 "premium": float(rating.premium[row]),
                 "premium_after": float(after_rating.premium[i]),
-                "technical_premium": float(rating.technical_premium[row]),
-                "technical_premium_after": float(after_rating.technical_premium[i]),
+                "technical_premium": money(float(rating.technical_premium[row])),
+                "technical_premium_after": money(float(after_rating.technical_premium[i])),
                 "saving": float(savings[row, rank]),
                 "tier": tiers[int(rating.tier[row])],
                 "tier_after": tiers[int(after_rating.tier[i])],

@@ -49,11 +49,9 @@ def priced_as_worst(questionnaire: Questionnaire, states: pd.DataFrame) -> pa.Ar
             continue
         state = states[question.id].to_numpy()
         worst = (state == AnswerState.UNANSWERED) | (state == AnswerState.UNKNOWN)
-        if worst.any():  # each id followed by ";", so the parts join without a separator
-            parts.append(pc.if_else(pa.array(worst), f"{question.id};", _NULL))
-    if not parts:
-        return pa.nulls(len(states), pa.string())
-    return _joined_items(parts)
+        if worst.any():
+            parts.append(pc.if_else(pa.array(worst), question.id, _NULL))
+    return join_present(parts, len(states))
 
 
 def warning_counts(issues: pd.DataFrame, facilities: pd.DataFrame) -> np.ndarray:
@@ -105,19 +103,8 @@ def answer_texts(
             text = pc.if_else(pa.array(unknown), UNKNOWN_TEXT, text)
         if not_applicable.any():
             text = pc.if_else(pa.array(not_applicable), NOT_APPLICABLE_TEXT, text)
-        # each item ends in ";": the items are joined as they are, without a separator
-        parts.append(pc.binary_join_element_wise(f"{question.id}=", text, ";", ""))
-    if not parts:
-        return pa.nulls(len(answers), pa.string())
-    return _joined_items(parts)
-
-
-def _joined_items(parts: list[pa.Array]) -> pa.Array:
-    """Items that each end in ``;`` (null where absent) joined row by row, the last ``;``
-    taken off; null for a row with none."""
-    joined = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
-    trimmed = pc.utf8_rtrim(joined, ";")
-    return pc.if_else(pc.equal(trimmed, ""), _NULL, trimmed)
+        parts.append(pc.binary_join_element_wise(f"{question.id}=", text, ""))
+    return join_present(parts, len(answers))
 
 
 def answer_hashes(texts: pa.Array) -> list[str]:
@@ -160,12 +147,16 @@ def changed_answers(before: object, after: object) -> tuple[str, ...]:
     return tuple(q for q in order if old.get(q) != new.get(q))
 
 
-def join_present(parts: list[pa.Array]) -> pa.Array:
-    """Join the non-null texts of each row with ``;``; null when there are none.
+def join_present(parts: list[pa.Array], length: int) -> pa.Array:
+    """Join the non-null texts of each of ``length`` rows with ``;``; null for a row
+    with none (and for every row when there are no parts).
 
-    (pyarrow's own null_handling="skip" drops rows in some versions, so nulls are
-    joined as empty texts and the empty items removed.)
+    pyarrow's ``null_handling="skip"`` drops a row whose parts are all null (pyarrow
+    26), so an empty text is joined last to every row and its separator cut off.
     """
-    joined = pc.binary_join_element_wise(*parts, ";", null_handling="replace", null_replacement="")
-    cleaned = pc.utf8_trim(pc.replace_substring_regex(joined, ";{2,}", ";"), ";")
-    return pc.if_else(pc.equal(cleaned, ""), _NULL, cleaned)
+    if not parts:
+        return pa.nulls(length, pa.string())
+    last = pa.repeat(pa.scalar("", pa.string()), length)
+    joined = pc.binary_join_element_wise(*parts, last, ";", null_handling="skip")
+    trimmed = pc.utf8_slice_codeunits(joined, 0, -1)
+    return pc.if_else(pc.equal(trimmed, ""), _NULL, trimmed)
