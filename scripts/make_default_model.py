@@ -28,6 +28,7 @@ from pathlib import Path
 
 from scoring.model.card import evaluation_summary, model_card
 from scoring.model.loss_model import load_model, save_model
+from scoring.synthetic.market import bundled_market
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "care-cyber-default"
@@ -71,11 +72,18 @@ def main() -> None:
             "--synthetic",
         )
     run("evaluate", str(holdout), "-m", str(MODEL), "-o", str(MODEL / "evaluation"))
+    print(write_card())
+
+
+def write_card() -> str:
+    """Write the model card from the model and its evaluation; the evaluation's summary."""
     report = json.loads((MODEL / "evaluation" / "evaluation.json").read_text())
     model = load_model(MODEL)
     summary = evaluation_summary(report, book=f"holdout.parquet (seed {HOLDOUT_SEED})")
-    save_model(model, MODEL, model_card(model, synthetic=True, evaluation=summary))
-    print(summary)
+    market = bundled_market(model.questionnaire.id, model.questionnaire.version)
+    card = model_card(model, synthetic=True, evaluation=summary, market=market)
+    save_model(model, MODEL, card)
+    return summary
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def trained(care: Questionnaire, tmp_path_factory: pytest.TempPathFactory) -> Lo
     """A model trained here on a small synthetic book (requested limit and retention are
     drawn at random in it, independently of the risk)."""
     truth = resolve_truth(load_truth(truth_path(care.id, care.version)), care)
-    table, oracle = synthetic_book(care, truth, facilities=4000, years=2, seed=5)
+    table, oracle = synthetic_book(care, truth, facilities=10_000, years=2, seed=5)
     path = tmp_path_factory.mktemp("bounded") / "book.parquet"
     write_book(table, oracle, truth, path)
     history = read_claims_history(path, care, as_of=AS_OF)

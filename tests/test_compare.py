@@ -44,9 +44,9 @@ def _new_plan(folder: Path) -> Path:
     rules."""
     text = PLAN.read_text(encoding="utf-8")
     for old, new in (
-        ("version: 2026.1.0", "version: 2026.2.0"),
-        ("{tier: A, below: 0.5,", "{tier: A, below: 0.55,"),
-        ("{tier: B, below: 0.8,", "{tier: B, below: 0.7,"),
+        ("version: 2026.2.0", "version: 2026.3.0"),
+        ("{tier: A, below: 0.65,", "{tier: A, below: 0.7,"),
+        ("{tier: B, below: 0.9,", "{tier: B, below: 0.8,"),
         ("  max_debit: 2.00", "  max_debit: 1.20"),
         ("  max_credit: 0.50", "  max_credit: 0.70"),
         ("variable_ratio: 0.30", "variable_ratio: 0.36"),
@@ -151,8 +151,8 @@ def test_a_changed_plan_gives_the_migrations_read_from_the_books(
         old, new = before[facility]["premium"], after[facility]["premium"]
         assert_allclose(row["premium_change"], new - old, atol=1e-9)
         assert_allclose(row["change_pct"], (new - old) / old * 100, rtol=1e-12)
-    assert rescored.before.versions.rating_plan == ("care_cyber_plan@2026.1.0",)
-    assert rescored.after.versions.rating_plan == ("care_cyber_plan@2026.2.0",)
+    assert rescored.before.versions.rating_plan == ("care_cyber_plan@2026.2.0",)
+    assert rescored.after.versions.rating_plan == ("care_cyber_plan@2026.3.0",)
 
 
 def test_premium_bands_hold_every_matched_facility_once(rescored: Comparison) -> None:
@@ -354,7 +354,7 @@ def test_the_html_report_is_self_contained_and_deterministic(books: Books, tmp_p
         "Biggest movers",
         "Transition capping",
         NEW_RULE,
-        "care_cyber_plan@2026.2.0",
+        "care_cyber_plan@2026.3.0",
         "<svg",
     ):
         assert part in page
@@ -552,7 +552,7 @@ def test_a_plan_edited_without_a_new_version_is_flagged(books: Books, tmp_path: 
     assert pq.read_table(book).column("rating_plan_sha256")[0].as_py() == engine.plan_sha256
     result = runner.invoke(app, ["compare", str(books.before), str(book)])
     assert result.exit_code == 0, result.output
-    assert "warning: the rating plan care_cyber_plan@2026.1.0 reads the same in both books" in (
+    assert "warning: the rating plan care_cyber_plan@2026.2.0 reads the same in both books" in (
         result.output
     )
     same = compare_books(books.before, books.before)

@@ -100,11 +100,11 @@ def test_an_infinite_intercept_is_refused(tmp_path: Path) -> None:
         load_model(folder)
 
 
-def test_fifty_added_to_an_intercept_is_refused_by_the_average_facility(
+def test_forty_five_added_to_an_intercept_is_refused_by_the_average_facility(
     tmp_path: Path,
 ) -> None:
     default = json.loads((default_model_dir() / "model.json").read_text(encoding="utf-8"))
-    intercept = default["perils"]["ransomware"]["frequency"]["intercept"] + 50
+    intercept = default["perils"]["ransomware"]["frequency"]["intercept"] + 45
     folder = edited_model(tmp_path, set_frequency("ransomware", intercept=intercept))
     with pytest.raises(
         InputError, match=r"ransomware\.frequency: the average facility's frequency is exp"

@@ -49,5 +49,5 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:2] == [
         "care_cyber@1.0.0 care-cyber-default",
-        "care_cyber_plan@2026.1.0 60",
+        "care_cyber_plan@2026.2.0 60",
     ]

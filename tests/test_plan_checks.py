@@ -175,7 +175,7 @@ def test_cli_score_refuses_a_bad_model_and_a_bad_plan_with_exit_1(tmp_path: Path
     folder = tmp_path / "model"
     shutil.copytree(default_model_dir(), folder)
     document = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    document["perils"]["ransomware"]["frequency"]["intercept"] += 50
+    document["perils"]["ransomware"]["frequency"]["intercept"] += 45
     (folder / "model.json").write_text(json.dumps(document), encoding="utf-8")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["sha256"]["model.json"] = file_sha256(folder / "model.json")

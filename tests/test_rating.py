@@ -71,7 +71,7 @@ def _synthetic(engine: RatingEngine, seed: int, n: int = 1) -> list[Any]:
 
 def test_the_bundled_plan_and_catalogue_load_and_cite_every_rule(engine: RatingEngine) -> None:
     plan = load_rating_plan(PLAN, engine.questionnaire)
-    assert plan.key == "care_cyber_plan@2026.1.0"
+    assert plan.key == "care_cyber_plan@2026.2.0"
     assert {r.outcome for r in plan.rules} == {"refer", "decline"}
     assert all(len(rule.source) > 10 for rule in plan.rules)
     declines = {r.id for r in plan.rules if r.outcome == "decline"}

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import QuestionnaireError, default_engine, synthetic_responses
+from scoring import QuestionnaireError, default_engine, default_model_dir, synthetic_responses
 from scoring.questionnaire.definition import Questionnaire
+from scoring.rating.engine import Rating
 from scoring.rating.plan import OUTCOMES
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
@@ -42,8 +43,8 @@ def market(care: Questionnaire) -> Market:
 
 
 @pytest.fixture(scope="module")
-def sample(care: Questionnaire) -> tuple[pd.DataFrame, np.ndarray]:
-    """100,000 synthetic applicants' answers and their outcomes under the bundled engine."""
+def rated(care: Questionnaire) -> tuple[pd.DataFrame, Rating]:
+    """100,000 synthetic applicants' answers and their rating under the bundled engine."""
     engine = default_engine()
     table = synthetic_responses(engine.questionnaire, APPLICANTS, seed=SEED, as_of=AS_OF)
     result = validate(
@@ -58,7 +59,27 @@ def sample(care: Questionnaire) -> tuple[pd.DataFrame, np.ndarray]:
     rating = engine.rate(
         features, hits, engine.plan.limit(None).amount, engine.plan.retention(None).amount
     )
-    return result.answers, np.asarray(OUTCOMES, dtype=object)[rating.outcome]
+    return result.answers, rating
+
+
+@pytest.fixture(scope="module")
+def sample(rated: tuple[pd.DataFrame, Rating]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The applicants' answers and their outcomes."""
+    answers, rating = rated
+    return answers, np.asarray(OUTCOMES, dtype=object)[rating.outcome]
+
+
+def test_every_tier_of_the_bundled_plan_holds_a_share_of_applicants(
+    rated: tuple[pd.DataFrame, Rating],
+) -> None:
+    _, rating = rated
+    tiers = default_engine().plan.tiers
+    shares = np.bincount(rating.tier, minlength=len(tiers)) / len(rating.tier)
+    # the plan's comment: about 17 %, 30 %, 32 %, 16 % and 6 %
+    assert all(0.03 <= share <= 0.45 for share in shares), dict(
+        zip([t.tier for t in tiers], shares.round(3), strict=True)
+    )
+    assert shares[-1] <= 0.10  # the referred tier stays a minority
 
 
 def _observed(target: Target, answers: pd.DataFrame, outcomes: np.ndarray) -> float:
@@ -230,3 +251,10 @@ def test_facility_types_differ_in_maturity_as_declared(
         homes["mfa_email"] == "all_accounts"
     ).mean() + 0.1
     assert (campus["rdp_exposed"] == "yes").mean() < (homes["rdp_exposed"] == "yes").mean()
+
+
+def test_the_default_models_card_names_its_market_and_every_target(market: Market) -> None:
+    card = (default_model_dir() / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"market `{market.id}` version {market.version}" in card
+    for target in market.targets:
+        assert " ".join(target.why.split()).replace("|", "/") in card

@@ -8,6 +8,7 @@ from typing import Any
 from scoring.model.loss_model import LossModel
 from scoring.questionnaire.definition import Questionnaire
 from scoring.questionnaire.loader import bundled_questionnaire
+from scoring.synthetic.market import Market
 from scoring.vocabulary import AnswerKind, Encoding
 
 _TOP = 12
@@ -19,9 +20,11 @@ def model_card(
     synthetic: bool,
     evaluation: str | None = None,
     questionnaire: Questionnaire | None = None,
+    market: Market | None = None,
 ) -> str:
     """A Markdown model card for ``model`` (``questionnaire``: the one it was trained for,
-    the bundled one of its id and version when not given)."""
+    the bundled one of its id and version when not given; ``market``: the synthetic
+    market its training book was drawn from, when it was)."""
     training = model.training
     lines = [
         f"# Model card: {model.model_id}",
@@ -51,6 +54,8 @@ def model_card(
             "claims; an insurer should retrain on its own claims history "
             "(`carescore train`).",
         ]
+    if market is not None:
+        lines += _market_summary(market)
     lines += [
         "",
         "## Method",
@@ -78,6 +83,10 @@ def model_card(
         "- Catastrophic, correlated events (one vendor's breach hitting many insureds) are "
         "not modelled per facility.",
         "- Large, rare losses make severity estimates uncertain for small perils.",
+        "- Effects multiply: a facility with many of the worst answers together reaches a "
+        "relative risk far beyond the facilities of the training book, and its expected loss "
+        "is then an extrapolation of the model, not an estimate the data supports; the "
+        "rating plan's tier E refers it to an underwriter.",
     ]
     unconverged = [
         f"{peril.value} {part}"
@@ -99,6 +108,30 @@ def model_card(
             ]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _market_summary(market: Market) -> list[str]:
+    lines = [
+        "",
+        "## Synthetic market",
+        "",
+        f"The training book's applicants are drawn from the market `{market.id}` version "
+        f"{market.version} (models/synthetic-truth/): each answer's share among applicants, "
+        "with its source or marked as an assumption, and a latent maturity (loading "
+        f"{market.maturity.loading:g}, {market.maturity.per_doubling:g} per doubling of "
+        "revenue, shifted by facility type) that makes controls correlate. What 100,000 "
+        "applicants must show (tests/test_synthetic_market.py):",
+        "",
+        "| target | share | why |",
+        "|---|---|---|",
+    ]
+    for target in market.targets:
+        what = f"`{target.question}`" if target.question else f"outcome {target.outcome}"
+        answers = f" = {', '.join(target.answers)}" if target.answers else ""
+        why = " ".join(target.why.split()).replace("|", "/")
+        low, high = f"{100 * target.low:g} %", f"{100 * target.high:g} %"
+        lines.append(f"| {what}{answers} | {low} to {high} | {why} |")
+    return lines
 
 
 def _bounded_numbers(model: LossModel, questionnaire: Questionnaire | None) -> list[str]:

@@ -90,11 +90,18 @@ class FeatureLimits:
             moved = (abs(frequency[k]) + abs(severity[k])) * self.span[k]
             if moved > self.budget[k] * (1 + TOLERANCE) + 1e-12:
                 found.append(
-                    f"{part}: {name} moves expected loss by up to x{math.exp(moved):.4g} "
+                    f"{part}: {name} moves expected loss by up to {_times(moved)} "
                     f"over its range; its question allows at most "
                     f"x{math.exp(self.budget[k]):.4g}"
                 )
         return found
+
+
+def _times(log_factor: float) -> str:
+    """A factor given by its log, as ``x12.5`` (or beyond what a float holds)."""
+    if log_factor > math.log(1e300):
+        return "more than x1e300"
+    return f"x{math.exp(log_factor):.4g}"
 
 
 def feature_limits(encoder: AnswerEncoder) -> FeatureLimits:
