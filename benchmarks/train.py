@@ -54,13 +54,31 @@ def book_path(facilities: int, years: int, seed: int = 11) -> Path:
 
 
 def _features(path: Path) -> tuple[Any, Any, Any]:
+    """The book read, checked and encoded in chunks, as `carescore train` reads it (a
+    book over 250,000 rows is never held whole): its exposure and claims, the encoder
+    and the features."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
     from scoring import FeatureEncoder, bundled_questionnaire
-    from scoring.model.claims_history import read_claims_history
+    from scoring.model.claims_history import iter_claims_history
+    from scoring.model.training import TRAINING_CHUNK_ROWS
 
     questionnaire = bundled_questionnaire()
-    history = read_claims_history(path, questionnaire)
-    encoder = FeatureEncoder(questionnaire).fit(history.responses.table)
-    return history, encoder, encoder.transform(history.responses.table)
+    encoder = FeatureEncoder.from_state(questionnaire, {})
+    parts, exposure, claims = [], [], []
+    for history in iter_claims_history(path, questionnaire, TRAINING_CHUNK_ROWS):
+        parts.append(encoder.transform(history.responses.table))
+        exposure.append(history.exposure)
+        claims.append(history.claims.reset_index(drop=True))
+    book = SimpleNamespace(
+        exposure=np.concatenate(exposure),
+        claims=pd.concat(claims, ignore_index=True),
+    )
+    book.n_rows = len(book.exposure)
+    return book, encoder, np.concatenate(parts)
 
 
 def step_intake(path: Path) -> dict[str, Any]:

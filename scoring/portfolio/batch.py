@@ -388,6 +388,7 @@ def _best_fix_picks(
     features, rating = book.features, book.rating
     n = len(features)
     loss_now = peril_total(rating.expected_loss)
+    rules_now = engine.rule_outcome(rating.rule_hits)
     pricing = engine.control_pricing(rating, book.limit, book.retention)
     # columns in question id order, the last key of the ranking; no fix = -inf
     controls = sorted(
@@ -408,14 +409,16 @@ def _best_fix_picks(
             continue
         after = pricing.price(rows, column, best_level, features[rows, column])
         tier = engine.tier_of(after.relative_risk)
-        hits = _hits_at_best(engine, question, book, rows)
-        outcome = engine.outcome_of(hits, tier)
+        # rules re-read only where one that reads the control holds now
+        again, hits = _hits_at_best(engine, question, book, rows)
+        outcome_of_rules = rules_now[rows]
+        cleared = np.zeros(len(rows), dtype=bool)
+        if again.size:
+            outcome_of_rules[again] = engine.rule_outcome(hits)
+            cleared[again] = (hits != rating.rule_hits[rows[again]]).any(axis=1)
+        outcome = engine.outcome_from(outcome_of_rules, tier)
         cut = loss_now[rows] - after.expected_loss
-        effect = (
-            (cut > 0)
-            | (hits != rating.rule_hits[rows]).any(axis=1)
-            | (outcome != rating.outcome[rows])
-        )
+        effect = (cut > 0) | cleared | (outcome != rating.outcome[rows])
         rows, tier, outcome, cut = rows[effect], tier[effect], outcome[effect], cut[effect]
         quotable = (rating.outcome[rows] != 0) & (outcome == 0)
         classes[k, rows] = np.where(quotable, 2, np.where(tier < rating.tier[rows], 1, 0))
@@ -430,23 +433,27 @@ def _best_fix_picks(
 
 def _hits_at_best(
     engine: RatingEngine, question: Question, book: _Book, rows: np.ndarray
-) -> np.ndarray:
-    """The rules ``rows`` trigger once ``question`` is at its best answer: the rules that
-    read it re-read, on the rows that trigger one of them now."""
-    hits: np.ndarray = book.rating.rule_hits[rows].copy()
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rules that ``rows`` trigger once ``question`` is at its best answer, where they
+    may change: the positions (in ``rows``) of the rows that trigger a rule reading it
+    now, and those rows' rule hits with the rules that read it re-read. Every other row
+    triggers the rules it does now."""
     reading = [j for j, rule in enumerate(engine.plan.rules) if question.id in rule.questions]
+    none = np.zeros(0, dtype=np.intp)
     if not reading:
-        return hits
-    again = np.flatnonzero(hits[:, reading].any(axis=1))
+        return none, np.zeros((0, len(engine.plan.rules)), dtype=bool)
+    again = np.flatnonzero(book.rating.rule_hits[rows][:, reading].any(axis=1))
+    hits: np.ndarray = book.rating.rule_hits[rows[again]].copy()
     if not again.size:
-        return hits
+        return again, hits
     picked = pa.array(rows[again])
-    env = {qid: column.take(picked) for qid, column in book.env.items()}
+    read = {qid for j in reading for qid in engine.plan.rules[j].questions}
+    env = {qid: column.take(picked) for qid, column in book.env.items() if qid in read}
     env[question.id] = _best_answers(engine, question, book.as_of[rows[again]], env[question.id])
     for j in reading:
         rule = engine.plan.rules[j]
-        hits[again, j] = to_mask(ex.evaluate(rule.condition, env, length=again.size))
-    return hits
+        hits[:, j] = to_mask(ex.evaluate(rule.condition, env, length=again.size))
+    return again, hits
 
 
 def _best_answers(

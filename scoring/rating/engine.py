@@ -571,7 +571,14 @@ class RatingEngine:
     def outcome_of(self, rule_hits: np.ndarray, tier: np.ndarray) -> np.ndarray:
         """Each row's outcome (an index into OUTCOMES): the worst of its rules' and its
         tier's."""
-        rule_outcome = np.where(rule_hits, self._rule_outcome, 0).max(axis=1, initial=0)
+        return self.outcome_from(self.rule_outcome(rule_hits), tier)
+
+    def rule_outcome(self, rule_hits: np.ndarray) -> np.ndarray:
+        """Each row's worst outcome among the rules it triggers (0, quote, for none)."""
+        return np.asarray(np.where(rule_hits, self._rule_outcome, 0).max(axis=1, initial=0))
+
+    def outcome_from(self, rule_outcome: np.ndarray, tier: np.ndarray) -> np.ndarray:
+        """:meth:`outcome_of` from the rows' :meth:`rule_outcome` and tiers."""
         return np.asarray(np.maximum(rule_outcome, self._tier_outcome[tier]))
 
     def schedule_factor(self, relative: np.ndarray) -> np.ndarray:
