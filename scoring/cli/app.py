@@ -19,6 +19,7 @@ from scoring.cli.compare import compare_command
 from scoring.cli.model import evaluate_command, synth_command, train_command
 from scoring.cli.questionnaire import questionnaire_app
 from scoring.cli.score import score_command
+from scoring.cli.serve import admin_app, serve_command
 from scoring.cli.validate import validate_command
 
 app = typer.Typer(
@@ -37,6 +38,8 @@ app.command("compare", cls=Command)(compare_command)
 app.command("synth", cls=Command)(synth_command)
 app.command("train", cls=Command)(train_command)
 app.command("evaluate", cls=Command)(evaluate_command)
+app.command("serve", cls=Command)(serve_command)
+app.add_typer(admin_app, name="admin")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,217 @@
+"""``carescore serve`` and ``carescore admin``: the service and its bootstrap.
+
+The database is SQLite in a data folder unless ``--database-url`` (or the
+``CARESCORE_DATABASE_URL`` environment variable) names another, e.g.
+``postgresql+psycopg://carescore@localhost/carescore``; it is created and migrated on
+first use. Outside ``--dev``, ``serve`` refuses to start without a secret key of its
+own (``CARESCORE_SECRET_KEY``, at least 32 characters): the key that will sign browser
+sessions and invitation links; API keys need none (only their hashes are kept).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from scoring.cli._common import EXIT_INVALID, EXIT_USAGE
+from scoring.cli._help import Command, Group
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+DATABASE_ENV = "CARESCORE_DATABASE_URL"
+SECRET_ENV = "CARESCORE_SECRET_KEY"  # noqa: S105 (the variable's name, not a secret)
+_MIN_SECRET = 32
+_DEFAULT_SECRETS = {"", "changeme", "change-me", "secret", "dev", "default"}
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        metavar="<folder>",
+        help="Where the default SQLite database is kept (created on first use).",
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        metavar="<url>",
+        help=f"Another database, e.g. postgresql+psycopg://user@host/db (or {DATABASE_ENV}).",
+    ),
+]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def open_database(data_dir: Path, database_url: str | None) -> Engine:
+    """The service's database, created and migrated to the newest schema."""
+    from scoring.service.database import connect, migrate, sqlite_url
+
+    url = database_url or os.environ.get(DATABASE_ENV)
+    if not url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = sqlite_url(data_dir.resolve())
+    engine = connect(url)
+    migrate(engine)
+    return engine
+
+
+def serve_command(
+    host: Annotated[
+        str, typer.Option("--host", metavar="<address>", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="<port>", min=1, max=65535, help="Port.")
+    ] = 8000,
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+    dev: Annotated[
+        bool,
+        typer.Option("--dev", help="Development: start without a secret key of its own."),
+    ] = False,
+) -> None:
+    """Run the agent API (FastAPI on uvicorn): /v1, the OpenAPI schema at /openapi.json
+    and its docs at /docs.
+
+    Exits 1 when the database cannot be opened, 2 when started outside --dev without a
+    secret key of its own.
+    """
+    secret = os.environ.get(SECRET_ENV, "")
+    if not dev and (secret.strip().lower() in _DEFAULT_SECRETS or len(secret) < _MIN_SECRET):
+        typer.echo(
+            f"error: set {SECRET_ENV} to a secret of at least {_MIN_SECRET} characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+            "or run with --dev",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    import uvicorn
+
+    from scoring.rating.score import default_engine
+    from scoring.service.api import create_app
+    from scoring.service.database import sessions
+
+    engine = open_database(data_dir, database_url)
+    app = create_app(sessions(engine), default_engine(), _now)
+    typer.echo(f"carescore: serving on http://{host}:{port} ({engine.url.render_as_string()})")
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+
+
+admin_app = typer.Typer(
+    help="Create organisations, users and API keys (no web page needed).",
+    no_args_is_help=True,
+    cls=Group,
+)
+
+
+def _admin(data_dir: Path, database_url: str | None) -> Engine:
+    try:
+        return open_database(data_dir, database_url)
+    except Exception as exc:  # a URL, a driver or a server that cannot be used
+        typer.echo(f"error: the database cannot be opened: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
+
+
+def _run(data_dir: Path, database_url: str | None, work: object) -> object:
+    from sqlalchemy.orm import Session
+
+    from scoring.service.accounts import AccountError
+
+    engine = _admin(data_dir, database_url)
+    with Session(engine) as session:
+        try:
+            assert callable(work)
+            made = work(session)
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_INVALID) from exc
+        session.commit()
+    return made
+
+
+@admin_app.command("create-org", cls=Command)
+def create_org(
+    name: Annotated[str, typer.Argument(metavar="<name>", help="The organisation's name.")],
+    kind: Annotated[
+        str, typer.Option("--kind", metavar="<agency|facility>", help="What it is.")
+    ] = "agency",
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an organisation; prints its id."""
+    from scoring.service.accounts import create_organisation
+
+    made = _run(data_dir, database_url, lambda s: create_organisation(s, name, kind, now=_now()))
+    typer.echo(str(made))
+
+
+@admin_app.command("create-user", cls=Command)
+def create_user(
+    organisation: Annotated[int, typer.Argument(metavar="<org id>", help="Its organisation.")],
+    email: Annotated[str, typer.Argument(metavar="<email>", help="The user's email.")],
+    name: Annotated[str, typer.Option("--name", metavar="<name>", help="Full name.")] = "",
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            metavar="<role>",
+            help="agency_admin, agent, underwriter or facility_user.",
+        ),
+    ] = "agent",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a user of an organisation; prints its id. A password is read from standard
+    input only (never from the command line, where others may see it)."""
+    from scoring.service.accounts import create_user as make_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    made = _run(
+        data_dir,
+        database_url,
+        lambda s: make_user(s, organisation, email, name or email, role, password, now=_now()),
+    )
+    typer.echo(str(made))
+
+
+@admin_app.command("create-api-key", cls=Command)
+def create_api_key(
+    organisation: Annotated[int, typer.Argument(metavar="<org id>", help="Its organisation.")],
+    name: Annotated[
+        str, typer.Option("--name", metavar="<name>", help="What the key is for.")
+    ] = "api",
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key for an organisation and print it: it is shown this once and
+    only its hash is kept."""
+    from scoring.service.accounts import create_api_key as make_key
+
+    made = _run(data_dir, database_url, lambda s: make_key(s, organisation, name, now=_now()))
+    typer.echo(str(made))
+
+
+@admin_app.command("revoke-api-key", cls=Command)
+def revoke_api_key(
+    prefix: Annotated[
+        str, typer.Argument(metavar="<prefix>", help="The key's prefix (after cs_).")
+    ],
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an API key: it is refused from now on."""
+    from scoring.service.accounts import revoke_api_key as revoke
+
+    _run(data_dir, database_url, lambda s: revoke(s, prefix, now=_now()))
+    typer.echo(f"revoked {prefix}")

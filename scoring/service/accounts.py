@@ -1,0 +1,141 @@
+"""Organisations, users and API keys: created by ``carescore admin``, checked by the API.
+
+An API key is ``cs_<prefix>_<secret>``: the prefix finds it, and only the sha256 of the
+whole key is kept, so a stolen database gives no key (a key is a random 256-bit
+secret, so a fast hash is enough; a person's password is hashed with argon2).
+Revoked keys are refused; each use is stamped on the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scoring.service.tables import ORGANISATION_KINDS, ROLES, ApiKey, Organisation, User
+
+KEY_START = "cs_"
+_PREFIX_BYTES, _SECRET_BYTES = 6, 32
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: an organisation, and the actor written to the audit log."""
+
+    organisation_id: int
+    actor: str
+
+
+class AccountError(ValueError):
+    """An organisation, user or key that cannot be created or found, and why."""
+
+
+def _refuse(what: str, message: str) -> AccountError:
+    return AccountError(f"{what}: {message}")
+
+
+def create_organisation(session: Session, name: str, kind: str, *, now: dt.datetime) -> int:
+    """A new organisation (an ``agency`` or a ``facility``); its id."""
+    if kind not in ORGANISATION_KINDS:
+        kinds = ", ".join(ORGANISATION_KINDS)
+        raise _refuse("kind", f"{kind!r} is not an organisation kind ({kinds})")
+    if not name.strip():
+        raise _refuse("name", "an organisation needs a name")
+    organisation = Organisation(name=name.strip(), kind=kind, created_at=now)
+    session.add(organisation)
+    session.flush()
+    return organisation.id
+
+
+def _organisation(session: Session, organisation_id: int) -> Organisation:
+    found = session.get(Organisation, organisation_id)
+    if found is None:
+        raise _refuse("organisation", f"no organisation {organisation_id}")
+    return found
+
+
+def create_user(
+    session: Session,
+    organisation_id: int,
+    email: str,
+    name: str,
+    role: str,
+    password: str | None,
+    *,
+    now: dt.datetime,
+) -> int:
+    """A new user of an organisation, with one role; the password kept as its argon2
+    hash (none: the user signs in by an invitation only)."""
+    _organisation(session, organisation_id)
+    if role not in ROLES:
+        raise _refuse("role", f"{role!r} is not a role ({', '.join(ROLES)})")
+    if "@" not in email:
+        raise _refuse("email", f"{email!r} is not an email address")
+    if session.scalar(select(User.id).where(User.email == email.lower())) is not None:
+        raise _refuse("email", f"a user with the email {email!r} exists")
+    hashed = PasswordHasher().hash(password) if password else None
+    user = User(
+        organisation_id=organisation_id,
+        email=email.lower(),
+        name=name,
+        role=role,
+        password_hash=hashed,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user.id
+
+
+def create_api_key(session: Session, organisation_id: int, name: str, *, now: dt.datetime) -> str:
+    """A new API key of an organisation: the key itself, which is shown once and never
+    kept."""
+    _organisation(session, organisation_id)
+    prefix = secrets.token_hex(_PREFIX_BYTES)
+    key = f"{KEY_START}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+    session.add(
+        ApiKey(
+            organisation_id=organisation_id,
+            name=name,
+            prefix=prefix,
+            secret_sha256=_digest(key),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return key
+
+
+def revoke_api_key(session: Session, prefix: str, *, now: dt.datetime) -> None:
+    """Revoke the key whose prefix is ``prefix``: it is refused from now on."""
+    found = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if found is None:
+        raise _refuse("api_key", f"no API key with the prefix {prefix!r}")
+    found.revoked_at = found.revoked_at or now
+
+
+def caller_of(session: Session, key: str, *, now: dt.datetime) -> Caller | None:
+    """The caller a presented API key stands for; None for a key that is malformed,
+    unknown or revoked (all the same to the caller). Stamps the key's last use."""
+    if not key.startswith(KEY_START):
+        return None
+    prefix, _, secret = key[len(KEY_START) :].partition("_")
+    if not prefix or not secret:
+        return None
+    found = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if found is None or found.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(found.secret_sha256, _digest(key)):
+        return None
+    found.last_used_at = now
+    return Caller(organisation_id=found.organisation_id, actor=f"api_key:{prefix}")
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

@@ -1,0 +1,399 @@
+"""The agent API (``/v1``): facilities, their assessments, and scores, over HTTP.
+
+An edge over the library, like the CLI: :class:`~scoring.service.tenant.Tenant` does
+every read and write, scoped to the caller's organisation; answers are validated and
+scored by the library. Callers authenticate with an API key (``Authorization: Bearer
+cs_...``). Errors are problem details (RFC 9457, ``application/problem+json``); a 422
+lists every issue in the CLI's issue format. A record's version is its ETag, and a
+write to it must quote it in ``If-Match`` (428 without, 412 when stale). Lists are
+paged by id (``after``, ``size``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException
+
+from scoring import __version__
+from scoring.errors import InputError
+from scoring.rating.engine import RatingEngine
+from scoring.service.accounts import caller_of
+from scoring.service.tables import Assessment, Facility, Score
+from scoring.service.tenant import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    ConflictError,
+    NotFoundError,
+    StaleVersionError,
+    Tenant,
+)
+
+MAX_BODY_BYTES = 1_000_000
+"""A request body larger than this is refused (413) before it is read."""
+PROBLEM = "application/problem+json"
+_Out = TypeVar("_Out", bound=BaseModel)
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FacilityIn(_Body):
+    reference: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class FacilityPatch(_Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Attestation(_Body):
+    attested_name: str = Field(min_length=1, max_length=200)
+    attestation: str = Field(min_length=1, max_length=4000)
+    """The text the person attests to (that the answers are true and complete)."""
+
+
+class FacilityOut(BaseModel):
+    id: int
+    reference: str
+    name: str
+    created_at: dt.datetime
+    row_version: int
+
+
+class AssessmentOut(BaseModel):
+    id: int
+    facility_id: int
+    version: int
+    status: str
+    questionnaire_id: str
+    questionnaire_version: str
+    assessed_on: dt.date | None
+    answered_by: str
+    attested_name: str | None
+    attested_at: dt.datetime | None
+    attestation: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    row_version: int
+    document: dict[str, Any]
+
+
+class ScoreOut(BaseModel):
+    id: int
+    assessment_id: int
+    assessment_version: int
+    limit: str
+    retention: str
+    outcome: str
+    tier: str
+    premium: float
+    technical_premium: float
+    model_sha256: str
+    plan_sha256: str
+    created_at: dt.datetime
+    result: dict[str, Any] | None = None
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_after: int | None
+    """Pass as ``after`` for the next page; None on the last page."""
+
+
+def _tenant(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Iterator[Tenant]:
+    """The caller's organisation, from its API key; the session committed when the
+    request succeeds (rolled back otherwise)."""
+    state = request.app.state
+    key = (authorization or "").removeprefix("Bearer ").strip()
+    now = state.clock()
+    with state.sessions() as session:
+        caller = caller_of(session, key, now=now) if key else None
+        if caller is None:
+            raise HTTPException(401, "a valid API key is needed: Authorization: Bearer cs_...")
+        session.commit()  # the key's last use
+        yield Tenant(session, caller, state.engine, now)
+        session.commit()
+
+
+Me = Annotated[Tenant, Depends(_tenant)]
+
+
+def create_app(
+    sessions: sessionmaker[Session],
+    engine: RatingEngine,
+    clock: Callable[[], dt.datetime],
+) -> FastAPI:
+    """The API over a database (``sessions``), one model and rating plan (``engine``)
+    and a clock (``clock``: the current UTC time, given so that the library reads none)."""
+    app = FastAPI(
+        title="carescore",
+        version=__version__,
+        summary="Cyber-insurance risk scoring for care facilities: the agent API.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
+    _handlers(app)
+
+    @app.middleware("http")
+    async def _limits_and_headers(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response: Any = _problem(
+                413, "Request body too large", f"at most {MAX_BODY_BYTES:,} bytes"
+            )
+        else:
+            response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/v1/facilities", response_model=Page, tags=["facilities"])
+    def list_facilities(
+        me: Me,
+        after: Annotated[int, Query(ge=0)] = 0,
+        size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+    ) -> Page:
+        found = me.facilities(after=after, size=size)
+        items = [_facility(f) for f in found]
+        return Page(items=items, next_after=found[-1].id if len(found) == size else None)
+
+    @app.post("/v1/facilities", status_code=201, response_model=FacilityOut, tags=["facilities"])
+    def create_facility(me: Me, body: FacilityIn, response: Response) -> FacilityOut:
+        facility = me.create_facility(body.reference, body.name)
+        return _tagged(response, _facility(facility), facility.row_version)
+
+    @app.get("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
+    def get_facility(me: Me, facility_id: int, response: Response) -> FacilityOut:
+        facility = me.facility(facility_id)
+        return _tagged(response, _facility(facility), facility.row_version)
+
+    @app.patch("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
+    def update_facility(
+        me: Me,
+        facility_id: int,
+        body: FacilityPatch,
+        response: Response,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> FacilityOut:
+        facility = me.update_facility(facility_id, body.name, _version(if_match))
+        return _tagged(response, _facility(facility), facility.row_version)
+
+    @app.get(
+        "/v1/facilities/{facility_id}/assessments",
+        response_model=list[AssessmentOut],
+        tags=["assessments"],
+    )
+    def list_assessments(me: Me, facility_id: int) -> list[AssessmentOut]:
+        return [_assessment(a) for a in me.assessments(facility_id)]
+
+    @app.post(
+        "/v1/facilities/{facility_id}/assessments",
+        status_code=201,
+        response_model=AssessmentOut,
+        tags=["assessments"],
+    )
+    def create_assessment(
+        me: Me, facility_id: int, document: dict[str, Any], response: Response
+    ) -> AssessmentOut:
+        answered_by = str(document.get("answered_by") or me.caller.actor)
+        assessment = me.create_assessment(facility_id, document, answered_by)
+        return _tagged(response, _assessment(assessment), assessment.row_version)
+
+    @app.get("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
+    def get_assessment(me: Me, assessment_id: int, response: Response) -> AssessmentOut:
+        assessment = me.assessment(assessment_id)
+        return _tagged(response, _assessment(assessment), assessment.row_version)
+
+    @app.put("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
+    def update_assessment(
+        me: Me,
+        assessment_id: int,
+        document: dict[str, Any],
+        response: Response,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> AssessmentOut:
+        assessment = me.update_assessment(assessment_id, document, _version(if_match))
+        return _tagged(response, _assessment(assessment), assessment.row_version)
+
+    @app.post(
+        "/v1/assessments/{assessment_id}/submit",
+        response_model=AssessmentOut,
+        tags=["assessments"],
+    )
+    def submit_assessment(
+        me: Me,
+        assessment_id: int,
+        body: Attestation,
+        response: Response,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> AssessmentOut:
+        assessment = me.submit(
+            assessment_id, body.attested_name, body.attestation, _version(if_match)
+        )
+        return _tagged(response, _assessment(assessment), assessment.row_version)
+
+    @app.post(
+        "/v1/assessments/{assessment_id}/score",
+        status_code=201,
+        response_model=ScoreOut,
+        tags=["scores"],
+    )
+    def score_assessment(
+        me: Me,
+        assessment_id: int,
+        limit: str | None = None,
+        retention: str | None = None,
+    ) -> ScoreOut:
+        kept = me.score(assessment_id, limit, retention)
+        return _score(me.assessment(assessment_id, action="read"), kept, whole=True)
+
+    @app.get("/v1/facilities/{facility_id}/scores", response_model=list[ScoreOut], tags=["scores"])
+    def list_scores(me: Me, facility_id: int) -> list[ScoreOut]:
+        return [_score(a, s, whole=False) for a, s in me.scores(facility_id)]
+
+    return app
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _facility(facility: Facility) -> FacilityOut:
+    return FacilityOut(
+        id=facility.id,
+        reference=facility.reference,
+        name=facility.name,
+        created_at=_utc(facility.created_at),
+        row_version=facility.row_version,
+    )
+
+
+def _assessment(assessment: Assessment) -> AssessmentOut:
+    return AssessmentOut(
+        id=assessment.id,
+        facility_id=assessment.facility_id,
+        version=assessment.version,
+        status=assessment.status,
+        questionnaire_id=assessment.questionnaire_id,
+        questionnaire_version=assessment.questionnaire_version,
+        assessed_on=assessment.assessed_on,
+        answered_by=assessment.answered_by,
+        attested_name=assessment.attested_name,
+        attested_at=_utc_or_none(assessment.attested_at),
+        attestation=assessment.attestation,
+        created_at=_utc(assessment.created_at),
+        updated_at=_utc(assessment.updated_at),
+        row_version=assessment.row_version,
+        document=dict(assessment.answers),
+    )
+
+
+def _score(assessment: Assessment, kept: Score, *, whole: bool) -> ScoreOut:
+    result = kept.result
+    return ScoreOut(
+        id=kept.id,
+        assessment_id=assessment.id,
+        assessment_version=assessment.version,
+        limit=kept.limit_code,
+        retention=kept.retention_code,
+        outcome=str(result["outcome"]),
+        tier=str(result["tier"]),
+        premium=float(str(result["premium"])),
+        technical_premium=float(str(result["technical_premium"])),
+        model_sha256=kept.model_sha256,
+        plan_sha256=kept.plan_sha256,
+        created_at=_utc(kept.created_at),
+        result=dict(result) if whole else None,
+    )
+
+
+def _tagged(response: Response, body: _Out, row_version: int) -> _Out:
+    response.headers["ETag"] = f'"{row_version}"'
+    return body
+
+
+def _version(if_match: str | None) -> int:
+    if if_match is None:
+        raise HTTPException(428, 'quote the record\'s ETag in If-Match (e.g. If-Match: "3")')
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise HTTPException(412, f"If-Match {if_match!r} is not a version of this record")
+    return int(text)
+
+
+def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+_TITLES = {
+    401: "Unauthorised",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request body too large",
+    422: "Invalid input",
+    428: "Precondition required",
+}
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        return _problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+
+    @app.exception_handler(NotFoundError)
+    async def _missing(_request: Request, exc: NotFoundError) -> JSONResponse:
+        return _problem(404, "Not found", f"no {exc} here")
+
+    @app.exception_handler(StaleVersionError)
+    async def _stale(_request: Request, exc: StaleVersionError) -> JSONResponse:
+        return _problem(412, "Precondition failed", str(exc))
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_request: Request, exc: ConflictError) -> JSONResponse:
+        return _problem(409, "Conflict", str(exc))
+
+    @app.exception_handler(InputError)
+    async def _invalid(_request: Request, exc: InputError) -> JSONResponse:
+        issues = [issue.to_dict() for issue in exc.issues]
+        return _problem(422, "Invalid input", str(exc), issues=issues)
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [
+            {
+                "reason": "invalid_request",
+                "message": str(error.get("msg", "")),
+                "severity": "error",
+                "source": ".".join(str(p) for p in error.get("loc", ())),
+            }
+            for error in exc.errors()
+        ]
+        return _problem(422, "Invalid input", "the request does not follow the API", issues=issues)

@@ -1,0 +1,134 @@
+"""The service's tables (SQLAlchemy 2): what is kept, and why.
+
+* an **organisation** is an agency (whose agents assess facilities) or a facility
+  (invited to answer for itself);
+* a **user** belongs to one organisation with one role; a password is kept only as
+  its argon2 hash;
+* an **API key** belongs to one organisation: only its sha256 is kept (the key is
+  shown once), with its prefix to find it, when it was last used and revoked;
+* a **facility** belongs to the agency that assesses it;
+* an **assessment** is one version of a facility's answers: a draft may change
+  (each change raises its ``row_version``, which a writer must quote); a submitted one
+  is a legal attestation and never changes: a change is a new version;
+* a **score** is immutable: the ScoreResult JSON with the layer and the model and plan
+  it came from;
+* the **audit log** has every read and write of an assessment: who, what, when.
+
+Times are UTC, stored as ISO 8601 text by SQLAlchemy's DateTime(timezone=True).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal, get_args
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+OrganisationKind = Literal["agency", "facility"]
+Role = Literal["agency_admin", "agent", "underwriter", "facility_user"]
+AssessmentStatus = Literal["draft", "submitted"]
+ROLES: tuple[Role, ...] = get_args(Role)
+ORGANISATION_KINDS: tuple[OrganisationKind, ...] = get_args(OrganisationKind)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime(timezone=True)}
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime]
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    """The key's first characters after ``cs_``: how a presented key is found."""
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Facility(Base):
+    __tablename__ = "facility"
+    __table_args__ = (UniqueConstraint("organisation_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    """The agency's own id of the facility (unique within the agency)."""
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+    row_version: Mapped[int] = mapped_column(default=1)
+
+
+class Assessment(Base):
+    __tablename__ = "assessment"
+    __table_args__ = (UniqueConstraint("facility_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    version: Mapped[int]
+    """1 for a facility's first assessment, one more for each after it."""
+    questionnaire_id: Mapped[str] = mapped_column(String(100))
+    questionnaire_version: Mapped[str] = mapped_column(String(40))
+    assessed_on: Mapped[dt.date | None]
+    answers: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    answered_by: Mapped[str] = mapped_column(String(200))
+    attested_name: Mapped[str | None] = mapped_column(String(200))
+    attested_at: Mapped[dt.datetime | None]
+    attestation: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    row_version: Mapped[int] = mapped_column(default=1)
+
+
+class Score(Base):
+    __tablename__ = "score"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"), index=True)
+    limit_code: Mapped[str] = mapped_column(String(40))
+    retention_code: Mapped[str] = mapped_column(String(40))
+    result: Mapped[dict[str, object]] = mapped_column(JSON)
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    plan_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_assessment", "assessment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    """Who: ``api_key:<prefix>`` or ``user:<email>``."""
+    action: Mapped[str] = mapped_column(String(40))
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"))
+    at: Mapped[dt.datetime]

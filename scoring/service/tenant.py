@@ -1,0 +1,290 @@
+"""Every read and write of the service, scoped to one organisation in one place.
+
+A :class:`Tenant` is the caller's organisation; each query it makes is filtered by
+that organisation, so another organisation's facility, assessment or score is
+simply not found (the API answers 404, never 403, and never says it exists). Reads
+and writes of an assessment are written to the audit log.
+
+Answers are validated by :func:`scoring.validate_document` and scored by
+:func:`scoring.score`, as ``carescore validate`` and ``carescore score`` do. A draft
+may be incomplete (answers still required are not issues yet); any other issue is
+refused. Submitting validates in full and attests; a submitted assessment never
+changes (a change is a new version of the facility's assessment).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scoring.errors import InputError, Issue
+from scoring.rating.engine import RatingEngine
+from scoring.rating.score import score
+from scoring.responses.intake import validate_document
+from scoring.service.accounts import Caller
+from scoring.service.tables import Assessment, AuditEvent, Facility, Score
+from scoring.vocabulary import Reason, Severity
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class NotFoundError(LookupError):
+    """Nothing of that id in the caller's organisation."""
+
+
+class ConflictError(ValueError):
+    """A write that cannot be made as asked (a submitted assessment, a taken reference)."""
+
+
+class StaleVersionError(ConflictError):
+    """A write that quoted a version of the record that is no longer its newest."""
+
+
+@dataclass
+class Tenant:
+    """The caller's organisation: what it may read and write."""
+
+    session: Session
+    caller: Caller
+    engine: RatingEngine
+    now: dt.datetime
+
+    # -- facilities ----------------------------------------------------------------------
+    def facilities(self, *, after: int = 0, size: int = PAGE_SIZE) -> list[Facility]:
+        """The organisation's facilities by id, ``size`` after the id ``after``."""
+        query = (
+            select(Facility)
+            .where(Facility.organisation_id == self.caller.organisation_id, Facility.id > after)
+            .order_by(Facility.id)
+            .limit(_size(size))
+        )
+        return list(self.session.scalars(query))
+
+    def facility(self, facility_id: int) -> Facility:
+        found = self.session.get(Facility, facility_id)
+        if found is None or found.organisation_id != self.caller.organisation_id:
+            raise NotFoundError(f"facility {facility_id}")
+        return found
+
+    def create_facility(self, reference: str, name: str) -> Facility:
+        taken = select(Facility.id).where(
+            Facility.organisation_id == self.caller.organisation_id,
+            Facility.reference == reference,
+        )
+        if self.session.scalar(taken) is not None:
+            raise ConflictError(f"a facility with the reference {reference!r} exists")
+        facility = Facility(
+            organisation_id=self.caller.organisation_id,
+            reference=reference,
+            name=name,
+            created_at=self.now,
+            row_version=1,
+        )
+        self.session.add(facility)
+        self.session.flush()
+        return facility
+
+    def update_facility(self, facility_id: int, name: str, row_version: int) -> Facility:
+        facility = self.facility(facility_id)
+        _check_version(facility.row_version, row_version, f"facility {facility_id}")
+        facility.name = name
+        facility.row_version += 1
+        return facility
+
+    # -- assessments ---------------------------------------------------------------------
+    def assessments(self, facility_id: int) -> list[Assessment]:
+        facility = self.facility(facility_id)
+        query = (
+            select(Assessment)
+            .where(
+                Assessment.organisation_id == self.caller.organisation_id,
+                Assessment.facility_id == facility.id,
+            )
+            .order_by(Assessment.version)
+        )
+        found = list(self.session.scalars(query))
+        for assessment in found:
+            self._audit("list", assessment.id)
+        return found
+
+    def assessment(self, assessment_id: int, *, action: str = "read") -> Assessment:
+        found = self.session.get(Assessment, assessment_id)
+        if found is None or found.organisation_id != self.caller.organisation_id:
+            raise NotFoundError(f"assessment {assessment_id}")
+        self._audit(action, found.id)
+        return found
+
+    def create_assessment(
+        self, facility_id: int, document: Mapping[str, Any], answered_by: str
+    ) -> Assessment:
+        """A new draft: the facility's next version of its answers."""
+        facility = self.facility(facility_id)
+        stored = self._checked(facility, document, complete=False)
+        latest = select(func.max(Assessment.version)).where(Assessment.facility_id == facility.id)
+        version = (self.session.scalar(latest) or 0) + 1
+        assessment = Assessment(
+            organisation_id=self.caller.organisation_id,
+            facility_id=facility.id,
+            version=version,
+            questionnaire_id=stored["questionnaire"],
+            questionnaire_version=stored["questionnaire_version"],
+            assessed_on=_date(stored.get("assessed_on")),
+            answers=stored,
+            status="draft",
+            answered_by=answered_by,
+            created_at=self.now,
+            updated_at=self.now,
+            row_version=1,
+        )
+        self.session.add(assessment)
+        self.session.flush()
+        self._audit("create", assessment.id)
+        return assessment
+
+    def update_assessment(
+        self, assessment_id: int, document: Mapping[str, Any], row_version: int
+    ) -> Assessment:
+        assessment = self.assessment(assessment_id, action="update")
+        _check_draft(assessment)
+        _check_version(assessment.row_version, row_version, f"assessment {assessment_id}")
+        stored = self._checked(self.facility(assessment.facility_id), document, complete=False)
+        assessment.answers = stored
+        assessment.questionnaire_id = stored["questionnaire"]
+        assessment.questionnaire_version = stored["questionnaire_version"]
+        assessment.assessed_on = _date(stored.get("assessed_on"))
+        assessment.updated_at = self.now
+        assessment.row_version += 1
+        return assessment
+
+    def submit(
+        self, assessment_id: int, attested_name: str, attestation: str, row_version: int
+    ) -> Assessment:
+        """Validate in full and attest: the assessment never changes after this."""
+        assessment = self.assessment(assessment_id, action="submit")
+        _check_draft(assessment)
+        _check_version(assessment.row_version, row_version, f"assessment {assessment_id}")
+        self._checked(self.facility(assessment.facility_id), assessment.answers, complete=True)
+        assessment.status = "submitted"
+        assessment.attested_name = attested_name
+        assessment.attestation = attestation
+        assessment.attested_at = self.now
+        assessment.updated_at = self.now
+        assessment.row_version += 1
+        return assessment
+
+    # -- scores --------------------------------------------------------------------------
+    def score(self, assessment_id: int, limit: str | None, retention: str | None) -> Score:
+        """Score a submitted assessment at an offered limit and retention (the
+        applicant's requested ones, else the plan's defaults), and keep the score."""
+        assessment = self.assessment(assessment_id, action="score")
+        if assessment.status != "submitted":
+            raise ConflictError(f"assessment {assessment_id} is a draft: submit it to score it")
+        result = score(
+            assessment.answers,
+            as_of=self._as_of(assessment),
+            limit=limit,
+            retention=retention,
+            engine=self.engine,
+        )
+        kept = Score(
+            organisation_id=self.caller.organisation_id,
+            assessment_id=assessment.id,
+            limit_code=result.layer.limit,
+            retention_code=result.layer.retention,
+            result=result.model_dump(mode="json"),
+            model_sha256=self.engine.model_sha256,
+            plan_sha256=self.engine.plan_sha256,
+            created_at=self.now,
+        )
+        self.session.add(kept)
+        self.session.flush()
+        return kept
+
+    def scores(self, facility_id: int) -> list[tuple[Assessment, Score]]:
+        """A facility's scores over time, oldest first, each with its assessment."""
+        facility = self.facility(facility_id)
+        query = (
+            select(Assessment, Score)
+            .join(Score, Score.assessment_id == Assessment.id)
+            .where(
+                Score.organisation_id == self.caller.organisation_id,
+                Assessment.facility_id == facility.id,
+            )
+            .order_by(Score.id)
+        )
+        return [(row[0], row[1]) for row in self.session.execute(query)]
+
+    # -- helpers -------------------------------------------------------------------------
+    def _as_of(self, assessment: Assessment) -> dt.date:
+        if assessment.assessed_on is not None:
+            return assessment.assessed_on
+        stamped = assessment.attested_at or self.now
+        return stamped.date()
+
+    def _checked(
+        self, facility: Facility, document: Mapping[str, Any], *, complete: bool
+    ) -> dict[str, Any]:
+        """The document as stored (the facility's reference and name filled in), once
+        validated; its issues refused (a draft's answers still required excepted)."""
+        stored = dict(document)
+        stored["facility_id"] = facility.reference
+        stored.setdefault("facility_name", facility.name)
+        stored.setdefault("questionnaire", self.engine.questionnaire.id)
+        stored.setdefault("questionnaire_version", self.engine.questionnaire.version)
+        as_of = _date(stored.get("assessed_on")) or self.now.date()
+        validation = validate_document(stored, self.engine.questionnaire, as_of=as_of)
+        refused: Sequence[Issue] = [
+            issue
+            for issue in validation.issue_list(Severity.ERROR)
+            if complete or issue.reason is not Reason.REQUIRED
+        ]
+        if refused:
+            raise InputError(refused)
+        return stored
+
+    def _audit(self, action: str, assessment_id: int) -> None:
+        self.session.add(
+            AuditEvent(
+                organisation_id=self.caller.organisation_id,
+                actor=self.caller.actor,
+                action=action,
+                assessment_id=assessment_id,
+                at=self.now,
+            )
+        )
+
+
+def _size(size: int) -> int:
+    return max(1, min(size, MAX_PAGE_SIZE))
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_version(stored: int, given: int, what: str) -> None:
+    if stored != given:
+        raise StaleVersionError(
+            f"{what} is at version {stored}, not {given}: read it again and repeat the change"
+        )
+
+
+def _check_draft(assessment: Assessment) -> None:
+    if assessment.status != "draft":
+        raise ConflictError(
+            f"assessment {assessment.id} is submitted and never changes: create a new "
+            "version of the facility's assessment"
+        )

@@ -1,0 +1,415 @@
+"""The agent API on SQLite: accounts, tenancy, drafts and submissions, scores, errors.
+
+Each test gets a fresh database in a temporary folder, migrated as ``carescore serve``
+migrates it, two agencies with a key each, and the API in-process (an HTTP client on
+the ASGI app, no socket).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from scoring import default_engine, score
+from scoring.cli.app import app as cli
+from scoring.service.accounts import create_api_key, create_organisation, revoke_api_key
+from scoring.service.api import MAX_BODY_BYTES, create_app
+from scoring.service.database import (
+    connect,
+    current_revision,
+    head_revision,
+    migrate,
+    sessions,
+    sqlite_url,
+)
+from scoring.service.tables import ApiKey, AuditEvent, Base
+from tests.conftest import EXAMPLES
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+ATTEST = {"attested_name": "Ann Lee", "attestation": "These answers are true and complete."}
+
+
+def _document(name: str = "ccrc-mixed.yaml") -> dict[str, Any]:
+    loaded = yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
+    return dict(json.loads(json.dumps(loaded, default=str)))
+
+
+@dataclass
+class Service:
+    client: TestClient
+    mine: dict[str, str]
+    theirs: dict[str, str]
+    database: Any
+    folder: Path
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Service:
+    database = connect(sqlite_url(tmp_path))
+    migrate(database)
+    with Session(database) as session:
+        keys = []
+        for name in ("Maple Agency", "Birch Agency"):
+            organisation = create_organisation(session, name, "agency", now=NOW)
+            keys.append(create_api_key(session, organisation, "test", now=NOW))
+        session.commit()
+    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW))
+    mine, theirs = ({"Authorization": f"Bearer {key}"} for key in keys)
+    return Service(client, mine, theirs, database, tmp_path)
+
+
+def _facility(service: Service, reference: str = "F-1") -> int:
+    made = service.client.post(
+        "/v1/facilities", json={"reference": reference, "name": "Maple Court"}, headers=service.mine
+    )
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+def _submitted(service: Service, document: dict[str, Any] | None = None) -> tuple[int, int]:
+    facility = _facility(service)
+    made = service.client.post(
+        f"/v1/facilities/{facility}/assessments",
+        json=document or _document(),
+        headers=service.mine,
+    )
+    assert made.status_code == 201, made.text
+    assessment = int(made.json()["id"])
+    submitted = service.client.post(
+        f"/v1/assessments/{assessment}/submit",
+        json=ATTEST,
+        headers={**service.mine, "If-Match": made.headers["ETag"]},
+    )
+    assert submitted.status_code == 200, submitted.text
+    return facility, assessment
+
+
+def test_a_submitted_assessment_is_scored_as_carescore_score_scores_it(service: Service) -> None:
+    facility, assessment = _submitted(service)
+    scored = service.client.post(
+        f"/v1/assessments/{assessment}/score?limit=limit_1m&retention=ret_25k",
+        headers=service.mine,
+    )
+    assert scored.status_code == 201, scored.text
+    body = scored.json()
+    document = {**_document(), "facility_id": "F-1"}  # the facility's reference
+    expected = score(
+        document,
+        as_of=dt.date.fromisoformat(document["assessed_on"]),
+        limit="limit_1m",
+        retention="ret_25k",
+    )
+    assert body["result"] == json.loads(expected.model_dump_json())
+    assert (body["premium"], body["tier"], body["outcome"]) == (
+        expected.premium,
+        expected.tier,
+        expected.outcome,
+    )
+    engine = default_engine()
+    assert (body["model_sha256"], body["plan_sha256"]) == (engine.model_sha256, engine.plan_sha256)
+    history = service.client.get(f"/v1/facilities/{facility}/scores", headers=service.mine)
+    assert [s["premium"] for s in history.json()] == [expected.premium]
+
+
+def test_a_draft_may_be_incomplete_but_is_submitted_only_when_every_answer_is_valid(
+    service: Service,
+) -> None:
+    facility = _facility(service)
+    document = _document()
+    answers = dict(document["answers"])
+    del answers["sites"], answers["records_held"]
+    draft = service.client.post(
+        f"/v1/facilities/{facility}/assessments",
+        json={**document, "answers": answers},
+        headers=service.mine,
+    )
+    assert draft.status_code == 201, draft.text
+    refused = service.client.post(
+        f"/v1/assessments/{draft.json()['id']}/submit",
+        json=ATTEST,
+        headers={**service.mine, "If-Match": draft.headers["ETag"]},
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    missing = {i["question_id"] for i in refused.json()["issues"] if i["reason"] == "required"}
+    assert {"sites", "records_held"} <= missing
+    still = service.client.get(f"/v1/assessments/{draft.json()['id']}", headers=service.mine)
+    assert still.json()["status"] == "draft"
+
+
+def test_a_bad_answer_is_refused_with_every_issue_in_the_cli_format(service: Service) -> None:
+    facility = _facility(service)
+    document = _document()
+    document["answers"] = {**document["answers"], "rdp_exposed": "maybe", "beds_or_residents": -4}
+    refused = service.client.post(
+        f"/v1/facilities/{facility}/assessments", json=document, headers=service.mine
+    )
+    assert refused.status_code == 422
+    issues = refused.json()["issues"]
+    assert {i["question_id"] for i in issues} >= {"rdp_exposed", "beds_or_residents"}
+    first = next(i for i in issues if i["question_id"] == "rdp_exposed")
+    assert first["reason"] == "not_yes_no"
+    assert first["value"] == "maybe"
+    assert set(first) == {
+        "reason",
+        "message",
+        "severity",
+        "source",
+        "row",
+        "facility_id",
+        "question_id",
+        "value",
+        "allowed",
+    }
+
+
+def test_a_submitted_assessment_never_changes_and_a_change_is_a_new_version(
+    service: Service,
+) -> None:
+    facility, assessment = _submitted(service)
+    stored = service.client.get(f"/v1/assessments/{assessment}", headers=service.mine)
+    changed = service.client.put(
+        f"/v1/assessments/{assessment}",
+        json=_document(),
+        headers={**service.mine, "If-Match": stored.headers["ETag"]},
+    )
+    assert changed.status_code == 409
+    assert "never changes" in changed.json()["detail"]
+    again = service.client.post(
+        f"/v1/facilities/{facility}/assessments", json=_document(), headers=service.mine
+    )
+    assert again.json()["version"] == 2
+    versions = service.client.get(f"/v1/facilities/{facility}/assessments", headers=service.mine)
+    assert [(a["version"], a["status"]) for a in versions.json()] == [
+        (1, "submitted"),
+        (2, "draft"),
+    ]
+    assert versions.json()[0]["attested_name"] == ATTEST["attested_name"]
+
+
+def test_a_write_must_quote_the_records_current_version(service: Service) -> None:
+    facility = _facility(service)
+    draft = service.client.post(
+        f"/v1/facilities/{facility}/assessments", json=_document(), headers=service.mine
+    )
+    url = f"/v1/assessments/{draft.json()['id']}"
+    unquoted = service.client.put(url, json=_document(), headers=service.mine)
+    assert unquoted.status_code == 428
+    first = service.client.put(url, json=_document(), headers={**service.mine, "If-Match": '"1"'})
+    assert first.status_code == 200
+    assert first.headers["ETag"] == '"2"'
+    lost = service.client.put(url, json=_document(), headers={**service.mine, "If-Match": '"1"'})
+    assert lost.status_code == 412
+    assert "version 2, not 1" in lost.json()["detail"]
+
+
+def _routes_with_ids(service: Service) -> list[APIRoute]:
+    return [
+        route
+        for route in service.client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and "{" in route.path
+    ]
+
+
+def test_every_route_answers_404_to_another_organisations_ids(service: Service) -> None:
+    facility, assessment = _submitted(service)
+    service.client.post(f"/v1/assessments/{assessment}/score", headers=service.mine)
+    ids = {"facility_id": facility, "assessment_id": assessment}
+    routes = _routes_with_ids(service)
+    assert len(routes) >= 8
+    bodies = {"PATCH": {"name": "x"}, "PUT": _document(), "POST": ATTEST}
+    for route in routes:
+        path = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), route.path)
+        for method in route.methods:
+            body = bodies.get(method)
+            if route.path.endswith("/assessments") and method == "POST":
+                body = _document()
+            answer = service.client.request(
+                method,
+                path,
+                json=None if route.path.endswith("/score") else body,
+                headers={**service.theirs, "If-Match": '"1"'},
+            )
+            assert answer.status_code == 404, (method, route.path, answer.text)
+    listed = service.client.get("/v1/facilities", headers=service.theirs)
+    assert listed.json()["items"] == []
+
+
+def test_a_request_without_a_valid_key_is_refused(service: Service) -> None:
+    for headers in ({}, {"Authorization": "Bearer cs_nothing_here"}, {"Authorization": "x"}):
+        refused = service.client.get("/v1/facilities", headers=headers)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_a_key_is_kept_only_as_its_hash_and_a_revoked_key_is_refused(service: Service) -> None:
+    key = service.mine["Authorization"].removeprefix("Bearer ")
+    assert service.client.get("/v1/facilities", headers=service.mine).status_code == 200
+    with Session(service.database) as session:
+        rows = session.scalars(select(ApiKey)).all()
+        dumped = " ".join(str(v) for row in rows for v in vars(row).values())
+        assert key not in dumped
+        assert key.split("_")[2] not in dumped  # the secret part
+        used = next(row for row in rows if key.startswith(f"cs_{row.prefix}_"))
+        assert used.last_used_at is not None
+        revoke_api_key(session, used.prefix, now=NOW)
+        session.commit()
+    assert service.client.get("/v1/facilities", headers=service.mine).status_code == 401
+
+
+def test_every_read_and_write_of_an_assessment_is_in_the_audit_log(service: Service) -> None:
+    facility, assessment = _submitted(service)
+    service.client.get(f"/v1/assessments/{assessment}", headers=service.mine)
+    service.client.post(f"/v1/assessments/{assessment}/score", headers=service.mine)
+    service.client.get(f"/v1/facilities/{facility}/assessments", headers=service.mine)
+    with Session(service.database) as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["create", "submit", "read", "score", "read", "list"]
+    assert {e.assessment_id for e in events} == {assessment}
+    assert all(e.actor.startswith("api_key:") for e in events)
+
+
+def test_facilities_are_paged_by_id(service: Service) -> None:
+    made = [_facility(service, f"F-{k}") for k in range(5)]
+    first = service.client.get("/v1/facilities?size=2", headers=service.mine).json()
+    assert [f["id"] for f in first["items"]] == made[:2]
+    after = first["next_after"]
+    rest = service.client.get(f"/v1/facilities?size=3&after={after}", headers=service.mine)
+    assert [f["id"] for f in rest.json()["items"]] == made[2:]
+
+
+def test_a_body_over_the_limit_is_refused_and_every_answer_carries_security_headers(
+    service: Service,
+) -> None:
+    huge = b"{" + b" " * (MAX_BODY_BYTES + 1) + b"}"
+    refused = service.client.post(
+        "/v1/facilities",
+        content=huge,
+        headers={**service.mine, "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 413
+    for answer in (refused, service.client.get("/v1/facilities", headers=service.mine)):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_the_openapi_schema_is_3_1_and_lists_the_agent_api(service: Service) -> None:
+    schema = service.client.get("/openapi.json").json()
+    assert schema["openapi"].startswith("3.1")
+    assert {"/v1/facilities", "/v1/assessments/{assessment_id}/score"} <= set(schema["paths"])
+
+
+def test_the_migrations_build_the_schema_of_the_tables_from_an_empty_database(
+    tmp_path: Path,
+) -> None:
+    database = connect(sqlite_url(tmp_path))
+    assert current_revision(database) is None
+    migrate(database)
+    assert current_revision(database) == head_revision()
+    with database.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    migrate(database)  # again: nothing to do
+    assert set(inspect(database).get_table_names()) >= {"assessment", "score", "audit_event"}
+
+
+runner = CliRunner()
+
+
+def test_admin_creates_an_organisation_and_a_key_the_api_accepts(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    organisation = runner.invoke(cli, ["admin", "create-org", "Oak Agency", *data])
+    assert organisation.exit_code == 0, organisation.output
+    key = runner.invoke(cli, ["admin", "create-api-key", organisation.output.strip(), *data])
+    assert key.exit_code == 0, key.output
+    assert key.output.startswith("cs_")
+    database = connect(sqlite_url(tmp_path / "data"))
+    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW))
+    answer = client.get("/v1/facilities", headers={"Authorization": f"Bearer {key.output.strip()}"})
+    assert answer.status_code == 200
+    bad = runner.invoke(cli, ["admin", "create-org", "X", "--kind", "hospital", *data])
+    assert bad.exit_code == 1
+    assert "'hospital' is not an organisation kind" in bad.output
+    nobody = runner.invoke(cli, ["admin", "create-api-key", "99", *data])
+    assert nobody.exit_code == 1
+    assert "no organisation 99" in nobody.output
+
+
+def test_serve_refuses_to_start_without_a_secret_key_outside_dev(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    for secret in ("", "changeme", "short"):
+        refused = runner.invoke(cli, ["serve", *data], env={"CARESCORE_SECRET_KEY": secret})
+        assert refused.exit_code == 2
+        assert "CARESCORE_SECRET_KEY" in refused.output
+    assert not (tmp_path / "data").exists()  # nothing made before the refusal
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_dev_starts_on_loopback_creates_its_database_and_answers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    port = _free_port()
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scoring",
+            "serve",
+            "--dev",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        schema = None
+        while schema is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                url = f"http://127.0.0.1:{port}/openapi.json"
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    schema = json.loads(answer.read())
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert schema is not None, process.stdout.read() if process.poll() is not None else ""
+        assert schema["info"]["title"] == "carescore"
+        assert (data / "carescore.db").is_file()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/facilities")
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(request, timeout=2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
