@@ -119,8 +119,8 @@ class Page(BaseModel):
 def _tenant(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Iterator[Tenant]:
-    """The caller's organisation, from its API key; the session committed when the
-    request succeeds (rolled back otherwise)."""
+    """The caller's organisation, from its API key. Each route commits its reads and
+    writes before it answers (:meth:`Tenant.commit`); anything else is rolled back."""
     state = request.app.state
     key = (authorization or "").removeprefix("Bearer ").strip()
     now = state.clock()
@@ -130,7 +130,6 @@ def _tenant(
             raise HTTPException(401, "a valid API key is needed: Authorization: Bearer cs_...")
         session.commit()  # the key's last use
         yield Tenant(session, caller, state.engine, now)
-        session.commit()
 
 
 Me = Annotated[Tenant, Depends(_tenant)]
@@ -174,17 +173,20 @@ def create_app(
         size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
     ) -> Page:
         found = me.facilities(after=after, size=size)
+        me.commit()
         items = [_facility(f) for f in found]
         return Page(items=items, next_after=found[-1].id if len(found) == size else None)
 
     @app.post("/v1/facilities", status_code=201, response_model=FacilityOut, tags=["facilities"])
     def create_facility(me: Me, body: FacilityIn, response: Response) -> FacilityOut:
         facility = me.create_facility(body.reference, body.name)
+        me.commit()
         return _tagged(response, _facility(facility), facility.row_version)
 
     @app.get("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
     def get_facility(me: Me, facility_id: int, response: Response) -> FacilityOut:
         facility = me.facility(facility_id)
+        me.commit()
         return _tagged(response, _facility(facility), facility.row_version)
 
     @app.patch("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
@@ -196,6 +198,7 @@ def create_app(
         if_match: Annotated[str | None, Header()] = None,
     ) -> FacilityOut:
         facility = me.update_facility(facility_id, body.name, _version(if_match))
+        me.commit()
         return _tagged(response, _facility(facility), facility.row_version)
 
     @app.get(
@@ -204,7 +207,9 @@ def create_app(
         tags=["assessments"],
     )
     def list_assessments(me: Me, facility_id: int) -> list[AssessmentOut]:
-        return [_assessment(a) for a in me.assessments(facility_id)]
+        found = me.assessments(facility_id)
+        me.commit()
+        return [_assessment(a) for a in found]
 
     @app.post(
         "/v1/facilities/{facility_id}/assessments",
@@ -217,11 +222,13 @@ def create_app(
     ) -> AssessmentOut:
         answered_by = str(document.get("answered_by") or me.caller.actor)
         assessment = me.create_assessment(facility_id, document, answered_by)
+        me.commit()
         return _tagged(response, _assessment(assessment), assessment.row_version)
 
     @app.get("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
     def get_assessment(me: Me, assessment_id: int, response: Response) -> AssessmentOut:
         assessment = me.assessment(assessment_id)
+        me.commit()
         return _tagged(response, _assessment(assessment), assessment.row_version)
 
     @app.put("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
@@ -233,6 +240,7 @@ def create_app(
         if_match: Annotated[str | None, Header()] = None,
     ) -> AssessmentOut:
         assessment = me.update_assessment(assessment_id, document, _version(if_match))
+        me.commit()
         return _tagged(response, _assessment(assessment), assessment.row_version)
 
     @app.post(
@@ -250,6 +258,7 @@ def create_app(
         assessment = me.submit(
             assessment_id, body.attested_name, body.attestation, _version(if_match)
         )
+        me.commit()
         return _tagged(response, _assessment(assessment), assessment.row_version)
 
     @app.post(
@@ -265,11 +274,15 @@ def create_app(
         retention: str | None = None,
     ) -> ScoreOut:
         kept = me.score(assessment_id, limit, retention)
-        return _score(me.assessment(assessment_id, action="read"), kept, whole=True)
+        assessment = me.assessment(assessment_id, action="read")
+        me.commit()
+        return _score(assessment, kept, whole=True)
 
     @app.get("/v1/facilities/{facility_id}/scores", response_model=list[ScoreOut], tags=["scores"])
     def list_scores(me: Me, facility_id: int) -> list[ScoreOut]:
-        return [_score(a, s, whole=False) for a, s in me.scores(facility_id)]
+        found = me.scores(facility_id)
+        me.commit()
+        return [_score(a, s, whole=False) for a, s in found]
 
     return app
 

@@ -8,7 +8,8 @@
   shown once), with its prefix to find it, when it was last used and revoked;
 * a **facility** belongs to the agency that assesses it;
 * an **assessment** is one version of a facility's answers: a draft may change
-  (each change raises its ``row_version``, which a writer must quote); a submitted one
+  (each change raises its ``row_version``, which a writer must quote, and the database
+  refuses a change made from an older one even when two arrive at once); a submitted one
   is a legal attestation and never changes: a change is a new version;
 * a **score** is immutable: the ScoreResult JSON with the layer and the model and plan
   it came from;
@@ -81,7 +82,10 @@ class Facility(Base):
     """The agency's own id of the facility (unique within the agency)."""
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime]
-    row_version: Mapped[int] = mapped_column(default=1)
+    row_version: Mapped[int] = mapped_column(nullable=False)
+    """Raised by every change; a change quoting an older one is refused."""
+
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class Assessment(Base):
@@ -104,7 +108,9 @@ class Assessment(Base):
     attestation: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
-    row_version: Mapped[int] = mapped_column(default=1)
+    row_version: Mapped[int] = mapped_column(nullable=False)
+
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class Score(Base):

@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from scoring.errors import InputError, Issue
 from scoring.rating.engine import RatingEngine
@@ -84,7 +86,6 @@ class Tenant:
             reference=reference,
             name=name,
             created_at=self.now,
-            row_version=1,
         )
         self.session.add(facility)
         self.session.flush()
@@ -94,7 +95,7 @@ class Tenant:
         facility = self.facility(facility_id)
         _check_version(facility.row_version, row_version, f"facility {facility_id}")
         facility.name = name
-        facility.row_version += 1
+        flag_modified(facility, "name")  # every accepted write is a new version
         return facility
 
     # -- assessments ---------------------------------------------------------------------
@@ -140,7 +141,6 @@ class Tenant:
             answered_by=answered_by,
             created_at=self.now,
             updated_at=self.now,
-            row_version=1,
         )
         self.session.add(assessment)
         self.session.flush()
@@ -159,7 +159,7 @@ class Tenant:
         assessment.questionnaire_version = stored["questionnaire_version"]
         assessment.assessed_on = _date(stored.get("assessed_on"))
         assessment.updated_at = self.now
-        assessment.row_version += 1
+        flag_modified(assessment, "answers")  # every accepted write is a new version
         return assessment
 
     def submit(
@@ -175,7 +175,6 @@ class Tenant:
         assessment.attestation = attestation
         assessment.attested_at = self.now
         assessment.updated_at = self.now
-        assessment.row_version += 1
         return assessment
 
     # -- scores --------------------------------------------------------------------------
@@ -219,6 +218,23 @@ class Tenant:
             .order_by(Score.id)
         )
         return [(row[0], row[1]) for row in self.session.execute(query)]
+
+    def commit(self) -> None:
+        """Make the request's reads and writes durable (the audit log's included).
+
+        Raises
+        ------
+        StaleVersionError
+            Another request changed a record this one changed, since it was read.
+        """
+        try:
+            self.session.commit()
+        except StaleDataError as exc:
+            self.session.rollback()
+            raise StaleVersionError(
+                "the record was changed by another request meanwhile: read it again and "
+                "repeat the change"
+            ) from exc
 
     # -- helpers -------------------------------------------------------------------------
     def _as_of(self, assessment: Assessment) -> dt.date:
