@@ -256,13 +256,15 @@ def _routes_with_ids(service: Service) -> list[APIRoute]:
 
 def test_every_route_answers_404_to_another_organisations_ids(service: Service) -> None:
     facility, assessment = _submitted(service)
-    service.client.post(f"/v1/assessments/{assessment}/score", headers=service.mine)
-    ids = {"facility_id": facility, "assessment_id": assessment}
+    scored = service.client.post(f"/v1/assessments/{assessment}/score", headers=service.mine)
+    ids = {"facility_id": facility, "assessment_id": assessment, "score_id": scored.json()["id"]}
     routes = _routes_with_ids(service)
     assert len(routes) >= 8
     bodies = {"PATCH": {"name": "x"}, "PUT": _document(), "POST": ATTEST}
     for route in routes:
         path = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), route.path)
+        if route.path.endswith("/changes"):
+            path += "?before=1&after=1"
         for method in route.methods:
             body = bodies.get(method)
             if route.path.endswith("/assessments") and method == "POST":
@@ -496,3 +498,51 @@ def test_parallel_writers_lose_nothing_and_one_of_two_racing_changes_wins(
     assert sorted(codes) == [200] + [412] * 5
     final = service.client.get(url, headers=service.mine)
     assert final.headers["ETag"] == '"2"'
+
+
+def test_a_score_has_its_html_report_with_the_premium_and_a_policy_for_its_styles(
+    service: Service,
+) -> None:
+    _, assessment = _submitted(service)
+    scored = service.client.post(f"/v1/assessments/{assessment}/score", headers=service.mine)
+    report = service.client.get(f"/v1/scores/{scored.json()['id']}/report", headers=service.mine)
+    assert report.status_code == 200
+    assert report.headers["content-type"].startswith("text/html")
+    assert f"${scored.json()['premium']:,.0f}" in report.text
+    assert "style-src 'unsafe-inline'" in report.headers["Content-Security-Policy"]
+    assert "script-src" not in report.headers["Content-Security-Policy"]
+    again = service.client.get(f"/v1/scores/{scored.json()['id']}", headers=service.mine)
+    assert again.json() == scored.json()
+
+
+def test_what_changed_between_two_assessments_of_a_facility(service: Service) -> None:
+    facility, first = _submitted(service)
+    service.client.post(f"/v1/assessments/{first}/score", headers=service.mine)
+    document = _document()
+    document["answers"] = {
+        **document["answers"],
+        "rdp_exposed": "yes",
+        "beds_or_residents": str(document["answers"]["beds_or_residents"]),  # same, as text
+    }
+    draft = service.client.post(
+        f"/v1/facilities/{facility}/assessments", json=document, headers=service.mine
+    )
+    second = draft.json()["id"]
+    service.client.post(
+        f"/v1/assessments/{second}/submit",
+        json=ATTEST,
+        headers={**service.mine, "If-Match": draft.headers["ETag"]},
+    )
+    service.client.post(f"/v1/assessments/{second}/score", headers=service.mine)
+    changes = service.client.get(
+        f"/v1/facilities/{facility}/changes?before=1&after=2", headers=service.mine
+    ).json()
+    assert changes["answers"] == [{"question_id": "rdp_exposed", "before": "no", "after": "yes"}]
+    assert "rdp_exposed" in changes["score"]["rules_added"]
+    assert changes["score"]["rules_removed"] == []
+    old, new = changes["score"]["premium"]
+    assert new > old
+    missing = service.client.get(
+        f"/v1/facilities/{facility}/changes?before=1&after=3", headers=service.mine
+    )
+    assert missing.status_code == 404

@@ -12,12 +12,13 @@ paged by id (``after``, ``size``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
@@ -25,6 +26,9 @@ from starlette.exceptions import HTTPException
 from scoring import __version__
 from scoring.errors import InputError
 from scoring.rating.engine import RatingEngine
+from scoring.rating.peers import peer_scores
+from scoring.rating.result import ScoreResult
+from scoring.report.html import render_html
 from scoring.service.accounts import caller_of
 from scoring.service.tables import Assessment, Facility, Score
 from scoring.service.tenant import (
@@ -40,6 +44,9 @@ MAX_BODY_BYTES = 1_000_000
 """A request body larger than this is refused (413) before it is read."""
 PROBLEM = "application/problem+json"
 _Out = TypeVar("_Out", bound=BaseModel)
+_REPORT_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+)
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -108,6 +115,31 @@ class ScoreOut(BaseModel):
     plan_sha256: str
     created_at: dt.datetime
     result: dict[str, Any] | None = None
+
+
+class AnswerChange(BaseModel):
+    question_id: str
+    before: str | None
+    after: str | None
+
+
+class ScoreChange(BaseModel):
+    outcome: list[str]
+    tier: list[str]
+    premium: list[float]
+    layer: list[list[str]]
+    rules_added: list[str]
+    rules_removed: list[str]
+
+
+class Changes(BaseModel):
+    """What changed between two versions of a facility's assessment."""
+
+    before: int
+    after: int
+    answers: list[AnswerChange]
+    score: ScoreChange | None
+    """Between the newest score of each version; None unless both were scored."""
 
 
 class Page(BaseModel):
@@ -278,6 +310,39 @@ def create_app(
         me.commit()
         return _score(assessment, kept, whole=True)
 
+    @app.get("/v1/scores/{score_id}", response_model=ScoreOut, tags=["scores"])
+    def get_score(me: Me, score_id: int) -> ScoreOut:
+        assessment, kept = me.score_record(score_id)
+        me.commit()
+        return _score(assessment, kept, whole=True)
+
+    @app.get(
+        "/v1/scores/{score_id}/report",
+        response_class=HTMLResponse,
+        tags=["scores"],
+        responses={200: {"content": {"text/html": {}}, "description": "The HTML report."}},
+    )
+    def score_report(me: Me, score_id: int) -> HTMLResponse:
+        assessment, kept = me.score_record(score_id)
+        me.commit()
+        result = ScoreResult.model_validate(kept.result)
+        answers = assessment.answers.get("answers")
+        kind = answers.get("facility_type") if isinstance(answers, dict) else None
+        scores, label = _peers(engine, None if kind is None else str(kind))
+        page = render_html(result, peers=scores, peers_label=label)
+        return HTMLResponse(page, headers={"Content-Security-Policy": _REPORT_POLICY})
+
+    @app.get("/v1/facilities/{facility_id}/changes", response_model=Changes, tags=["scores"])
+    def facility_changes(
+        me: Me,
+        facility_id: int,
+        before: Annotated[int, Query(ge=1)],
+        after: Annotated[int, Query(ge=1)],
+    ) -> Changes:
+        found = me.changes(facility_id, before, after)
+        me.commit()
+        return Changes.model_validate(found)
+
     @app.get("/v1/facilities/{facility_id}/scores", response_model=list[ScoreOut], tags=["scores"])
     def list_scores(me: Me, facility_id: int) -> list[ScoreOut]:
         found = me.scores(facility_id)
@@ -285,6 +350,13 @@ def create_app(
         return [_score(a, s, whole=False) for a, s in found]
 
     return app
+
+
+@functools.lru_cache(maxsize=16)
+def _peers(engine: RatingEngine, facility_type: str | None) -> tuple[list[int], str]:
+    """The report's peers (the CLI's): synthetic reference facilities of the type."""
+    scores, label = peer_scores(engine, facility_type)
+    return [int(s) for s in scores], label
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -30,7 +30,7 @@ from scoring.rating.score import score
 from scoring.responses.intake import validate_document
 from scoring.service.accounts import Caller
 from scoring.service.tables import Assessment, AuditEvent, Facility, Score
-from scoring.vocabulary import Reason, Severity
+from scoring.vocabulary import AnswerState, Reason, Severity
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -236,7 +236,74 @@ class Tenant:
                 "repeat the change"
             ) from exc
 
+    def score_record(self, score_id: int) -> tuple[Assessment, Score]:
+        """A kept score and its assessment."""
+        kept = self.session.get(Score, score_id)
+        if kept is None or kept.organisation_id != self.caller.organisation_id:
+            raise NotFoundError(f"score {score_id}")
+        return self.assessment(kept.assessment_id, action="read_score"), kept
+
+    def changes(self, facility_id: int, before: int, after: int) -> dict[str, Any]:
+        """What changed between two versions of a facility's assessment: the answers
+        (as validated: ``12`` and ``"12"`` are the same answer), and, between the
+        newest score of each, the outcome, tier, premium and rules."""
+        facility = self.facility(facility_id)
+        versions = {}
+        for version in (before, after):
+            query = select(Assessment).where(
+                Assessment.organisation_id == self.caller.organisation_id,
+                Assessment.facility_id == facility.id,
+                Assessment.version == version,
+            )
+            found = self.session.scalar(query)
+            if found is None:
+                raise NotFoundError(f"version {version} of facility {facility_id}'s assessment")
+            self._audit("compare", found.id)
+            versions[version] = found
+        old, new = versions[before], versions[after]
+        old_answers, new_answers = self._validated(old), self._validated(new)
+        changed = [
+            {"question_id": q, "before": old_answers.get(q), "after": new_answers.get(q)}
+            for q in dict.fromkeys([*old_answers, *new_answers])
+            if old_answers.get(q) != new_answers.get(q)
+        ]
+        return {
+            "before": before,
+            "after": after,
+            "answers": changed,
+            "score": _score_change(self._latest_score(old), self._latest_score(new)),
+        }
+
     # -- helpers -------------------------------------------------------------------------
+    def _validated(self, assessment: Assessment) -> dict[str, str]:
+        """An assessment's answers as validated, each as text (unanswered left out)."""
+        as_of = assessment.assessed_on or assessment.created_at.date()
+        validation = validate_document(assessment.answers, self.engine.questionnaire, as_of=as_of)
+        row = validation.answers.iloc[0]
+        states = validation.states.iloc[0]
+        texts: dict[str, str] = {}
+        for question in self.engine.questionnaire.questions:
+            if question.id not in row.index:
+                continue
+            state = AnswerState(int(states[question.id]))
+            if state is AnswerState.ANSWERED:
+                texts[question.id] = _text(row[question.id])
+            elif state in (AnswerState.UNKNOWN, AnswerState.NOT_APPLICABLE):
+                texts[question.id] = state.name.lower()
+        return texts
+
+    def _latest_score(self, assessment: Assessment) -> Score | None:
+        query = (
+            select(Score)
+            .where(
+                Score.organisation_id == self.caller.organisation_id,
+                Score.assessment_id == assessment.id,
+            )
+            .order_by(Score.id.desc())
+            .limit(1)
+        )
+        return self.session.scalar(query)
+
     def _as_of(self, assessment: Assessment) -> dt.date:
         if assessment.assessed_on is not None:
             return assessment.assessed_on
@@ -274,6 +341,34 @@ class Tenant:
                 at=self.now,
             )
         )
+
+
+def _text(value: object) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()[:10]
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _score_change(old: Score | None, new: Score | None) -> dict[str, Any] | None:
+    """Outcome, tier, premium and rules of two scores side by side (None without both)."""
+    if old is None or new is None:
+        return None
+    rules = [{str(r["id"]) for r in _rules(s)} for s in (old, new)]
+    return {
+        "outcome": [old.result["outcome"], new.result["outcome"]],
+        "tier": [old.result["tier"], new.result["tier"]],
+        "premium": [old.result["premium"], new.result["premium"]],
+        "layer": [[old.limit_code, old.retention_code], [new.limit_code, new.retention_code]],
+        "rules_added": sorted(rules[1] - rules[0]),
+        "rules_removed": sorted(rules[0] - rules[1]),
+    }
+
+
+def _rules(kept: Score) -> list[dict[str, Any]]:
+    rules = kept.result.get("rules", [])
+    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
 
 
 def _size(size: int) -> int:
