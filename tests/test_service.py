@@ -546,3 +546,46 @@ def test_what_changed_between_two_assessments_of_a_facility(service: Service) ->
         f"/v1/facilities/{facility}/changes?before=1&after=3", headers=service.mine
     )
     assert missing.status_code == 404
+
+
+def test_a_retried_post_with_an_idempotency_key_is_answered_once(service: Service) -> None:
+    body = {"reference": "F-9", "name": "Retried"}
+    headers = {**service.mine, "Idempotency-Key": "order-77"}
+    first = service.client.post("/v1/facilities", json=body, headers=headers)
+    again = service.client.post("/v1/facilities", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    listed = service.client.get("/v1/facilities", headers=service.mine).json()["items"]
+    assert [f["reference"] for f in listed] == ["F-9"]
+    other = service.client.post(
+        "/v1/facilities", json={**body, "reference": "F-10"}, headers=headers
+    )
+    assert other.status_code == 422
+    assert "used for another request" in other.json()["detail"]
+    theirs = service.client.post(
+        "/v1/facilities", json=body, headers={**service.theirs, "Idempotency-Key": "order-77"}
+    )
+    assert theirs.status_code == 201  # a key is the organisation's own
+    assert theirs.json()["id"] != first.json()["id"]
+
+
+def test_an_upgrade_from_the_previous_revision_keeps_the_data(database_url: str) -> None:
+    database = connect(database_url)
+    migrate(database, "0001")
+    with Session(database) as session:
+        organisation = create_organisation(session, "Elm Agency", "agency", now=NOW)
+        key = create_api_key(session, organisation, "old", now=NOW)
+        session.commit()
+    migrate(database)
+    assert current_revision(database) == head_revision() != "0001"
+    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW))
+    answer = client.post(
+        "/v1/facilities",
+        json={"reference": "E-1", "name": "Elm"},
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "k1"},
+    )
+    assert answer.status_code == 201
+    client.close()
+    database.dispose()

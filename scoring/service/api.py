@@ -6,7 +6,8 @@ scored by the library. Callers authenticate with an API key (``Authorization: Be
 cs_...``). Errors are problem details (RFC 9457, ``application/problem+json``); a 422
 lists every issue in the CLI's issue format. A record's version is its ETag, and a
 write to it must quote it in ``If-Match`` (428 without, 412 when stale). Lists are
-paged by id (``after``, ``size``).
+paged by id (``after``, ``size``). A POST with an ``Idempotency-Key`` is answered
+once: the same key again replays that answer (:mod:`scoring.service.idempotency`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from scoring import __version__
@@ -30,6 +32,7 @@ from scoring.rating.peers import peer_scores
 from scoring.rating.result import ScoreResult
 from scoring.report.html import render_html
 from scoring.service.accounts import caller_of
+from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerprint, settle
 from scoring.service.tables import Assessment, Facility, Score
 from scoring.service.tenant import (
     MAX_PAGE_SIZE,
@@ -184,6 +187,33 @@ def create_app(
     )
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
     _handlers(app)
+
+    @app.middleware("http")
+    async def _idempotency(request: Request, call_next: Any) -> Any:
+        key = request.headers.get("idempotency-key")
+        if request.method != "POST" or key is None:
+            return await call_next(request)
+        if not 1 <= len(key) <= MAX_KEY:
+            detail = f"an Idempotency-Key has 1 to {MAX_KEY} characters"
+            return _problem(422, "Invalid input", detail)
+        body = await request.body()
+        request_sha256 = fingerprint(request.method, request.url.path, request.url.query, body)
+        authorization = request.headers.get("authorization")
+        decision = await run_in_threadpool(_claim, app, authorization, key, request_sha256)
+        if decision is None:  # no valid caller: the route answers 401
+            return await call_next(request)
+        if isinstance(decision, Refused):
+            return _problem(decision.status, _TITLES[decision.status], decision.detail)
+        if isinstance(decision, Kept):
+            replayed = Response(decision.body, decision.status, media_type=decision.content_type)
+            replayed.headers["Idempotent-Replayed"] = "true"
+            return replayed
+        response = await call_next(request)
+        content = b"".join([chunk async for chunk in response.body_iterator])
+        kind = response.headers.get("content-type")
+        await run_in_threadpool(_settle, app, decision, response.status_code, content, kind)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return Response(content, response.status_code, headers=headers)
 
     @app.middleware("http")
     async def _limits_and_headers(request: Request, call_next: Any) -> Any:
@@ -357,6 +387,25 @@ def _peers(engine: RatingEngine, facility_type: str | None) -> tuple[list[int], 
     """The report's peers (the CLI's): synthetic reference facilities of the type."""
     scores, label = peer_scores(engine, facility_type)
     return [int(s) for s in scores], label
+
+
+def _claim(
+    app: FastAPI, authorization: str | None, key: str, request_sha256: str
+) -> int | Kept | Refused | None:
+    state = app.state
+    now = state.clock()
+    api_key = (authorization or "").removeprefix("Bearer ").strip()
+    with state.sessions() as session:
+        caller = caller_of(session, api_key, now=now) if api_key else None
+        if caller is None:
+            return None
+        session.commit()
+        return claim(session, caller.organisation_id, key, request_sha256, now)
+
+
+def _settle(app: FastAPI, claim_id: int, status: int, body: bytes, kind: str | None) -> None:
+    with app.state.sessions() as session:
+        settle(session, claim_id, status, body, kind)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -13,7 +13,8 @@
   is a legal attestation and never changes: a change is a new version;
 * a **score** is immutable: the ScoreResult JSON with the layer and the model and plan
   it came from;
-* the **audit log** has every read and write of an assessment: who, what, when.
+* the **audit log** has every read and write of an assessment: who, what, when;
+* an **idempotent request** is the answer kept for a POST's ``Idempotency-Key``.
 
 Times are UTC, stored as ISO 8601 text by SQLAlchemy's DateTime(timezone=True).
 """
@@ -138,3 +139,22 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"))
     at: Mapped[dt.datetime]
+
+
+class IdempotentRequest(Base):
+    """A POST made with an ``Idempotency-Key``: the same key again gives the same answer,
+    not a second record (an agency system retrying after a lost response)."""
+
+    __tablename__ = "idempotent_request"
+    __table_args__ = (UniqueConstraint("organisation_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    """Of the method, path, query and body: a key reused for another request is refused."""
+    status: Mapped[int | None]
+    """None while the first request is being answered."""
+    body: Mapped[bytes | None]
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime]
