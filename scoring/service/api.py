@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +47,9 @@ from scoring.service.tenant import (
 MAX_BODY_BYTES = 1_000_000
 """A request body larger than this is refused (413) before it is read."""
 PROBLEM = "application/problem+json"
+MAX_ID = 2_147_483_647
+"""Ids and versions are 32-bit integers in the database; larger ones exist nowhere."""
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 _Out = TypeVar("_Out", bound=BaseModel)
 _REPORT_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -145,6 +149,16 @@ class Changes(BaseModel):
     """Between the newest score of each version; None unless both were scored."""
 
 
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details), with every issue of an invalid input."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    issues: list[dict[str, Any]] | None = None
+
+
 class Page(BaseModel):
     items: list[Any]
     next_after: int | None
@@ -170,6 +184,15 @@ def _tenant(
 Me = Annotated[Tenant, Depends(_tenant)]
 
 
+def _errors() -> dict[int | str, dict[str, Any]]:
+    """The problem answers every route may give, in the schema."""
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        status: {"model": Problem, "description": title, "content": {PROBLEM: problem}}
+        for status, title in _TITLES.items()
+    }
+
+
 def create_app(
     sessions: sessionmaker[Session],
     engine: RatingEngine,
@@ -184,6 +207,7 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        responses=_errors(),
     )
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
     _handlers(app)
@@ -231,7 +255,7 @@ def create_app(
     @app.get("/v1/facilities", response_model=Page, tags=["facilities"])
     def list_facilities(
         me: Me,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
         size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
     ) -> Page:
         found = me.facilities(after=after, size=size)
@@ -246,7 +270,7 @@ def create_app(
         return _tagged(response, _facility(facility), facility.row_version)
 
     @app.get("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
-    def get_facility(me: Me, facility_id: int, response: Response) -> FacilityOut:
+    def get_facility(me: Me, facility_id: Id, response: Response) -> FacilityOut:
         facility = me.facility(facility_id)
         me.commit()
         return _tagged(response, _facility(facility), facility.row_version)
@@ -254,7 +278,7 @@ def create_app(
     @app.patch("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
     def update_facility(
         me: Me,
-        facility_id: int,
+        facility_id: Id,
         body: FacilityPatch,
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
@@ -268,7 +292,7 @@ def create_app(
         response_model=list[AssessmentOut],
         tags=["assessments"],
     )
-    def list_assessments(me: Me, facility_id: int) -> list[AssessmentOut]:
+    def list_assessments(me: Me, facility_id: Id) -> list[AssessmentOut]:
         found = me.assessments(facility_id)
         me.commit()
         return [_assessment(a) for a in found]
@@ -280,7 +304,7 @@ def create_app(
         tags=["assessments"],
     )
     def create_assessment(
-        me: Me, facility_id: int, document: dict[str, Any], response: Response
+        me: Me, facility_id: Id, document: dict[str, Any], response: Response
     ) -> AssessmentOut:
         answered_by = str(document.get("answered_by") or me.caller.actor)
         assessment = me.create_assessment(facility_id, document, answered_by)
@@ -288,7 +312,7 @@ def create_app(
         return _tagged(response, _assessment(assessment), assessment.row_version)
 
     @app.get("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
-    def get_assessment(me: Me, assessment_id: int, response: Response) -> AssessmentOut:
+    def get_assessment(me: Me, assessment_id: Id, response: Response) -> AssessmentOut:
         assessment = me.assessment(assessment_id)
         me.commit()
         return _tagged(response, _assessment(assessment), assessment.row_version)
@@ -296,7 +320,7 @@ def create_app(
     @app.put("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
     def update_assessment(
         me: Me,
-        assessment_id: int,
+        assessment_id: Id,
         document: dict[str, Any],
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
@@ -312,7 +336,7 @@ def create_app(
     )
     def submit_assessment(
         me: Me,
-        assessment_id: int,
+        assessment_id: Id,
         body: Attestation,
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
@@ -331,7 +355,7 @@ def create_app(
     )
     def score_assessment(
         me: Me,
-        assessment_id: int,
+        assessment_id: Id,
         limit: str | None = None,
         retention: str | None = None,
     ) -> ScoreOut:
@@ -341,7 +365,7 @@ def create_app(
         return _score(assessment, kept, whole=True)
 
     @app.get("/v1/scores/{score_id}", response_model=ScoreOut, tags=["scores"])
-    def get_score(me: Me, score_id: int) -> ScoreOut:
+    def get_score(me: Me, score_id: Id) -> ScoreOut:
         assessment, kept = me.score_record(score_id)
         me.commit()
         return _score(assessment, kept, whole=True)
@@ -352,7 +376,7 @@ def create_app(
         tags=["scores"],
         responses={200: {"content": {"text/html": {}}, "description": "The HTML report."}},
     )
-    def score_report(me: Me, score_id: int) -> HTMLResponse:
+    def score_report(me: Me, score_id: Id) -> HTMLResponse:
         assessment, kept = me.score_record(score_id)
         me.commit()
         result = ScoreResult.model_validate(kept.result)
@@ -365,16 +389,16 @@ def create_app(
     @app.get("/v1/facilities/{facility_id}/changes", response_model=Changes, tags=["scores"])
     def facility_changes(
         me: Me,
-        facility_id: int,
-        before: Annotated[int, Query(ge=1)],
-        after: Annotated[int, Query(ge=1)],
+        facility_id: Id,
+        before: Annotated[int, Query(ge=1, le=MAX_ID)],
+        after: Annotated[int, Query(ge=1, le=MAX_ID)],
     ) -> Changes:
         found = me.changes(facility_id, before, after)
         me.commit()
         return Changes.model_validate(found)
 
     @app.get("/v1/facilities/{facility_id}/scores", response_model=list[ScoreOut], tags=["scores"])
-    def list_scores(me: Me, facility_id: int) -> list[ScoreOut]:
+    def list_scores(me: Me, facility_id: Id) -> list[ScoreOut]:
         found = me.scores(facility_id)
         me.commit()
         return [_score(a, s, whole=False) for a, s in found]
