@@ -94,7 +94,7 @@ def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
             organisation = create_organisation(session, name, "agency", now=NOW)
             keys.append(create_api_key(session, organisation, "test", now=NOW))
         session.commit()
-    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW))
+    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW, tmp_path))
     mine, theirs = ({"Authorization": f"Bearer {key}"} for key in keys)
     yield Service(client, mine, theirs, database, tmp_path)
     client.close()
@@ -257,7 +257,16 @@ def _routes_with_ids(service: Service) -> list[APIRoute]:
 def test_every_route_answers_404_to_another_organisations_ids(service: Service) -> None:
     facility, assessment = _submitted(service)
     scored = service.client.post(f"/v1/assessments/{assessment}/score", headers=service.mine)
-    ids = {"facility_id": facility, "assessment_id": assessment, "score_id": scored.json()["id"]}
+    book = service.client.post(
+        "/v1/books?filename=one.csv", content=b"facility_id\n", headers=service.mine
+    )
+    ids = {
+        "facility_id": facility,
+        "assessment_id": assessment,
+        "score_id": scored.json()["id"],
+        "book_id": book.json()["id"],
+        "kind": "scored",
+    }
     routes = _routes_with_ids(service)
     assert len(routes) >= 8
     bodies = {"PATCH": {"name": "x"}, "PUT": _document(), "POST": ATTEST}
@@ -374,7 +383,7 @@ def test_admin_creates_an_organisation_and_a_key_the_api_accepts(tmp_path: Path)
     assert key.exit_code == 0, key.output
     assert key.output.startswith("cs_")
     database = connect(sqlite_url(tmp_path / "data"))
-    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW))
+    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW, tmp_path))
     answer = client.get("/v1/facilities", headers={"Authorization": f"Bearer {key.output.strip()}"})
     assert answer.status_code == 200
     bad = runner.invoke(cli, ["admin", "create-org", "X", "--kind", "hospital", *data])
@@ -571,7 +580,9 @@ def test_a_retried_post_with_an_idempotency_key_is_answered_once(service: Servic
     assert theirs.json()["id"] != first.json()["id"]
 
 
-def test_an_upgrade_from_the_previous_revision_keeps_the_data(database_url: str) -> None:
+def test_an_upgrade_from_the_previous_revisions_keeps_the_data(
+    database_url: str, tmp_path: Path
+) -> None:
     database = connect(database_url)
     migrate(database, "0001")
     with Session(database) as session:
@@ -580,7 +591,7 @@ def test_an_upgrade_from_the_previous_revision_keeps_the_data(database_url: str)
         session.commit()
     migrate(database)
     assert current_revision(database) == head_revision() != "0001"
-    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW))
+    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW, tmp_path))
     answer = client.post(
         "/v1/facilities",
         json={"reference": "E-1", "name": "Elm"},
@@ -589,3 +600,62 @@ def test_an_upgrade_from_the_previous_revision_keeps_the_data(database_url: str)
     assert answer.status_code == 201
     client.close()
     database.dispose()
+
+
+def _finished(service: Service, book: int) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = service.client.get(f"/v1/books/{book}", headers=service.mine).json()
+        if job["status"] in ("done", "failed"):
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError(f"book {book} still {job['status']}")
+
+
+def test_an_uploaded_book_is_scored_as_carescore_batch_scores_it(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scoring.portfolio.run import score_book
+
+    source = EXAMPLES / "portfolio.csv"
+    queued = service.client.post(
+        "/v1/books?filename=portfolio.csv&as_of=2026-11-29",
+        content=source.read_bytes(),
+        headers=service.mine,
+    )
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["status"] in ("queued", "running", "done")
+    job = _finished(service, queued.json()["id"])
+    assert job["status"] == "done", job
+    assert job["rows_read"] == job["rows_scored"] + job["rows_rejected"] == 240
+    expected = service.folder / "cli" / "scored.csv"
+    expected.parent.mkdir()
+    monkeypatch.chdir(EXAMPLES)  # the CLI run names the book as the service does
+    score_book(Path("portfolio.csv"), expected, default_engine(), as_of=dt.date(2026, 11, 29))
+    for kind, name in (("scored", "scored.csv"), ("warnings", "scored.warnings.csv")):
+        got = service.client.get(f"/v1/books/{job['id']}/files/{kind}", headers=service.mine)
+        assert got.status_code == 200
+        assert got.headers["content-type"].startswith("text/csv")
+        assert got.content == (expected.parent / name).read_bytes()
+
+
+def test_a_book_that_cannot_be_read_fails_with_the_readers_reasons(service: Service) -> None:
+    queued = service.client.post(
+        "/v1/books?filename=broken.xlsx", content=b"PK\x03\x04 not a workbook", headers=service.mine
+    )
+    job = _finished(service, queued.json()["id"])
+    assert job["status"] == "failed"
+    assert job["problem"]["issues"]
+    assert job["problem"]["detail"].startswith("broken.xlsx")  # as uploaded, not where kept
+    assert str(service.folder) not in json.dumps(job["problem"])
+    early = service.client.get(f"/v1/books/{job['id']}/files/scored", headers=service.mine)
+    assert early.status_code == 409
+    wrong = service.client.post("/v1/books?filename=book.txt", content=b"x", headers=service.mine)
+    assert wrong.status_code == 422
+    offered = service.client.post(
+        "/v1/books?filename=b.csv&limit=limit_9m", content=b"x", headers=service.mine
+    )
+    assert offered.status_code == 422
+    assert offered.json()["issues"][0]["question_id"] == "requested_limit"

@@ -40,7 +40,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         organisation = create_organisation(session, "Schema Agency", "agency", now=NOW)
         KEY["key"] = create_api_key(session, organisation, "schema", now=NOW)
         session.commit()
-    app = create_app(sessions(database), default_engine(), lambda: NOW)
+    app = create_app(sessions(database), default_engine(), lambda: NOW, folder)
     headers = {"Authorization": f"Bearer {KEY['key']}"}
     with TestClient(app) as client:
         made = client.post(

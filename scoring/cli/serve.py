@@ -34,7 +34,7 @@ DataDir = Annotated[
     typer.Option(
         "--data-dir",
         metavar="<folder>",
-        help="Where the default SQLite database is kept (created on first use).",
+        help="Where the default SQLite database and uploaded books are kept.",
     ),
 ]
 DatabaseUrl = Annotated[
@@ -100,7 +100,8 @@ def serve_command(
     from scoring.service.database import sessions
 
     engine = open_database(data_dir, database_url)
-    app = create_app(sessions(engine), default_engine(), _now)
+    data_dir.mkdir(parents=True, exist_ok=True)  # uploaded books and their results
+    app = create_app(sessions(engine), default_engine(), _now, data_dir.resolve())
     typer.echo(f"carescore: serving on http://{host}:{port} ({engine.url.render_as_string()})")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 

@@ -12,10 +12,15 @@ once: the same key again replays that answer (:mod:`scoring.service.idempotency`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TypeVar
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
@@ -33,8 +38,17 @@ from scoring.rating.peers import peer_scores
 from scoring.rating.result import ScoreResult
 from scoring.report.html import render_html
 from scoring.service.accounts import caller_of
+from scoring.service.books import (
+    MAX_BOOK_BYTES,
+    TooLargeError,
+    book_name,
+    job_folder,
+    result_file,
+    run_job,
+    save_upload,
+)
 from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerprint, settle
-from scoring.service.tables import Assessment, Facility, Score
+from scoring.service.tables import Assessment, BookJob, Facility, Score
 from scoring.service.tenant import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -159,6 +173,22 @@ class Problem(BaseModel):
     issues: list[dict[str, Any]] | None = None
 
 
+class BookOut(BaseModel):
+    id: int
+    filename: str
+    input_sha256: str
+    status: str
+    """``queued``, ``running``, ``done`` or ``failed``."""
+    rows_done: int
+    rows_read: int | None
+    rows_scored: int | None
+    rows_rejected: int | None
+    """When done: rows read = rows scored + rows rejected."""
+    problem: dict[str, Any] | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
 class Page(BaseModel):
     items: list[Any]
     next_after: int | None
@@ -184,6 +214,15 @@ def _tenant(
 Me = Annotated[Tenant, Depends(_tenant)]
 
 
+def _lifespan(worker: ThreadPoolExecutor) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        worker.shutdown(wait=False, cancel_futures=True)
+
+    return lifespan
+
+
 def _errors() -> dict[int | str, dict[str, Any]]:
     """The problem answers every route may give, in the schema."""
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -197,9 +236,12 @@ def create_app(
     sessions: sessionmaker[Session],
     engine: RatingEngine,
     clock: Callable[[], dt.datetime],
+    files: Path,
 ) -> FastAPI:
-    """The API over a database (``sessions``), one model and rating plan (``engine``)
-    and a clock (``clock``: the current UTC time, given so that the library reads none)."""
+    """The API over a database (``sessions``), one model and rating plan (``engine``),
+    a clock (``clock``: the current UTC time, given so that the library reads none) and
+    a folder for uploaded books and their results (``files``)."""
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carescore-book")
     app = FastAPI(
         title="carescore",
         version=__version__,
@@ -208,6 +250,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         responses=_errors(),
+        lifespan=_lifespan(worker),
     )
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
     _handlers(app)
@@ -242,15 +285,69 @@ def create_app(
     @app.middleware("http")
     async def _limits_and_headers(request: Request, call_next: Any) -> Any:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response: Any = _problem(
-                413, "Request body too large", f"at most {MAX_BODY_BYTES:,} bytes"
-            )
+        most = MAX_BOOK_BYTES if request.url.path == "/v1/books" else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > most):
+            response: Any = _problem(413, "Request body too large", f"at most {most:,} bytes")
         else:
             response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    @app.post("/v1/books", status_code=202, response_model=BookOut, tags=["books"])
+    async def upload_book(
+        me: Me,
+        request: Request,
+        filename: Annotated[str, Query(min_length=1, max_length=200)],
+        as_of: dt.date | None = None,
+        limit: Annotated[str | None, Query(max_length=40)] = None,
+        retention: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> BookOut:
+        """Upload a book (the file's bytes as the body; CSV, XLSX or Parquet by
+        ``filename``) to be scored in the background, as ``carescore batch`` scores it."""
+        try:
+            name = book_name(filename)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        incoming = files / "books" / f"incoming-{uuid.uuid4().hex}"
+        target = incoming / name
+        try:
+            sha256 = await save_upload(request.stream(), target)
+        except TooLargeError as exc:
+            raise HTTPException(413, str(exc)) from exc
+        try:
+            job = me.create_book_job(name, sha256, as_of or me.now.date(), limit, retention)
+            me.commit()
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
+        incoming.rename(job_folder(files, job.id))
+        worker.submit(run_job, sessions, engine, files, job.id, clock)
+        return _book(job)
+
+    @app.get("/v1/books/{book_id}", response_model=BookOut, tags=["books"])
+    def get_book(me: Me, book_id: Id) -> BookOut:
+        job = me.book_job(book_id)
+        me.commit()
+        return _book(job)
+
+    @app.get(
+        "/v1/books/{book_id}/files/{kind}",
+        response_class=Response,
+        tags=["books"],
+        responses={200: {"content": {"text/csv": {}}, "description": "The file, as CSV."}},
+    )
+    def book_file(me: Me, book_id: Id, kind: Literal["scored", "errors", "warnings"]) -> Any:
+        job = me.book_job(book_id)
+        me.commit()
+        if job.status != "done":
+            raise ConflictError(f"book {book_id} is {job.status}: its files come when it is done")
+        name = f"{Path(job.filename).stem}.{kind}.csv"
+        disposition = f'attachment; filename="{name}"'
+        content = result_file(files, job.id, kind)
+        return Response(
+            content, media_type="text/csv", headers={"Content-Disposition": disposition}
+        )
 
     @app.get("/v1/facilities", response_model=Page, tags=["facilities"])
     def list_facilities(
@@ -439,6 +536,22 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else _utc(value)
+
+
+def _book(job: BookJob) -> BookOut:
+    return BookOut(
+        id=job.id,
+        filename=job.filename,
+        input_sha256=job.input_sha256,
+        status=job.status,
+        rows_done=job.rows_done,
+        rows_read=job.rows_read,
+        rows_scored=job.rows_scored,
+        rows_rejected=job.rows_rejected,
+        problem=job.problem,
+        created_at=_utc(job.created_at),
+        finished_at=_utc_or_none(job.finished_at),
+    )
 
 
 def _facility(facility: Facility) -> FacilityOut:

@@ -14,7 +14,9 @@
 * a **score** is immutable: the ScoreResult JSON with the layer and the model and plan
   it came from;
 * the **audit log** has every read and write of an assessment: who, what, when;
-* an **idempotent request** is the answer kept for a POST's ``Idempotency-Key``.
+* an **idempotent request** is the answer kept for a POST's ``Idempotency-Key``;
+* a **book job** is an uploaded book scored in the background, with its progress and
+  counts (its files are kept in the service's data folder).
 
 Times are UTC, stored as ISO 8601 text by SQLAlchemy's DateTime(timezone=True).
 """
@@ -158,3 +160,27 @@ class IdempotentRequest(Base):
     body: Mapped[bytes | None]
     content_type: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime]
+
+
+class BookJob(Base):
+    """A book uploaded to be scored by the batch engine, in the background."""
+
+    __tablename__ = "book_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    limit_code: Mapped[str | None] = mapped_column(String(40))
+    retention_code: Mapped[str | None] = mapped_column(String(40))
+    as_of: Mapped[dt.date]
+    status: Mapped[str] = mapped_column(String(20))
+    """``queued``, ``running``, ``done`` or ``failed``."""
+    rows_done: Mapped[int]
+    rows_read: Mapped[int | None]
+    rows_scored: Mapped[int | None]
+    rows_rejected: Mapped[int | None]
+    problem: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """Why a failed book could not be read: the CLI's message and issues."""
+    created_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]

@@ -29,7 +29,7 @@ from scoring.rating.engine import RatingEngine
 from scoring.rating.score import score
 from scoring.responses.intake import validate_document
 from scoring.service.accounts import Caller
-from scoring.service.tables import Assessment, AuditEvent, Facility, Score
+from scoring.service.tables import Assessment, AuditEvent, BookJob, Facility, Score
 from scoring.vocabulary import AnswerState, Reason, Severity
 
 PAGE_SIZE = 50
@@ -273,6 +273,55 @@ class Tenant:
             "answers": changed,
             "score": _score_change(self._latest_score(old), self._latest_score(new)),
         }
+
+    # -- books ---------------------------------------------------------------------------
+    def create_book_job(
+        self,
+        filename: str,
+        input_sha256: str,
+        as_of: dt.date,
+        limit: str | None,
+        retention: str | None,
+    ) -> BookJob:
+        """A queued book (its file already saved under the job's id)."""
+        for code, offered, what in (
+            (limit, self.engine.plan.limits, "limit"),
+            (retention, self.engine.plan.retentions, "retention"),
+        ):
+            if code is not None and code not in {o.code for o in offered}:
+                codes = ", ".join(o.code for o in offered)
+                raise InputError(
+                    [
+                        Issue(
+                            Reason.NOT_A_CHOICE,
+                            f"the rating plan offers no {what} {code!r}",
+                            source=filename,
+                            question_id=f"requested_{what}",
+                            value=code,
+                            allowed=codes,
+                        )
+                    ]
+                )
+        job = BookJob(
+            organisation_id=self.caller.organisation_id,
+            filename=filename,
+            input_sha256=input_sha256,
+            limit_code=limit,
+            retention_code=retention,
+            as_of=as_of,
+            status="queued",
+            rows_done=0,
+            created_at=self.now,
+        )
+        self.session.add(job)
+        self.session.flush()
+        return job
+
+    def book_job(self, job_id: int) -> BookJob:
+        found = self.session.get(BookJob, job_id)
+        if found is None or found.organisation_id != self.caller.organisation_id:
+            raise NotFoundError(f"book {job_id}")
+        return found
 
     # -- helpers -------------------------------------------------------------------------
     def _validated(self, assessment: Assessment) -> dict[str, str]:
