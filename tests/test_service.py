@@ -39,11 +39,14 @@ from scoring.service.database import (
     sessions,
     sqlite_url,
 )
+from scoring.service.rate import RateLimit
 from scoring.service.tables import ApiKey, AuditEvent, Base, Facility
 from tests.conftest import EXAMPLES
 from tests.postgres_server import binaries, running
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+UNLIMITED = RateLimit(burst=10**9)
+"""The tests' clock stands still, so no bucket would refill."""
 ATTEST = {"attested_name": "Ann Lee", "attestation": "These answers are true and complete."}
 
 
@@ -94,7 +97,9 @@ def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
             organisation = create_organisation(session, name, "agency", now=NOW)
             keys.append(create_api_key(session, organisation, "test", now=NOW))
         session.commit()
-    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW, tmp_path))
+    client = TestClient(
+        create_app(sessions(database), default_engine(), lambda: NOW, tmp_path, UNLIMITED)
+    )
     mine, theirs = ({"Authorization": f"Bearer {key}"} for key in keys)
     yield Service(client, mine, theirs, database, tmp_path)
     client.close()
@@ -383,7 +388,9 @@ def test_admin_creates_an_organisation_and_a_key_the_api_accepts(tmp_path: Path)
     assert key.exit_code == 0, key.output
     assert key.output.startswith("cs_")
     database = connect(sqlite_url(tmp_path / "data"))
-    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW, tmp_path))
+    client = TestClient(
+        create_app(sessions(database), default_engine(), lambda: NOW, tmp_path, UNLIMITED)
+    )
     answer = client.get("/v1/facilities", headers={"Authorization": f"Bearer {key.output.strip()}"})
     assert answer.status_code == 200
     bad = runner.invoke(cli, ["admin", "create-org", "X", "--kind", "hospital", *data])
@@ -591,7 +598,9 @@ def test_an_upgrade_from_the_previous_revisions_keeps_the_data(
         session.commit()
     migrate(database)
     assert current_revision(database) == head_revision() != "0001"
-    client = TestClient(create_app(sessions(database), default_engine(), lambda: NOW, tmp_path))
+    client = TestClient(
+        create_app(sessions(database), default_engine(), lambda: NOW, tmp_path, UNLIMITED)
+    )
     answer = client.post(
         "/v1/facilities",
         json={"reference": "E-1", "name": "Elm"},
@@ -659,3 +668,26 @@ def test_a_book_that_cannot_be_read_fails_with_the_readers_reasons(service: Serv
     )
     assert offered.status_code == 422
     assert offered.json()["issues"][0]["question_id"] == "requested_limit"
+
+
+def test_a_key_beyond_its_rate_is_told_when_to_come_back(tmp_path: Path) -> None:
+    database = connect(sqlite_url(tmp_path))
+    migrate(database)
+    with Session(database) as session:
+        organisation = create_organisation(session, "Fir Agency", "agency", now=NOW)
+        key = create_api_key(session, organisation, "busy", now=NOW)
+        session.commit()
+    clock = [NOW]
+    rate = RateLimit(burst=3, per_second=0.5)
+    app = create_app(sessions(database), default_engine(), lambda: clock[0], tmp_path, rate)
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client:
+        assert [client.get("/v1/facilities", headers=headers).status_code for _ in range(3)] == [
+            200
+        ] * 3
+        refused = client.get("/v1/facilities", headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "2"
+        clock[0] = NOW + dt.timedelta(seconds=2)
+        assert client.get("/v1/facilities", headers=headers).status_code == 200
+    database.dispose()

@@ -24,9 +24,12 @@ from scoring import default_engine
 from scoring.service.accounts import create_api_key, create_organisation
 from scoring.service.api import create_app
 from scoring.service.database import connect, migrate, sessions, sqlite_url
+from scoring.service.rate import RateLimit
 from tests.conftest import EXAMPLES
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+UNLIMITED = RateLimit(burst=10**9)
+"""The tests' clock stands still, so no bucket would refill."""
 KEY: dict[str, str] = {}
 
 
@@ -40,7 +43,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         organisation = create_organisation(session, "Schema Agency", "agency", now=NOW)
         KEY["key"] = create_api_key(session, organisation, "schema", now=NOW)
         session.commit()
-    app = create_app(sessions(database), default_engine(), lambda: NOW, folder)
+    app = create_app(sessions(database), default_engine(), lambda: NOW, folder, UNLIMITED)
     headers = {"Authorization": f"Bearer {KEY['key']}"}
     with TestClient(app) as client:
         made = client.post(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import math
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -48,6 +49,7 @@ from scoring.service.books import (
     save_upload,
 )
 from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerprint, settle
+from scoring.service.rate import RateLimit
 from scoring.service.tables import Assessment, BookJob, Facility, Score
 from scoring.service.tenant import (
     MAX_PAGE_SIZE,
@@ -208,6 +210,14 @@ def _tenant(
         if caller is None:
             raise HTTPException(401, "a valid API key is needed: Authorization: Bearer cs_...")
         session.commit()  # the key's last use
+        wait = state.rate.wait(caller.actor, now)
+        if wait > 0:
+            seconds = 3600 if math.isinf(wait) else max(1, math.ceil(wait))
+            raise HTTPException(
+                429,
+                f"too many requests from this key: try again in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )
         yield Tenant(session, caller, state.engine, now)
 
 
@@ -237,10 +247,12 @@ def create_app(
     engine: RatingEngine,
     clock: Callable[[], dt.datetime],
     files: Path,
+    rate: RateLimit | None = None,
 ) -> FastAPI:
     """The API over a database (``sessions``), one model and rating plan (``engine``),
     a clock (``clock``: the current UTC time, given so that the library reads none) and
-    a folder for uploaded books and their results (``files``)."""
+    a folder for uploaded books and their results (``files``), and each API key's rate
+    limit (``rate``, :class:`~scoring.service.rate.RateLimit`'s defaults when None)."""
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carescore-book")
     app = FastAPI(
         title="carescore",
@@ -253,6 +265,7 @@ def create_app(
         lifespan=_lifespan(worker),
     )
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
+    app.state.rate = rate or RateLimit()
     _handlers(app)
 
     @app.middleware("http")
@@ -631,13 +644,17 @@ _TITLES = {
     413: "Request body too large",
     422: "Invalid input",
     428: "Precondition required",
+    429: "Too many requests",
 }
 
 
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
-        return _problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+        answer = _problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            answer.headers[name] = value
+        return answer
 
     @app.exception_handler(NotFoundError)
     async def _missing(_request: Request, exc: NotFoundError) -> JSONResponse:
