@@ -283,6 +283,8 @@ def test_every_route_answers_404_to_another_organisations_ids(service: Service) 
             body = bodies.get(method)
             if route.path.endswith("/assessments") and method == "POST":
                 body = _document()
+            if route.path.endswith("/invitations"):
+                body = {"email": "someone@example.org"}
             answer = service.client.request(
                 method,
                 path,
@@ -691,3 +693,65 @@ def test_a_key_beyond_its_rate_is_told_when_to_come_back(tmp_path: Path) -> None
         clock[0] = NOW + dt.timedelta(seconds=2)
         assert client.get("/v1/facilities", headers=headers).status_code == 200
     database.dispose()
+
+
+def test_an_invited_facility_answers_and_submits_its_own_assessment_and_nothing_else(
+    service: Service,
+) -> None:
+    facility = _facility(service, "F-1")
+    other = _facility(service, "F-2")
+    invited = service.client.post(
+        f"/v1/facilities/{facility}/invitations",
+        json={"email": "it@maple.example"},
+        headers=service.mine,
+    )
+    assert invited.status_code == 201, invited.text
+    token = invited.json()["token"]
+    assert token.startswith("ci_")
+    assert invited.json()["expires_at"] == "2026-12-15T12:00:00Z"
+    me = {"Authorization": f"Bearer {token}"}
+    listed = service.client.get("/v1/facilities", headers=me).json()["items"]
+    assert [f["id"] for f in listed] == [facility]
+    draft = service.client.post(
+        f"/v1/facilities/{facility}/assessments", json=_document(), headers=me
+    )
+    assert draft.status_code == 201
+    assert draft.json()["answered_by"] == "IT Director"  # as the document says
+    submitted = service.client.post(
+        f"/v1/assessments/{draft.json()['id']}/submit",
+        json=ATTEST,
+        headers={**me, "If-Match": draft.headers["ETag"]},
+    )
+    assert submitted.status_code == 200
+    assert service.client.get(f"/v1/facilities/{other}", headers=me).status_code == 404
+    for refused in (
+        service.client.post(f"/v1/assessments/{draft.json()['id']}/score", headers=me),
+        service.client.get(f"/v1/facilities/{facility}/scores", headers=me),
+        service.client.post("/v1/facilities", json={"reference": "X", "name": "X"}, headers=me),
+        service.client.post(f"/v1/facilities/{facility}/invitations", json={}, headers=me),
+    ):
+        assert refused.status_code == 403, refused.text
+    with Session(service.database) as session:
+        actors = {e.actor.split(":")[0] for e in session.scalars(select(AuditEvent))}
+    assert actors == {"invitation"}
+    scored = service.client.post(
+        f"/v1/assessments/{draft.json()['id']}/score", headers=service.mine
+    )
+    assert scored.status_code == 201  # the agency scores what the facility submitted
+
+
+def test_an_invitation_expires(service: Service) -> None:
+    facility = _facility(service)
+    token = service.client.post(
+        f"/v1/facilities/{facility}/invitations", json={}, headers=service.mine
+    ).json()["token"]
+    later = create_app(
+        sessions(service.database),
+        default_engine(),
+        lambda: NOW + dt.timedelta(days=15),
+        service.folder,
+        UNLIMITED,
+    )
+    with TestClient(later) as client:
+        answer = client.get("/v1/facilities", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401

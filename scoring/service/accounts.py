@@ -18,18 +18,32 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring.service.tables import ORGANISATION_KINDS, ROLES, ApiKey, Organisation, User
+from scoring.service.tables import (
+    ORGANISATION_KINDS,
+    ROLES,
+    ApiKey,
+    Invitation,
+    Organisation,
+    User,
+)
 
 KEY_START = "cs_"
+INVITE_START = "ci_"
+INVITATION_DAYS = 14
 _PREFIX_BYTES, _SECRET_BYTES = 6, 32
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: an organisation, and the actor written to the audit log."""
+    """Who is calling: an organisation, and the actor written to the audit log.
+
+    A facility answering through an invitation acts in the inviting agency's
+    organisation, on its own facility only (``facility_id``), and may read, answer and
+    submit its assessments, nothing else."""
 
     organisation_id: int
     actor: str
+    facility_id: int | None = None
 
 
 class AccountError(ValueError):
@@ -120,9 +134,41 @@ def revoke_api_key(session: Session, prefix: str, *, now: dt.datetime) -> None:
     found.revoked_at = found.revoked_at or now
 
 
+def create_invitation(
+    session: Session,
+    organisation_id: int,
+    facility_id: int,
+    email: str | None,
+    *,
+    now: dt.datetime,
+    days: int = INVITATION_DAYS,
+) -> tuple[str, dt.datetime]:
+    """An invitation for one facility to answer its own assessment: its token (shown
+    once, kept only as a hash) and when it expires."""
+    prefix = secrets.token_hex(_PREFIX_BYTES)
+    token = f"{INVITE_START}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+    expires = now + dt.timedelta(days=days)
+    session.add(
+        Invitation(
+            organisation_id=organisation_id,
+            facility_id=facility_id,
+            prefix=prefix,
+            secret_sha256=_digest(token),
+            email=email,
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    session.flush()
+    return token, expires
+
+
 def caller_of(session: Session, key: str, *, now: dt.datetime) -> Caller | None:
-    """The caller a presented API key stands for; None for a key that is malformed,
-    unknown or revoked (all the same to the caller). Stamps the key's last use."""
+    """The caller a presented API key or invitation token stands for; None for one that
+    is malformed, unknown, revoked or expired (all the same to the caller). Stamps its
+    last use."""
+    if key.startswith(INVITE_START):
+        return _invited(session, key, now)
     if not key.startswith(KEY_START):
         return None
     prefix, _, secret = key[len(KEY_START) :].partition("_")
@@ -135,6 +181,22 @@ def caller_of(session: Session, key: str, *, now: dt.datetime) -> Caller | None:
         return None
     found.last_used_at = now
     return Caller(organisation_id=found.organisation_id, actor=f"api_key:{prefix}")
+
+
+def _invited(session: Session, token: str, now: dt.datetime) -> Caller | None:
+    prefix, _, secret = token[len(INVITE_START) :].partition("_")
+    if not prefix or not secret:
+        return None
+    found = session.scalar(select(Invitation).where(Invitation.prefix == prefix))
+    if found is None or found.revoked_at is not None:
+        return None
+    expires = found.expires_at
+    if expires.tzinfo is None:  # SQLite gives times back without their zone
+        expires = expires.replace(tzinfo=dt.UTC)
+    if expires <= now or not hmac.compare_digest(found.secret_sha256, _digest(token)):
+        return None
+    found.last_used_at = now
+    return Caller(found.organisation_id, f"invitation:{prefix}", found.facility_id)
 
 
 def _digest(key: str) -> str:

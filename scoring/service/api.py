@@ -55,6 +55,7 @@ from scoring.service.tenant import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     ConflictError,
+    ForbiddenError,
     NotFoundError,
     StaleVersionError,
     Tenant,
@@ -191,6 +192,19 @@ class BookOut(BaseModel):
     finished_at: dt.datetime | None
 
 
+class InvitationIn(_Body):
+    email: str | None = Field(default=None, max_length=320)
+    """Whom the link is for (kept with it; the service sends no mail)."""
+
+
+class InvitationOut(BaseModel):
+    token: str
+    """Shown once: the facility's bearer token (``Authorization: Bearer ci_...``) for
+    its own facility's assessments - read, answer, submit."""
+    facility_id: int
+    expires_at: dt.datetime
+
+
 class Page(BaseModel):
     items: list[Any]
     next_after: int | None
@@ -208,7 +222,9 @@ def _tenant(
     with state.sessions() as session:
         caller = caller_of(session, key, now=now) if key else None
         if caller is None:
-            raise HTTPException(401, "a valid API key is needed: Authorization: Bearer cs_...")
+            raise HTTPException(
+                401, "a valid API key or invitation is needed: Authorization: Bearer cs_..."
+            )
         session.commit()  # the key's last use
         wait = state.rate.wait(caller.actor, now)
         if wait > 0:
@@ -496,6 +512,19 @@ def create_app(
         page = render_html(result, peers=scores, peers_label=label)
         return HTMLResponse(page, headers={"Content-Security-Policy": _REPORT_POLICY})
 
+    @app.post(
+        "/v1/facilities/{facility_id}/invitations",
+        status_code=201,
+        response_model=InvitationOut,
+        tags=["facilities"],
+    )
+    def invite_facility(me: Me, facility_id: Id, body: InvitationIn) -> InvitationOut:
+        """Let the facility answer its own assessment: a token for it alone, which
+        expires in 14 days."""
+        token, expires = me.invite(facility_id, body.email)
+        me.commit()
+        return InvitationOut(token=token, facility_id=facility_id, expires_at=_utc(expires))
+
     @app.get("/v1/facilities/{facility_id}/changes", response_model=Changes, tags=["scores"])
     def facility_changes(
         me: Me,
@@ -637,6 +666,7 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse
 
 _TITLES = {
     401: "Unauthorised",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
@@ -659,6 +689,10 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _missing(_request: Request, exc: NotFoundError) -> JSONResponse:
         return _problem(404, "Not found", f"no {exc} here")
+
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(_request: Request, exc: ForbiddenError) -> JSONResponse:
+        return _problem(403, "Forbidden", str(exc))
 
     @app.exception_handler(StaleVersionError)
     async def _stale(_request: Request, exc: StaleVersionError) -> JSONResponse:

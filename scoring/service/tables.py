@@ -16,7 +16,9 @@
 * the **audit log** has every read and write of an assessment: who, what, when;
 * an **idempotent request** is the answer kept for a POST's ``Idempotency-Key``;
 * a **book job** is an uploaded book scored in the background, with its progress and
-  counts (its files are kept in the service's data folder).
+  counts (its files are kept in the service's data folder);
+* an **invitation** lets one facility answer and submit its own assessment (its token
+  is kept only as a hash, and expires).
 
 Times are UTC, stored as ISO 8601 text by SQLAlchemy's DateTime(timezone=True).
 """
@@ -184,3 +186,22 @@ class BookJob(Base):
     """Why a failed book could not be read: the CLI's message and issues."""
     created_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
+
+
+class Invitation(Base):
+    """A link that lets one facility answer its own assessment: only the sha256 of its
+    token is kept; it expires and may be revoked."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    """The agency that invited."""
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]

@@ -28,7 +28,7 @@ from scoring.errors import InputError, Issue
 from scoring.rating.engine import RatingEngine
 from scoring.rating.score import score
 from scoring.responses.intake import validate_document
-from scoring.service.accounts import Caller
+from scoring.service.accounts import Caller, create_invitation
 from scoring.service.tables import Assessment, AuditEvent, BookJob, Facility, Score
 from scoring.vocabulary import AnswerState, Reason, Severity
 
@@ -42,6 +42,10 @@ class NotFoundError(LookupError):
 
 class ConflictError(ValueError):
     """A write that cannot be made as asked (a submitted assessment, a taken reference)."""
+
+
+class ForbiddenError(PermissionError):
+    """Something the caller may not do (an invited facility scoring, say)."""
 
 
 class StaleVersionError(ConflictError):
@@ -66,15 +70,28 @@ class Tenant:
             .order_by(Facility.id)
             .limit(_size(size))
         )
+        if self.caller.facility_id is not None:
+            query = query.where(Facility.id == self.caller.facility_id)
         return list(self.session.scalars(query))
 
     def facility(self, facility_id: int) -> Facility:
         found = self.session.get(Facility, facility_id)
-        if found is None or found.organisation_id != self.caller.organisation_id:
+        if found is None or not self._mine(found.organisation_id, found.id):
             raise NotFoundError(f"facility {facility_id}")
         return found
 
+    def _mine(self, organisation_id: int, facility_id: int) -> bool:
+        """A record of the caller's organisation (and, invited, of its facility)."""
+        if organisation_id != self.caller.organisation_id:
+            return False
+        return self.caller.facility_id is None or self.caller.facility_id == facility_id
+
+    def _agency_only(self, what: str) -> None:
+        if self.caller.facility_id is not None:
+            raise ForbiddenError(f"an invitation may answer and submit, not {what}")
+
     def create_facility(self, reference: str, name: str) -> Facility:
+        self._agency_only("add facilities")
         taken = select(Facility.id).where(
             Facility.organisation_id == self.caller.organisation_id,
             Facility.reference == reference,
@@ -93,6 +110,7 @@ class Tenant:
 
     def update_facility(self, facility_id: int, name: str, row_version: int) -> Facility:
         facility = self.facility(facility_id)
+        self._agency_only("rename the facility")
         _check_version(facility.row_version, row_version, f"facility {facility_id}")
         facility.name = name
         flag_modified(facility, "name")  # every accepted write is a new version
@@ -116,7 +134,7 @@ class Tenant:
 
     def assessment(self, assessment_id: int, *, action: str = "read") -> Assessment:
         found = self.session.get(Assessment, assessment_id)
-        if found is None or found.organisation_id != self.caller.organisation_id:
+        if found is None or not self._mine(found.organisation_id, found.facility_id):
             raise NotFoundError(f"assessment {assessment_id}")
         self._audit(action, found.id)
         return found
@@ -182,6 +200,7 @@ class Tenant:
         """Score a submitted assessment at an offered limit and retention (the
         applicant's requested ones, else the plan's defaults), and keep the score."""
         assessment = self.assessment(assessment_id, action="score")
+        self._agency_only("score")
         if assessment.status != "submitted":
             raise ConflictError(f"assessment {assessment_id} is a draft: submit it to score it")
         result = score(
@@ -208,6 +227,7 @@ class Tenant:
     def scores(self, facility_id: int) -> list[tuple[Assessment, Score]]:
         """A facility's scores over time, oldest first, each with its assessment."""
         facility = self.facility(facility_id)
+        self._agency_only("see scores")
         query = (
             select(Assessment, Score)
             .join(Score, Score.assessment_id == Assessment.id)
@@ -241,6 +261,7 @@ class Tenant:
         kept = self.session.get(Score, score_id)
         if kept is None or kept.organisation_id != self.caller.organisation_id:
             raise NotFoundError(f"score {score_id}")
+        self._agency_only("see scores")
         return self.assessment(kept.assessment_id, action="read_score"), kept
 
     def changes(self, facility_id: int, before: int, after: int) -> dict[str, Any]:
@@ -248,6 +269,7 @@ class Tenant:
         (as validated: ``12`` and ``"12"`` are the same answer), and, between the
         newest score of each, the outcome, tier, premium and rules."""
         facility = self.facility(facility_id)
+        self._agency_only("compare scores")
         versions = {}
         for version in (before, after):
             query = select(Assessment).where(
@@ -284,6 +306,7 @@ class Tenant:
         retention: str | None,
     ) -> BookJob:
         """A queued book (its file already saved under the job's id)."""
+        self._agency_only("upload books")
         for code, offered, what in (
             (limit, self.engine.plan.limits, "limit"),
             (retention, self.engine.plan.retentions, "retention"),
@@ -321,7 +344,18 @@ class Tenant:
         found = self.session.get(BookJob, job_id)
         if found is None or found.organisation_id != self.caller.organisation_id:
             raise NotFoundError(f"book {job_id}")
+        self._agency_only("see books")
         return found
+
+    # -- invitations ---------------------------------------------------------------------
+    def invite(self, facility_id: int, email: str | None) -> tuple[str, dt.datetime]:
+        """An invitation for the facility to answer its own assessment: the token (shown
+        once) and when it expires."""
+        facility = self.facility(facility_id)
+        self._agency_only("invite")
+        return create_invitation(
+            self.session, self.caller.organisation_id, facility.id, email, now=self.now
+        )
 
     # -- helpers -------------------------------------------------------------------------
     def _validated(self, assessment: Assessment) -> dict[str, str]:
