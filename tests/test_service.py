@@ -382,25 +382,39 @@ def test_the_migrations_build_the_schema_of_the_tables_from_an_empty_database(
 runner = CliRunner()
 
 
-def test_admin_creates_an_organisation_and_a_key_the_api_accepts(tmp_path: Path) -> None:
+def test_admin_creates_an_organisation_and_a_key_the_api_accepts(
+    database_url: str, tmp_path: Path
+) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
+    if not database_url.startswith("sqlite"):
+        data += ["--database-url", database_url]
     organisation = runner.invoke(cli, ["admin", "create-org", "Oak Agency", *data])
     assert organisation.exit_code == 0, organisation.output
     key = runner.invoke(cli, ["admin", "create-api-key", organisation.output.strip(), *data])
     assert key.exit_code == 0, key.output
     assert key.output.startswith("cs_")
-    database = connect(sqlite_url(tmp_path / "data"))
+    url = database_url if "--database-url" in data else sqlite_url(tmp_path / "data")
+    database = connect(url)
     client = TestClient(
         create_app(sessions(database), default_engine(), lambda: NOW, tmp_path, UNLIMITED)
     )
     answer = client.get("/v1/facilities", headers={"Authorization": f"Bearer {key.output.strip()}"})
     assert answer.status_code == 200
+    client.close()
+    database.dispose()
     bad = runner.invoke(cli, ["admin", "create-org", "X", "--kind", "hospital", *data])
     assert bad.exit_code == 1
     assert "'hospital' is not an organisation kind" in bad.output
     nobody = runner.invoke(cli, ["admin", "create-api-key", "99", *data])
     assert nobody.exit_code == 1
     assert "no organisation 99" in nobody.output
+    revoked = runner.invoke(cli, ["admin", "revoke-api-key", key.output[3:15], *data])
+    assert revoked.exit_code == 0, revoked.output
+    unreachable = runner.invoke(
+        cli, ["admin", "create-org", "Y", "--database-url", "postgresql+psycopg://x@127.0.0.1:1/x"]
+    )
+    assert unreachable.exit_code == 1
+    assert "the database cannot be opened" in unreachable.output
 
 
 def test_serve_refuses_to_start_without_a_secret_key_outside_dev(tmp_path: Path) -> None:
@@ -410,6 +424,12 @@ def test_serve_refuses_to_start_without_a_secret_key_outside_dev(tmp_path: Path)
         assert refused.exit_code == 2
         assert "CARESCORE_SECRET_KEY" in refused.output
     assert not (tmp_path / "data").exists()  # nothing made before the refusal
+    unreachable = runner.invoke(
+        cli,
+        ["serve", "--dev", "--database-url", "postgresql+psycopg://x@127.0.0.1:1/x", *data],
+    )
+    assert unreachable.exit_code == 1
+    assert "the database cannot be opened" in unreachable.output
 
 
 def _free_port() -> int:

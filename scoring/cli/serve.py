@@ -99,7 +99,7 @@ def serve_command(
     from scoring.service.api import create_app
     from scoring.service.database import sessions
 
-    engine = open_database(data_dir, database_url)
+    engine = _admin(data_dir, database_url)
     data_dir.mkdir(parents=True, exist_ok=True)  # uploaded books and their results
     app = create_app(sessions(engine), default_engine(), _now, data_dir.resolve())
     typer.echo(f"carescore: serving on http://{host}:{port} ({engine.url.render_as_string()})")
@@ -114,6 +114,7 @@ admin_app = typer.Typer(
 
 
 def _admin(data_dir: Path, database_url: str | None) -> Engine:
+    """The database, or exit 1 with a sentence when it cannot be opened."""
     try:
         return open_database(data_dir, database_url)
     except Exception as exc:  # a URL, a driver or a server that cannot be used
@@ -127,14 +128,17 @@ def _run(data_dir: Path, database_url: str | None, work: object) -> object:
     from scoring.service.accounts import AccountError
 
     engine = _admin(data_dir, database_url)
-    with Session(engine) as session:
-        try:
-            assert callable(work)
-            made = work(session)
-        except AccountError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(EXIT_INVALID) from exc
-        session.commit()
+    try:
+        with Session(engine) as session:
+            try:
+                assert callable(work)
+                made = work(session)
+            except AccountError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(EXIT_INVALID) from exc
+            session.commit()
+    finally:
+        engine.dispose()
     return made
 
 
