@@ -32,18 +32,28 @@ EXAMPLES = Path(__file__).parent.parent / "questionnaires" / "examples"
 HEADER = "facility_id,questionnaire,questionnaire_version,notes"
 
 
+PEAK = Path(__file__).parent / "hostile" / "peak.py"
+
+
 def _measured(*args: str, cwd: Path) -> tuple[int, str, float, float]:
-    """Run ``carescore`` in a subprocess: exit code, its output, peak memory (MB), seconds."""
-    out = cwd / "output.txt"
+    """Run ``carescore`` in a subprocess: exit code, its output, peak memory (MB), seconds.
+
+    The command is started by a small launcher (``tests/hostile/peak.py``): a child's
+    ``ru_maxrss`` counts the memory of the process it was forked from, which would be
+    this test run's, not the command's."""
+    out, report = cwd / "output.txt", cwd / "peak.txt"
+    launcher = [sys.executable, "-I", "-S", str(PEAK), str(report)]
     start = time.monotonic()
     with out.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "scoring", *args], stdout=sink, stderr=subprocess.STDOUT
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        code = subprocess.run(
+            [*launcher, sys.executable, "-m", "scoring", *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
     seconds = time.monotonic() - start
-    return process.returncode, out.read_text(), usage.ru_maxrss / 1024, seconds
+    peak_bytes = int(report.read_text(encoding="ascii").split()[1])
+    return code, out.read_text(), peak_bytes / 1024 / 1024, seconds
 
 
 # --- only regular files --------------------------------------------------------------------
