@@ -315,7 +315,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
 
 def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path: Path) -> None:
     source = tmp_path / "book.csv"
-    _book(source, 3000, seed=9)
+    _book(source, 12_000, seed=9)  # 80 chunks: the run is still going when two are kept
     out = tmp_path / "out.parquet"
     command = [sys.executable, "-m", "scoring", "batch", str(source), "-o", str(out)]
     command += ["--chunk-rows", "150", "--as-of", "2026-11-29", "--quiet"]
@@ -326,6 +326,7 @@ def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path: Path) -> None:
     deadline = time.monotonic() + 120
     while len(list(parts.glob("scored-*.arrow"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)  # what Ctrl-C sends
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -336,7 +337,7 @@ def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path: Path) -> None:
     resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed" in resumed.stdout
-    assert pq.read_table(out).num_rows == 3000
+    assert pq.read_table(out).num_rows == 12_000
 
 
 def test_resuming_another_run_is_refused(tmp_path: Path) -> None:
