@@ -190,6 +190,8 @@ class AnswerEncoder:
         self.caps: dict[str, tuple[float, float]] = {
             name: (float(low), float(high)) for name, (low, high) in (caps or {}).items()
         }
+        self._read = _read_by_skip_logic(questionnaire)
+        self._fixed_ends: dict[str, tuple[pa.Scalar, pa.Scalar]] = {}
 
     @property
     def capped_features(self) -> dict[str, Question]:
@@ -233,17 +235,37 @@ class AnswerEncoder:
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode answers; returns a float64 array of shape (n_rows, n_features)."""
-        questionnaire = self.questionnaire
         self.check_columns(X)
-        length = len(X)
         as_of = self._as_of(X)
+        return self.encode_columns(
+            {q.id: _arrow(X[q.id]) for q in self.questionnaire.questions}, as_of
+        )
+
+    def encode_columns(self, columns: Mapping[str, pa.Array], as_of: np.ndarray) -> np.ndarray:
+        """Encode answers given as Arrow columns (what :meth:`transform` makes of a table).
+
+        Parameters
+        ----------
+        columns : mapping of str to pyarrow.Array
+            Every question's answers, typed as validation gives them (a date column as
+            ``date32``), by question id.
+        as_of : numpy.ndarray of datetime64[D]
+            Each row's assessment date.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float64 features of shape (n_rows, n_features).
+        """
+        questionnaire = self.questionnaire
+        length = len(as_of)
         resolved: dict[str, pa.Array] = {}
         best_env: dict[str, pa.Array] = {}  # only the answers some skip logic reads
-        read = _read_by_skip_logic(questionnaire)
+        read = self._read
         out = np.empty((length, len(self.feature_names)), dtype=np.float64, order="F")
         position = 0
         for question in questionnaire.questions:
-            column = _arrow(X[question.id])
+            column = columns[question.id]
             relevant = self._relevant(question, resolved, length)
             if question.control is not None:
                 column, best = self._resolve_control(
@@ -398,7 +420,12 @@ class AnswerEncoder:
 
         ``relevant`` says where the control applies given the answers resolved so far.
         """
-        best, worst = self._best_and_worst(question, as_of)
+        ends = self._fixed_ends.get(question.id)
+        if ends is None:
+            ends = self._best_and_worst(question, as_of)
+            if isinstance(ends[0], pa.Scalar):  # not a date: the same for every row
+                self._fixed_ends[question.id] = ends
+        best, worst = ends
         if column.type != best.type:
             column = column.cast(best.type)
         missing = to_mask(column.is_null())

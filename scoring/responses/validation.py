@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -95,6 +96,9 @@ class Validation:
     issues: pd.DataFrame
     valid: np.ndarray
     migrated_from: str | None = None
+    columns: Mapping[str, pa.Array] | None = field(default=None, repr=False, compare=False)
+    """The answers of ``answers`` as the typed Arrow columns validation made them (a date
+    as ``date32``), by question id; None for a subset."""
 
     @property
     def n_rows(self) -> int:
@@ -129,6 +133,7 @@ class Validation:
             facilities=self.facilities[rows].reset_index(drop=True),
             issues=self.issues[mine].reset_index(drop=True),
             valid=self.valid[rows],
+            columns=None,
         )
 
     def count(self, severity: Severity) -> int:
@@ -197,9 +202,9 @@ class _Sink:
     ) -> None:
         if severity is not Severity.ERROR and not self.warnings:
             return
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
+        if not mask.any():
             return
+        rows = np.flatnonzero(mask)
         values: list[str | None] = [None] * rows.size
         if raw is not None:
             shown = pc.utf8_slice_codeunits(raw.take(pa.array(rows)), 0, MAX_SHOWN_VALUE + 1)
@@ -638,6 +643,7 @@ def validate(
         issues=issues,
         valid=valid,
         migrated_from=migration.from_version if migration else None,
+        columns=effective,
     )
 
 
