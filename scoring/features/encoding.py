@@ -64,6 +64,7 @@ import pyarrow.compute as pc
 from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.responses import one_row
 from scoring.vocabulary import AnswerKind, Better, Encoding
 
 AS_OF_COLUMN = "assessed_on"
@@ -387,7 +388,7 @@ class AnswerEncoder:
     def _relevant(question: Question, env: dict[str, pa.Array], length: int) -> np.ndarray:
         if question.relevant is None:
             return np.ones(length, dtype=np.bool_)
-        return ex.applies(question.relevant, env, length=length)
+        return one_row.applies(question.relevant, env, length=length)
 
     @staticmethod
     def _best_and_worst(question: Question, as_of: np.ndarray) -> tuple[pa.Array, pa.Array]:
@@ -432,7 +433,7 @@ class AnswerEncoder:
         if missing.any():
             gated_by_control = np.zeros(length, dtype=np.bool_)
             if question.relevant is not None:
-                applies_if_best = ex.applies(question.relevant, best_env, length=length)
+                applies_if_best = one_row.applies(question.relevant, best_env, length=length)
                 gated_by_control = ~relevant & applies_if_best
             fill = pc.if_else(pa.array(gated_by_control), worst, best)
             column = pc.if_else(pa.array(missing), fill, column)

@@ -41,8 +41,8 @@ import pyarrow.compute as pc
 
 from scoring._arrow import single, to_mask, to_numpy
 from scoring.errors import InputError, Issue
-from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Migration, Question, Questionnaire
+from scoring.responses import one_row
 from scoring.responses.coercion import coerce, describe_allowed
 from scoring.responses.reading import METADATA_COLUMNS, RawResponses, suggest
 from scoring.vocabulary import AnswerKind, AnswerState, Better, Reason, Severity
@@ -587,7 +587,7 @@ def validate(
             values = _check_dates(values, state, question, raw_column, as_of_days, sink, order)
         relevant = np.ones(length, dtype=np.bool_)
         if question.relevant is not None:
-            relevant = ex.applies(question.relevant, effective, length=length)
+            relevant = one_row.applies(question.relevant, effective, length=length)
             contradicting = ~relevant & (state == AnswerState.ANSWERED)
             sink.add(
                 contradicting,
@@ -616,7 +616,7 @@ def validate(
     for order, question in enumerate(questionnaire.questions):
         if question.constraint is None:
             continue
-        holds = ex.applies(
+        holds = one_row.applies(
             question.constraint, effective, length=length, self_column=effective[question.id]
         )
         broken = ~holds & (states[question.id] == AnswerState.ANSWERED)
