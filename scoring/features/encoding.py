@@ -106,6 +106,9 @@ def _number_feature(question: Question, numbers: np.ndarray) -> np.ndarray:
     return numbers
 
 
+_ONE_ROW_REMEMBERED = 16384
+"""One-row encodings an encoder remembers before it forgets them all."""
+
 CAP_DIGITS = 8
 """Significant digits of a learned cap (as of a coefficient, scoring/model/training.py)."""
 
@@ -193,6 +196,7 @@ class AnswerEncoder:
         }
         self._read = _read_by_skip_logic(questionnaire)
         self._fixed_ends: dict[str, tuple[pa.Scalar, pa.Scalar]] = {}
+        self._one_row: dict[tuple[Any, ...], list[np.ndarray]] = {}
 
     @property
     def capped_features(self) -> dict[str, Question]:
@@ -279,7 +283,7 @@ class AnswerEncoder:
             elif question.id in read:
                 best_env[question.id] = column
             resolved[question.id] = column
-            for block in self._encode(question, column, relevant, as_of):
+            for block in self._encode_remembered(question, column, relevant, as_of):
                 out[:, position] = block
                 position += 1
         return out
@@ -438,6 +442,31 @@ class AnswerEncoder:
             fill = pc.if_else(pa.array(gated_by_control), worst, best)
             column = pc.if_else(pa.array(missing), fill, column)
         return column, best
+
+    def _encode_remembered(
+        self, question: Question, column: pa.Array, relevant: np.ndarray, as_of: np.ndarray
+    ) -> list[np.ndarray]:
+        """:meth:`_encode`, remembered for one row of a control or a choice question (whose
+        features depend only on the answer, whether the question applies and, for a date,
+        the assessment date; never on what the encoder learned)."""
+        if len(column) != 1 or not (question.control is not None or question.is_choice):
+            return self._encode(question, column, relevant, as_of)
+        key = (
+            question.id,
+            column.type,
+            column[0].as_py(),
+            bool(relevant[0]),
+            as_of[0] if question.kind is AnswerKind.DATE else None,
+        )
+        found = self._one_row.get(key)
+        if found is None:
+            found = self._encode(question, column, relevant, as_of)
+            for block in found:
+                block.flags.writeable = False
+            if len(self._one_row) >= _ONE_ROW_REMEMBERED:
+                self._one_row.clear()
+            self._one_row[key] = found
+        return found
 
     def _encode(
         self, question: Question, column: pa.Array, relevant: np.ndarray, as_of: np.ndarray
