@@ -66,6 +66,36 @@ EARLIEST_DATE = dt.date(1970, 1, 1)
 _METADATA_TEXT_CHARS = 200
 
 
+class _Answers:
+    """The ``answers`` field: a table given, or (given None) the table made from the
+    Validation's Arrow ``columns`` when first read - one facility's answers are
+    mostly encoded and scored from its columns, without the table."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, validation: Validation | None, owner: type | None = None) -> pd.DataFrame:
+        if validation is None:
+            raise AttributeError(self.slot)  # a field without a default
+        frame: pd.DataFrame | None = validation.__dict__[self.slot]
+        if frame is None:
+            assert validation.columns is not None
+            frame = answer_table(validation.columns)
+            validation.__dict__[self.slot] = frame
+        return frame
+
+    def __set__(self, validation: Validation, frame: pd.DataFrame | None) -> None:
+        validation.__dict__[self.slot] = frame
+
+
+def answer_table(columns: Mapping[str, pa.Array]) -> pd.DataFrame:
+    """Typed answer columns as the table of :attr:`Validation.answers`."""
+    table: pd.DataFrame = pa.table(dict(columns)).to_pandas(
+        types_mapper=_PANDAS_TYPES.get, date_as_object=False
+    )
+    return table
+
+
 @dataclass(frozen=True)
 class Validation:
     """The outcome of validating responses: typed answers, their states and every issue.
@@ -163,6 +193,11 @@ class Validation:
                 )
             )
         return result
+
+
+_answers_field = _Answers()
+_answers_field.__set_name__(Validation, "answers")
+Validation.answers = _answers_field  # type: ignore[assignment]  # the field, read lazily
 
 
 @dataclass(frozen=True)
@@ -631,19 +666,20 @@ def validate(
         )
 
     valid = ~sink.has_errors()
-    answers = pa.table(effective).to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
+    single_row = length == 1
+    answers = None if single_row else answer_table(effective)
     state_frame = pd.DataFrame(states)
     issues = sink.frame(source, facilities["row"], facilities["facility_id"])
     return Validation(
         questionnaire=questionnaire,
         source=source,
-        answers=answers,
+        answers=answers,  # type: ignore[arg-type]  # None: made from the columns when read
         states=state_frame,
         facilities=facilities,
         issues=issues,
         valid=valid,
         migrated_from=migration.from_version if migration else None,
-        columns=effective,
+        columns=effective if single_row else None,
     )
 
 
