@@ -125,12 +125,8 @@ def _one(engine: RatingEngine, validation: Validation) -> Applicant:
     features = engine.encoder.encode_columns(columns, np.array([day]))
     issues = validation.issues
     records = issues[issues["severity"] == Severity.WARNING.value].to_dict("records")
-    states = validation.states.to_numpy()[0]
-    not_known = frozenset(
-        str(q)
-        for q, state in zip(validation.states.columns, states, strict=True)
-        if state == AnswerState.UNKNOWN
-    )
+    unknown = validation.states.to_numpy()[0] == AnswerState.UNKNOWN
+    not_known = frozenset(str(q) for q in validation.states.columns[unknown])
     labels = _labels(engine)
     return Applicant(
         answers={qid: _plain(column[0].as_py()) for qid, column in columns.items()},

@@ -668,7 +668,12 @@ def validate(
     valid = ~sink.has_errors()
     single_row = length == 1
     answers = None if single_row else answer_table(effective)
-    state_frame = pd.DataFrame(states)
+    if single_row:  # one block of one row, as the columns would be joined into
+        state_frame = pd.DataFrame(
+            np.stack(list(states.values()), axis=1) if states else None, columns=list(states)
+        )
+    else:
+        state_frame = pd.DataFrame(states)
     issues = sink.frame(source, facilities["row"], facilities["facility_id"])
     return Validation(
         questionnaire=questionnaire,
