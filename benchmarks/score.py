@@ -14,7 +14,9 @@ and encodes them once, then times, applicant by applicant with a warm engine:
   agent's form costs before scoring; reported apart);
 * document - the whole path of one response document, as an agent's YAML or JSON
   gives it (a mapping): ``validate_document``, ``applicants`` and ``score_applicant``
-  with the full advice.
+  with the full advice; the documents are of other facilities (another seed), and the
+  median of their first pass (each document met for the first time, as a running
+  service meets it) is reported beside the median of the passes.
 
 The targets are a median score of at most 5 ms and a median document of at most
 15 ms; the figures are also given as a ratio to the floor, measured in the same run.
@@ -78,7 +80,7 @@ def _document(record: dict[str, Any]) -> dict[str, Any]:
     return mapping
 
 
-def _times(step: Any, items: list[Any], repeats: int = 1) -> list[float]:
+def _passes(step: Any, items: list[Any], repeats: int = 1) -> list[list[float]]:
     passes = []
     for _ in range(repeats):
         spent = []
@@ -87,6 +89,11 @@ def _times(step: Any, items: list[Any], repeats: int = 1) -> list[float]:
             step(item)
             spent.append(time.perf_counter() - start)
         passes.append(spent)
+    return passes
+
+
+def _times(step: Any, items: list[Any], repeats: int = 1) -> list[float]:
+    passes = _passes(step, items, repeats)
     return [statistics.median(times) for times in zip(*passes, strict=True)]
 
 
@@ -99,7 +106,12 @@ def main() -> None:
         engine.questionnaire, args.applicants, seed=11, as_of=AS_OF, blank_share=0.05
     )
     rows = [table.slice(i, 1) for i in range(table.num_rows)]
-    documents = [_document(record) for record in table.to_pylist()]
+    # documents of other facilities than the applicants', so that their first pass meets
+    # answers the memos have not seen, as a running service meets a new applicant's
+    others = synthetic_responses(
+        engine.questionnaire, args.applicants, seed=12, as_of=AS_OF, blank_share=0.05
+    )
+    documents = [_document(record) for record in others.to_pylist()]
 
     def intake(row: Any) -> Any:
         raw = RawResponses(table=row, source="applicant", first_row=None)
@@ -124,9 +136,11 @@ def main() -> None:
         (applicant,) = applicants(engine, validation)
         return score_applicant(engine, applicant)
 
-    for mapping in documents[:20]:
-        document(mapping)
-    document_times = _times(document, documents, REPEATS)
+    for record in table.to_pylist()[:20]:
+        document(_document(record))
+    document_passes = _passes(document, documents, REPEATS)
+    document_times = [statistics.median(t) for t in zip(*document_passes, strict=True)]
+    first_median = statistics.median(document_passes[0])
     outcomes = [score_applicant(engine, a, advise=False).outcome for a in people]
     median = statistics.median(score_times)
     document_median = statistics.median(document_times)
@@ -144,6 +158,7 @@ def main() -> None:
         "document_median_ms": document_median * 1000,
         "document_p95_ms": float(np.quantile(document_times, 0.95)) * 1000,
         "document_over_floor": document_median / statistics.median(floor_times),
+        "document_first_pass_median_ms": first_median * 1000,
         "document_target_median_ms": DOCUMENT_TARGET_MS,
         "document_target_met": document_median * 1000 <= DOCUMENT_TARGET_MS,
     }
