@@ -47,6 +47,13 @@ from scoring.responses.coercion import coerce, describe_allowed
 from scoring.responses.reading import METADATA_COLUMNS, RawResponses, suggest
 from scoring.vocabulary import AnswerKind, AnswerState, Better, Reason, Severity
 
+# the members the per-question rules compare with, read once (an enum member read
+# through its class is a slow attribute lookup, paid for every question of every row set)
+_ANSWERED, _UNANSWERED, _UNKNOWN = AnswerState.ANSWERED, AnswerState.UNANSWERED, AnswerState.UNKNOWN
+_NOT_APPLICABLE, _INVALID = AnswerState.NOT_APPLICABLE, AnswerState.INVALID
+_NOT_RELEVANT = AnswerState.NOT_RELEVANT
+_ERROR, _WARNING = Severity.ERROR, Severity.WARNING
+
 ISSUE_COLUMNS = (
     "source",
     "row",
@@ -235,7 +242,7 @@ class _Sink:
         order: int = 0,
         severity: Severity = Severity.ERROR,
     ) -> None:
-        if severity is not Severity.ERROR and not self.warnings:
+        if severity is not _ERROR and not self.warnings:
             return
         if not mask.any():
             return
@@ -254,7 +261,7 @@ class _Sink:
     def has_errors(self) -> np.ndarray:
         errors = np.zeros(self.length, dtype=np.bool_)
         for block in self.blocks:
-            if block.severity is Severity.ERROR:
+            if block.severity is _ERROR:
                 errors[block.rows] = True
         return errors
 
@@ -387,7 +394,7 @@ def _migrate(
             sink.add(
                 present,
                 reason=Reason.MIGRATED,
-                severity=Severity.WARNING,
+                severity=_WARNING,
                 question_id=name,
                 raw=column,
                 order=-1,
@@ -530,7 +537,7 @@ def _metadata(
                 message=failure.message,
                 allowed=failure.allowed,
             )
-        given = coerced.states == AnswerState.ANSWERED
+        given = coerced.states == _ANSWERED
         days = to_numpy(coerced.values, "datetime64[D]")
         future = given & (days > default_day)
         sink.add(
@@ -623,7 +630,7 @@ def validate(
         relevant = np.ones(length, dtype=np.bool_)
         if question.relevant is not None:
             relevant = one_row.applies(question.relevant, effective, length=length)
-            contradicting = ~relevant & (state == AnswerState.ANSWERED)
+            contradicting = ~relevant & (state == _ANSWERED)
             sink.add(
                 contradicting,
                 reason=Reason.NOT_RELEVANT_ANSWERED,
@@ -634,13 +641,13 @@ def validate(
                 f"{_readable(question.relevant)}; leave it blank or fix the earlier answer",
             )
             state = np.where(
-                ~relevant & (state != AnswerState.INVALID),
-                np.uint8(AnswerState.NOT_RELEVANT),
+                ~relevant & (state != _INVALID),
+                np.uint8(_NOT_RELEVANT),
                 state,
             )
-            state[contradicting] = AnswerState.INVALID
+            state[contradicting] = _INVALID
             values = pc.if_else(pa.array(relevant), values, pa.scalar(None, values.type))
-        never = relevant & (state == AnswerState.ANSWERED)
+        never = relevant & (state == _ANSWERED)
         never &= coerced.never if coerced.never is not None else False
         values = _apply_policy(
             question, values, state, relevant, never, raw_column, as_of_days, sink, order
@@ -654,7 +661,7 @@ def validate(
         holds = one_row.applies(
             question.constraint, effective, length=length, self_column=effective[question.id]
         )
-        broken = ~holds & (states[question.id] == AnswerState.ANSWERED)
+        broken = ~holds & (states[question.id] == _ANSWERED)
         sink.add(
             broken,
             reason=Reason.CONSTRAINT,
@@ -705,7 +712,7 @@ def _check_dates(
     order: int,
 ) -> pa.Array:
     days = to_numpy(values, "datetime64[D]")
-    given = state == AnswerState.ANSWERED
+    given = state == _ANSWERED
     future = given & (days > as_of_days)
     early = given & (days < np.datetime64(EARLIEST_DATE, "D"))
     sink.add(
@@ -727,7 +734,7 @@ def _check_dates(
     )
     bad = future | early
     if bad.any():
-        state[bad] = AnswerState.INVALID
+        state[bad] = _INVALID
         values = pc.if_else(pa.array(bad), pa.scalar(None, pa.date32()), values)
     return values
 
@@ -744,9 +751,9 @@ def _apply_policy(
     order: int,
 ) -> pa.Array:
     """Apply the answer policy (module docstring) to one question's column."""
-    unanswered = relevant & (state == AnswerState.UNANSWERED)
-    unknown = relevant & (state == AnswerState.UNKNOWN)
-    not_applicable = relevant & (state == AnswerState.NOT_APPLICABLE)
+    unanswered = relevant & (state == _UNANSWERED)
+    unknown = relevant & (state == _UNKNOWN)
+    not_applicable = relevant & (state == _NOT_APPLICABLE)
     if not question.allow_unknown:
         sink.add(
             unknown,
@@ -757,7 +764,7 @@ def _apply_policy(
             message="'unknown' is not accepted for this question",
             allowed=describe_allowed(question),
         )
-        state[unknown] = AnswerState.INVALID
+        state[unknown] = _INVALID
         unknown = np.zeros_like(unknown)
     if not question.allow_not_applicable:
         sink.add(
@@ -774,14 +781,14 @@ def _apply_policy(
                 else " to every facility"
             ),
         )
-        state[not_applicable] = AnswerState.INVALID
+        state[not_applicable] = _INVALID
     if question.control is not None:
         worst = unanswered | unknown | never
         sink.add(
             unanswered,
             reason=Reason.TREATED_AS_WORST,
             question_id=question.id,
-            severity=Severity.WARNING,
+            severity=_WARNING,
             order=order,
             message="unanswered: treated as its worst answer, as insurers treat a blank as 'no'",
         )
@@ -789,7 +796,7 @@ def _apply_policy(
             unknown,
             reason=Reason.TREATED_AS_WORST,
             question_id=question.id,
-            severity=Severity.WARNING,
+            severity=_WARNING,
             order=order,
             raw=raw,
             message="treated as its worst answer",
