@@ -754,6 +754,8 @@ def _apply_policy(
     unanswered = relevant & (state == _UNANSWERED)
     unknown = relevant & (state == _UNKNOWN)
     not_applicable = relevant & (state == _NOT_APPLICABLE)
+    if not (unanswered.any() or unknown.any() or not_applicable.any() or never.any()):
+        return values  # every relevant answer given: no rule below has a row to act on
     if not question.allow_unknown:
         sink.add(
             unknown,
