@@ -79,7 +79,7 @@ class _Answers:
     mostly encoded and scored from its columns, without the table."""
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.slot = f"_{name}"
+        self.slot = name  # held in the instance's __dict__ under the field's own name
 
     def __get__(self, validation: Validation | None, owner: type | None = None) -> pd.DataFrame:
         if validation is None:
