@@ -64,6 +64,7 @@ import pyarrow.compute as pc
 from scoring._arrow import to_mask, to_numpy
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.responses import one_row
 from scoring.vocabulary import AnswerKind, Better, Encoding
 
 AS_OF_COLUMN = "assessed_on"
@@ -104,6 +105,9 @@ def _number_feature(question: Question, numbers: np.ndarray) -> np.ndarray:
         return numbers / 100.0
     return numbers
 
+
+_ONE_ROW_REMEMBERED = 16384
+"""One-row encodings an encoder remembers before it forgets them all."""
 
 CAP_DIGITS = 8
 """Significant digits of a learned cap (as of a coefficient, scoring/model/training.py)."""
@@ -190,6 +194,9 @@ class AnswerEncoder:
         self.caps: dict[str, tuple[float, float]] = {
             name: (float(low), float(high)) for name, (low, high) in (caps or {}).items()
         }
+        self._read = _read_by_skip_logic(questionnaire)
+        self._fixed_ends: dict[str, tuple[pa.Scalar, pa.Scalar]] = {}
+        self._one_row: dict[tuple[Any, ...], list[np.ndarray]] = {}
 
     @property
     def capped_features(self) -> dict[str, Question]:
@@ -233,17 +240,37 @@ class AnswerEncoder:
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode answers; returns a float64 array of shape (n_rows, n_features)."""
-        questionnaire = self.questionnaire
         self.check_columns(X)
-        length = len(X)
         as_of = self._as_of(X)
+        return self.encode_columns(
+            {q.id: _arrow(X[q.id]) for q in self.questionnaire.questions}, as_of
+        )
+
+    def encode_columns(self, columns: Mapping[str, pa.Array], as_of: np.ndarray) -> np.ndarray:
+        """Encode answers given as Arrow columns (what :meth:`transform` makes of a table).
+
+        Parameters
+        ----------
+        columns : mapping of str to pyarrow.Array
+            Every question's answers, typed as validation gives them (a date column as
+            ``date32``), by question id.
+        as_of : numpy.ndarray of datetime64[D]
+            Each row's assessment date.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float64 features of shape (n_rows, n_features).
+        """
+        questionnaire = self.questionnaire
+        length = len(as_of)
         resolved: dict[str, pa.Array] = {}
         best_env: dict[str, pa.Array] = {}  # only the answers some skip logic reads
-        read = _read_by_skip_logic(questionnaire)
+        read = self._read
         out = np.empty((length, len(self.feature_names)), dtype=np.float64, order="F")
         position = 0
         for question in questionnaire.questions:
-            column = _arrow(X[question.id])
+            column = columns[question.id]
             relevant = self._relevant(question, resolved, length)
             if question.control is not None:
                 column, best = self._resolve_control(
@@ -256,7 +283,7 @@ class AnswerEncoder:
             elif question.id in read:
                 best_env[question.id] = column
             resolved[question.id] = column
-            for block in self._encode(question, column, relevant, as_of):
+            for block in self._encode_remembered(question, column, relevant, as_of):
                 out[:, position] = block
                 position += 1
         return out
@@ -365,7 +392,7 @@ class AnswerEncoder:
     def _relevant(question: Question, env: dict[str, pa.Array], length: int) -> np.ndarray:
         if question.relevant is None:
             return np.ones(length, dtype=np.bool_)
-        return ex.applies(question.relevant, env, length=length)
+        return one_row.applies(question.relevant, env, length=length)
 
     @staticmethod
     def _best_and_worst(question: Question, as_of: np.ndarray) -> tuple[pa.Array, pa.Array]:
@@ -398,18 +425,48 @@ class AnswerEncoder:
 
         ``relevant`` says where the control applies given the answers resolved so far.
         """
-        best, worst = self._best_and_worst(question, as_of)
+        ends = self._fixed_ends.get(question.id)
+        if ends is None:
+            ends = self._best_and_worst(question, as_of)
+            if isinstance(ends[0], pa.Scalar):  # not a date: the same for every row
+                self._fixed_ends[question.id] = ends
+        best, worst = ends
         if column.type != best.type:
             column = column.cast(best.type)
         missing = to_mask(column.is_null())
         if missing.any():
             gated_by_control = np.zeros(length, dtype=np.bool_)
             if question.relevant is not None:
-                applies_if_best = ex.applies(question.relevant, best_env, length=length)
+                applies_if_best = one_row.applies(question.relevant, best_env, length=length)
                 gated_by_control = ~relevant & applies_if_best
             fill = pc.if_else(pa.array(gated_by_control), worst, best)
             column = pc.if_else(pa.array(missing), fill, column)
         return column, best
+
+    def _encode_remembered(
+        self, question: Question, column: pa.Array, relevant: np.ndarray, as_of: np.ndarray
+    ) -> list[np.ndarray]:
+        """:meth:`_encode`, remembered for one row of a control or a choice question (whose
+        features depend only on the answer, whether the question applies and, for a date,
+        the assessment date; never on what the encoder learned)."""
+        if len(column) != 1 or not (question.control is not None or question.is_choice):
+            return self._encode(question, column, relevant, as_of)
+        key = (
+            question.id,
+            column.type,
+            column[0].as_py(),
+            bool(relevant[0]),
+            as_of[0] if question.kind is AnswerKind.DATE else None,
+        )
+        found = self._one_row.get(key)
+        if found is None:
+            found = self._encode(question, column, relevant, as_of)
+            for block in found:
+                block.flags.writeable = False
+            if len(self._one_row) >= _ONE_ROW_REMEMBERED:
+                self._one_row.clear()
+            self._one_row[key] = found
+        return found
 
     def _encode(
         self, question: Question, column: pa.Array, relevant: np.ndarray, as_of: np.ndarray

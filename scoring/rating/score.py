@@ -73,6 +73,8 @@ class Applicant:
 
 def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
     """Every valid facility of a validation, encoded (invalid rows are skipped)."""
+    if validation.n_rows == 1 and validation.columns is not None:
+        return [_one(engine, validation)] if validation.is_valid else []
     table = validation.table[validation.valid]
     if table.empty:
         return []
@@ -82,7 +84,7 @@ def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
     facilities = validation.facilities[validation.valid]
     warnings = validation.issues[validation.issues["severity"] == Severity.WARNING.value]
     unknown = validation.states[validation.valid] == AnswerState.UNKNOWN
-    labels = {q.id: q.label for q in engine.questionnaire.by_id.values()}
+    labels = _labels(engine)
     result = []
     for i in range(len(table)):
         facility = facilities.iloc[i]
@@ -110,6 +112,42 @@ def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
             )
         )
     return result
+
+
+def _one(engine: RatingEngine, validation: Validation) -> Applicant:
+    """The applicant of a valid one-facility validation, encoded from the Arrow columns
+    validation made (no table is built for one row): the same encoding, rules and
+    warnings as :func:`applicants` gives a row of a table."""
+    assert validation.columns is not None
+    columns = validation.columns
+    facility = validation.facilities.to_dict("records")[0]
+    day = np.datetime64(pd.Timestamp(facility["assessed_on"]).date(), "D")
+    features = engine.encoder.encode_columns(columns, np.array([day]))
+    issues = validation.issues
+    records = issues[issues["severity"] == Severity.WARNING.value].to_dict("records")
+    unknown = validation.states.to_numpy()[0] == AnswerState.UNKNOWN
+    not_known = frozenset(str(q) for q in validation.states.columns[unknown])
+    labels = _labels(engine)
+    return Applicant(
+        answers={qid: _plain(column[0].as_py()) for qid, column in columns.items()},
+        features=features[0],
+        env={qid: columns[qid] for qid in engine.rule_questions},
+        as_of=pd.Timestamp(facility["assessed_on"]).date(),
+        facility_id=_text(facility["facility_id"]),
+        facility_name=_text(facility["facility_name"]),
+        warnings=tuple(
+            f"{record['question_id']}: {record['message']}"
+            if pd.notna(record["question_id"])
+            else str(record["message"])
+            for record in records
+        ),
+        notes=tuple(_note(record, labels, not_known) for record in records),
+        unknown=not_known,
+    )
+
+
+def _labels(engine: RatingEngine) -> dict[str, str]:
+    return {q.id: q.label for q in engine.questionnaire.by_id.values()}
 
 
 def _note(record: Mapping[Any, Any], labels: Mapping[str, str], unknown: frozenset[str]) -> Note:

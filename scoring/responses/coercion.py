@@ -131,7 +131,22 @@ def _words(items: tuple[str, ...]) -> pa.Array:
 
 
 def describe_allowed(question: Question) -> str:
-    """What a question accepts, in words, for error messages."""
+    """What a question accepts, in words, for error messages (worked out once a question)."""
+    known = _allowed.get(id(question))
+    if known is not None and known[0] is question:
+        return known[1]
+    text = _describe_allowed(question)
+    if len(_allowed) >= _REMEMBERED:
+        _allowed.clear()
+    _allowed[id(question)] = (question, text)
+    return text
+
+
+_allowed: dict[int, tuple[Question, str]] = {}
+"""What each question accepts, in words (the entry keeps its question alive)."""
+
+
+def _describe_allowed(question: Question) -> str:
     kind = question.kind
     if question.is_choice:
         text = ", ".join(question.choice_codes)
@@ -172,6 +187,8 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
     texts, so the rules run on those few.
     """
     raw = pc.cast(raw, pa.string()) if raw.type != pa.string() else raw
+    if len(raw) == 1:  # one facility: its one text is the only distinct text
+        return _one_row(_coerce_remembered(raw, question))
     encoded = _distinct_texts(raw, question)
     rows = to_numpy(encoded.indices, np.intp)
     distinct = _coerce_remembered(encoded.dictionary, question)
@@ -181,6 +198,24 @@ def coerce(raw: pa.Array, question: Question) -> Coerced:
         failures=_over_rows(distinct.failures, rows),
         never=None if distinct.never is None else distinct.never[rows],
         warnings=_over_rows(distinct.warnings, rows),
+    )
+
+
+def _one_row(distinct: Coerced) -> Coerced:
+    """The coercion of a one-row column's only text, as :func:`coerce` gives it: the
+    states and masks are the caller's own (the remembered ones are read-only)."""
+    return Coerced(
+        values=distinct.values,
+        states=distinct.states.copy(),
+        failures=[_copy(failure) for failure in distinct.failures],
+        never=None if distinct.never is None else distinct.never.copy(),
+        warnings=[_copy(warning) for warning in distinct.warnings],
+    )
+
+
+def _copy(failure: Failure) -> Failure:
+    return Failure(
+        failure.mask.copy(), failure.reason, failure.message, failure.allowed, failure.severity
     )
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,11 +41,18 @@ import pyarrow.compute as pc
 
 from scoring._arrow import single, to_mask, to_numpy
 from scoring.errors import InputError, Issue
-from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Migration, Question, Questionnaire
+from scoring.responses import one_row
 from scoring.responses.coercion import coerce, describe_allowed
 from scoring.responses.reading import METADATA_COLUMNS, RawResponses, suggest
 from scoring.vocabulary import AnswerKind, AnswerState, Better, Reason, Severity
+
+# the members the per-question rules compare with, read once (an enum member read
+# through its class is a slow attribute lookup, paid for every question of every row set)
+_ANSWERED, _UNANSWERED, _UNKNOWN = AnswerState.ANSWERED, AnswerState.UNANSWERED, AnswerState.UNKNOWN
+_NOT_APPLICABLE, _INVALID = AnswerState.NOT_APPLICABLE, AnswerState.INVALID
+_NOT_RELEVANT = AnswerState.NOT_RELEVANT
+_ERROR, _WARNING = Severity.ERROR, Severity.WARNING
 
 ISSUE_COLUMNS = (
     "source",
@@ -63,6 +71,36 @@ _ASSESSED_ON = Question.model_validate(
 )
 EARLIEST_DATE = dt.date(1970, 1, 1)
 _METADATA_TEXT_CHARS = 200
+
+
+class _Answers:
+    """The ``answers`` field: a table given, or (given None) the table made from the
+    Validation's Arrow ``columns`` when first read - one facility's answers are
+    mostly encoded and scored from its columns, without the table."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = name  # held in the instance's __dict__ under the field's own name
+
+    def __get__(self, validation: Validation | None, owner: type | None = None) -> pd.DataFrame:
+        if validation is None:
+            raise AttributeError(self.slot)  # a field without a default
+        frame: pd.DataFrame | None = validation.__dict__[self.slot]
+        if frame is None:
+            assert validation.columns is not None
+            frame = answer_table(validation.columns)
+            validation.__dict__[self.slot] = frame
+        return frame
+
+    def __set__(self, validation: Validation, frame: pd.DataFrame | None) -> None:
+        validation.__dict__[self.slot] = frame
+
+
+def answer_table(columns: Mapping[str, pa.Array]) -> pd.DataFrame:
+    """Typed answer columns as the table of :attr:`Validation.answers`."""
+    table: pd.DataFrame = pa.table(dict(columns)).to_pandas(
+        types_mapper=_PANDAS_TYPES.get, date_as_object=False
+    )
+    return table
 
 
 @dataclass(frozen=True)
@@ -95,6 +133,9 @@ class Validation:
     issues: pd.DataFrame
     valid: np.ndarray
     migrated_from: str | None = None
+    columns: Mapping[str, pa.Array] | None = field(default=None, repr=False, compare=False)
+    """The answers of ``answers`` as the typed Arrow columns validation made them (a date
+    as ``date32``), by question id; None for a subset."""
 
     @property
     def n_rows(self) -> int:
@@ -129,6 +170,7 @@ class Validation:
             facilities=self.facilities[rows].reset_index(drop=True),
             issues=self.issues[mine].reset_index(drop=True),
             valid=self.valid[rows],
+            columns=None,
         )
 
     def count(self, severity: Severity) -> int:
@@ -158,6 +200,11 @@ class Validation:
                 )
             )
         return result
+
+
+_answers_field = _Answers()
+_answers_field.__set_name__(Validation, "answers")
+Validation.answers = _answers_field  # type: ignore[assignment]  # the field, read lazily
 
 
 @dataclass(frozen=True)
@@ -195,11 +242,11 @@ class _Sink:
         order: int = 0,
         severity: Severity = Severity.ERROR,
     ) -> None:
-        if severity is not Severity.ERROR and not self.warnings:
+        if severity is not _ERROR and not self.warnings:
+            return
+        if not mask.any():
             return
         rows = np.flatnonzero(mask)
-        if rows.size == 0:
-            return
         values: list[str | None] = [None] * rows.size
         if raw is not None:
             shown = pc.utf8_slice_codeunits(raw.take(pa.array(rows)), 0, MAX_SHOWN_VALUE + 1)
@@ -214,7 +261,7 @@ class _Sink:
     def has_errors(self) -> np.ndarray:
         errors = np.zeros(self.length, dtype=np.bool_)
         for block in self.blocks:
-            if block.severity is Severity.ERROR:
+            if block.severity is _ERROR:
                 errors[block.rows] = True
         return errors
 
@@ -347,7 +394,7 @@ def _migrate(
             sink.add(
                 present,
                 reason=Reason.MIGRATED,
-                severity=Severity.WARNING,
+                severity=_WARNING,
                 question_id=name,
                 raw=column,
                 order=-1,
@@ -490,7 +537,7 @@ def _metadata(
                 message=failure.message,
                 allowed=failure.allowed,
             )
-        given = coerced.states == AnswerState.ANSWERED
+        given = coerced.states == _ANSWERED
         days = to_numpy(coerced.values, "datetime64[D]")
         future = given & (days > default_day)
         sink.add(
@@ -582,8 +629,8 @@ def validate(
             values = _check_dates(values, state, question, raw_column, as_of_days, sink, order)
         relevant = np.ones(length, dtype=np.bool_)
         if question.relevant is not None:
-            relevant = ex.applies(question.relevant, effective, length=length)
-            contradicting = ~relevant & (state == AnswerState.ANSWERED)
+            relevant = one_row.applies(question.relevant, effective, length=length)
+            contradicting = ~relevant & (state == _ANSWERED)
             sink.add(
                 contradicting,
                 reason=Reason.NOT_RELEVANT_ANSWERED,
@@ -594,13 +641,13 @@ def validate(
                 f"{_readable(question.relevant)}; leave it blank or fix the earlier answer",
             )
             state = np.where(
-                ~relevant & (state != AnswerState.INVALID),
-                np.uint8(AnswerState.NOT_RELEVANT),
+                ~relevant & (state != _INVALID),
+                np.uint8(_NOT_RELEVANT),
                 state,
             )
-            state[contradicting] = AnswerState.INVALID
+            state[contradicting] = _INVALID
             values = pc.if_else(pa.array(relevant), values, pa.scalar(None, values.type))
-        never = relevant & (state == AnswerState.ANSWERED)
+        never = relevant & (state == _ANSWERED)
         never &= coerced.never if coerced.never is not None else False
         values = _apply_policy(
             question, values, state, relevant, never, raw_column, as_of_days, sink, order
@@ -611,10 +658,10 @@ def validate(
     for order, question in enumerate(questionnaire.questions):
         if question.constraint is None:
             continue
-        holds = ex.applies(
+        holds = one_row.applies(
             question.constraint, effective, length=length, self_column=effective[question.id]
         )
-        broken = ~holds & (states[question.id] == AnswerState.ANSWERED)
+        broken = ~holds & (states[question.id] == _ANSWERED)
         sink.add(
             broken,
             reason=Reason.CONSTRAINT,
@@ -626,18 +673,25 @@ def validate(
         )
 
     valid = ~sink.has_errors()
-    answers = pa.table(effective).to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
-    state_frame = pd.DataFrame(states)
+    single_row = length == 1
+    answers = None if single_row else answer_table(effective)
+    if single_row:  # one block of one row, as the columns would be joined into
+        state_frame = pd.DataFrame(
+            np.stack(list(states.values()), axis=1) if states else None, columns=list(states)
+        )
+    else:
+        state_frame = pd.DataFrame(states)
     issues = sink.frame(source, facilities["row"], facilities["facility_id"])
     return Validation(
         questionnaire=questionnaire,
         source=source,
-        answers=answers,
+        answers=answers,  # type: ignore[arg-type]  # None: made from the columns when read
         states=state_frame,
         facilities=facilities,
         issues=issues,
         valid=valid,
         migrated_from=migration.from_version if migration else None,
+        columns=effective if single_row else None,
     )
 
 
@@ -658,7 +712,7 @@ def _check_dates(
     order: int,
 ) -> pa.Array:
     days = to_numpy(values, "datetime64[D]")
-    given = state == AnswerState.ANSWERED
+    given = state == _ANSWERED
     future = given & (days > as_of_days)
     early = given & (days < np.datetime64(EARLIEST_DATE, "D"))
     sink.add(
@@ -680,7 +734,7 @@ def _check_dates(
     )
     bad = future | early
     if bad.any():
-        state[bad] = AnswerState.INVALID
+        state[bad] = _INVALID
         values = pc.if_else(pa.array(bad), pa.scalar(None, pa.date32()), values)
     return values
 
@@ -697,9 +751,11 @@ def _apply_policy(
     order: int,
 ) -> pa.Array:
     """Apply the answer policy (module docstring) to one question's column."""
-    unanswered = relevant & (state == AnswerState.UNANSWERED)
-    unknown = relevant & (state == AnswerState.UNKNOWN)
-    not_applicable = relevant & (state == AnswerState.NOT_APPLICABLE)
+    unanswered = relevant & (state == _UNANSWERED)
+    unknown = relevant & (state == _UNKNOWN)
+    not_applicable = relevant & (state == _NOT_APPLICABLE)
+    if not (unanswered.any() or unknown.any() or not_applicable.any() or never.any()):
+        return values  # every relevant answer given: no rule below has a row to act on
     if not question.allow_unknown:
         sink.add(
             unknown,
@@ -710,7 +766,7 @@ def _apply_policy(
             message="'unknown' is not accepted for this question",
             allowed=describe_allowed(question),
         )
-        state[unknown] = AnswerState.INVALID
+        state[unknown] = _INVALID
         unknown = np.zeros_like(unknown)
     if not question.allow_not_applicable:
         sink.add(
@@ -727,14 +783,14 @@ def _apply_policy(
                 else " to every facility"
             ),
         )
-        state[not_applicable] = AnswerState.INVALID
+        state[not_applicable] = _INVALID
     if question.control is not None:
         worst = unanswered | unknown | never
         sink.add(
             unanswered,
             reason=Reason.TREATED_AS_WORST,
             question_id=question.id,
-            severity=Severity.WARNING,
+            severity=_WARNING,
             order=order,
             message="unanswered: treated as its worst answer, as insurers treat a blank as 'no'",
         )
@@ -742,7 +798,7 @@ def _apply_policy(
             unknown,
             reason=Reason.TREATED_AS_WORST,
             question_id=question.id,
-            severity=Severity.WARNING,
+            severity=_WARNING,
             order=order,
             raw=raw,
             message="treated as its worst answer",
