@@ -130,16 +130,10 @@ def batch_command(
     if advice is not None and advice.suffix.lower() != ".csv":
         typer.echo(f"error: --advice must be a .csv file; got {advice}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    import pyarrow as pa
-
     from scoring.model.loss_model import default_model_dir
     from scoring.portfolio.book_files import book_outputs, errors_path_for
     from scoring.portfolio.run import score_book
     from scoring.responses.reading import count_rows
-
-    # Ctrl-C goes to Python's own handler alone: pyarrow's temporary one, set while it
-    # reads, could take the signal and let the run go on (a chunk is read in moments)
-    pa.enable_signal_handlers(False)
 
     files, folders = book_outputs(output, errors, advice)
     refuse_clashes(
