@@ -313,6 +313,10 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert not parts.exists()
 
 
+def _ctrl_c_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path: Path) -> None:
     source = tmp_path / "book.csv"
     _book(source, 12_000, seed=9)  # 80 chunks: the run is still going when two are kept
@@ -320,7 +324,14 @@ def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "scoring", "batch", str(source), "-o", str(out)]
     command += ["--chunk-rows", "150", "--as-of", "2026-11-29", "--quiet"]
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as from a terminal: a suite started in the background of a script has Ctrl-C
+        # ignored, and a child would inherit that
+        preexec_fn=_ctrl_c_as_from_a_terminal,
     )
     parts = tmp_path / "out.parquet.parts"
     deadline = time.monotonic() + 120
