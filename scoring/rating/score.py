@@ -9,7 +9,7 @@ scenarios through the same engine.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -101,12 +101,7 @@ def applicants(engine: RatingEngine, validation: Validation) -> list[Applicant]:
                 as_of=pd.Timestamp(facility["assessed_on"]).date(),
                 facility_id=facility_id,
                 facility_name=_text(facility["facility_name"]),
-                warnings=tuple(
-                    f"{record['question_id']}: {record['message']}"
-                    if pd.notna(record["question_id"])
-                    else str(record["message"])
-                    for record in records
-                ),
+                warnings=_warnings(records),
                 notes=tuple(_note(record, labels, not_known) for record in records),
                 unknown=not_known,
             )
@@ -135,14 +130,19 @@ def _one(engine: RatingEngine, validation: Validation) -> Applicant:
         as_of=pd.Timestamp(facility["assessed_on"]).date(),
         facility_id=_text(facility["facility_id"]),
         facility_name=_text(facility["facility_name"]),
-        warnings=tuple(
-            f"{record['question_id']}: {record['message']}"
-            if pd.notna(record["question_id"])
-            else str(record["message"])
-            for record in records
-        ),
+        warnings=_warnings(records),
         notes=tuple(_note(record, labels, not_known) for record in records),
         unknown=not_known,
+    )
+
+
+def _warnings(records: Sequence[Mapping[Hashable, Any]]) -> tuple[str, ...]:
+    """A row's validation warnings as the result keeps them: ``question_id: message``."""
+    return tuple(
+        f"{record['question_id']}: {record['message']}"
+        if pd.notna(record["question_id"])
+        else str(record["message"])
+        for record in records
     )
 
 

@@ -25,6 +25,7 @@ from scoring.service.tables import (
     Invitation,
     Organisation,
     User,
+    utc,
 )
 
 KEY_START = "cs_"
@@ -111,8 +112,7 @@ def create_api_key(session: Session, organisation_id: int, name: str, *, now: dt
     """A new API key of an organisation: the key itself, which is shown once and never
     kept."""
     _organisation(session, organisation_id)
-    prefix = secrets.token_hex(_PREFIX_BYTES)
-    key = f"{KEY_START}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+    prefix, key = _new_secret(KEY_START)
     session.add(
         ApiKey(
             organisation_id=organisation_id,
@@ -145,8 +145,7 @@ def create_invitation(
 ) -> tuple[str, dt.datetime]:
     """An invitation for one facility to answer its own assessment: its token (shown
     once, kept only as a hash) and when it expires."""
-    prefix = secrets.token_hex(_PREFIX_BYTES)
-    token = f"{INVITE_START}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+    prefix, token = _new_secret(INVITE_START)
     expires = now + dt.timedelta(days=days)
     session.add(
         Invitation(
@@ -169,10 +168,8 @@ def caller_of(session: Session, key: str, *, now: dt.datetime) -> Caller | None:
     last use."""
     if key.startswith(INVITE_START):
         return _invited(session, key, now)
-    if not key.startswith(KEY_START):
-        return None
-    prefix, _, secret = key[len(KEY_START) :].partition("_")
-    if not prefix or not secret:
+    prefix = _prefix_of(key, KEY_START)
+    if prefix is None:
         return None
     found = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if found is None or found.revoked_at is not None:
@@ -184,19 +181,30 @@ def caller_of(session: Session, key: str, *, now: dt.datetime) -> Caller | None:
 
 
 def _invited(session: Session, token: str, now: dt.datetime) -> Caller | None:
-    prefix, _, secret = token[len(INVITE_START) :].partition("_")
-    if not prefix or not secret:
+    prefix = _prefix_of(token, INVITE_START)
+    if prefix is None:
         return None
     found = session.scalar(select(Invitation).where(Invitation.prefix == prefix))
     if found is None or found.revoked_at is not None:
         return None
-    expires = found.expires_at
-    if expires.tzinfo is None:  # SQLite gives times back without their zone
-        expires = expires.replace(tzinfo=dt.UTC)
-    if expires <= now or not hmac.compare_digest(found.secret_sha256, _digest(token)):
+    if utc(found.expires_at) <= now or not hmac.compare_digest(found.secret_sha256, _digest(token)):
         return None
     found.last_used_at = now
     return Caller(found.organisation_id, f"invitation:{prefix}", found.facility_id)
+
+
+def _new_secret(start: str) -> tuple[str, str]:
+    """A new key or token, ``<start><prefix>_<secret>``: its prefix and the whole of it."""
+    prefix = secrets.token_hex(_PREFIX_BYTES)
+    return prefix, f"{start}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+
+
+def _prefix_of(key: str, start: str) -> str | None:
+    """The prefix of a presented key or token of that kind; None when it is not one."""
+    if not key.startswith(start):
+        return None
+    prefix, _, secret = key[len(start) :].partition("_")
+    return prefix if prefix and secret else None
 
 
 def _digest(key: str) -> str:

@@ -50,7 +50,7 @@ from scoring.service.books import (
 )
 from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerprint, settle
 from scoring.service.rate import RateLimit
-from scoring.service.tables import Assessment, BookJob, Facility, Score
+from scoring.service.tables import Assessment, BookJob, Facility, Score, utc
 from scoring.service.tenant import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -211,13 +211,18 @@ class Page(BaseModel):
     """Pass as ``after`` for the next page; None on the last page."""
 
 
+def _bearer(authorization: str | None) -> str:
+    """The key or token of an ``Authorization: Bearer ...`` header (empty without one)."""
+    return (authorization or "").removeprefix("Bearer ").strip()
+
+
 def _tenant(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Iterator[Tenant]:
     """The caller's organisation, from its API key. Each route commits its reads and
     writes before it answers (:meth:`Tenant.commit`); anything else is rolled back."""
     state = request.app.state
-    key = (authorization or "").removeprefix("Bearer ").strip()
+    key = _bearer(authorization)
     now = state.clock()
     with state.sessions() as session:
         caller = caller_of(session, key, now=now) if key else None
@@ -523,7 +528,7 @@ def create_app(
         expires in 14 days."""
         token, expires = me.invite(facility_id, body.email)
         me.commit()
-        return InvitationOut(token=token, facility_id=facility_id, expires_at=_utc(expires))
+        return InvitationOut(token=token, facility_id=facility_id, expires_at=utc(expires))
 
     @app.get("/v1/facilities/{facility_id}/changes", response_model=Changes, tags=["scores"])
     def facility_changes(
@@ -557,7 +562,7 @@ def _claim(
 ) -> int | Kept | Refused | None:
     state = app.state
     now = state.clock()
-    api_key = (authorization or "").removeprefix("Bearer ").strip()
+    api_key = _bearer(authorization)
     with state.sessions() as session:
         caller = caller_of(session, api_key, now=now) if api_key else None
         if caller is None:
@@ -571,13 +576,8 @@ def _settle(app: FastAPI, claim_id: int, status: int, body: bytes, kind: str | N
         settle(session, claim_id, status, body, kind)
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    """A stored time as UTC (SQLite gives it back without its zone)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else _utc(value)
+    return None if value is None else utc(value)
 
 
 def _book(job: BookJob) -> BookOut:
@@ -591,7 +591,7 @@ def _book(job: BookJob) -> BookOut:
         rows_scored=job.rows_scored,
         rows_rejected=job.rows_rejected,
         problem=job.problem,
-        created_at=_utc(job.created_at),
+        created_at=utc(job.created_at),
         finished_at=_utc_or_none(job.finished_at),
     )
 
@@ -601,7 +601,7 @@ def _facility(facility: Facility) -> FacilityOut:
         id=facility.id,
         reference=facility.reference,
         name=facility.name,
-        created_at=_utc(facility.created_at),
+        created_at=utc(facility.created_at),
         row_version=facility.row_version,
     )
 
@@ -619,8 +619,8 @@ def _assessment(assessment: Assessment) -> AssessmentOut:
         attested_name=assessment.attested_name,
         attested_at=_utc_or_none(assessment.attested_at),
         attestation=assessment.attestation,
-        created_at=_utc(assessment.created_at),
-        updated_at=_utc(assessment.updated_at),
+        created_at=utc(assessment.created_at),
+        updated_at=utc(assessment.updated_at),
         row_version=assessment.row_version,
         document=dict(assessment.answers),
     )
@@ -640,7 +640,7 @@ def _score(assessment: Assessment, kept: Score, *, whole: bool) -> ScoreOut:
         technical_premium=float(str(result["technical_premium"])),
         model_sha256=kept.model_sha256,
         plan_sha256=kept.plan_sha256,
-        created_at=_utc(kept.created_at),
+        created_at=utc(kept.created_at),
         result=dict(result) if whole else None,
     )
 

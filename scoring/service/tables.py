@@ -38,6 +38,11 @@ ROLES: tuple[Role, ...] = get_args(Role)
 ORGANISATION_KINDS: tuple[OrganisationKind, ...] = get_args(OrganisationKind)
 
 
+def utc(value: dt.datetime) -> dt.datetime:
+    """A stored time as UTC (SQLite gives times back without their zone)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime(timezone=True)}
 
