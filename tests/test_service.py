@@ -775,3 +775,37 @@ def test_an_invitation_expires(service: Service) -> None:
     with TestClient(later) as client:
         answer = client.get("/v1/facilities", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 401
+
+
+def test_a_book_beyond_the_upload_limit_is_refused_as_it_arrives_and_nothing_is_kept(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scoring.service import books
+
+    monkeypatch.setattr(books, "MAX_BOOK_BYTES", 1_000)
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(5):
+            yield b"x" * 500
+
+    refused = service.client.post(
+        "/v1/books?filename=big.csv", content=chunked(), headers=service.mine
+    )
+    assert refused.status_code == 413
+    assert "at most 1,000 bytes" in refused.json()["detail"]
+    assert not list((service.folder / "books").glob("*/big.csv"))
+
+
+def test_a_compressed_workbook_bomb_uploaded_fails_with_the_readers_reason(
+    service: Service,
+) -> None:
+    from tests.test_budget import _shared_strings_bomb
+
+    bomb = _shared_strings_bomb(service.folder / "bomb.xlsx", 20_000_000)
+    queued = service.client.post(
+        "/v1/books?filename=bomb.xlsx", content=bomb.read_bytes(), headers=service.mine
+    )
+    assert queued.status_code == 202
+    job = _finished(service, queued.json()["id"])
+    assert job["status"] == "failed"
+    assert "more than 100 times its compressed size" in job["problem"]["detail"]
