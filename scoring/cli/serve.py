@@ -101,7 +101,9 @@ def serve_command(
 
     engine = _admin(data_dir, database_url)
     data_dir.mkdir(parents=True, exist_ok=True)  # uploaded books and their results
-    app = create_app(sessions(engine), default_engine(), _now, data_dir.resolve())
+    app = create_app(
+        sessions(engine), default_engine(), _now, data_dir.resolve(), secure_cookies=not dev
+    )
     typer.echo(f"carescore: serving on http://{host}:{port} ({engine.url.render_as_string()})")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 

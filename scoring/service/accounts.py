@@ -45,6 +45,9 @@ class Caller:
     organisation_id: int
     actor: str
     facility_id: int | None = None
+    may_score: bool = True
+    """False for an invitation (read, answer, submit only); a facility's own signed-in
+    user may also score its submitted assessments and see their scores."""
 
 
 class AccountError(ValueError):
@@ -190,7 +193,7 @@ def _invited(session: Session, token: str, now: dt.datetime) -> Caller | None:
     if utc(found.expires_at) <= now or not hmac.compare_digest(found.secret_sha256, _digest(token)):
         return None
     found.last_used_at = now
-    return Caller(found.organisation_id, f"invitation:{prefix}", found.facility_id)
+    return Caller(found.organisation_id, f"invitation:{prefix}", found.facility_id, may_score=False)
 
 
 def _new_secret(start: str) -> tuple[str, str]:

@@ -60,6 +60,7 @@ from scoring.service.tenant import (
     StaleVersionError,
     Tenant,
 )
+from scoring.service.web.site import mount
 
 MAX_BODY_BYTES = 1_000_000
 """A request body larger than this is refused (413) before it is read."""
@@ -269,11 +270,15 @@ def create_app(
     clock: Callable[[], dt.datetime],
     files: Path,
     rate: RateLimit | None = None,
+    *,
+    secure_cookies: bool = True,
 ) -> FastAPI:
     """The API over a database (``sessions``), one model and rating plan (``engine``),
     a clock (``clock``: the current UTC time, given so that the library reads none) and
     a folder for uploaded books and their results (``files``), and each API key's rate
-    limit (``rate``, :class:`~scoring.service.rate.RateLimit`'s defaults when None)."""
+    limit (``rate``, :class:`~scoring.service.rate.RateLimit`'s defaults when None);
+    with the facility's pages (:mod:`scoring.service.web`), whose cookies are sent over
+    HTTPS only unless ``secure_cookies`` is False (plain HTTP on one's own machine)."""
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carescore-book")
     app = FastAPI(
         title="carescore",
@@ -288,6 +293,7 @@ def create_app(
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
     app.state.rate = rate or RateLimit()
     _handlers(app)
+    mount(app, secure_cookies=secure_cookies)
 
     @app.middleware("http")
     async def _idempotency(request: Request, call_next: Any) -> Any:

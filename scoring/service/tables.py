@@ -18,7 +18,9 @@
 * a **book job** is an uploaded book scored in the background, with its progress and
   counts (its files are kept in the service's data folder);
 * an **invitation** lets one facility answer and submit its own assessment (its token
-  is kept only as a hash, and expires).
+  is kept only as a hash, and expires), and sets up one facility account, once;
+* a **web session** is a person signed in through the browser (only its token's hash
+  is kept); a **password reset** is a one-time token an admin prints.
 
 Times are UTC, stored as ISO 8601 text by SQLAlchemy's DateTime(timezone=True).
 """
@@ -94,6 +96,11 @@ class Facility(Base):
     created_at: Mapped[dt.datetime]
     row_version: Mapped[int] = mapped_column(nullable=False)
     """Raised by every change; a change quoting an older one is refused."""
+    facility_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id"), index=True
+    )
+    """The facility's own organisation, once it has an account (by an invitation, or by
+    signing up alone, when the facility is also the organisation it belongs to)."""
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 (SQLAlchemy reads it)
 
@@ -210,3 +217,35 @@ class Invitation(Base):
     expires_at: Mapped[dt.datetime]
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    accepted_at: Mapped[dt.datetime | None]
+    """When the facility set up its account with it: a link sets up one account, once."""
+
+
+class WebSession(Base):
+    """A person signed in through the browser: only the sha256 of the cookie's token is
+    kept; it expires, and signing out revokes it."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class PasswordReset(Base):
+    """A one-time token to set a user's password, printed by ``carescore admin
+    reset-password`` (no mail server is needed): only its sha256 is kept; it expires."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]

@@ -88,6 +88,11 @@ class Tenant:
 
     def _agency_only(self, what: str) -> None:
         if self.caller.facility_id is not None:
+            raise ForbiddenError(f"a facility may answer and submit, not {what}")
+
+    def _scoring(self, what: str) -> None:
+        """Scores are the agency's, and the facility's own signed-in users'."""
+        if not self.caller.may_score:
             raise ForbiddenError(f"an invitation may answer and submit, not {what}")
 
     def create_facility(self, reference: str, name: str) -> Facility:
@@ -200,7 +205,7 @@ class Tenant:
         """Score a submitted assessment at an offered limit and retention (the
         applicant's requested ones, else the plan's defaults), and keep the score."""
         assessment = self.assessment(assessment_id, action="score")
-        self._agency_only("score")
+        self._scoring("score")
         if assessment.status != "submitted":
             raise ConflictError(f"assessment {assessment_id} is a draft: submit it to score it")
         result = score(
@@ -227,7 +232,7 @@ class Tenant:
     def scores(self, facility_id: int) -> list[tuple[Assessment, Score]]:
         """A facility's scores over time, oldest first, each with its assessment."""
         facility = self.facility(facility_id)
-        self._agency_only("see scores")
+        self._scoring("see scores")
         query = (
             select(Assessment, Score)
             .join(Score, Score.assessment_id == Assessment.id)
@@ -261,7 +266,7 @@ class Tenant:
         kept = self.session.get(Score, score_id)
         if kept is None or kept.organisation_id != self.caller.organisation_id:
             raise NotFoundError(f"score {score_id}")
-        self._agency_only("see scores")
+        self._scoring("see scores")
         return self.assessment(kept.assessment_id, action="read_score"), kept
 
     def changes(self, facility_id: int, before: int, after: int) -> dict[str, Any]:
@@ -269,7 +274,7 @@ class Tenant:
         (as validated: ``12`` and ``"12"`` are the same answer), and, between the
         newest score of each, the outcome, tier, premium and rules."""
         facility = self.facility(facility_id)
-        self._agency_only("compare scores")
+        self._scoring("compare scores")
         versions = {}
         for version in (before, after):
             query = select(Assessment).where(
