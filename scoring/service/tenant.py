@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scoring.errors import InputError, Issue
 from scoring.rating.engine import RatingEngine
+from scoring.rating.result import ScoreResult
 from scoring.rating.score import score
 from scoring.responses.intake import validate_document
 from scoring.service.accounts import Caller, create_invitation
@@ -228,6 +229,38 @@ class Tenant:
         self.session.add(kept)
         self.session.flush()
         return kept
+
+    def latest_score(self, assessment_id: int) -> Score | None:
+        """The newest score of an assessment (None before it is scored)."""
+        assessment = self.assessment(assessment_id, action="read_score")
+        self._scoring("see scores")
+        return self._latest_score(assessment)
+
+    def what_if(
+        self,
+        assessment_id: int,
+        answers: Mapping[str, str],
+        limit: str | None = None,
+        retention: str | None = None,
+    ) -> ScoreResult:
+        """A submitted assessment priced as if some answers were changed (fixes made),
+        by the same engine, without keeping anything but the audit line: the stored
+        answers never change."""
+        assessment = self.assessment(assessment_id, action="what_if")
+        self._scoring("price changes")
+        if assessment.status != "submitted":
+            raise ConflictError(f"assessment {assessment_id} is a draft: submit it first")
+        document: dict[str, Any] = dict(assessment.answers)
+        stored = document.get("answers")
+        document["answers"] = {**(stored if isinstance(stored, dict) else {}), **answers}
+        return score(
+            document,
+            as_of=self._as_of(assessment),
+            limit=limit,
+            retention=retention,
+            engine=self.engine,
+            advise=False,
+        )
 
     def scores(self, facility_id: int) -> list[tuple[Assessment, Score]]:
         """A facility's scores over time, oldest first, each with its assessment."""

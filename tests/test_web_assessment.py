@@ -1,0 +1,325 @@
+"""The facility's assessment pages over HTTP: the wizard, skip logic, validation,
+save and resume, review, submit, report, what if, history, and tenancy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from scoring import default_engine, score, validate_document
+from scoring.service.tables import Assessment
+from scoring.vocabulary import AnswerState
+from tests.web_support import CSRF, NOW, Site, example, make_site, row_version, section_form
+
+ENGINE = default_engine()
+QUESTIONNAIRE = ENGINE.questionnaire
+IMAGING = QUESTIONNAIRE.sections[[s.id for s in QUESTIONNAIRE.sections].index("imaging")]
+IMAGING_NUMBER = [s.id for s in QUESTIONNAIRE.sections].index("imaging") + 1
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    made = make_site(f"sqlite+pysqlite:///{tmp_path / 'web.db'}", tmp_path)
+    yield made
+    made.client.close()
+    made.database.dispose()
+
+
+def _start(browser: TestClient) -> int:
+    started = browser.post("/assessments", data={"csrf_token": CSRF})
+    assert started.status_code == 303
+    found = re.match(r"/assessments/(\d+)/sections/1", started.headers["location"])
+    assert found is not None
+    return int(found.group(1))
+
+
+def _fill_all(browser: TestClient, assessment: int, answers: dict[str, Any]) -> None:
+    for number, section in enumerate(QUESTIONNAIRE.sections, start=1):
+        page = browser.get(f"/assessments/{assessment}/sections/{number}")
+        assert page.status_code == 200
+        saved = browser.post(
+            f"/assessments/{assessment}/sections/{number}",
+            data=section_form(section, answers, row_version(page.text)),
+        )
+        assert saved.status_code == 303, saved.text[:2000]
+
+
+def _validated(document: dict[str, Any]) -> dict[str, str]:
+    """A document's answers as the validator reads them (unanswered left out)."""
+    validation = validate_document(document, QUESTIONNAIRE, as_of=NOW.date())
+    row, states = validation.answers.iloc[0], validation.states.iloc[0]
+    texts = {}
+    for question in QUESTIONNAIRE.questions:
+        state = AnswerState(int(states[question.id]))
+        if state is AnswerState.ANSWERED:
+            texts[question.id] = str(row[question.id])
+        elif state in (AnswerState.UNKNOWN, AnswerState.NOT_APPLICABLE):
+            texts[question.id] = state.name
+    return texts
+
+
+def _stored(site: Site, assessment: int) -> Assessment:
+    with Session(site.database) as session:
+        found = session.get(Assessment, assessment)
+        assert found is not None
+        return found
+
+
+def test_an_assessment_typed_in_section_by_section_is_the_yaml_file_and_scores_as_it(
+    site: Site,
+) -> None:
+    _facility, token = site.facility_user("Brightwater Diagnostic Imaging", "pm@brightwater.test")
+    browser = site.browser(token)
+    document = example("imaging-centre-exposed-pacs.yaml")
+    assessment = _start(browser)
+    _fill_all(browser, assessment, document["answers"])
+
+    stored = _stored(site, assessment)
+    assert stored.status == "draft"
+    assert _validated(dict(stored.answers)) == _validated({**document, "assessed_on": None})
+
+    review = browser.get(f"/assessments/{assessment}/review")
+    assert "Every question is answered" in review.text
+    submitted = browser.post(
+        f"/assessments/{assessment}/submit",
+        data={
+            "csrf_token": CSRF,
+            "row_version": row_version(review.text),
+            "attested_name": "Dana Reyes",
+            "confirm": "yes",
+        },
+    )
+    assert submitted.status_code == 303
+    assert submitted.headers["location"] == f"/assessments/{assessment}/report"
+    report = browser.get(submitted.headers["location"])
+    assert report.status_code == 200
+
+    expected = score({**document, "assessed_on": NOW.date().isoformat()}, as_of=NOW.date())
+    assert f"${expected.premium:,.0f}" in report.text
+    assert f"<dd>{expected.tier}</dd>" in report.text
+    assert expected.advice is not None
+    assert expected.advice.fixes
+    assert expected.advice.fixes[0].question in report.text
+    stored = _stored(site, assessment)
+    assert stored.status == "submitted"
+    assert stored.attested_name == "Dana Reyes"
+
+
+def test_the_imaging_questions_show_only_for_a_facility_with_imaging(site: Site) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    browser = site.browser(token)
+    assessment = _start(browser)
+    url = f"/assessments/{assessment}/sections/{IMAGING_NUMBER}"
+    page = browser.get(url)
+    assert re.search(r'id="q-has_pacs"[^>]*hidden', page.text)
+    assert not re.search(r'id="q-has_imaging"[^>]*hidden', page.text)
+
+    shown = browser.post(
+        f"{url}/relevance", data={"csrf_token": CSRF, "a.has_imaging": "yes"}
+    ).json()["visible"]
+    assert "has_pacs" in shown
+    assert "modality_count" in shown
+    assert "pacs_internet_exposed" not in shown  # only once there is a PACS
+    hidden = browser.post(
+        f"{url}/relevance", data={"csrf_token": CSRF, "a.has_imaging": "no"}
+    ).json()["visible"]
+    assert hidden == ["has_imaging"]
+
+    said_yes = browser.post(
+        url,
+        data=section_form(IMAGING, {"has_imaging": "yes"}, row_version(page.text)),
+    )
+    assert said_yes.status_code == 200  # the same section again, with its new questions
+    assert "More questions appeared" in said_yes.text
+    assert not re.search(r'id="q-has_pacs"[^>]*hidden', said_yes.text)
+
+    answers = {"has_imaging": "yes", "has_pacs": "yes", "pacs_internet_exposed": "yes"}
+    browser.post(url, data=section_form(IMAGING, answers, row_version(said_yes.text), "save"))
+    assert _stored(site, assessment).answers["answers"]["pacs_internet_exposed"] == "yes"
+    page = browser.get(url)
+    browser.post(
+        url,
+        data=section_form(
+            IMAGING, {**answers, "has_imaging": "no"}, row_version(page.text), "save"
+        ),
+    )
+    kept = _stored(site, assessment).answers["answers"]
+    assert kept == {"has_imaging": "no"}  # what it said of a PACS it no longer has is dropped
+
+
+def test_a_wrong_answer_is_shown_in_plain_words_on_its_question_and_nothing_is_saved(
+    site: Site,
+) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    browser = site.browser(token)
+    assessment = _start(browser)
+    page = browser.get(f"/assessments/{assessment}/sections/1")
+    before = _stored(site, assessment).row_version
+    refused = browser.post(
+        f"/assessments/{assessment}/sections/1",
+        data=section_form(
+            QUESTIONNAIRE.sections[0],
+            {"facility_type": "skilled_nursing", "sites": "two"},
+            row_version(page.text),
+        ),
+    )
+    assert refused.status_code == 422
+    assert "There is a problem" in refused.text
+    assert "Please enter a whole number, like 12." in refused.text
+    assert f'href="/assessments/{assessment}/sections/1?check=1#q-sites"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    assert 'value="two"' in refused.text  # what was typed stays, to be corrected
+    assert _stored(site, assessment).row_version == before
+
+
+def test_answers_are_kept_and_shown_again_when_the_facility_comes_back(site: Site) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    browser = site.browser(token)
+    assessment = _start(browser)
+    page = browser.get(f"/assessments/{assessment}/sections/1")
+    browser.post(
+        f"/assessments/{assessment}/sections/1",
+        data=section_form(
+            QUESTIONNAIRE.sections[0],
+            {"facility_type": "skilled_nursing", "sites": "3"},
+            row_version(page.text),
+            "exit",
+        ),
+    )
+    again = site.browser(token)  # another visit
+    listing = again.get("/assessments")
+    assert "Continue your assessment" in listing.text
+    page = again.get(f"/assessments/{assessment}/sections/1")
+    assert re.search(r'name="a.sites" value="3"', page.text)
+    assert re.search(r'value="skilled_nursing" checked', page.text)
+    assert "Please answer this question." not in page.text  # not nagged before review
+    review = again.get(f"/assessments/{assessment}/review")
+    assert "still needed" in review.text
+    assert "Please answer this question." in review.text
+
+
+def test_a_form_without_the_browsers_csrf_token_is_refused(site: Site) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    browser = site.browser(token)
+    refused = browser.post("/assessments", data={"csrf_token": "x" * 43})
+    assert refused.status_code == 403
+    assert browser.post("/assessments", data={"go": "next"}).status_code == 403
+    with Session(site.database) as session:
+        assert session.query(Assessment).count() == 0
+
+
+def test_pages_ask_to_sign_in_and_come_back(site: Site) -> None:
+    page = site.client.get("/assessments/1/sections/2")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=%2Fassessments%2F1%2Fsections%2F2"
+
+
+def test_one_facility_never_sees_another_facilitys_pages(site: Site) -> None:
+    _, mine = site.facility_user("Maple Court", "admin@maple.test")
+    _, theirs = site.facility_user("Birch House", "admin@birch.test")
+    browser = site.browser(mine)
+    assessment = _start(browser)
+    other = site.browser(theirs)
+    gets = [
+        f"/assessments/{assessment}",
+        f"/assessments/{assessment}/sections/1",
+        f"/assessments/{assessment}/review",
+        f"/assessments/{assessment}/report",
+    ]
+    posts = [
+        f"/assessments/{assessment}/sections/1",
+        f"/assessments/{assessment}/sections/1/relevance",
+        f"/assessments/{assessment}/submit",
+        f"/assessments/{assessment}/what-if",
+    ]
+    for url in gets:
+        assert other.get(url).status_code == 404, url
+    for url in posts:
+        assert other.post(url, data={"csrf_token": CSRF}).status_code == 404, url
+    assert "Birch House" in other.get("/assessments").text
+    assert "Maple Court" not in other.get("/history").text
+
+
+def test_what_if_prices_chosen_fixes_by_the_engine_and_changes_no_answer(site: Site) -> None:
+    _, token = site.facility_user("Brightwater", "pm@brightwater.test")
+    browser = site.browser(token)
+    document = example("imaging-centre-exposed-pacs.yaml")
+    assessment = _start(browser)
+    _fill_all(browser, assessment, document["answers"])
+    review = browser.get(f"/assessments/{assessment}/review")
+    browser.post(
+        f"/assessments/{assessment}/submit",
+        data={
+            "csrf_token": CSRF,
+            "row_version": row_version(review.text),
+            "attested_name": "Dana Reyes",
+            "confirm": "yes",
+        },
+    )
+    before = dict(_stored(site, assessment).answers)
+    now = score({**document, "assessed_on": NOW.date().isoformat()}, as_of=NOW.date())
+    assert now.advice is not None
+    fix = now.advice.fixes[1]
+    priced = browser.post(
+        f"/assessments/{assessment}/what-if",
+        data={"csrf_token": CSRF, "fix": [fix.question_id]},
+    )
+    assert priced.status_code == 200
+    target = (fix.best or fix.next).answers
+    changed = {
+        **document,
+        "assessed_on": NOW.date().isoformat(),
+        "answers": {**document["answers"], **target},
+    }
+    expected = score(changed, as_of=NOW.date(), advise=False)
+    assert "If you made the chosen fixes" in priced.text
+    assert f"<dd>${expected.premium:,.0f}</dd>" in priced.text
+    assert dict(_stored(site, assessment).answers) == before
+
+
+def test_history_shows_each_submitted_assessment_and_what_changed(site: Site) -> None:
+    _, token = site.facility_user("Brightwater", "pm@brightwater.test")
+    browser = site.browser(token)
+    document = example("imaging-centre-exposed-pacs.yaml")
+    for rdp in ("no", "yes"):
+        assessment = _start(browser)
+        _fill_all(browser, assessment, {**document["answers"], "rdp_exposed": rdp})
+        review = browser.get(f"/assessments/{assessment}/review")
+        done = browser.post(
+            f"/assessments/{assessment}/submit",
+            data={
+                "csrf_token": CSRF,
+                "row_version": row_version(review.text),
+                "attested_name": "Dana Reyes",
+                "confirm": "yes",
+            },
+        )
+        assert done.status_code == 303
+    history = browser.get("/history")
+    assert "What changed from version 1 to version 2" in history.text
+    label = next(q.label for q in QUESTIONNAIRE.questions if q.id == "rdp_exposed")
+    assert label in history.text
+    assert history.text.count("Report of version") == 2
+
+
+def test_a_name_with_markup_is_shown_as_text(site: Site) -> None:
+    _, token = site.facility_user("<script>alert(1)</script>", "x@evil.test")
+    page = site.browser(token).get("/assessments")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_every_page_forbids_inline_script(site: Site) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    page = site.browser(token).get("/assessments")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "<script>" not in page.text
+    assert " style=" not in page.text
