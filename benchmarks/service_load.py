@@ -1,8 +1,9 @@
 """The service under load: ``POST /v1/assessments/{id}/score`` from 32 concurrent clients.
 
     python benchmarks/service_load.py [--clients 32] [--seconds 20] [--assessments 64]
+                                      [--workers 1]
 
-Starts ``carescore serve --dev`` (one uvicorn worker, SQLite in a temporary folder) on
+Starts ``carescore serve --dev`` (``--workers`` uvicorn workers, SQLite in a temporary folder) on
 loopback, stores and submits ``--assessments`` assessments of the bundled examples,
 then has ``--clients`` threads score them in turn for ``--seconds``, each on its own
 keep-alive connection, and measures every request's latency from the client. The
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--assessments", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="carescore-load-"))
     port = _port()
@@ -165,7 +167,17 @@ def main() -> None:
     ]
     key = keys[0]
     server = subprocess.Popen(
-        [*command, "serve", "--dev", "--port", str(port), "--data-dir", str(folder)],
+        [
+            *command,
+            "serve",
+            "--dev",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(folder),
+            "--workers",
+            str(args.workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=environment,

@@ -440,7 +440,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_dev_starts_on_loopback_creates_its_database_and_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_dev_starts_on_loopback_creates_its_database_and_answers(
+    tmp_path: Path, workers: int
+) -> None:
     import subprocess
     import sys
     import time
@@ -460,6 +463,8 @@ def test_serve_dev_starts_on_loopback_creates_its_database_and_answers(tmp_path:
             str(port),
             "--data-dir",
             str(data),
+            "--workers",
+            str(workers),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -484,8 +489,13 @@ def test_serve_dev_starts_on_loopback_creates_its_database_and_answers(tmp_path:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        said = process.stdout.read() if process.stdout is not None else ""
         if process.stdout is not None:
             process.stdout.close()
+    assert f"{workers} worker(s)" in said
+    if workers > 1:  # a parent process and its workers, each serving the same database
+        assert "Started parent process" in said
+        assert said.count("Application startup complete") == workers
 
 
 def test_parallel_writers_lose_nothing_and_one_of_two_racing_changes_wins(

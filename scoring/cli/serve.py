@@ -22,9 +22,12 @@ from scoring.cli._common import EXIT_INVALID, EXIT_USAGE
 from scoring.cli._help import Command, Group
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from sqlalchemy import Engine
 
 DATABASE_ENV = "CARESCORE_DATABASE_URL"
+_WORKER_DATA_ENV = "CARESCORE_SERVE_DATA_DIR"
+_WORKER_COOKIES_ENV = "CARESCORE_SERVE_SECURE_COOKIES"
 SECRET_ENV = "CARESCORE_SECRET_KEY"  # noqa: S105 (the variable's name, not a secret)
 _MIN_SECRET = 32
 _DEFAULT_SECRETS = {"", "changeme", "change-me", "secret", "dev", "default"}
@@ -77,6 +80,16 @@ def serve_command(
         bool,
         typer.Option("--dev", help="Development: start without a secret key of its own."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="<n>",
+            min=1,
+            max=64,
+            help="Worker processes (one per core; each keeps its own rate limits).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the agent API (FastAPI on uvicorn): /v1, the OpenAPI schema at /openapi.json
     and its docs at /docs.
@@ -99,13 +112,42 @@ def serve_command(
     from scoring.service.api import create_app
     from scoring.service.database import sessions
 
-    engine = _admin(data_dir, database_url)
+    engine = _admin(data_dir, database_url)  # created and migrated once, here
     data_dir.mkdir(parents=True, exist_ok=True)  # uploaded books and their results
-    app = create_app(
-        sessions(engine), default_engine(), _now, data_dir.resolve(), secure_cookies=not dev
+    where = engine.url.render_as_string()
+    typer.echo(f"carescore: serving on http://{host}:{port} ({where}, {workers} worker(s))")
+    if workers == 1:
+        app = create_app(
+            sessions(engine), default_engine(), _now, data_dir.resolve(), secure_cookies=not dev
+        )
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        return
+    engine.dispose()
+    os.environ[DATABASE_ENV] = engine.url.render_as_string(hide_password=False)
+    os.environ[_WORKER_DATA_ENV] = str(data_dir.resolve())
+    os.environ[_WORKER_COOKIES_ENV] = "0" if dev else "1"
+    uvicorn.run(
+        "scoring.cli.serve:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
     )
-    typer.echo(f"carescore: serving on http://{host}:{port} ({engine.url.render_as_string()})")
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+
+
+def worker_app() -> FastAPI:
+    """The app of one of several worker processes, from what ``serve`` left in the
+    environment (the database is already migrated)."""
+    from scoring.rating.score import default_engine
+    from scoring.service.api import create_app
+    from scoring.service.database import connect, sessions
+
+    engine = connect(os.environ[DATABASE_ENV])
+    secure = os.environ.get(_WORKER_COOKIES_ENV, "1") != "0"
+    files = Path(os.environ[_WORKER_DATA_ENV])
+    return create_app(sessions(engine), default_engine(), _now, files, secure_cookies=secure)
 
 
 admin_app = typer.Typer(
