@@ -54,6 +54,18 @@ def _request(
     return answer.status, answer.read(), dict(answer.getheaders())
 
 
+def _paced(
+    connection: http.client.HTTPConnection, method: str, path: str, key: str, body: Any = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """A request of the set-up, sent again after ``Retry-After`` when the key's rate
+    limit answers 429 (as a well-behaved agency system does)."""
+    while True:
+        status, content, headers = _request(connection, method, path, key, body)
+        if status != 429:
+            return status, content, headers
+        time.sleep(float(headers.get("retry-after", headers.get("Retry-After", "1"))))
+
+
 def _prepare(port: int, key: str, count: int) -> tuple[list[int], list[int]]:
     documents = [
         yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.yaml"))
@@ -61,12 +73,12 @@ def _prepare(port: int, key: str, count: int) -> tuple[list[int], list[int]]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     facilities, assessments = [], []
     for k in range(count):
-        status, body, _ = _request(
+        status, body, _ = _paced(
             connection, "POST", "/v1/facilities", key, {"reference": f"L-{k}", "name": f"Load {k}"}
         )
         assert status == 201, body
         facility = json.loads(body)["id"]
-        status, body, headers = _request(
+        status, body, headers = _paced(
             connection,
             "POST",
             f"/v1/facilities/{facility}/assessments",
@@ -76,7 +88,7 @@ def _prepare(port: int, key: str, count: int) -> tuple[list[int], list[int]]:
         assert status == 201, body
         assessment = json.loads(body)["id"]
         attest = {"attested_name": "Load", "attestation": "True and complete."}
-        status, body, _ = _request(
+        status, body, _ = _paced(
             connection,
             "POST",
             f"/v1/assessments/{assessment}/submit",
