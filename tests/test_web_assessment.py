@@ -320,3 +320,16 @@ def test_every_page_forbids_inline_script(site: Site) -> None:
     assert "unsafe-inline" not in policy
     assert "<script>" not in page.text
     assert " style=" not in page.text
+
+
+def test_a_page_that_is_not_found_says_so_in_words_and_the_api_in_problem_details(
+    site: Site,
+) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    browser = site.browser(token)
+    page = browser.get("/assessments/999/review")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is nothing at this address, or it is not yours to see." in page.text
+    api = browser.get("/v1/facilities/999")
+    assert api.headers["content-type"] == "application/problem+json"

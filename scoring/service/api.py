@@ -60,6 +60,7 @@ from scoring.service.tenant import (
     StaleVersionError,
     Tenant,
 )
+from scoring.service.web.pages import error_page, is_page
 from scoring.service.web.site import mount
 
 MAX_BODY_BYTES = 1_000_000
@@ -684,29 +685,37 @@ _TITLES = {
 }
 
 
+def _answer(request: Request, status: int, title: str, detail: str) -> Response:
+    """An error as problem details for the API, as a page for a person's browser."""
+    if is_page(request):
+        return error_page(request, status, title, detail)
+    return _problem(status, title, detail)
+
+
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
-        answer = _problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        title = _TITLES.get(exc.status_code, "Error")
+        answer = _answer(request, exc.status_code, title, str(exc.detail))
         for name, value in (exc.headers or {}).items():
             answer.headers[name] = value
         return answer
 
     @app.exception_handler(NotFoundError)
-    async def _missing(_request: Request, exc: NotFoundError) -> JSONResponse:
-        return _problem(404, "Not found", f"no {exc} here")
+    async def _missing(request: Request, exc: NotFoundError) -> Response:
+        return _answer(request, 404, "Not found", f"no {exc} here")
 
     @app.exception_handler(ForbiddenError)
-    async def _forbidden(_request: Request, exc: ForbiddenError) -> JSONResponse:
-        return _problem(403, "Forbidden", str(exc))
+    async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
+        return _answer(request, 403, "Forbidden", str(exc))
 
     @app.exception_handler(StaleVersionError)
-    async def _stale(_request: Request, exc: StaleVersionError) -> JSONResponse:
-        return _problem(412, "Precondition failed", str(exc))
+    async def _stale(request: Request, exc: StaleVersionError) -> Response:
+        return _answer(request, 412, "Precondition failed", str(exc))
 
     @app.exception_handler(ConflictError)
-    async def _conflict(_request: Request, exc: ConflictError) -> JSONResponse:
-        return _problem(409, "Conflict", str(exc))
+    async def _conflict(request: Request, exc: ConflictError) -> Response:
+        return _answer(request, 409, "Conflict", str(exc))
 
     @app.exception_handler(InputError)
     async def _invalid(_request: Request, exc: InputError) -> JSONResponse:

@@ -87,6 +87,35 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return response
 
 
+_PAGE_ERRORS = {
+    400: "This form cannot be read",
+    403: "This cannot be done here",
+    404: "Page not found",
+    409: "This cannot be changed now",
+    412: "This was changed elsewhere",
+    413: "This form is too large",
+    429: "Too many tries",
+}
+
+
+def is_page(request: Request) -> bool:
+    """A request for a person's page (not the API, its schema or its docs)."""
+    path = request.url.path
+    return not (path.startswith("/v1/") or path in ("/openapi.json", "/docs", "/v1"))
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    """An error as a page in plain words (a 404 says no more than that nothing is
+    here: another facility's pages are not found, never forbidden)."""
+    heading = _PAGE_ERRORS.get(status, title)
+    if status == 404:
+        text = "There is nothing at this address, or it is not yours to see."
+    else:
+        text = detail[:1].upper() + detail[1:] if detail else title
+    link = {"href": "/", "text": "Go to the start"}
+    return render(request, "message.html", status, heading=heading, text=text, link=link)
+
+
 def redirect(request: Request, url: str) -> RedirectResponse:
     """See-other to a page of this site (after a form is posted)."""
     response = RedirectResponse(url, status_code=303)
