@@ -87,6 +87,7 @@ def test_an_assessment_typed_in_section_by_section_is_the_yaml_file_and_scores_a
 
     review = browser.get(f"/assessments/{assessment}/review")
     assert "Every question is answered" in review.text
+    assert "answers still needed" not in review.text  # every section shows as answered
     submitted = browser.post(
         f"/assessments/{assessment}/submit",
         data={
@@ -201,7 +202,7 @@ def test_answers_are_kept_and_shown_again_when_the_facility_comes_back(site: Sit
     assert re.search(r'value="skilled_nursing" checked', page.text)
     assert "Please answer this question." not in page.text  # not nagged before review
     review = again.get(f"/assessments/{assessment}/review")
-    assert "still needed" in review.text
+    assert "Facility profile and exposure</a> - answers still needed" in review.text
     assert "Please answer this question." in review.text
 
 

@@ -71,13 +71,14 @@ def _section_url(assessment_id: int, number: int, question_id: str | None = None
 
 
 def _progress(questionnaire: Questionnaire, validation: Any) -> list[dict[str, Any]]:
-    """Each section with whether it still has questions to answer."""
-    open_questions = {i.question_id for i in validation.issue_list(Severity.ERROR) if i.question_id}
+    """Each section with whether every question it shows is answered (a blank one may
+    be allowed, but it is priced as the weakest answer)."""
+    left = wizard.unanswered(validation)
     return [
         {
             "number": n,
             "title": s.title,
-            "done": not any(q.id in open_questions for q in s.questions),
+            "done": not any(q.id in left for q in s.questions),
         }
         for n, s in enumerate(questionnaire.sections, start=1)
     ]

@@ -167,6 +167,13 @@ def visible(validation: Validation) -> set[str]:
     }
 
 
+def unanswered(validation: Validation) -> set[str]:
+    """The questions shown but left blank, or answered with something invalid."""
+    states = validation.states.iloc[0]
+    open_states = {int(AnswerState.UNANSWERED), int(AnswerState.INVALID)}
+    return {str(question_id) for question_id, state in states.items() if int(state) in open_states}
+
+
 def section_view(
     questionnaire: Questionnaire,
     number: int,
