@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scoring.errors import InputError
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.questionnaire.loader import default_catalog
 from scoring.rating.result import Fix, ScoreResult
 from scoring.service.tables import Assessment
 from scoring.service.tenant import ConflictError, NotFoundError, StaleVersionError, Tenant
@@ -403,18 +404,30 @@ def _answer_words(question: Question | None, value: str) -> str:
 
 
 def _todo(result: ScoreResult, questionnaire: Questionnaire) -> list[dict[str, Any]]:
-    """The costed to-do list: each fix in the advice's order, what to answer, and what
-    it is worth."""
+    """The costed to-do list: each fix in the advice's order, what to answer instead,
+    what it is worth and the framework references (HPH CPG goals by their titles)."""
     questions = _labels(questionnaire)
+    cpg_titles = default_catalog().titles["cpg"]
     items = []
     advice = result.advice
     for fix in advice.fixes if advice is not None else ():
         target = fix.best or fix.next
-        goal = [
-            f"{questions[q].label if q in questions else q}: {_answer_words(questions.get(q), v)}"
-            for q, v in target.answers.items()
-        ]
-        items.append({"fix": fix, "target": target, "goal": goal})
+        if set(target.answers) == {fix.question_id}:
+            goal = [_answer_words(questions.get(fix.question_id), target.answers[fix.question_id])]
+        else:
+            goal = [
+                f"{questions[q].label if q in questions else q}: "
+                f"{_answer_words(questions.get(q), v)}"
+                for q, v in target.answers.items()
+            ]
+        references = []
+        if fix.hicp:
+            references.append("HICP " + ", ".join(fix.hicp))
+        if fix.cpg:
+            references.append("HPH CPG " + ", ".join(cpg_titles.get(c, c) for c in fix.cpg))
+        if fix.cis:
+            references.append("CIS v8 " + ", ".join(fix.cis))
+        items.append({"fix": fix, "target": target, "goal": goal, "references": references})
     return items
 
 
