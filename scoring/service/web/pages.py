@@ -31,6 +31,7 @@ from scoring.service.web.signin import Visitor, visitor_of
 HERE = Path(__file__).resolve().parent
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 SESSION_COOKIE = "carescore_session"

@@ -26,10 +26,12 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-relevance]").forEach(function (form) {
       var timer = null;
-      form.addEventListener("change", function () {
+      var later = function () {
         clearTimeout(timer);
-        timer = setTimeout(function () { refresh(form); }, 150);
-      });
+        timer = setTimeout(function () { refresh(form); }, 200);
+      };
+      form.addEventListener("change", later);
+      form.addEventListener("input", later);  // a number typed shows what it opens
     });
     document.querySelectorAll("button[data-print]").forEach(function (button) {
       button.hidden = false;
