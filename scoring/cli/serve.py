@@ -222,3 +222,28 @@ def revoke_api_key(
 
     _run(data_dir, database_url, lambda s: revoke(s, prefix, now=_now()))
     typer.echo(f"revoked {prefix}")
+
+
+@admin_app.command("reset-password", cls=Command)
+def reset_password(
+    email: Annotated[str, typer.Argument(metavar="<email>", help="The user's email.")],
+    hours: Annotated[
+        int,
+        typer.Option("--hours", metavar="<hours>", min=1, max=168, help="How long it works."),
+    ] = 24,
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a one-time link to choose a new password: the path /reset/<token> on the
+    service, then the token. It is shown this once, works once, and signs the user out
+    everywhere when used (no mail server is needed)."""
+    from scoring.service.web.facility_accounts import create_password_reset
+
+    made = _run(
+        data_dir,
+        database_url,
+        lambda s: create_password_reset(s, email, now=_now(), hours=hours),
+    )
+    typer.echo(f"/reset/{made}")
+    typer.echo(str(made))
+    typer.echo(f"the link works once, within {hours} hours", err=True)
