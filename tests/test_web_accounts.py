@@ -526,3 +526,27 @@ def test_the_welcome_page_offers_sign_in_and_a_self_assessment(lite: Site) -> No
     _user(lite)
     _sign_in(lite)
     assert lite.client.get("/", follow_redirects=False).headers["location"] == "/assessments"
+
+
+def test_the_access_log_hides_the_token_of_a_link() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    from scoring.cli.serve import HideLinkTokens, _log_config
+
+    config: Any = _log_config()
+    assert config["handlers"]["access"]["filters"] == ["hide_link_tokens"]
+    assert config["filters"]["hide_link_tokens"]["()"] is HideLinkTokens
+    token = "ci_0123456789ab_secret-part"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", f"/invite/{token}?a=1", "1.1", 303),
+        None,
+    )
+    assert HideLinkTokens().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+    assert token not in line
+    assert '"POST /invite/...?a=1 HTTP/1.1" 303' in line

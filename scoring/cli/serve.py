@@ -10,8 +10,11 @@ sessions and invitation links; API keys need none (only their hashes are kept).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -45,6 +48,32 @@ DatabaseUrl = Annotated[
         help=f"Another database, e.g. postgresql+psycopg://user@host/db (or {DATABASE_ENV}).",
     ),
 ]
+
+
+_LINK_TOKEN = re.compile(r"/(invite|reset)/[^/?#\s]+")
+
+
+class HideLinkTokens(logging.Filter):
+    """The access log without the token of an invitation or password reset link (the
+    path ``/invite/<token>`` is logged as ``/invite/...``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _LINK_TOKEN.sub(r"/\1/...", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def _log_config() -> dict[str, object]:
+    """uvicorn's logging, its access log through :class:`HideLinkTokens`."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["hide_link_tokens"] = {"()": HideLinkTokens}
+    config["handlers"]["access"]["filters"] = ["hide_link_tokens"]
+    return config
 
 
 def _now() -> dt.datetime:
@@ -105,7 +134,14 @@ def serve_command(
         sessions(engine), default_engine(), _now, data_dir.resolve(), secure_cookies=not dev
     )
     typer.echo(f"carescore: serving on http://{host}:{port} ({engine.url.render_as_string()})")
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=_log_config(),
+        server_header=False,
+    )
 
 
 admin_app = typer.Typer(
