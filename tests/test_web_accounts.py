@@ -550,3 +550,16 @@ def test_the_access_log_hides_the_token_of_a_link() -> None:
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
     assert token not in line
     assert '"POST /invite/...?a=1 HTTP/1.1" 303' in line
+
+
+def test_an_email_taken_at_the_same_moment_is_a_problem_not_a_crash(
+    lite: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _user(lite, "ann@oak.example")
+    # As when two sign-ups with one email pass the check at once: the database refuses.
+    monkeypatch.setattr(accounts, "_person_problems", lambda *_: [])
+    page = lite.post(
+        "/signup", facility_name="Oak", name="Ann", email="ann@oak.example", password=PASSWORD
+    )
+    assert page.status_code == 400
+    assert "An account with this email address exists" in page.text

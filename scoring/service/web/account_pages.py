@@ -19,12 +19,13 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from scoring.service.accounts import AccountError
 from scoring.service.rate import RateLimit
 from scoring.service.web import facility_accounts as accounts
-from scoring.service.web.facility_accounts import AccountFormError, Problem
+from scoring.service.web.facility_accounts import EMAIL_TAKEN, AccountFormError, Problem
 from scoring.service.web.pages import (
     SESSION_COOKIE,
     Form,
@@ -257,6 +258,8 @@ def _signup(request: Request, form: Form) -> Response:
             session.commit()
     except AccountFormError as exc:
         return _signup_page(request, values, exc.problems, status=400)
+    except IntegrityError:  # the same email, signed up at the same moment
+        return _signup_page(request, values, [EMAIL_TAKEN], status=400)
     return _signed_in(request, user_id, HOME)
 
 
@@ -323,6 +326,8 @@ def _invite(request: Request, token: str, form: Form) -> Response:
             session.commit()
     except AccountFormError as exc:
         return _invite_page(request, token, values, exc.problems, status=400)
+    except IntegrityError:  # the same email, signed up at the same moment
+        return _invite_page(request, token, values, [EMAIL_TAKEN], status=400)
     except AccountError as exc:
         return _refused_link(request, exc)
     return _signed_in(request, user_id, HOME)

@@ -65,6 +65,9 @@ class AccountFormError(AccountError):
         self.problems = tuple(problems)
 
 
+EMAIL_TAKEN = Problem("email", "An account with this email address exists: sign in instead")
+
+
 @dataclass(frozen=True)
 class InvitationView:
     """What an invitation link shows before it is accepted."""
@@ -95,9 +98,7 @@ def _person_problems(session: Session, email: str, name: str, password: str) -> 
     if not (local and at and "." in domain) or len(email) > MAX_EMAIL or " " in email:
         problems.append(Problem("email", "Enter an email address, like name@example.org"))
     elif session.scalar(select(User.id).where(User.email == email)) is not None:
-        problems.append(
-            Problem("email", "An account with this email address exists: sign in instead")
-        )
+        problems.append(EMAIL_TAKEN)
     problems.extend(password_problems(password, email))
     return problems
 
@@ -113,7 +114,12 @@ def _new_user(
 ) -> tuple[int, int]:
     """A facility organisation and its user: their ids."""
     organisation_id = create_organisation(session, organisation_name, "facility", now=now)
-    user_id = create_user(session, organisation_id, email, name, "facility_user", password, now=now)
+    try:
+        user_id = create_user(
+            session, organisation_id, email, name, "facility_user", password, now=now
+        )
+    except AccountError as exc:  # the email, taken since it was checked
+        raise AccountFormError([EMAIL_TAKEN]) from exc
     return organisation_id, user_id
 
 
