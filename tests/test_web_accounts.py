@@ -469,6 +469,8 @@ def test_every_account_page_forbids_inline_script(lite: Site) -> None:
         assert "'unsafe-inline'" not in script.group(1)
         assert "'unsafe-inline'" not in policy
         assert "<script>" not in page.text  # only the site's own script file
+        assert page.headers["referrer-policy"] == "no-referrer"  # a link's token stays here
+        assert page.headers["cache-control"] == "no-store"
 
 
 def test_every_input_has_a_label_and_an_autocomplete(lite: Site) -> None:
