@@ -10,8 +10,11 @@ sessions and invitation links; API keys need none (only their hashes are kept).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -48,6 +51,32 @@ DatabaseUrl = Annotated[
         help=f"Another database, e.g. postgresql+psycopg://user@host/db (or {DATABASE_ENV}).",
     ),
 ]
+
+
+_LINK_TOKEN = re.compile(r"/(invite|reset)/[^/?#\s]+")
+
+
+class HideLinkTokens(logging.Filter):
+    """The access log without the token of an invitation or password reset link (the
+    path ``/invite/<token>`` is logged as ``/invite/...``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _LINK_TOKEN.sub(r"/\1/...", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def _log_config() -> dict[str, object]:
+    """uvicorn's logging, its access log through :class:`HideLinkTokens`."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["hide_link_tokens"] = {"()": HideLinkTokens}
+    config["handlers"]["access"]["filters"] = ["hide_link_tokens"]
+    return config
 
 
 def _now() -> dt.datetime:
@@ -120,7 +149,14 @@ def serve_command(
         app = create_app(
             sessions(engine), default_engine(), _now, data_dir.resolve(), secure_cookies=not dev
         )
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=_log_config(),
+            server_header=False,
+        )
         return
     engine.dispose()
     os.environ[DATABASE_ENV] = engine.url.render_as_string(hide_password=False)
@@ -133,6 +169,7 @@ def serve_command(
         host=host,
         port=port,
         log_level="info",
+        log_config=_log_config(),
         server_header=False,
     )
 
@@ -264,3 +301,28 @@ def revoke_api_key(
 
     _run(data_dir, database_url, lambda s: revoke(s, prefix, now=_now()))
     typer.echo(f"revoked {prefix}")
+
+
+@admin_app.command("reset-password", cls=Command)
+def reset_password(
+    email: Annotated[str, typer.Argument(metavar="<email>", help="The user's email.")],
+    hours: Annotated[
+        int,
+        typer.Option("--hours", metavar="<hours>", min=1, max=168, help="How long it works."),
+    ] = 24,
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a one-time link to choose a new password: the path /reset/<token> on the
+    service, then the token. It is shown this once, works once, and signs the user out
+    everywhere when used (no mail server is needed)."""
+    from scoring.service.web.facility_accounts import create_password_reset
+
+    made = _run(
+        data_dir,
+        database_url,
+        lambda s: create_password_reset(s, email, now=_now(), hours=hours),
+    )
+    typer.echo(f"/reset/{made}")
+    typer.echo(str(made))
+    typer.echo(f"the link works once, within {hours} hours", err=True)
