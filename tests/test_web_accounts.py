@@ -211,6 +211,8 @@ def test_an_invitation_link_sets_up_one_account_only_once(site: Site) -> None:
     second = site.post(f"/invite/{token}", name="Bob", email="bob@maple.example", password=PASSWORD)
     assert second.status_code == 404
     assert "already been used" in second.text
+    api = site.client.get("/v1/facilities", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 401  # nor does the token answer the API any more
     with Session(site.database) as session:
         assert session.scalar(select(func.count()).select_from(User)) == 1
 

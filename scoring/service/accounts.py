@@ -188,8 +188,8 @@ def _invited(session: Session, token: str, now: dt.datetime) -> Caller | None:
     if prefix is None:
         return None
     found = session.scalar(select(Invitation).where(Invitation.prefix == prefix))
-    if found is None or found.revoked_at is not None:
-        return None
+    if found is None or found.revoked_at is not None or found.accepted_at is not None:
+        return None  # once it has set up the facility's account, the account is the way in
     if utc(found.expires_at) <= now or not hmac.compare_digest(found.secret_sha256, _digest(token)):
         return None
     found.last_used_at = now
