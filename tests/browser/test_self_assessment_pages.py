@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from scoring import default_engine, score, validate_document
 from scoring.questionnaire.definition import Section
-from scoring.service.tables import Assessment
+from scoring.service.accounts import create_invitation
+from scoring.service.tables import Assessment, Facility
 from scoring.service.web.pages import SESSION_COOKIE
 from scoring.vocabulary import AnswerKind, AnswerState
 from tests.browser.conftest import (
@@ -314,4 +315,53 @@ def test_the_checks_fail_on_inline_script_and_on_an_unlabelled_input(browser: An
         check_policy(watched)
     with pytest.raises(AssertionError, match="critical label"):
         check_accessible(page)
+    page.context.close()
+
+
+def test_an_invited_facility_goes_from_the_link_to_its_printed_report(
+    live_site: tuple[Site, str], browser: Any
+) -> None:
+    """A person with only a browser: the agent's link, an account, the assessment, the
+    report on paper; then signing out and in again."""
+    site, base = live_site
+    with Session(site.database) as session:
+        facility = Facility(
+            organisation_id=site.agency_id,
+            reference="BDI-2207",
+            name="Brightwater Diagnostic Imaging",
+            created_at=NOW,
+        )
+        session.add(facility)
+        session.flush()
+        token, _ = create_invitation(
+            session, site.agency_id, facility.id, "pm@brightwater.example", now=NOW
+        )
+        session.commit()
+    watched = new_page(browser, base)
+    page = watched.page
+    page.goto(f"/invite/{token}")
+    assert page.get_by_role("heading", name=re.compile("Brightwater")).is_visible()
+    _checked(watched, "invite")
+    page.get_by_label("Your name").fill("Dana Reyes")
+    page.get_by_label("Choose a password").fill("a long and private passphrase")
+    page.get_by_role("button", name="Set up the account").click()
+    page.wait_for_url(re.compile(r"/assessments$"))
+
+    _complete(watched, BRIGHTWATER["answers"])
+    _submit(watched)
+    assert page.locator(".outcome").is_visible()
+    assert pdf_page_count(page, "invited-report") >= 1
+
+    page.get_by_role("button", name=re.compile("Sign out")).click()
+    page.wait_for_url(re.compile(r"/$"))
+    _checked(watched, "welcome")
+    page.goto("/history")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    _checked(watched, "login")
+    page.get_by_label(re.compile("[Ee]mail")).fill("pm@brightwater.example")
+    page.get_by_label(re.compile("[Pp]assword")).fill("a long and private passphrase")
+    page.get_by_role("button", name=re.compile("Sign in")).click()
+    page.wait_for_url(re.compile(r"/history$"))
+    assert page.get_by_role("link", name="Report of version 1").is_visible()
+    check_policy(watched)
     page.context.close()
