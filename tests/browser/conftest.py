@@ -10,7 +10,7 @@ tests are skipped and say which.
 
 Each page is checked for Content-Security-Policy violations (the browser's own
 ``securitypolicyviolation`` events, and its console); screenshots go to
-``build/browser-artefacts/`` (not committed; ``CARESCORE_ARTEFACTS`` moves them).
+``build/browser-artefacts/`` (not committed; ``CARESCORE_BROWSER_ARTEFACTS`` moves them).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tests.web_support import Site, make_site
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 ROOT = HERE.parent.parent
-ARTEFACTS = Path(os.environ.get("CARESCORE_ARTEFACTS", ROOT / "build" / "browser-artefacts"))
+ARTEFACTS = Path(os.environ.get("CARESCORE_BROWSER_ARTEFACTS", ROOT / "build" / "browser-artefacts"))
 SERIOUS = ("serious", "critical")
 _WATCH_POLICY = """
 window.__policyViolations = [];
