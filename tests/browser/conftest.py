@@ -32,7 +32,9 @@ from tests.web_support import Site, make_site
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 ROOT = HERE.parent.parent
-ARTEFACTS = Path(os.environ.get("CARESCORE_BROWSER_ARTEFACTS", ROOT / "build" / "browser-artefacts"))
+ARTEFACTS = Path(
+    os.environ.get("CARESCORE_BROWSER_ARTEFACTS", ROOT / "build" / "browser-artefacts")
+)
 SERIOUS = ("serious", "critical")
 _WATCH_POLICY = """
 window.__policyViolations = [];

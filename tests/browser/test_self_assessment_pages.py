@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from scoring import default_engine, score, validate_document
 from scoring.questionnaire.definition import Section
-from scoring.service.accounts import create_invitation
+from scoring.service.accounts import create_api_key, create_invitation
 from scoring.service.tables import Assessment, Facility
 from scoring.service.web.pages import SESSION_COOKIE
 from scoring.vocabulary import AnswerKind, AnswerState
@@ -365,3 +365,30 @@ def test_an_invited_facility_goes_from_the_link_to_its_printed_report(
     assert page.get_by_role("link", name="Report of version 1").is_visible()
     check_policy(watched)
     page.context.close()
+
+
+def test_the_agents_html_report_passes_axe_and_prints(
+    live_site: tuple[Site, str], browser: Any
+) -> None:
+    site, base = live_site
+    with Session(site.database) as session:
+        key = create_api_key(session, site.agency_id, "browser test", now=NOW)
+        session.commit()
+    agent = {"Authorization": f"Bearer {key}"}
+    client = site.client
+    facility = client.post(
+        "/v1/facilities", json={"reference": "BDI-R", "name": "Brightwater"}, headers=agent
+    ).json()["id"]
+    draft = client.post(f"/v1/facilities/{facility}/assessments", json=BRIGHTWATER, headers=agent)
+    assessment = draft.json()["id"]
+    client.post(
+        f"/v1/assessments/{assessment}/submit",
+        json={"attested_name": "Dana Reyes", "attestation": "True and complete."},
+        headers={**agent, "If-Match": draft.headers["ETag"]},
+    )
+    scored = client.post(f"/v1/assessments/{assessment}/score", headers=agent).json()["id"]
+    watched = new_page(browser, base, extra_http_headers=agent)
+    watched.page.goto(f"/v1/scores/{scored}/report")
+    _checked(watched, "agent-report")
+    assert 1 <= pdf_page_count(watched.page, "agent-report") <= 12
+    watched.page.context.close()
