@@ -15,6 +15,7 @@ from scoring import default_engine, score, validate_document
 from scoring.questionnaire.definition import Section
 from scoring.service.accounts import create_api_key, create_invitation
 from scoring.service.tables import Assessment, Facility
+from scoring.service.web.facility_accounts import create_password_reset
 from scoring.service.web.pages import SESSION_COOKIE
 from scoring.vocabulary import AnswerKind, AnswerState
 from tests.browser.conftest import (
@@ -392,3 +393,27 @@ def test_the_agents_html_report_passes_axe_and_prints(
     _checked(watched, "agent-report")
     assert 1 <= pdf_page_count(watched.page, "agent-report") <= 12
     watched.page.context.close()
+
+
+def test_the_sign_up_reset_and_error_pages_pass_axe(
+    live_site: tuple[Site, str], browser: Any
+) -> None:
+    site, base = live_site
+    site.facility_user("Reset House", "reset@example.test")
+    with Session(site.database) as session:
+        token = create_password_reset(session, "reset@example.test", now=NOW)
+        session.commit()
+    watched = new_page(browser, base)
+    page = watched.page
+    for name, url in (
+        ("signup", "/signup"),
+        ("reset", f"/reset/{token}"),
+        ("not-found", "/no-such-page"),
+    ):
+        page.goto(url)
+        _checked(watched, name)
+    page.goto("/signup")
+    page.get_by_role("button", name=re.compile("[Ss]tart|[Ss]ign up|[Cc]reate")).click()
+    page.locator("#error-summary, .error-summary").first.wait_for()
+    _checked(watched, "signup-problems")
+    page.context.close()
