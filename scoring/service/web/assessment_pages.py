@@ -113,7 +113,8 @@ async def start_assessment(request: Request, visitor: SignedIn) -> Response:
                 return drafts[-1].id
             document = wizard.blank_document(_questionnaire(me))
             if found:  # start from the last answers: only what changed needs answering
-                document["answers"] = dict(found[-1].answers.get("answers") or {})  # type: ignore[call-overload]
+                previous = found[-1].answers.get("answers")
+                document["answers"] = dict(previous) if isinstance(previous, dict) else {}
             document["assessed_on"] = me.now.date().isoformat()
             document["answered_by"] = visitor.name
             made = me.create_assessment(facility_id, document, visitor.name)
