@@ -82,7 +82,10 @@ def read_scored_book(path: Path, *, budget: Budget = BUDGET) -> pd.DataFrame:
         )
     if table.num_rows == 0:
         raise _fail(source, Reason.EMPTY_FILE, "the scored book has no facilities")
-    return table.cast(pa.schema([(c, BOOK_COLUMNS[c]) for c in table.column_names])).to_pandas()
+    frame: pd.DataFrame = table.cast(
+        pa.schema([(c, BOOK_COLUMNS[c]) for c in table.column_names])
+    ).to_pandas()
+    return frame
 
 
 def check_versions(book: pd.DataFrame, engine: RatingEngine, source: str) -> None:

@@ -164,13 +164,13 @@ def render(result: Accumulation) -> str:
         ["event", "vendor", "clients", "mean a year", "share of 1-in-200 TVaR"],
         [
             [
-                r.event,
-                r.vendor,
-                str(r.clients),
-                money(r.mean_annual_loss),
-                f"{r.share_of_1_in_200_tvar:.1%}",
+                str(r["event"]),
+                str(r["vendor"]),
+                str(r["clients"]),
+                money(float(r["mean_annual_loss"])),
+                f"{float(r['share_of_1_in_200_tvar']):.1%}",
             ]
-            for r in top.itertuples()
+            for r in top.to_dict("records")
         ],
     )
     conc = result.concentration.sort_values(["category", "facilities"], ascending=[True, False])
@@ -178,15 +178,15 @@ def render(result: Accumulation) -> str:
         ["category", "vendor", "facilities", "allocated", "limits", "premium", "expected loss"],
         [
             [
-                r.category,
-                r.vendor,
-                str(r.facilities),
-                str(int(r.allocated)),
-                money(r.limits),
-                money(r.premium),
-                money(r.expected_loss),
+                str(r["category"]),
+                str(r["vendor"]),
+                str(r["facilities"]),
+                str(int(r["allocated"])),
+                money(float(r["limits"])),
+                money(float(r["premium"])),
+                money(float(r["expected_loss"])),
             ]
-            for r in conc.itertuples()
+            for r in conc.to_dict("records")
         ],
     )
     scenarios = _table(

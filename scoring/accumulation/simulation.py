@@ -115,9 +115,10 @@ class Simulator:
 
     def _layer(self, facility: np.ndarray, peril: int, ground_up: np.ndarray) -> np.ndarray:
         e = self.exposure
-        return np.minimum(
+        paid: np.ndarray = np.minimum(
             np.maximum(ground_up - e.retention[facility], 0.0), e.peril_limit[facility, peril]
         )
+        return paid
 
     def _attritional(self, rng: np.random.Generator, years: int) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(years)
