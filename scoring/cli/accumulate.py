@@ -66,16 +66,31 @@ def accumulate_command(
     if days is not None and not 0 < days <= 3650:
         typer.echo(f"error: --days must be above 0 and at most 3650; got {days:g}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    refuse_clashes({"the book": book, "--events": events}, {"--output": output})
-    require_files(book, events)
-    date = parse_as_of(as_of)
-    engine = load_engine(model, rating_plan)
+    from scoring._outputs import partial_path
     from scoring.accumulation.analysis import accumulate
     from scoring.accumulation.book import check_versions, read_scored_book
     from scoring.accumulation.catalogue import load_catalogues
     from scoring.accumulation.exposure import scored_book_exposure
-    from scoring.accumulation.report import write_report
+    from scoring.accumulation.report import REPORT_FILES, write_report
+    from scoring.model.loss_model import default_model_dir
     from scoring.report._words import money
+
+    files: dict[str, Path | None] = {}
+    for name in REPORT_FILES:
+        files[f"the report's {name}"] = output / name
+        files[f"the report's {name}.partial"] = partial_path(output / name)
+    refuse_clashes(
+        {
+            "the book": book,
+            "--events": events,
+            "--model": model or default_model_dir(),
+            "--rating-plan": rating_plan,
+        },
+        files,
+    )
+    require_files(book, events)
+    date = parse_as_of(as_of)
+    engine = load_engine(model, rating_plan)
 
     try:
         catalogue, vendors = load_catalogues(events, engine.questionnaire)
