@@ -160,7 +160,9 @@ class EventType(_Strict):
     rate_assumption: bool = False
     rate_reason: str = ""
     hit_share: Distribution
+    hit_share_assumption: str = ""
     duration_days: Duration
+    duration_assumption: str = ""
     reference_days: float = Field(gt=0)
     """The outage length the loss model's severity of the peril stands for."""
     source: str = ""
@@ -170,6 +172,15 @@ class EventType(_Strict):
     def _cited(self) -> EventType:
         if not self.rate_reason:
             raise ValueError(f"{self.code}: say where annual_rate comes from (rate_reason)")
+        for figure, why in (
+            ("hit_share", self.hit_share_assumption),
+            ("duration_days", self.duration_assumption),
+        ):
+            if not (self.source or why):
+                raise ValueError(
+                    f"{self.code}: cite a source or say why {figure} is assumed "
+                    f"({figure.split('_days')[0]}_assumption)"
+                )
         return self
 
 
