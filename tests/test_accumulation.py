@@ -119,6 +119,20 @@ def test_a_control_effect_neither_cited_nor_an_assumption_is_refused(tmp_path: P
         load_catalogues(_copy_catalogue(tmp_path, bad))
 
 
+def test_an_uncited_share_of_clients_hit_without_an_assumption_is_refused(
+    tmp_path: Path,
+) -> None:
+    text = bundled_events_path().read_text(encoding="utf-8")
+    bad = text.replace(
+        '    hit_share_assumption: "judgement: few clients of one PACS vendor at once."\n', ""
+    )
+    assert bad != text
+    with pytest.raises(
+        DefinitionError, match=r"pacs_vendor_compromise: cite a source or say why hit_share"
+    ):
+        load_catalogues(_copy_catalogue(tmp_path, bad))
+
+
 def test_an_event_naming_a_question_the_questionnaire_does_not_ask_is_refused(
     tmp_path: Path, engine: RatingEngine
 ) -> None:

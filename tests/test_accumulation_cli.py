@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,25 @@ def test_the_same_seed_writes_the_same_figures(scored: Path, tmp_path: Path) -> 
         assert code == 0, output
     for name in REPORT_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_a_parquet_book_gives_the_figures_of_its_csv(scored: Path, tmp_path: Path) -> None:
+    parquet = tmp_path / "scored.parquet"
+    score_book(EXAMPLES / "portfolio.csv", parquet, default_engine(), as_of=EXAMPLES_AS_OF)
+    for book, name in ((scored, "csv"), (parquet, "parquet")):
+        code, output = _run(str(book), "-o", str(tmp_path / name), "--years", "300")
+        assert code == 0, output
+    for name in ("accumulation.json", "concentration.csv", "tail.csv"):
+        assert (tmp_path / "csv" / name).read_bytes() == (tmp_path / "parquet" / name).read_bytes()
+
+
+def test_a_pipe_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    pipe = tmp_path / "book.csv"
+    os.mkfifo(pipe)
+    code, output = _run(str(pipe), "-o", str(tmp_path / "report"))
+    assert code == 1
+    assert "named pipe (FIFO); only regular files are read" in output
+    assert not (tmp_path / "report").exists()
 
 
 def test_a_book_scored_with_another_model_is_refused(scored: Path, tmp_path: Path) -> None:

@@ -32,7 +32,13 @@ def accumulate_command(
         typer.Option("--output", "-o", help="Folder to write the report into.", file_okay=False),
     ],
     years: Annotated[
-        int, typer.Option("--years", min=1, max=10_000_000, help="Years to simulate.")
+        int,
+        typer.Option(
+            "--years",
+            min=1,
+            max=1_000_000,
+            help="Years to simulate (each keeps one figure per event and vendor).",
+        ),
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the simulation.")] = 0,
     workers: Annotated[
@@ -58,7 +64,8 @@ def accumulate_command(
     """Simulate a year of the whole book many times - independent claims from the loss
     model plus the event catalogue's correlated vendor and technology events - and
     write the exposure concentration, the AEP and OEP curves, PML and TVaR, each
-    vendor's part of the tail and the scenarios (HTML, CSV, JSON) into REPORT_DIR.
+    vendor's part of the tail and the scenarios (HTML, CSV, JSON) into the --output
+    folder.
 
     Exits 0 when written, 1 when the book, model, plan or catalogue cannot be used or
     a file cannot be written, 2 for usage errors (an output that is an input among them).
