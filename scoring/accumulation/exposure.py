@@ -111,14 +111,17 @@ def vendor_use(category: Category, facility_ids: np.ndarray, answers: pd.DataFra
         if category.question and category.question in answers.columns
         else np.full(n, None, dtype=object)
     )
-    codes = np.array([category.vendor_code(a) for a in given], dtype=object)
+    # each distinct answer normalised once (a book has few)
+    distinct = pd.Series(given, dtype=object).fillna("")
+    names = {a: category.vendor_code(a) for a in distinct.unique()}
+    codes = np.array([names[a] for a in distinct], dtype=object)
     unknown = np.array([c is None for c in codes])
     if unknown.any():
         shares = np.cumsum([v.market_share for v in category.vendors])
         draws = allocation_draw(facility_ids[unknown], category.code)
         picked = np.searchsorted(shares, draws, side="right")
-        names = np.array([v.code for v in category.vendors] + [OTHER], dtype=object)
-        codes[unknown] = names[picked]
+        choices = np.array([v.code for v in category.vendors] + [OTHER], dtype=object)
+        codes[unknown] = choices[picked]
     if category.exposed_when is not None:
         question = category.exposed_when.question
         column = answers[question] if question in answers.columns else pd.Series([None] * n)
