@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from scoring import DefinitionError, RatingEngine, default_engine
+from scoring import DefinitionError, InputError, RatingEngine, default_engine
+from scoring.accumulation import exposure as exposure_module
 from scoring.accumulation.analysis import accumulate, standard_error
 from scoring.accumulation.book import read_scored_book
 from scoring.accumulation.catalogue import (
@@ -153,6 +154,42 @@ def test_the_exposure_keeps_the_books_expected_loss_per_peril(
     assert_allclose(exposure.frequency * exposure.mean_claim, given, rtol=1e-12, atol=1e-9)
     assert_allclose(exposure.expected_loss, book["expected_loss"], atol=0.05)
     assert (exposure.layer_loss < exposure.expected_loss).all()
+
+
+def test_the_exposure_does_not_depend_on_the_rows_rated_together(
+    monkeypatch: pytest.MonkeyPatch,
+    scored: Path,
+    engine: RatingEngine,
+    catalogues: tuple[EventCatalogue, VendorCatalogue],
+    exposure: BookExposure,
+) -> None:
+    monkeypatch.setattr(exposure_module, "EXPOSURE_CHUNK", 70)
+    chunked = scored_book_exposure(
+        read_scored_book(scored), engine, *catalogues, as_of=EXAMPLES_AS_OF
+    )
+    assert_array_equal(chunked.frequency, exposure.frequency)
+    assert_array_equal(chunked.mean_claim, exposure.mean_claim)
+    for code, use in exposure.vendors.items():
+        assert_array_equal(chunked.vendors[code].code, use.code)
+    for code, factor in exposure.hit_factor.items():
+        assert_array_equal(chunked.hit_factor[code], factor)
+
+
+def test_answers_that_fail_validation_again_are_refused_with_their_row(
+    monkeypatch: pytest.MonkeyPatch,
+    scored: Path,
+    engine: RatingEngine,
+    catalogues: tuple[EventCatalogue, VendorCatalogue],
+) -> None:
+    monkeypatch.setattr(exposure_module, "EXPOSURE_CHUNK", 70)
+    book = read_scored_book(scored)
+    text = book.loc[150, "answers"]
+    book.loc[150, "answers"] = text.replace("sites=", "sites=-", 1)
+    assert book.loc[150, "answers"] != text
+    with pytest.raises(InputError, match="fail validation again") as caught:
+        scored_book_exposure(book, engine, *catalogues, as_of=EXAMPLES_AS_OF)
+    assert [issue.row for issue in caught.value.issues] == [152]
+    assert caught.value.issues[0].question_id == "sites"
 
 
 def test_unknown_vendors_are_allocated_from_the_facility_id_alone() -> None:

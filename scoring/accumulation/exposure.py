@@ -40,6 +40,8 @@ from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
 from scoring.vocabulary import Reason, Severity
 
+EXPOSURE_CHUNK = 20_000
+"""Rows of a scored book validated and rated again at a time (memory stays bounded)."""
 NO_VENDOR = -1
 """The vendor index of a facility not exposed to a category, or using an uncatalogued
 (``other``) vendor: no catalogued event reaches it."""
@@ -168,6 +170,61 @@ def answers_frame(texts: pd.Series) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, index=texts.index)
 
 
+def _questions_read(events: EventCatalogue, vendors: VendorCatalogue) -> set[str]:
+    """The questions whose answers the vendors and the control factors read."""
+    kept = {c.question for c in vendors.categories if c.question}
+    kept |= {c.exposed_when.question for c in vendors.categories if c.exposed_when}
+    kept |= {effect.question for event in events.events for effect in event.controls}
+    return kept
+
+
+def _rated_chunk(
+    engine: RatingEngine,
+    book: pd.DataFrame,
+    limit: np.ndarray,
+    retention: np.ndarray,
+    kept: set[str],
+    as_of: dt.date,
+    source: str,
+    first: int,
+) -> tuple[np.ndarray, pd.DataFrame, list[Issue]]:
+    """Some rows of a scored book validated, encoded and rated again: each peril's mean
+    claim, the answers of the ``kept`` questions, and the rows' errors (numbered as the
+    book's rows, ``first`` the first's index)."""
+    items = answers_frame(book["answers"].reset_index(drop=True))
+    questionnaire = engine.questionnaire
+    n = len(book)
+    columns: dict[str, pa.Array] = {
+        "facility_id": pa.array(book["facility_id"].astype(str).tolist(), pa.string()),
+        "questionnaire": pa.array([questionnaire.id] * n, pa.string()),
+        "questionnaire_version": pa.array([questionnaire.version] * n, pa.string()),
+    }
+    for question in questionnaire.questions:
+        # every question has its column, though no row of these answers it
+        given = items[question.id] if question.id in items.columns else [None] * n
+        cells = [None if not isinstance(a, str) else _cell(a) for a in given]
+        columns[question.id] = pa.array(cells, pa.string())
+    raw = RawResponses(pa.table(columns), source, first_row=2 + first)
+    validation = validate(raw, questionnaire, as_of=as_of, warnings=False)
+    errors = [
+        Issue(
+            Reason(r["reason"]),
+            f"the book's answers fail validation again: {r['message']}",
+            source=source,
+            row=int(r["row"]) if pd.notna(r["row"]) else None,
+            question_id=r["question_id"] if isinstance(r["question_id"], str) else None,
+        )
+        for r in validation.issues.to_dict("records")
+        if r["severity"] == Severity.ERROR.value
+    ]
+    if errors:
+        return np.empty((0, len(PERILS))), items.iloc[:0], errors
+    features = engine.encoder.transform(validation.table)
+    hits = engine.rule_hits(engine.rule_env(validation.answers), n)
+    rating = engine.rate(features, hits, limit, retention)
+    return rating.mean_claim, items[[c for c in items.columns if c in kept]], []
+
+
 def scored_book_exposure(
     book: pd.DataFrame,
     engine: RatingEngine,
@@ -200,56 +257,40 @@ def scored_book_exposure(
             ]
         )
     facility_ids = book["facility_id"].astype(str).to_numpy(dtype=object)
-    items = answers_frame(book["answers"].reset_index(drop=True))
-    questionnaire = engine.questionnaire
-    columns: dict[str, pa.Array] = {
-        "facility_id": pa.array(facility_ids.tolist(), pa.string()),
-        "questionnaire": pa.array([questionnaire.id] * len(book), pa.string()),
-        "questionnaire_version": pa.array([questionnaire.version] * len(book), pa.string()),
-    }
-    for question in questionnaire.questions:
-        if question.id in items.columns:
-            cells = [None if not isinstance(a, str) else _cell(a) for a in items[question.id]]
-            columns[question.id] = pa.array(cells, pa.string())
-    raw = RawResponses(pa.table(columns), source, first_row=2)
-    validation = validate(raw, questionnaire, as_of=as_of, warnings=False)
-    errors = [
-        Issue(
-            Reason(r["reason"]),
-            f"the book's answers fail validation again: {r['message']}",
-            source=source,
-            row=int(r["row"]) if pd.notna(r["row"]) else None,
-            question_id=r["question_id"] if isinstance(r["question_id"], str) else None,
-        )
-        for r in validation.issues.to_dict("records")
-        if r["severity"] == Severity.ERROR.value
-    ]
-    if errors:
-        raise InputError(errors)
     amounts = {o.code: o.amount for o in (*engine.plan.limits, *engine.plan.retentions)}
     limit = book["limit"].map(amounts).to_numpy(dtype=np.float64)
     retention = book["retention"].map(amounts).to_numpy(dtype=np.float64)
-    features = engine.encoder.transform(validation.table)
-    hits = engine.rule_hits(engine.rule_env(validation.answers), len(book))
-    rating = engine.rate(features, hits, limit, retention)
+    kept = _questions_read(events, vendors)
+    mean_claim, answers, errors = [], [], []
+    for first in range(0, len(book), EXPOSURE_CHUNK):
+        rows = slice(first, first + EXPOSURE_CHUNK)
+        chunk_claim, chunk_answers, chunk_errors = _rated_chunk(
+            engine, book.iloc[rows], limit[rows], retention[rows], kept, as_of, source, first
+        )
+        mean_claim.append(chunk_claim)
+        answers.append(chunk_answers)
+        errors += chunk_errors
+    if errors:
+        raise InputError(errors)
+    claim = np.concatenate(mean_claim)
+    read = pd.concat(answers, ignore_index=True).reindex(columns=sorted(kept))
     book_loss = np.column_stack(
         [book[f"expected_loss_{p.value}"].to_numpy(dtype=np.float64) for p in PERILS]
     )
-    frequency = np.where(rating.mean_claim > 0, book_loss / rating.mean_claim, 0.0)
-    answers = items.reindex(columns=sorted(set(items.columns)))
-    hit, loss = control_factors(events, answers)
+    frequency = np.where(claim > 0, book_loss / claim, 0.0)
+    hit, loss = control_factors(events, read)
     return BookExposure(
         facility_id=facility_ids,
         frequency=frequency,
-        mean_claim=rating.mean_claim,
+        mean_claim=claim,
         sigma=engine.sigma.copy(),
         retention=retention,
         peril_limit=engine.peril_limits(limit),
         limit=limit,
         premium=book["premium"].to_numpy(dtype=np.float64),
         expected_loss=peril_total(book_loss),
-        layer_loss=peril_total(engine.layer_loss(frequency, rating.mean_claim, limit, retention)),
-        vendors={c.code: vendor_use(c, facility_ids, answers) for c in vendors.categories},
+        layer_loss=peril_total(engine.layer_loss(frequency, claim, limit, retention)),
+        vendors={c.code: vendor_use(c, facility_ids, read) for c in vendors.categories},
         hit_factor=hit,
         loss_factor=loss,
     )
