@@ -96,6 +96,20 @@ def write_report(result: Accumulation, folder: Path) -> list[Path]:
 _W, _H, _PAD = 640.0, 300.0, 56.0
 
 
+def short_money(amount: float) -> str:
+    """An axis label: dollars in thousands, millions or billions.
+
+    Examples
+    --------
+    >>> short_money(3_120_000_000), short_money(9_331_764), short_money(25_000), short_money(0)
+    ('$3.1B', '$9.3M', '$25K', '$0')
+    """
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(amount) >= size:
+            return f"${amount / size:,.{0 if unit == 'K' else 1}f}{unit}"
+    return f"${amount:,.0f}"
+
+
 def curve_chart(result: Accumulation) -> str:
     """The AEP and OEP curves: loss against return period (log scale), as inline SVG."""
     curve = result.curve
@@ -128,7 +142,7 @@ def curve_chart(result: Accumulation) -> str:
     for v in np.linspace(0, top, 5):
         ticks.append(
             f'<text x="{_PAD - 4}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end">'
-            f"{escape(money(v / 1e6))}M</text>"
+            f"{escape(short_money(v))}</text>"
         )
     legend = (
         f'<text x="{_W - _PAD}" y="{_PAD / 2}" font-size="12" text-anchor="end">'
