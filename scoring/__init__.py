@@ -32,6 +32,11 @@ from scoring.vocabulary import (
 )
 
 if TYPE_CHECKING:
+    from scoring.accumulation.analysis import Accumulation, accumulate
+    from scoring.accumulation.book import read_scored_book
+    from scoring.accumulation.catalogue import load_catalogues
+    from scoring.accumulation.exposure import BookExposure, scored_book_exposure
+    from scoring.accumulation.simulation import Simulator, simulate
     from scoring.features.encoder import FeatureEncoder
     from scoring.features.encoding import AnswerEncoder
     from scoring.model.claims_history import (
@@ -82,6 +87,14 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Accumulation": "scoring.accumulation.analysis",
+    "accumulate": "scoring.accumulation.analysis",
+    "read_scored_book": "scoring.accumulation.book",
+    "load_catalogues": "scoring.accumulation.catalogue",
+    "BookExposure": "scoring.accumulation.exposure",
+    "scored_book_exposure": "scoring.accumulation.exposure",
+    "Simulator": "scoring.accumulation.simulation",
+    "simulate": "scoring.accumulation.simulation",
     "AnswerEncoder": "scoring.features.encoding",
     "LossModel": "scoring.model.loss_model",
     "default_model_dir": "scoring.model.loss_model",
@@ -144,11 +157,13 @@ _LAZY = {
 __all__ = [
     "ISSUE_COLUMNS",
     "METADATA_COLUMNS",
+    "Accumulation",
     "AnswerEncoder",
     "AnswerKind",
     "AnswerState",
     "Applicant",
     "Better",
+    "BookExposure",
     "Choice",
     "ClaimsCheck",
     "ClaimsHistory",
@@ -178,8 +193,10 @@ __all__ = [
     "ScoreResult",
     "Section",
     "Severity",
+    "Simulator",
     "Validation",
     "__version__",
+    "accumulate",
     "applicants",
     "available_questionnaires",
     "bundled_questionnaire",
@@ -190,6 +207,7 @@ __all__ = [
     "evaluate",
     "evaluate_book",
     "lint",
+    "load_catalogues",
     "load_model",
     "load_questionnaire",
     "load_rating_plan",
@@ -198,11 +216,14 @@ __all__ = [
     "read_claims_history",
     "read_framework_catalog",
     "read_responses",
+    "read_scored_book",
     "render_html",
     "response_from_mapping",
     "save_model",
     "score",
     "score_applicant",
+    "scored_book_exposure",
+    "simulate",
     "synthetic_book",
     "synthetic_responses",
     "train",

@@ -5,6 +5,14 @@ from __future__ import annotations
 import scoring
 
 PUBLIC = {
+    "Accumulation",
+    "BookExposure",
+    "Simulator",
+    "accumulate",
+    "load_catalogues",
+    "read_scored_book",
+    "scored_book_exposure",
+    "simulate",
     "Applicant",
     "DefinitionError",
     "Rating",

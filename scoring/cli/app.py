@@ -14,6 +14,7 @@ from scoring.cli._common import (
     exit_code_for,
 )
 from scoring.cli._help import Command, Group
+from scoring.cli.accumulate import accumulate_command
 from scoring.cli.batch import batch_command
 from scoring.cli.compare import compare_command
 from scoring.cli.model import evaluate_command, synth_command, train_command
@@ -35,6 +36,7 @@ app.command("validate", cls=Command)(validate_command)
 app.command("score", cls=Command)(score_command)
 app.command("batch", cls=Command)(batch_command)
 app.command("compare", cls=Command)(compare_command)
+app.command("accumulate", cls=Command)(accumulate_command)
 app.command("synth", cls=Command)(synth_command)
 app.command("train", cls=Command)(train_command)
 app.command("evaluate", cls=Command)(evaluate_command)

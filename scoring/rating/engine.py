@@ -392,7 +392,21 @@ class RatingEngine:
         retention = np.broadcast_to(
             np.asarray(retention, dtype=np.float64), expected_claims.shape[:1]
         )
-        peril_limit = np.column_stack(
+        peril_limit = self.peril_limits(limit, columns)
+        top = retention[:, None] + peril_limit
+        sigma = np.broadcast_to(self.sigma[columns], expected_claims.shape)
+        layer = lognormal_lev(top, mean_claim, sigma) - lognormal_lev(
+            np.broadcast_to(retention[:, None], top.shape), mean_claim, sigma
+        )
+        return np.asarray(expected_claims * np.maximum(layer, 0.0), dtype=np.float64)
+
+    def peril_limits(self, limit: np.ndarray, perils: np.ndarray | None = None) -> np.ndarray:
+        """Each peril's limit in the layer, (n, perils): the policy limit, or the plan's
+        sublimit of the peril when lower; of the ``perils`` given (indices) when only
+        theirs. A claim X pays min(max(X - retention, 0), this)."""
+        columns = np.arange(len(PERILS)) if perils is None else np.asarray(perils)
+        limit = np.asarray(limit, dtype=np.float64)
+        return np.column_stack(
             [
                 np.minimum(limit, self._sublimit(PERILS[p], limit))
                 if PERILS[p] in self.plan.sublimits
@@ -400,12 +414,6 @@ class RatingEngine:
                 for p in columns
             ]
         )
-        top = retention[:, None] + peril_limit
-        sigma = np.broadcast_to(self.sigma[columns], expected_claims.shape)
-        layer = lognormal_lev(top, mean_claim, sigma) - lognormal_lev(
-            np.broadcast_to(retention[:, None], top.shape), mean_claim, sigma
-        )
-        return np.asarray(expected_claims * np.maximum(layer, 0.0), dtype=np.float64)
 
     def _sublimit(self, peril: Peril, limit: np.ndarray) -> np.ndarray:
         sub = self.plan.sublimits[peril]

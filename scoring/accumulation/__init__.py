@@ -1,0 +1,1 @@
+"""Portfolio accumulation: shared vendors, correlated events and a book's loss curve."""
