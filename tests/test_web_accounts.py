@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
