@@ -125,3 +125,33 @@ def row_version(page: str) -> int:
     found = re.search(r'name="row_version" value="(\d+)"', page)
     assert found is not None, "the page has no row_version"
     return int(found.group(1))
+
+
+def complete_and_submit(
+    browser: TestClient, questionnaire: Any, answers: Mapping[str, Any], name: str = "Dana Reyes"
+) -> int:
+    """Start an assessment, answer every section through its form, and submit it: its id."""
+    started = browser.post("/assessments", data={"csrf_token": CSRF})
+    assert started.status_code == 303, started.text[:500]
+    found = re.match(r"/assessments/(\d+)/sections/1", started.headers["location"])
+    assert found is not None
+    assessment = int(found.group(1))
+    for number, section in enumerate(questionnaire.sections, start=1):
+        page = browser.get(f"/assessments/{assessment}/sections/{number}")
+        saved = browser.post(
+            f"/assessments/{assessment}/sections/{number}",
+            data=section_form(section, answers, row_version(page.text)),
+        )
+        assert saved.status_code == 303, saved.text[:2000]
+    review = browser.get(f"/assessments/{assessment}/review")
+    done = browser.post(
+        f"/assessments/{assessment}/submit",
+        data={
+            "csrf_token": CSRF,
+            "row_version": row_version(review.text),
+            "attested_name": name,
+            "confirm": "yes",
+        },
+    )
+    assert done.status_code == 303, done.text[:2000]
+    return assessment

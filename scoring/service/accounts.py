@@ -30,6 +30,8 @@ from scoring.service.tables import (
 
 KEY_START = "cs_"
 INVITE_START = "ci_"
+SHARE_START = "cx_"
+SHARE_DAYS = 14
 INVITATION_DAYS = 14
 _PREFIX_BYTES, _SECRET_BYTES = 6, 32
 
@@ -115,13 +117,13 @@ def create_api_key(session: Session, organisation_id: int, name: str, *, now: dt
     """A new API key of an organisation: the key itself, which is shown once and never
     kept."""
     _organisation(session, organisation_id)
-    prefix, key = _new_secret(KEY_START)
+    prefix, key = new_secret(KEY_START)
     session.add(
         ApiKey(
             organisation_id=organisation_id,
             name=name,
             prefix=prefix,
-            secret_sha256=_digest(key),
+            secret_sha256=digest(key),
             created_at=now,
         )
     )
@@ -148,14 +150,14 @@ def create_invitation(
 ) -> tuple[str, dt.datetime]:
     """An invitation for one facility to answer its own assessment: its token (shown
     once, kept only as a hash) and when it expires."""
-    prefix, token = _new_secret(INVITE_START)
+    prefix, token = new_secret(INVITE_START)
     expires = now + dt.timedelta(days=days)
     session.add(
         Invitation(
             organisation_id=organisation_id,
             facility_id=facility_id,
             prefix=prefix,
-            secret_sha256=_digest(token),
+            secret_sha256=digest(token),
             email=email,
             created_at=now,
             expires_at=expires,
@@ -171,38 +173,38 @@ def caller_of(session: Session, key: str, *, now: dt.datetime) -> Caller | None:
     last use."""
     if key.startswith(INVITE_START):
         return _invited(session, key, now)
-    prefix = _prefix_of(key, KEY_START)
+    prefix = prefix_of(key, KEY_START)
     if prefix is None:
         return None
     found = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if found is None or found.revoked_at is not None:
         return None
-    if not hmac.compare_digest(found.secret_sha256, _digest(key)):
+    if not hmac.compare_digest(found.secret_sha256, digest(key)):
         return None
     found.last_used_at = now
     return Caller(organisation_id=found.organisation_id, actor=f"api_key:{prefix}")
 
 
 def _invited(session: Session, token: str, now: dt.datetime) -> Caller | None:
-    prefix = _prefix_of(token, INVITE_START)
+    prefix = prefix_of(token, INVITE_START)
     if prefix is None:
         return None
     found = session.scalar(select(Invitation).where(Invitation.prefix == prefix))
     if found is None or found.revoked_at is not None or found.accepted_at is not None:
         return None  # once it has set up the facility's account, the account is the way in
-    if utc(found.expires_at) <= now or not hmac.compare_digest(found.secret_sha256, _digest(token)):
+    if utc(found.expires_at) <= now or not hmac.compare_digest(found.secret_sha256, digest(token)):
         return None
     found.last_used_at = now
     return Caller(found.organisation_id, f"invitation:{prefix}", found.facility_id, may_score=False)
 
 
-def _new_secret(start: str) -> tuple[str, str]:
+def new_secret(start: str) -> tuple[str, str]:
     """A new key or token, ``<start><prefix>_<secret>``: its prefix and the whole of it."""
     prefix = secrets.token_hex(_PREFIX_BYTES)
     return prefix, f"{start}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
 
 
-def _prefix_of(key: str, start: str) -> str | None:
+def prefix_of(key: str, start: str) -> str | None:
     """The prefix of a presented key or token of that kind; None when it is not one."""
     if not key.startswith(start):
         return None
@@ -210,5 +212,5 @@ def _prefix_of(key: str, start: str) -> str | None:
     return prefix if prefix and secret else None
 
 
-def _digest(key: str) -> str:
+def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()

@@ -199,6 +199,13 @@ class InvitationIn(_Body):
     """Whom the link is for (kept with it; the service sends no mail)."""
 
 
+class ShareIn(_Body):
+    token: str = Field(min_length=1, max_length=200)
+    """The facility's share code (``cx_...``)."""
+    reference: str = Field(min_length=1, max_length=100)
+    """The agency's own id for the facility."""
+
+
 class InvitationOut(BaseModel):
     token: str
     """Shown once: the facility's bearer token (``Authorization: Bearer ci_...``) for
@@ -536,6 +543,15 @@ def create_app(
         token, expires = me.invite(facility_id, body.email)
         me.commit()
         return InvitationOut(token=token, facility_id=facility_id, expires_at=utc(expires))
+
+    @app.post("/v1/shares", status_code=201, response_model=FacilityOut, tags=["facilities"])
+    def take_share(me: Me, body: ShareIn, response: Response) -> FacilityOut:
+        """Take a facility's share code: a facility of the agency's own, under its
+        reference, with a copy of each assessment the facility had submitted (its
+        attestation kept). A code is taken once, within 14 days."""
+        facility = me.take_share(body.token, body.reference)
+        me.commit()
+        return _tagged(response, _facility(facility), facility.row_version)
 
     @app.get("/v1/facilities/{facility_id}/changes", response_model=Changes, tags=["scores"])
     def facility_changes(

@@ -19,6 +19,8 @@
   counts (its files are kept in the service's data folder);
 * an **invitation** lets one facility answer and submit its own assessment (its token
   is kept only as a hash, and expires), and sets up one facility account, once;
+* a **share** is a one-time code with which a facility gives an agency a copy of its
+  submitted assessments (only its hash is kept; it expires);
 * a **web session** is a person signed in through the browser (only its token's hash
   is kept); a **password reset** is a one-time token an admin prints.
 
@@ -249,3 +251,22 @@ class PasswordReset(Base):
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
+
+
+class Share(Base):
+    """A facility's one-time code to give an agency its submitted assessments: only its
+    sha256 is kept; it expires, and is taken once."""
+
+    __tablename__ = "share"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    """The organisation holding the facility that shares."""
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    taken_at: Mapped[dt.datetime | None]
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    """The agency that took it."""

@@ -15,6 +15,7 @@ changes (a change is a new version of the facility's assessment).
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,16 @@ from scoring.rating.engine import RatingEngine
 from scoring.rating.result import ScoreResult
 from scoring.rating.score import score
 from scoring.responses.intake import validate_document
-from scoring.service.accounts import Caller, create_invitation
-from scoring.service.tables import Assessment, AuditEvent, BookJob, Facility, Score
+from scoring.service.accounts import (
+    SHARE_DAYS,
+    SHARE_START,
+    Caller,
+    create_invitation,
+    digest,
+    new_secret,
+    prefix_of,
+)
+from scoring.service.tables import Assessment, AuditEvent, BookJob, Facility, Score, Share, utc
 from scoring.vocabulary import AnswerState, Reason, Severity
 
 PAGE_SIZE = 50
@@ -394,6 +403,82 @@ class Tenant:
         return create_invitation(
             self.session, self.caller.organisation_id, facility.id, email, now=self.now
         )
+
+    # -- shares --------------------------------------------------------------------------
+    def share(self, facility_id: int) -> tuple[str, dt.datetime]:
+        """A one-time code with which the facility gives an agency a copy of its
+        submitted assessments as they are now: the code (shown once) and its expiry."""
+        facility = self.facility(facility_id)
+        if self.caller.facility_id is None or not self.caller.may_score:
+            raise ForbiddenError("only the facility's own account may share its assessments")
+        submitted = select(func.count(Assessment.id)).where(
+            Assessment.facility_id == facility.id, Assessment.status == "submitted"
+        )
+        if not self.session.scalar(submitted):
+            raise ConflictError("submit an assessment before sharing it")
+        prefix, token = new_secret(SHARE_START)
+        expires = self.now + dt.timedelta(days=SHARE_DAYS)
+        self.session.add(
+            Share(
+                organisation_id=self.caller.organisation_id,
+                facility_id=facility.id,
+                prefix=prefix,
+                secret_sha256=digest(token),
+                created_at=self.now,
+                expires_at=expires,
+            )
+        )
+        self.session.flush()
+        return token, expires
+
+    def take_share(self, token: str, reference: str) -> Facility:
+        """An agency takes a facility's share code: a facility of its own (under its
+        ``reference``) with a copy of each assessment the facility had submitted, its
+        attestation kept. A code is taken once, before it expires."""
+        self._agency_only("take a share code")
+        prefix = prefix_of(token, SHARE_START)
+        found = None
+        if prefix is not None:
+            found = self.session.scalar(select(Share).where(Share.prefix == prefix))
+        if (
+            found is None
+            or found.taken_at is not None
+            or utc(found.expires_at) <= self.now
+            or not hmac.compare_digest(found.secret_sha256, digest(token))
+        ):
+            raise NotFoundError("share code that can still be taken")
+        shared = self.session.get(Facility, found.facility_id)
+        assert shared is not None  # a share's facility is kept by a foreign key
+        facility = self.create_facility(reference, shared.name)
+        found.taken_at, found.taken_by = self.now, self.caller.organisation_id
+        query = (
+            select(Assessment)
+            .where(Assessment.facility_id == shared.id, Assessment.status == "submitted")
+            .order_by(Assessment.version)
+        )
+        for version, original in enumerate(self.session.scalars(query), start=1):
+            answers = dict(original.answers)
+            answers["facility_id"] = reference
+            copy = Assessment(
+                organisation_id=self.caller.organisation_id,
+                facility_id=facility.id,
+                version=version,
+                questionnaire_id=original.questionnaire_id,
+                questionnaire_version=original.questionnaire_version,
+                assessed_on=original.assessed_on,
+                answers=answers,
+                status="submitted",
+                answered_by=original.answered_by,
+                attested_name=original.attested_name,
+                attested_at=original.attested_at,
+                attestation=original.attestation,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            self.session.add(copy)
+            self.session.flush()
+            self._audit("shared_in", copy.id)
+        return facility
 
     # -- helpers -------------------------------------------------------------------------
     def _validated(self, assessment: Assessment) -> dict[str, str]:

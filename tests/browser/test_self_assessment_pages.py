@@ -291,6 +291,10 @@ def test_what_if_prices_the_chosen_fixes_in_the_page(
     page.get_by_role("button", name="Price the chosen fixes").click()
     page.get_by_role("heading", name="If you made the chosen fixes").wait_for()
     _checked(watched, "what-if")
+    page.goto("/assessments")
+    page.get_by_role("button", name="Make a share code").click()
+    assert page.locator("#share-code").inner_text().startswith("cx_")
+    _checked(watched, "share")
 
 
 def test_the_checks_fail_on_inline_script_and_on_an_unlabelled_input(browser: Any) -> None:

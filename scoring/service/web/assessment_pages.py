@@ -98,6 +98,7 @@ def assessments_page(request: Request, visitor: SignedIn) -> Response:
         facility=facility,
         assessments=list(reversed(found)),
         draft=drafts[-1] if drafts else None,
+        submitted=any(a.status == "submitted" for a in found),
     )
 
 
@@ -123,6 +124,21 @@ async def start_assessment(request: Request, visitor: SignedIn) -> Response:
 
     made = await run_in_threadpool(start)
     return redirect(request, _section_url(made, 1))
+
+
+@router.post("/share")
+async def share_assessments(request: Request, visitor: SignedIn) -> Response:
+    """A one-time code for the facility's agent: it gives the agent's agency a copy of
+    the facility's submitted assessments as they are now."""
+    await read_form(request)
+
+    def share() -> Response:
+        with _tenant(request, visitor) as (me, facility_id):
+            token, expires = me.share(facility_id)
+            me.commit()
+        return render(request, "share.html", token=token, expires=expires)
+
+    return await run_in_threadpool(share)
 
 
 @router.get("/assessments/{assessment_id}")

@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 from scoring.service.accounts import (
     INVITE_START,
     AccountError,
-    _digest,
-    _new_secret,
-    _prefix_of,
     create_organisation,
     create_user,
+    digest,
+    new_secret,
+    prefix_of,
 )
 from scoring.service.tables import Facility, Invitation, Organisation, PasswordReset, User, utc
 from scoring.service.web.signin import end_sessions
@@ -125,11 +125,11 @@ def _new_user(
 
 def _invitation(session: Session, token: str, now: dt.datetime) -> Invitation:
     """The invitation a token stands for, while it may still set up an account."""
-    prefix = _prefix_of(token, INVITE_START)
+    prefix = prefix_of(token, INVITE_START)
     found = None
     if prefix is not None:
         found = session.scalar(select(Invitation).where(Invitation.prefix == prefix))
-    if found is None or not hmac.compare_digest(found.secret_sha256, _digest(token)):
+    if found is None or not hmac.compare_digest(found.secret_sha256, digest(token)):
         raise AccountError("This invitation link is not valid: check that it was copied whole")
     if found.accepted_at is not None:
         raise AccountError(
@@ -249,12 +249,12 @@ def create_password_reset(
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise AccountError(f"email: no user with the email {email.strip()!r}")
-    prefix, token = _new_secret(RESET_START)
+    prefix, token = new_secret(RESET_START)
     session.add(
         PasswordReset(
             user_id=user.id,
             prefix=prefix,
-            secret_sha256=_digest(token),
+            secret_sha256=digest(token),
             created_at=now,
             expires_at=now + dt.timedelta(hours=hours),
         )
@@ -264,11 +264,11 @@ def create_password_reset(
 
 
 def _reset(session: Session, token: str, now: dt.datetime) -> tuple[PasswordReset, User]:
-    prefix = _prefix_of(token, RESET_START)
+    prefix = prefix_of(token, RESET_START)
     found = None
     if prefix is not None:
         found = session.scalar(select(PasswordReset).where(PasswordReset.prefix == prefix))
-    if found is None or not hmac.compare_digest(found.secret_sha256, _digest(token)):
+    if found is None or not hmac.compare_digest(found.secret_sha256, digest(token)):
         raise AccountError("This password reset link is not valid: ask for a new one")
     if found.used_at is not None:
         raise AccountError("This password reset link has already been used: ask for a new one")

@@ -10,7 +10,6 @@ submitted assessments (the facility's own report).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring.service.accounts import Caller
+from scoring.service.accounts import Caller, digest
 from scoring.service.tables import Facility, Organisation, User, WebSession, utc
 
 SESSION_HOURS = 12
@@ -68,7 +67,7 @@ def start_session(session: Session, user_id: int, *, now: dt.datetime) -> str:
     session.add(
         WebSession(
             user_id=user_id,
-            token_sha256=_digest(token),
+            token_sha256=digest(token),
             created_at=now,
             expires_at=now + dt.timedelta(hours=SESSION_HOURS),
             last_seen_at=now,
@@ -80,7 +79,7 @@ def start_session(session: Session, user_id: int, *, now: dt.datetime) -> str:
 
 def end_session(session: Session, token: str, *, now: dt.datetime) -> None:
     """Sign out: the session's token is refused from now on."""
-    found = session.scalar(select(WebSession).where(WebSession.token_sha256 == _digest(token)))
+    found = session.scalar(select(WebSession).where(WebSession.token_sha256 == digest(token)))
     if found is not None and found.revoked_at is None:
         found.revoked_at = now
 
@@ -97,7 +96,7 @@ def visitor_of(session: Session, token: str, *, now: dt.datetime) -> Visitor | N
     """Who a session token stands for; None when it is unknown, expired or revoked."""
     if not token:
         return None
-    found = session.scalar(select(WebSession).where(WebSession.token_sha256 == _digest(token)))
+    found = session.scalar(select(WebSession).where(WebSession.token_sha256 == digest(token)))
     if found is None or found.revoked_at is not None or utc(found.expires_at) <= now:
         return None
     user = session.get(User, found.user_id)
@@ -130,7 +129,3 @@ def caller_for(session: Session, user: User) -> Caller | None:
     if facility is None:
         return None
     return Caller(facility.organisation_id, actor, facility.id, may_score=True)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
