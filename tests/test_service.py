@@ -40,7 +40,7 @@ from scoring.service.database import (
     sqlite_url,
 )
 from scoring.service.rate import RateLimit
-from scoring.service.tables import ApiKey, AuditEvent, Base, Facility
+from scoring.service.tables import ApiKey, AuditEvent, Base, Facility, Invitation
 from tests.conftest import EXAMPLES
 from tests.postgres_server import binaries, running
 
@@ -642,6 +642,33 @@ def test_an_upgrade_from_the_previous_revisions_keeps_the_data(
     )
     assert answer.status_code == 201
     client.close()
+    database.dispose()
+
+
+def test_an_upgrade_from_before_facility_accounts_keeps_facilities_and_invitations(
+    database_url: str,
+) -> None:
+    from sqlalchemy import DateTime, bindparam
+
+    database = connect(database_url)
+    migrate(database, "0004")
+    stamp = bindparam("t", NOW, type_=DateTime(timezone=True))
+    with database.begin() as connection:
+        for statement in (
+            "INSERT INTO organisation (id, name, kind, created_at) VALUES (1, 'Elm', 'agency', :t)",
+            "INSERT INTO facility (id, organisation_id, reference, name, created_at, row_version)"
+            " VALUES (1, 1, 'E-1', 'Elm Court', :t, 1)",
+            "INSERT INTO invitation (id, organisation_id, facility_id, prefix, secret_sha256,"
+            " created_at, expires_at) VALUES (1, 1, 1, 'abc', 'x', :t, :t)",
+        ):
+            connection.execute(text(statement).bindparams(stamp))
+    migrate(database)
+    assert current_revision(database) == head_revision()
+    with Session(database) as session:
+        facility = session.get(Facility, 1)
+        assert facility is not None
+        assert (facility.name, facility.facility_organisation_id) == ("Elm Court", None)
+        assert session.get(Invitation, 1) is not None
     database.dispose()
 
 

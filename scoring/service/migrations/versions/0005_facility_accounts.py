@@ -15,17 +15,26 @@ down_revision = "0004"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("facility") as facility:
-        facility.add_column(sa.Column("facility_organisation_id", sa.Integer(), nullable=True))
-        facility.create_foreign_key(
+    # Columns are added in place: a batch copy of the facility table (SQLite's way to
+    # add a constraint) would drop the table, which the rows referencing it forbid.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE facility ADD COLUMN facility_organisation_id INTEGER "
+            "REFERENCES organisation (id)"
+        )
+    else:
+        op.add_column("facility", sa.Column("facility_organisation_id", sa.Integer()))
+        op.create_foreign_key(
             "fk_facility_facility_organisation",
+            "facility",
             "organisation",
             ["facility_organisation_id"],
             ["id"],
         )
-        facility.create_index("ix_facility_facility_organisation_id", ["facility_organisation_id"])
-    with op.batch_alter_table("invitation") as invitation:
-        invitation.add_column(sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_facility_facility_organisation_id", "facility", ["facility_organisation_id"]
+    )
+    op.add_column("invitation", sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "web_session",
         sa.Column("id", sa.Integer(), primary_key=True),
