@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from scoring import default_engine, score, validate_document
@@ -334,3 +335,54 @@ def test_a_page_that_is_not_found_says_so_in_words_and_the_api_in_problem_detail
     assert "There is nothing at this address, or it is not yours to see." in page.text
     api = browser.get("/v1/facilities/999")
     assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_question_shows_its_help_why_and_what_dont_know_means_for_the_price(
+    site: Site,
+) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    browser = site.browser(token)
+    assessment = _start(browser)
+    question = next(q for q in IMAGING.questions if q.id == "pacs_internet_exposed")
+    assert question.help is not None
+    assert question.control is not None
+    assert question.control.why is not None
+    assert question.allow_unknown
+    page = browser.get(f"/assessments/{assessment}/sections/{IMAGING_NUMBER}")
+    section = page.text[page.text.index('id="q-pacs_internet_exposed"') :]
+    section = section[: section.index('<div class="question')]
+    assert escape(question.label) in section
+    assert escape(question.help) in section
+    assert escape(question.control.why) in section
+    assert 'value="unknown"' in section
+    assert "Don&#39;t know: priced as the weakest answer until you find out" in section
+
+
+def test_the_report_says_the_price_is_an_indication_and_gives_goals_and_references(
+    site: Site,
+) -> None:
+    _, token = site.facility_user("Brightwater", "pm@brightwater.test")
+    browser = site.browser(token)
+    document = example("imaging-centre-exposed-pacs.yaml")
+    assessment = _start(browser)
+    _fill_all(browser, assessment, document["answers"])
+    review = browser.get(f"/assessments/{assessment}/review")
+    browser.post(
+        f"/assessments/{assessment}/submit",
+        data={
+            "csrf_token": CSRF,
+            "row_version": row_version(review.text),
+            "attested_name": "Dana Reyes",
+            "confirm": "yes",
+        },
+    )
+    report = browser.get(f"/assessments/{assessment}/report").text
+    expected = score({**document, "assessed_on": NOW.date().isoformat()}, as_of=NOW.date())
+    assert expected.advice is not None
+    assert "not an offer of insurance" in report
+    assert "An underwriter would need to look at your answers" in report  # a referral
+    assert expected.advice.insurable is not None
+    assert "<h3>To be offered cover</h3>" in report
+    first = expected.advice.fixes[0]
+    assert "HICP " + ", ".join(first.hicp) in report
+    assert f"{first.cost_low:,.0f}" in report
