@@ -6,18 +6,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from scoring import default_engine, score, validate_document
+from scoring import default_engine, score
 from scoring.service.tables import Assessment
 from scoring.service.web import assessment_pages
-from scoring.vocabulary import AnswerState
-from tests.web_support import CSRF, NOW, Site, example, make_site, row_version, section_form
+from tests.web_support import (
+    CSRF,
+    NOW,
+    Site,
+    complete_and_submit,
+    example,
+    fill_all,
+    make_site,
+    row_version,
+    section_form,
+    start,
+    validated_answers,
+)
 
 ENGINE = default_engine()
 QUESTIONNAIRE = ENGINE.questionnaire
@@ -33,39 +42,6 @@ def site(tmp_path: Path) -> Iterator[Site]:
     made.database.dispose()
 
 
-def _start(browser: TestClient) -> int:
-    started = browser.post("/assessments", data={"csrf_token": CSRF})
-    assert started.status_code == 303
-    found = re.match(r"/assessments/(\d+)/sections/1", started.headers["location"])
-    assert found is not None
-    return int(found.group(1))
-
-
-def _fill_all(browser: TestClient, assessment: int, answers: dict[str, Any]) -> None:
-    for number, section in enumerate(QUESTIONNAIRE.sections, start=1):
-        page = browser.get(f"/assessments/{assessment}/sections/{number}")
-        assert page.status_code == 200
-        saved = browser.post(
-            f"/assessments/{assessment}/sections/{number}",
-            data=section_form(section, answers, row_version(page.text)),
-        )
-        assert saved.status_code == 303, saved.text[:2000]
-
-
-def _validated(document: dict[str, Any]) -> dict[str, str]:
-    """A document's answers as the validator reads them (unanswered left out)."""
-    validation = validate_document(document, QUESTIONNAIRE, as_of=NOW.date())
-    row, states = validation.answers.iloc[0], validation.states.iloc[0]
-    texts = {}
-    for question in QUESTIONNAIRE.questions:
-        state = AnswerState(int(states[question.id]))
-        if state is AnswerState.ANSWERED:
-            texts[question.id] = str(row[question.id])
-        elif state in (AnswerState.UNKNOWN, AnswerState.NOT_APPLICABLE):
-            texts[question.id] = state.name
-    return texts
-
-
 def _stored(site: Site, assessment: int) -> Assessment:
     with Session(site.database) as session:
         found = session.get(Assessment, assessment)
@@ -79,12 +55,13 @@ def test_an_assessment_typed_in_section_by_section_is_the_yaml_file_and_scores_a
     _facility, token = site.facility_user("Brightwater Diagnostic Imaging", "pm@brightwater.test")
     browser = site.browser(token)
     document = example("imaging-centre-exposed-pacs.yaml")
-    assessment = _start(browser)
-    _fill_all(browser, assessment, document["answers"])
+    assessment = start(browser)
+    fill_all(browser, QUESTIONNAIRE, assessment, document["answers"])
 
     stored = _stored(site, assessment)
     assert stored.status == "draft"
-    assert _validated(dict(stored.answers)) == _validated({**document, "assessed_on": None})
+    expected_answers = validated_answers({**document, "assessed_on": None}, QUESTIONNAIRE)
+    assert validated_answers(dict(stored.answers), QUESTIONNAIRE) == expected_answers
 
     review = browser.get(f"/assessments/{assessment}/review")
     assert "Every question is answered" in review.text
@@ -117,7 +94,7 @@ def test_an_assessment_typed_in_section_by_section_is_the_yaml_file_and_scores_a
 def test_the_imaging_questions_show_only_for_a_facility_with_imaging(site: Site) -> None:
     _, token = site.facility_user("Maple Court", "admin@maple.test")
     browser = site.browser(token)
-    assessment = _start(browser)
+    assessment = start(browser)
     url = f"/assessments/{assessment}/sections/{IMAGING_NUMBER}"
     page = browser.get(url)
     assert re.search(r'id="q-has_pacs"[^>]*hidden', page.text)
@@ -161,7 +138,7 @@ def test_a_wrong_answer_is_shown_in_plain_words_on_its_question_and_nothing_is_s
 ) -> None:
     _, token = site.facility_user("Maple Court", "admin@maple.test")
     browser = site.browser(token)
-    assessment = _start(browser)
+    assessment = start(browser)
     page = browser.get(f"/assessments/{assessment}/sections/1")
     before = _stored(site, assessment).row_version
     refused = browser.post(
@@ -184,7 +161,7 @@ def test_a_wrong_answer_is_shown_in_plain_words_on_its_question_and_nothing_is_s
 def test_answers_are_kept_and_shown_again_when_the_facility_comes_back(site: Site) -> None:
     _, token = site.facility_user("Maple Court", "admin@maple.test")
     browser = site.browser(token)
-    assessment = _start(browser)
+    assessment = start(browser)
     page = browser.get(f"/assessments/{assessment}/sections/1")
     browser.post(
         f"/assessments/{assessment}/sections/1",
@@ -227,7 +204,7 @@ def test_one_facility_never_sees_another_facilitys_pages(site: Site) -> None:
     _, mine = site.facility_user("Maple Court", "admin@maple.test")
     _, theirs = site.facility_user("Birch House", "admin@birch.test")
     browser = site.browser(mine)
-    assessment = _start(browser)
+    assessment = start(browser)
     other = site.browser(theirs)
     tried = 0
     for route in assessment_pages.router.routes:  # every page about one assessment
@@ -249,18 +226,7 @@ def test_what_if_prices_chosen_fixes_by_the_engine_and_changes_no_answer(site: S
     _, token = site.facility_user("Brightwater", "pm@brightwater.test")
     browser = site.browser(token)
     document = example("imaging-centre-exposed-pacs.yaml")
-    assessment = _start(browser)
-    _fill_all(browser, assessment, document["answers"])
-    review = browser.get(f"/assessments/{assessment}/review")
-    browser.post(
-        f"/assessments/{assessment}/submit",
-        data={
-            "csrf_token": CSRF,
-            "row_version": row_version(review.text),
-            "attested_name": "Dana Reyes",
-            "confirm": "yes",
-        },
-    )
+    assessment = complete_and_submit(browser, QUESTIONNAIRE, document["answers"])
     before = dict(_stored(site, assessment).answers)
     now = score({**document, "assessed_on": NOW.date().isoformat()}, as_of=NOW.date())
     assert now.advice is not None
@@ -287,19 +253,7 @@ def test_history_shows_each_submitted_assessment_and_what_changed(site: Site) ->
     browser = site.browser(token)
     document = example("imaging-centre-exposed-pacs.yaml")
     for rdp in ("no", "yes"):
-        assessment = _start(browser)
-        _fill_all(browser, assessment, {**document["answers"], "rdp_exposed": rdp})
-        review = browser.get(f"/assessments/{assessment}/review")
-        done = browser.post(
-            f"/assessments/{assessment}/submit",
-            data={
-                "csrf_token": CSRF,
-                "row_version": row_version(review.text),
-                "attested_name": "Dana Reyes",
-                "confirm": "yes",
-            },
-        )
-        assert done.status_code == 303
+        complete_and_submit(browser, QUESTIONNAIRE, {**document["answers"], "rdp_exposed": rdp})
     history = browser.get("/history")
     assert "What changed from version 1 to version 2" in history.text
     label = next(q.label for q in QUESTIONNAIRE.questions if q.id == "rdp_exposed")
@@ -342,7 +296,7 @@ def test_a_question_shows_its_help_why_and_what_dont_know_means_for_the_price(
 ) -> None:
     _, token = site.facility_user("Maple Court", "admin@maple.test")
     browser = site.browser(token)
-    assessment = _start(browser)
+    assessment = start(browser)
     question = next(q for q in IMAGING.questions if q.id == "pacs_internet_exposed")
     assert question.help is not None
     assert question.control is not None
@@ -364,18 +318,7 @@ def test_the_report_says_the_price_is_an_indication_and_gives_goals_and_referenc
     _, token = site.facility_user("Brightwater", "pm@brightwater.test")
     browser = site.browser(token)
     document = example("imaging-centre-exposed-pacs.yaml")
-    assessment = _start(browser)
-    _fill_all(browser, assessment, document["answers"])
-    review = browser.get(f"/assessments/{assessment}/review")
-    browser.post(
-        f"/assessments/{assessment}/submit",
-        data={
-            "csrf_token": CSRF,
-            "row_version": row_version(review.text),
-            "attested_name": "Dana Reyes",
-            "confirm": "yes",
-        },
-    )
+    assessment = complete_and_submit(browser, QUESTIONNAIRE, document["answers"])
     report = browser.get(f"/assessments/{assessment}/report").text
     expected = score({**document, "assessed_on": NOW.date().isoformat()}, as_of=NOW.date())
     assert expected.advice is not None

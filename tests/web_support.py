@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from scoring import default_engine
+from scoring import default_engine, validate_document
 from scoring.questionnaire.definition import Question, Section
 from scoring.service.accounts import create_organisation, create_user
 from scoring.service.api import create_app
@@ -25,7 +25,7 @@ from scoring.service.rate import RateLimit
 from scoring.service.tables import Facility
 from scoring.service.web.pages import CSRF_COOKIE, SESSION_COOKIE
 from scoring.service.web.signin import start_session
-from scoring.vocabulary import AnswerKind
+from scoring.vocabulary import AnswerKind, AnswerState
 from tests.conftest import EXAMPLES
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -127,22 +127,31 @@ def row_version(page: str) -> int:
     return int(found.group(1))
 
 
-def complete_and_submit(
-    browser: TestClient, questionnaire: Any, answers: Mapping[str, Any], name: str = "Dana Reyes"
-) -> int:
-    """Start an assessment, answer every section through its form, and submit it: its id."""
+def start(browser: TestClient) -> int:
+    """Start an assessment from the facility's page: its id."""
     started = browser.post("/assessments", data={"csrf_token": CSRF})
     assert started.status_code == 303, started.text[:500]
     found = re.match(r"/assessments/(\d+)/sections/1", started.headers["location"])
     assert found is not None
-    assessment = int(found.group(1))
+    return int(found.group(1))
+
+
+def fill_all(
+    browser: TestClient, questionnaire: Any, assessment: int, answers: Mapping[str, Any]
+) -> None:
+    """Answer every section of an assessment through its form."""
     for number, section in enumerate(questionnaire.sections, start=1):
         page = browser.get(f"/assessments/{assessment}/sections/{number}")
+        assert page.status_code == 200
         saved = browser.post(
             f"/assessments/{assessment}/sections/{number}",
             data=section_form(section, answers, row_version(page.text)),
         )
         assert saved.status_code == 303, saved.text[:2000]
+
+
+def submit(browser: TestClient, assessment: int, name: str = "Dana Reyes") -> None:
+    """Sign the attestation on the review page and submit."""
     review = browser.get(f"/assessments/{assessment}/review")
     done = browser.post(
         f"/assessments/{assessment}/submit",
@@ -154,4 +163,27 @@ def complete_and_submit(
         },
     )
     assert done.status_code == 303, done.text[:2000]
+
+
+def complete_and_submit(
+    browser: TestClient, questionnaire: Any, answers: Mapping[str, Any], name: str = "Dana Reyes"
+) -> int:
+    """Start an assessment, answer every section through its form, and submit it: its id."""
+    assessment = start(browser)
+    fill_all(browser, questionnaire, assessment, answers)
+    submit(browser, assessment, name)
     return assessment
+
+
+def validated_answers(document: Mapping[str, Any], questionnaire: Any) -> dict[str, str]:
+    """A document's answers as the validator reads them (unanswered left out)."""
+    validation = validate_document(document, questionnaire, as_of=NOW.date())
+    row, states = validation.answers.iloc[0], validation.states.iloc[0]
+    texts = {}
+    for question in questionnaire.questions:
+        state = AnswerState(int(states[question.id]))
+        if state is AnswerState.ANSWERED:
+            texts[question.id] = str(row[question.id])
+        elif state in (AnswerState.UNKNOWN, AnswerState.NOT_APPLICABLE):
+            texts[question.id] = state.name
+    return texts

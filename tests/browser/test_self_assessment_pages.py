@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from scoring import default_engine, score, validate_document
+from scoring import default_engine, score
 from scoring.questionnaire.definition import Section
 from scoring.service.accounts import create_api_key, create_invitation
 from scoring.service.tables import Assessment, Facility
 from scoring.service.web.facility_accounts import create_password_reset
 from scoring.service.web.pages import SESSION_COOKIE
-from scoring.vocabulary import AnswerKind, AnswerState
+from scoring.vocabulary import AnswerKind
 from tests.browser.conftest import (
     Watched,
     check_accessible,
@@ -26,7 +26,7 @@ from tests.browser.conftest import (
     pdf_page_count,
     screenshot,
 )
-from tests.web_support import NOW, Site, example
+from tests.web_support import NOW, Site, example, validated_answers
 
 QUESTIONNAIRE = default_engine().questionnaire
 IMAGING = [s.id for s in QUESTIONNAIRE.sections].index("imaging") + 1
@@ -88,19 +88,6 @@ def _fill(page: Any, section: Section, answers: dict[str, Any]) -> None:
             page.fill(f"#f-{question.id}", str(value))
 
 
-def _validated(document: dict[str, Any]) -> dict[str, str]:
-    validation = validate_document(document, QUESTIONNAIRE, as_of=NOW.date())
-    row, states = validation.answers.iloc[0], validation.states.iloc[0]
-    texts = {}
-    for question in QUESTIONNAIRE.questions:
-        state = AnswerState(int(states[question.id]))
-        if state is AnswerState.ANSWERED:
-            texts[question.id] = str(row[question.id])
-        elif state in (AnswerState.UNKNOWN, AnswerState.NOT_APPLICABLE):
-            texts[question.id] = state.name
-    return texts
-
-
 def _stored(site: Site, assessment: int) -> Assessment:
     with Session(site.database) as session:
         found = session.get(Assessment, assessment)
@@ -136,8 +123,9 @@ def test_the_imaging_centre_typed_in_through_the_pages_is_its_yaml_file_and_its_
     watched, site, _ = signed_in
     page = watched.page
     assessment = _complete(watched, BRIGHTWATER["answers"], shots="wizard")
-    expected_answers = _validated({**BRIGHTWATER, "assessed_on": None})
-    assert _validated(dict(_stored(site, assessment).answers)) == expected_answers
+    expected_answers = validated_answers({**BRIGHTWATER, "assessed_on": None}, QUESTIONNAIRE)
+    stored = validated_answers(dict(_stored(site, assessment).answers), QUESTIONNAIRE)
+    assert stored == expected_answers
     assert page.get_by_text("Every question is answered").is_visible()
     _checked(watched, "review")
     _submit(watched)
