@@ -21,13 +21,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from scoring.errors import InputError
-from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.questionnaire.definition import Question, Questionnaire, Section
 from scoring.questionnaire.loader import default_catalog
 from scoring.rating.result import Fix, ScoreResult
 from scoring.service.tables import Assessment
 from scoring.service.tenant import ConflictError, NotFoundError, StaleVersionError, Tenant
 from scoring.service.web import wizard
-from scoring.service.web.pages import field, read_form, redirect, render, signed_in
+from scoring.service.web.pages import Form, field, read_form, redirect, render, signed_in
 from scoring.service.web.signin import Visitor
 from scoring.vocabulary import Reason, Severity
 
@@ -64,6 +64,20 @@ def _questionnaire(me: Tenant) -> Questionnaire:
 
 def _as_of(me: Tenant, assessment: Assessment) -> dt.date:
     return assessment.assessed_on or me.now.date()
+
+
+def _numbered(questionnaire: Questionnaire, number: int) -> Section:
+    """The questionnaire's section of that number (1 for the first); 404 beyond the last."""
+    if number > len(questionnaire.sections):
+        raise NotFoundError(f"section {number}")
+    return questionnaire.sections[number - 1]
+
+
+def _row_version(form: Form) -> int:
+    """The version of the record the form was made from (-1, which no record has, when
+    the field is not a number: the write is then refused as stale)."""
+    text = field(form, "row_version")
+    return int(text) if text.isdigit() else -1
 
 
 def _section_url(assessment_id: int, number: int, question_id: str | None = None) -> str:
@@ -168,8 +182,7 @@ def section_page(
         if assessment.status != "draft":
             return redirect(request, f"/assessments/{assessment_id}/report")
         questionnaire = _questionnaire(me)
-        if number > len(questionnaire.sections):
-            raise NotFoundError(f"section {number}")
+        _numbered(questionnaire, number)
         document = dict(assessment.answers)
         draft = wizard.settle(document, questionnaire, as_of=_as_of(me, assessment))
     check = request.query_params.get("check") == "1"
@@ -210,7 +223,7 @@ async def save_section(
 ) -> Response:
     form = await read_form(request)
     go = field(form, "go")
-    row_version = field(form, "row_version")
+    version = _row_version(form)
 
     def save() -> Response:
         with _tenant(request, visitor) as (me, _):
@@ -219,9 +232,7 @@ async def save_section(
                 me.commit()
                 return redirect(request, f"/assessments/{assessment_id}/report")
             questionnaire = _questionnaire(me)
-            if number > len(questionnaire.sections):
-                raise NotFoundError(f"section {number}")
-            section = questionnaire.sections[number - 1]
+            section = _numbered(questionnaire, number)
             as_of = _as_of(me, assessment)
             before = wizard.visible(
                 wizard.settle(assessment.answers, questionnaire, as_of=as_of).validation
@@ -251,10 +262,6 @@ async def save_section(
                     problems=blocking,
                     status=422,
                 )
-            try:
-                version = int(row_version)
-            except ValueError:
-                version = -1
             try:
                 saved = me.update_assessment(assessment_id, draft.document, version)
                 me.commit()
@@ -305,9 +312,7 @@ async def section_relevance(
             assessment = _draft(me, assessment_id)
             me.commit()
             questionnaire = _questionnaire(me)
-            if number > len(questionnaire.sections):
-                raise NotFoundError(f"section {number}")
-            section = questionnaire.sections[number - 1]
+            section = _numbered(questionnaire, number)
             document = wizard.with_section(
                 assessment.answers, section, wizard.read_section(form, section)
             )
@@ -362,7 +367,7 @@ async def submit_assessment(request: Request, visitor: SignedIn, assessment_id: 
     form = await read_form(request)
     name = field(form, "attested_name")[:200]
     confirmed = field(form, "confirm") == "yes"
-    row_version = field(form, "row_version")
+    version = _row_version(form)
 
     def submit() -> Response:
         with _tenant(request, visitor) as (me, _):
@@ -382,10 +387,6 @@ async def submit_assessment(request: Request, visitor: SignedIn, assessment_id: 
                 return _review(
                     request, assessment, questionnaire, draft, refused=refused, status=422
                 )
-            try:
-                version = int(row_version)
-            except ValueError:
-                version = -1
             try:
                 me.submit(assessment_id, name, _ATTESTATION, version)
                 me.score(assessment_id, None, None)
