@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +67,34 @@ def mini_document(facility_id: str = "F-1", **changes: Any) -> dict[str, Any]:
         "facility_id": facility_id,
         "answers": mini_answers(**changes),
     }
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server on loopback in a temporary folder, for the whole run
+    (tests/postgres_server.py); skipped, saying why, where it is not installed."""
+    from tests.postgres_server import binaries, running
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed here (.ci/run installs Debian's postgresql)")
+    with running() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database: SQLite in the test's folder, or one more database on the
+    session's PostgreSQL server."""
+    from sqlalchemy import create_engine, text
+
+    from scoring.service.database import sqlite_url
+
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    server = request.getfixturevalue("postgres_server")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{server.rsplit('/', 1)[0]}/{name}"

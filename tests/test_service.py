@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -42,7 +41,6 @@ from scoring.service.database import (
 from scoring.service.rate import RateLimit
 from scoring.service.tables import ApiKey, AuditEvent, Base, Facility, Invitation
 from tests.conftest import EXAMPLES
-from tests.postgres_server import binaries, running
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 UNLIMITED = RateLimit(burst=10**9)
@@ -62,29 +60,6 @@ class Service:
     theirs: dict[str, str]
     database: Any
     folder: Path
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    if binaries() is None:
-        pytest.skip("PostgreSQL is not installed here (.ci/run installs Debian's postgresql)")
-    with running() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, empty database: SQLite in the test's folder, or one more database on the
-    session's PostgreSQL server."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    server = request.getfixturevalue("postgres_server")
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server.rsplit('/', 1)[0]}/{name}"
 
 
 @pytest.fixture

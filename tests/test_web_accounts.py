@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -38,7 +37,6 @@ from scoring.service.web.account_pages import AccountLimits
 from scoring.service.web.facility_accounts import AccountFormError
 from scoring.service.web.pages import CSRF_COOKIE, SESSION_COOKIE
 from scoring.service.web.signin import caller_for, sign_in
-from tests.postgres_server import binaries, running
 
 START = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 PASSWORD = "correct horse battery staple"
@@ -83,27 +81,6 @@ class Site:
         """Whether the browser's session cookie signs someone in (the welcome page sends a
         signed-in person on to their assessments)."""
         return self.client.get("/", follow_redirects=False).status_code == 303
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    if binaries() is None:
-        pytest.skip("PostgreSQL is not installed here (.ci/run installs Debian's postgresql)")
-    with running() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    server = request.getfixturevalue("postgres_server")
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server.rsplit('/', 1)[0]}/{name}"
 
 
 def _site(url: str, folder: Path) -> Iterator[Site]:

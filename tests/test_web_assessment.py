@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from scoring import default_engine, score
 from scoring.service.tables import Assessment
 from scoring.service.web import assessment_pages
+from scoring.service.web.pages import MAX_FORM_BYTES, MAX_FORM_FIELDS
 from tests.web_support import (
     CSRF,
     NOW,
@@ -329,3 +330,27 @@ def test_the_report_says_the_price_is_an_indication_and_gives_goals_and_referenc
     first = expected.advice.fixes[0]
     assert "HICP " + ", ".join(first.hicp) in report
     assert f"{first.cost_low:,.0f}" in report
+
+
+def test_a_hostile_form_is_refused_before_it_is_read_whole_and_nothing_changes(
+    site: Site,
+) -> None:
+    _, token = site.facility_user("Maple Court", "admin@maple.test")
+    browser = site.browser(token)
+    assessment = start(browser)
+    url = f"/assessments/{assessment}/sections/1"
+    before = _stored(site, assessment).row_version
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    huge = browser.post(url, content=b"a.sites=" + b"9" * (MAX_FORM_BYTES + 1), headers=form)
+    assert huge.status_code == 413
+    assert "at most 256,000 bytes" in huge.text
+    binary = browser.post(
+        url, content=b"csrf_token=" + CSRF.encode() + b"&a.sites=\xff\xfe", headers=form
+    )
+    assert binary.status_code == 400
+    many = "&".join(f"f{i}=1" for i in range(MAX_FORM_FIELDS + 1))
+    assert browser.post(url, content=many.encode(), headers=form).status_code == 400
+    json_body = browser.post(url, json={"csrf_token": CSRF})
+    assert json_body.status_code == 400
+    assert "application/x-www-form-urlencoded" in json_body.text
+    assert _stored(site, assessment).row_version == before

@@ -41,11 +41,17 @@ def signed_in(
     site, base = live_site
     email = f"{request.node.name[:40]}@{len(request.node.name)}.test"
     _, token = site.facility_user(f"Facility of {request.node.name[:30]}", email)
-    watched = new_page(browser, base)
-    watched.page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
+    watched = _signed_in_page(browser, base, token)
     yield watched, site, token
     check_policy(watched)
     watched.page.context.close()
+
+
+def _signed_in_page(browser: Any, base: str, token: str, **options: Any) -> Watched:
+    """A page in a fresh browser context, signed in with a session token."""
+    watched = new_page(browser, base, **options)
+    watched.page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
+    return watched
 
 
 def _checked(watched: Watched, name: str) -> None:
@@ -165,9 +171,8 @@ def test_without_javascript_the_questions_appear_when_the_section_is_saved(
 ) -> None:
     site, base = live_site
     _, token = site.facility_user("No Script House", "noscript@example.test")
-    watched = new_page(browser, base, java_script_enabled=False)
+    watched = _signed_in_page(browser, base, token, java_script_enabled=False)
     page = watched.page
-    page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
     assessment = _start(watched)
     page.goto(f"/assessments/{assessment}/sections/{IMAGING}")
     assert page.locator("#q-has_pacs").is_hidden()
@@ -186,8 +191,7 @@ def test_answers_saved_in_one_browser_are_there_in_another(
 ) -> None:
     site, base = live_site
     _, token = site.facility_user("Resume Court", "resume@example.test")
-    first = new_page(browser, base)
-    first.page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
+    first = _signed_in_page(browser, base, token)
     assessment = _start(first)
     first.page.check('input[name="a.facility_type"][value="hospice"]')
     first.page.fill("#f-sites", "4")
@@ -195,8 +199,7 @@ def test_answers_saved_in_one_browser_are_there_in_another(
     first.page.wait_for_url(re.compile(r"/assessments$"))
     first.page.context.close()
 
-    second = new_page(browser, base)  # another browser: nothing shared but the account
-    second.page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
+    second = _signed_in_page(browser, base, token)  # another browser: only the account
     second.page.goto("/assessments")
     second.page.get_by_role("link", name="Continue your assessment").click()
     second.page.wait_for_url(re.compile(rf"/assessments/{assessment}/sections/1$"))
