@@ -139,7 +139,7 @@ def test_an_event_naming_a_question_the_questionnaire_does_not_ask_is_refused(
 ) -> None:
     text = bundled_events_path().read_text(encoding="utf-8")
     bad = text.replace("question: msp_mfa,", "question: msp_mfa_typo,")
-    with pytest.raises(DefinitionError, match=r"'msp_mfa_typo' is not in care_cyber@1\.0\.0"):
+    with pytest.raises(DefinitionError, match=r"'msp_mfa_typo' is not in care_cyber@1\.1\.0"):
         load_catalogues(_copy_catalogue(tmp_path, bad), engine.questionnaire)
 
 

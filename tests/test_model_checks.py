@@ -184,7 +184,7 @@ def test_features_out_of_order_are_refused(tmp_path: Path) -> None:
         features = document["features"]
         features[0], features[1] = features[1], features[0]
 
-    with pytest.raises(InputError, match=r"not in the order care_cyber@1\.0\.0 produces"):
+    with pytest.raises(InputError, match=r"not in the order care_cyber@1\.1\.0 produces"):
         load_model(edited_model(tmp_path, edit))
 
 

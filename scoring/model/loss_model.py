@@ -24,7 +24,7 @@ from scoring.errors import InputError, Issue, QuestionnaireError
 from scoring.features.encoding import AnswerEncoder
 from scoring.model.checks import feature_problems, implausible, outside
 from scoring.questionnaire.definition import Questionnaire
-from scoring.questionnaire.loader import bundled_questionnaire
+from scoring.questionnaire.loader import bundled_questionnaire_reading
 from scoring.vocabulary import Peril, Reason
 
 MODEL_FORMAT = "carescore-loss-model/1"
@@ -126,7 +126,7 @@ class LossModel(_Strict):
 
     def encoder(self, questionnaire: Questionnaire) -> AnswerEncoder:
         """The answer encoder this model expects (with the fill values it was trained with)."""
-        if questionnaire.key != f"{self.questionnaire.id}@{self.questionnaire.version}":
+        if not questionnaire.reads(self.questionnaire.id, self.questionnaire.version):
             raise ValueError(
                 f"model {self.model_id} was trained for {self.questionnaire.id}@"
                 f"{self.questionnaire.version}; got {questionnaire.key}"
@@ -245,12 +245,14 @@ def load_model(directory: Path, questionnaire: Questionnaire | None = None) -> L
             )
         ) from exc
     key = f"{model.questionnaire.id}@{model.questionnaire.version}"
-    if questionnaire is not None and key != questionnaire.key:
+    if questionnaire is not None and not questionnaire.reads(
+        model.questionnaire.id, model.questionnaire.version
+    ):
         raise refuse(f"the model was trained for {key}; this questionnaire is {questionnaire.key}")
     problems = implausible(model)
     if questionnaire is None:
         try:
-            questionnaire = bundled_questionnaire(
+            questionnaire = bundled_questionnaire_reading(
                 model.questionnaire.id, model.questionnaire.version
             )
         except QuestionnaireError as exc:

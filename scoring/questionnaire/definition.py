@@ -256,3 +256,29 @@ class Questionnaire(_Strict):
     def key(self) -> str:
         """``id@version``, as written in outputs and audit trails."""
         return f"{self.id}@{self.version}"
+
+    def reads(self, questionnaire_id: str, version: str) -> bool:
+        """Whether what was written for ``questionnaire_id`` at ``version`` (answers, a
+        model, a rating plan, a catalogue) is read by this questionnaire: its own
+        version, or one it declares a migration from. What the newer version renamed or
+        removed is then found by the content checks of each reader.
+
+        Examples
+        --------
+        >>> from scoring.questionnaire.loader import bundled_questionnaire
+        >>> q = bundled_questionnaire("care_cyber", "1.1.0")
+        >>> q.reads("care_cyber", "1.0.0"), q.reads("care_cyber", "0.9.0")
+        (True, False)
+        """
+        if questionnaire_id != self.id:
+            return False
+        return version == self.version or any(m.from_version == version for m in self.migrations)
+
+    def refusal(self, what: str, questionnaire_id: str, version: str) -> str | None:
+        """The sentence refusing ``what`` (e.g. "the plan") written for another
+        questionnaire, or None when this one reads it (:meth:`reads`)."""
+        if self.reads(questionnaire_id, version):
+            return None
+        declared = ", ".join(m.from_version for m in self.migrations)
+        also = f" (and reads {declared})" if declared else ""
+        return f"{what} is for {questionnaire_id}@{version}; the questionnaire is {self.key}{also}"

@@ -109,10 +109,7 @@ def bundled_questionnaire(
     'care_cyber'
     """
     files = available_questionnaires()
-    versions = sorted(
-        (v for (qid, v) in files if qid == questionnaire_id),
-        key=lambda v: tuple(int(p) for p in v.split(".")),
-    )
+    versions = _bundled_versions(questionnaire_id)
     if not versions:
         known = ", ".join(sorted({qid for qid, _ in files})) or "none"
         raise QuestionnaireError(
@@ -124,3 +121,28 @@ def bundled_questionnaire(
             questionnaire_id, [f"version {chosen} is not bundled (bundled: {', '.join(versions)})"]
         )
     return load_questionnaire(files[(questionnaire_id, chosen)])
+
+
+def _bundled_versions(questionnaire_id: str) -> list[str]:
+    """The bundled versions of a questionnaire, oldest first."""
+    return sorted(
+        (v for (qid, v) in available_questionnaires() if qid == questionnaire_id),
+        key=lambda v: tuple(int(p) for p in v.split(".")),
+    )
+
+
+def bundled_questionnaire_reading(questionnaire_id: str, version: str) -> Questionnaire:
+    """The newest bundled questionnaire that reads what was written for
+    ``questionnaire_id`` at ``version`` (:meth:`Questionnaire.reads`): a model or plan
+    made for an earlier version runs on the newest one that declares a migration from it.
+
+    Examples
+    --------
+    >>> bundled_questionnaire_reading("care_cyber", "1.0.0").version
+    '1.1.0'
+    """
+    for newer in reversed(_bundled_versions(questionnaire_id)):
+        candidate = bundled_questionnaire(questionnaire_id, newer)
+        if candidate.reads(questionnaire_id, version):
+            return candidate
+    return bundled_questionnaire(questionnaire_id, version)

@@ -28,7 +28,7 @@ from scoring.features.encoding import AnswerEncoder
 from scoring.model.loss_model import MODEL_FILE, LossModel, load_model
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Questionnaire
-from scoring.questionnaire.loader import bundled_questionnaire
+from scoring.questionnaire.loader import bundled_questionnaire_reading
 from scoring.rating.plan import OUTCOMES, PLAN_FILE, RatingPlan, load_rating_plan
 from scoring.rating.remediation import (
     RemediationCatalogue,
@@ -238,7 +238,9 @@ class RatingEngine:
         """Load and verify a model folder, its rating plan and the remediation catalogue.
 
         The plan defaults to ``rating-plan.yaml`` in the model folder, the
-        questionnaire to the one the model was trained for, the catalogue to the
+        questionnaire to the newest bundled one that reads the model's (the one it
+        was trained for, or a later version declaring a migration from it), the
+        catalogue to the
         questionnaire's bundled one.
 
         Raises
@@ -249,7 +251,7 @@ class RatingEngine:
             The plan or catalogue fails its checks.
         """
         model = load_model(model_dir, questionnaire)
-        questionnaire = questionnaire or bundled_questionnaire(
+        questionnaire = questionnaire or bundled_questionnaire_reading(
             model.questionnaire.id, model.questionnaire.version
         )
         plan_path = plan_path or model_dir / PLAN_FILE

@@ -231,9 +231,11 @@ class RatingPlan(_Strict):
         could fail when a facility is scored cannot load.
         """
         problems: list[str] = []
-        key = f"{self.questionnaire.id}@{self.questionnaire.version}"
-        if key != questionnaire.key:
-            problems.append(f"the plan is for {key}; the questionnaire is {questionnaire.key}")
+        refusal = questionnaire.refusal(
+            "the plan", self.questionnaire.id, self.questionnaire.version
+        )
+        if refusal:
+            problems.append(refusal)
         known = {q.id: q for q in questionnaire.questions}
         base = known.get(self.exposure_base.question)
         if base is None or not base.is_numeric:

@@ -130,9 +130,11 @@ class RemediationCatalogue(_Strict):
     def check_against(self, questionnaire: Questionnaire, source: str) -> None:
         """Refuse a catalogue that does not cover the questionnaire's actionable controls."""
         problems: list[str] = []
-        key = f"{self.questionnaire.id}@{self.questionnaire.version}"
-        if key != questionnaire.key:
-            problems.append(f"the catalogue is for {key}; the questionnaire is {questionnaire.key}")
+        refusal = questionnaire.refusal(
+            "the catalogue", self.questionnaire.id, self.questionnaire.version
+        )
+        if refusal:
+            problems.append(refusal)
         known = {q.id: q for q in questionnaire.questions}
         for qid in self.controls:
             if qid not in known or not known[qid].is_control:
@@ -186,6 +188,19 @@ def load_remediation(
 
 
 def bundled_remediation_path(questionnaire: Questionnaire) -> Path:
-    """The bundled catalogue for a questionnaire (``care_cyber`` 1.0.0 -> care-cyber-1.0.0.yaml)."""
-    name = f"{questionnaire.id.replace('_', '-')}-{questionnaire.version}.yaml"
-    return data_dir("questionnaires") / "remediation" / name
+    """The bundled catalogue for a questionnaire: its own version's file
+    (``care_cyber`` 1.0.0 -> care-cyber-1.0.0.yaml), else the newest file of a version
+    it reads (:meth:`Questionnaire.reads`); the catalogue's checks run when it is loaded."""
+    folder = data_dir("questionnaires") / "remediation"
+    stem = questionnaire.id.replace("_", "-")
+    earlier = sorted(
+        (m.from_version for m in questionnaire.migrations),
+        key=lambda v: tuple(int(p) for p in v.split(".")),
+        reverse=True,
+    )
+    readable = [questionnaire.version, *earlier]
+    for version in readable:
+        path = folder / f"{stem}-{version}.yaml"
+        if path.is_file():
+            return path
+    return folder / f"{stem}-{questionnaire.version}.yaml"
