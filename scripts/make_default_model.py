@@ -33,6 +33,9 @@ from scoring.synthetic.market import bundled_market
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "care-cyber-default"
 TRAIN_SEED, HOLDOUT_SEED, FIT_SEED = 2026, 2027, 0
+QUESTIONNAIRE = ("--questionnaire", "care_cyber@1.0.0")
+"""The default model is drawn, trained and evaluated on questionnaire 1.0.0, as it was
+made; later versions that declare a migration from 1.0.0 run it unchanged."""
 
 
 def run(*args: str) -> None:
@@ -57,8 +60,8 @@ def main() -> None:
     size = ["--facilities", str(args.facilities), "--years", str(args.years)]
     held = ["--facilities", str(args.holdout_facilities), "--years", str(args.holdout_years)]
     if not args.evaluate_only:
-        run("synth", *size, "--seed", str(TRAIN_SEED), "-o", str(train_book))
-    run("synth", *held, "--seed", str(HOLDOUT_SEED), "-o", str(holdout))
+        run("synth", *size, *QUESTIONNAIRE, "--seed", str(TRAIN_SEED), "-o", str(train_book))
+    run("synth", *held, *QUESTIONNAIRE, "--seed", str(HOLDOUT_SEED), "-o", str(holdout))
     if not args.evaluate_only:
         run(
             "train",
@@ -70,8 +73,9 @@ def main() -> None:
             "--seed",
             str(FIT_SEED),
             "--synthetic",
+            *QUESTIONNAIRE,
         )
-    run("evaluate", str(holdout), "-m", str(MODEL), "-o", str(MODEL / "evaluation"))
+    run("evaluate", str(holdout), "-m", str(MODEL), "-o", str(MODEL / "evaluation"), *QUESTIONNAIRE)
     print(write_card())
 
 

@@ -30,7 +30,7 @@ from scoring.questionnaire.definition import Question
 from scoring.questionnaire.lint import lint
 from scoring.responses.reading import RawResponses
 from scoring.synthetic.book import resolve_truth, synthetic_book, write_book
-from scoring.synthetic.truth import load_truth, truth_path
+from scoring.synthetic.truth import bundled_truth_path, load_truth
 from scoring.vocabulary import AnswerKind, Peril
 from tests.conftest import EXAMPLES, EXAMPLES_AS_OF
 
@@ -41,7 +41,7 @@ AS_OF = dt.date(2100, 1, 1)
 def trained(care: Questionnaire, tmp_path_factory: pytest.TempPathFactory) -> LossModel:
     """A model trained here on a small synthetic book (requested limit and retention are
     drawn at random in it, independently of the risk)."""
-    truth = resolve_truth(load_truth(truth_path(care.id, care.version)), care)
+    truth = resolve_truth(load_truth(bundled_truth_path(care)), care)
     table, oracle = synthetic_book(care, truth, facilities=10_000, years=2, seed=5)
     path = tmp_path_factory.mktemp("bounded") / "book.parquet"
     write_book(table, oracle, truth, path)

@@ -17,7 +17,7 @@ from scoring.cli import app
 from scoring.errors import InputError
 from scoring.model.claims_history import check_claims_history, read_claims_history
 from scoring.synthetic.book import resolve_truth, synthetic_book
-from scoring.synthetic.truth import load_truth, truth_path
+from scoring.synthetic.truth import bundled_truth_path, load_truth
 
 runner = CliRunner()
 ROWS = 2_000  # 1,000 facilities over 2 years, checked 600 rows at a time below
@@ -25,7 +25,7 @@ ROWS = 2_000  # 1,000 facilities over 2 years, checked 600 rows at a time below
 
 @pytest.fixture(scope="module")
 def good(care: Questionnaire, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    truth = resolve_truth(load_truth(truth_path(care.id, care.version)), care)
+    truth = resolve_truth(load_truth(bundled_truth_path(care)), care)
     table, _ = synthetic_book(care, truth, facilities=1_000, years=2, seed=11)
     path = tmp_path_factory.mktemp("claims") / "good.parquet"
     pq.write_table(table, path)

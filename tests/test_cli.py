@@ -274,7 +274,7 @@ def test_help_is_plain_text_and_options_say_what_they_are(
 
 
 def test_questionnaire_show_takes_the_file_as_lint_does_and_shows_the_questions() -> None:
-    path = str(Path(__file__).parent.parent / "questionnaires" / "care-cyber-1.0.0.yaml")
+    path = str(Path(__file__).parent.parent / "questionnaires" / "care-cyber-1.1.0.yaml")
     by_argument = runner.invoke(app, ["questionnaire", "show", path], env={"COLUMNS": "200"})
     assert by_argument.exit_code == 0, by_argument.output
     bundled = runner.invoke(app, ["questionnaire", "show"], env={"COLUMNS": "200"})

@@ -24,7 +24,7 @@ from scoring.model.evaluation import evaluate, evaluate_book, oracle_beside
 from scoring.model.loss_model import LossModel, default_model_dir, load_model
 from scoring.model.training import file_fingerprint, train, train_book
 from scoring.synthetic.book import resolve_truth, synthetic_book, write_book
-from scoring.synthetic.truth import ResolvedTruth, load_truth, truth_path
+from scoring.synthetic.truth import ResolvedTruth, bundled_truth_path, load_truth
 from scoring.vocabulary import Peril
 
 AS_OF = dt.date(2100, 1, 1)
@@ -33,7 +33,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def truth(care: Questionnaire) -> ResolvedTruth:
-    return resolve_truth(load_truth(truth_path(care.id, care.version)), care)
+    return resolve_truth(load_truth(bundled_truth_path(care)), care)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_a_model_for_another_questionnaire_is_refused(
     from scoring.model.loss_model import save_model
 
     save_model(model, tmp_path / "m", model_card(model, synthetic=True))
-    with pytest.raises(InputError, match=r"trained for care_cyber@1\.0\.0"):
+    with pytest.raises(InputError, match=rf"trained for {re.escape(care.key)}"):
         load_model(tmp_path / "m", mini)
 
 
@@ -263,7 +263,7 @@ def test_cli_synth_writes_the_book_and_its_truth(tmp_path: Path) -> None:
 
 def test_the_bundled_default_model_loads_and_verifies(care: Questionnaire) -> None:
     model = load_model(default_model_dir(), care)
-    assert model.questionnaire.version == care.version
+    assert care.reads(model.questionnaire.id, model.questionnaire.version)
     assert "synthetic" in (default_model_dir() / "MODEL_CARD.md").read_text()
 
 

@@ -23,6 +23,7 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("carescore-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "scoring/_data/questionnaires/care-cyber-1.0.0.yaml" in names
+    assert "scoring/_data/questionnaires/care-cyber-1.1.0.yaml" in names
     assert "scoring/_data/questionnaires/frameworks.yaml" in names
     assert "scoring/_data/models/care-cyber-default/model.json" in names
     assert "scoring/_data/models/care-cyber-default/rating-plan.yaml" in names
@@ -48,6 +49,6 @@ def test_the_wheel_brings_the_default_questionnaire(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:2] == [
-        "care_cyber@1.0.0 care-cyber-default",
+        "care_cyber@1.1.0 care-cyber-default",
         "care_cyber_plan@2026.2.0 60",
     ]

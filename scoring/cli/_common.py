@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -90,7 +91,10 @@ QuestionnaireOption = Annotated[
     typer.Option(
         "--questionnaire",
         "-q",
-        help="A questionnaire YAML file to use instead of the bundled one.",
+        help=(
+            "A questionnaire YAML file, or a bundled version written id@version (e.g. "
+            "care_cyber@1.0.0), instead of the newest bundled questionnaire."
+        ),
         dir_okay=False,
     ),
 ]
@@ -132,11 +136,20 @@ def require_files(*paths: Path | None, as_json: bool = False) -> None:
 def choose_questionnaire(path: Path | None) -> Questionnaire:
     from scoring.questionnaire.loader import bundled_questionnaire, load_questionnaire
 
+    bundled = _BUNDLED_KEY.fullmatch(path.name) if path is not None else None
+    if path is not None and bundled is not None and not path.exists():
+        path = None
     require_files(path)
     try:
+        if bundled is not None and path is None:
+            return bundled_questionnaire(bundled["id"], bundled["version"])
         return load_questionnaire(path) if path is not None else bundled_questionnaire()
     except QuestionnaireError as exc:
         fail_questionnaire(exc)
+
+
+_BUNDLED_KEY = re.compile(r"(?P<id>[a-z][a-z0-9_]{0,63})@(?P<version>\d{1,4}\.\d{1,4}\.\d{1,4})")
+"""``--questionnaire care_cyber@1.0.0``: a bundled questionnaire by id and version."""
 
 
 def parse_as_of(text: str | None) -> dt.date:

@@ -50,7 +50,7 @@ def synth_command(
 ) -> None:
     """Write a synthetic book of facility-years with claims, and its ground truth beside it."""
     from scoring.synthetic.book import resolve_truth, synthetic_blocks, write_blocks
-    from scoring.synthetic.truth import load_truth, truth_path
+    from scoring.synthetic.truth import bundled_truth_path, load_truth
 
     if output.suffix.lower() != ".parquet":
         raise typer.BadParameter(
@@ -66,7 +66,7 @@ def synth_command(
     )
     require_files(truth)
     target = choose_questionnaire(questionnaire)
-    resolved = resolve_truth(load_truth(truth or truth_path(target.id, target.version)), target)
+    resolved = resolve_truth(load_truth(truth or bundled_truth_path(target)), target)
     blocks = synthetic_blocks(target, resolved, facilities=facilities, years=years, seed=seed)
     try:
         rows = write_blocks(blocks, resolved, output)

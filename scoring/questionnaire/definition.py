@@ -257,6 +257,18 @@ class Questionnaire(_Strict):
         """``id@version``, as written in outputs and audit trails."""
         return f"{self.id}@{self.version}"
 
+    @property
+    def versions_read(self) -> tuple[str, ...]:
+        """Its own version, then each version it declares a migration from, newest
+        first: where a bundled file made for a version (a catalogue, a market, a
+        ground truth) is looked for, in this order."""
+        earlier = sorted(
+            {m.from_version for m in self.migrations} - {self.version},
+            key=lambda v: tuple(int(p) for p in v.split(".")),
+            reverse=True,
+        )
+        return (self.version, *earlier)
+
     def reads(self, questionnaire_id: str, version: str) -> bool:
         """Whether what was written for ``questionnaire_id`` at ``version`` (answers, a
         model, a rating plan, a catalogue) is read by this questionnaire: its own
@@ -270,9 +282,7 @@ class Questionnaire(_Strict):
         >>> q.reads("care_cyber", "1.0.0"), q.reads("care_cyber", "0.9.0")
         (True, False)
         """
-        if questionnaire_id != self.id:
-            return False
-        return version == self.version or any(m.from_version == version for m in self.migrations)
+        return questionnaire_id == self.id and version in self.versions_read
 
     def refusal(self, what: str, questionnaire_id: str, version: str) -> str | None:
         """The sentence refusing ``what`` (e.g. "the plan") written for another

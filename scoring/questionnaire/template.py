@@ -154,7 +154,16 @@ def json_schema(questionnaire: Questionnaire) -> dict[str, Any]:
         "required": ["questionnaire", "questionnaire_version", "answers"],
         "properties": {
             "questionnaire": {"const": questionnaire.id},
-            "questionnaire_version": {"const": questionnaire.version},
+            "questionnaire_version": {
+                "enum": [
+                    questionnaire.version,
+                    *(m.from_version for m in questionnaire.migrations),
+                ],
+                "description": (
+                    f"{questionnaire.version}, or an earlier version this one reads: its "
+                    "answers are migrated and the questions added since stay unanswered"
+                ),
+            },
             "facility_id": text_field,
             "facility_name": text_field,
             "assessed_on": {"type": ["string", "null"], "format": "date"},

@@ -190,16 +190,11 @@ def load_remediation(
 def bundled_remediation_path(questionnaire: Questionnaire) -> Path:
     """The bundled catalogue for a questionnaire: its own version's file
     (``care_cyber`` 1.0.0 -> care-cyber-1.0.0.yaml), else the newest file of a version
-    it reads (:meth:`Questionnaire.reads`); the catalogue's checks run when it is loaded."""
+    it reads (:attr:`Questionnaire.versions_read`); the catalogue's checks run when it
+    is loaded."""
     folder = data_dir("questionnaires") / "remediation"
     stem = questionnaire.id.replace("_", "-")
-    earlier = sorted(
-        (m.from_version for m in questionnaire.migrations),
-        key=lambda v: tuple(int(p) for p in v.split(".")),
-        reverse=True,
-    )
-    readable = [questionnaire.version, *earlier]
-    for version in readable:
+    for version in questionnaire.versions_read:
         path = folder / f"{stem}-{version}.yaml"
         if path.is_file():
             return path

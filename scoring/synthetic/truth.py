@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from scoring._files import read_document
 from scoring._resources import data_dir
 from scoring.errors import InputError, QuestionnaireError
 from scoring.vocabulary import Peril
+
+if TYPE_CHECKING:
+    from scoring.questionnaire.definition import Questionnaire
 
 REFERENCE_FACILITIES = 20_000
 REFERENCE_SEED = 0
@@ -114,6 +117,17 @@ def truth_path(questionnaire_id: str, version: str) -> Path:
         / "synthetic-truth"
         / f"{questionnaire_id.replace('_', '-')}-{version}.yaml"
     )
+
+
+def bundled_truth_path(questionnaire: Questionnaire) -> Path:
+    """The bundled ground truth a questionnaire is drawn with: its own version's file,
+    else the newest file of a version it reads (:attr:`Questionnaire.versions_read`;
+    the truth's features are then checked against what the questionnaire produces)."""
+    for version in questionnaire.versions_read:
+        path = truth_path(questionnaire.id, version)
+        if path.is_file():
+            return path
+    return truth_path(questionnaire.id, questionnaire.version)
 
 
 def load_truth(path: Path) -> GroundTruth:

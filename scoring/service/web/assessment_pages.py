@@ -86,9 +86,9 @@ def _section_url(assessment_id: int, number: int, question_id: str | None = None
 
 
 def _progress(questionnaire: Questionnaire, validation: Any) -> list[dict[str, Any]]:
-    """Each section with whether every question it shows is answered (a blank one may
-    be allowed, but it is priced as the weakest answer)."""
-    left = wizard.unanswered(validation)
+    """Each section with whether every question it shows and requires is answered (a
+    blank one may be allowed, but it is priced as the weakest answer)."""
+    left = wizard.unanswered(questionnaire, validation)
     return [
         {
             "number": n,

@@ -167,11 +167,17 @@ def visible(validation: Validation) -> set[str]:
     }
 
 
-def unanswered(validation: Validation) -> set[str]:
-    """The questions shown but left blank, or answered with something invalid."""
+def unanswered(questionnaire: Questionnaire, validation: Validation) -> set[str]:
+    """The questions shown but answered with something invalid, or left blank where
+    the questionnaire requires an answer (an optional question may stay blank)."""
     states = validation.states.iloc[0]
-    open_states = {int(AnswerState.UNANSWERED), int(AnswerState.INVALID)}
-    return {str(question_id) for question_id, state in states.items() if int(state) in open_states}
+    invalid, blank = int(AnswerState.INVALID), int(AnswerState.UNANSWERED)
+    return {
+        str(question_id)
+        for question_id, state in states.items()
+        if int(state) == invalid
+        or (int(state) == blank and questionnaire.by_id[str(question_id)].required)
+    }
 
 
 def section_view(
