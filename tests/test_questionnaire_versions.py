@@ -102,10 +102,34 @@ def test_a_book_answering_1_0_0_and_the_same_book_answering_1_1_0_price_the_same
 
 
 def test_a_1_0_0_response_is_migrated_and_the_added_questions_stay_unanswered() -> None:
-    validation = validate_file(EXAMPLES / "hospice-msp-gap.yaml", as_of=EXAMPLES_AS_OF)
+    validation = validate_file(EXAMPLES / "rural-snf-no-mfa.yaml", as_of=EXAMPLES_AS_OF)
     assert validation.is_valid
     answers = validation.answers.iloc[0]
     assert answers[list(ADDED)].isna().all()
+
+
+def test_an_example_answering_1_1_0_names_its_vendors_and_prices_as_without_them(
+    tmp_path: Path,
+) -> None:
+    from scoring import score
+
+    path = EXAMPLES / "hospice-msp-gap.yaml"
+    validation = validate_file(path, as_of=EXAMPLES_AS_OF)
+    assert validation.is_valid
+    answers = validation.answers.iloc[0]
+    assert answers["msp_rmm_tool"] == "connectwise"
+    assert answers["msp_name"] == "Tri-County Tech Partners"
+    text = path.read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if not line.lstrip().startswith(ADDED)]
+    as_1_0_0 = tmp_path / "hospice-1.0.0.yaml"
+    as_1_0_0.write_text(
+        "\n".join(kept).replace('questionnaire_version: "1.1.0"', 'questionnaire_version: "1.0.0"'),
+        encoding="utf-8",
+    )
+    engine = default_engine()
+    with_vendors = score(path, engine=engine, as_of=EXAMPLES_AS_OF)
+    without = score(as_1_0_0, engine=engine, as_of=EXAMPLES_AS_OF)
+    assert with_vendors.model_dump_json() == without.model_dump_json()
 
 
 def test_a_version_without_a_declared_migration_is_refused_with_the_versions_read(
