@@ -1,10 +1,11 @@
 """The accumulation report: a self-contained HTML page (inline CSS and SVG) and a
 CSV or JSON of every figure, written into one folder, each file whole or not at all.
 
-Names that come from the book (an MSP's name as a facility wrote it) are escaped in
-the HTML, cut to :data:`~scoring.accumulation.msp.LABEL_CHARS` characters on one
-line, and written to the CSV files with a leading ``'`` where a spreadsheet would
-run them as a formula (as every CSV the project writes)."""
+Text that comes from the book (an MSP's name as a facility wrote it, or its key) is
+shown on one line of at most :data:`~scoring.accumulation.msp.LABEL_CHARS`
+characters in the HTML (escaped) and the CSV files (with a leading ``'`` where a
+spreadsheet would run it as a formula, as every CSV the project writes); the JSON
+holds the keys whole."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pandas as pd
 
 from scoring._outputs import write_atomically
 from scoring.accumulation.analysis import Accumulation, standard_error
-from scoring.accumulation.msp import NOT_NAMED
+from scoring.accumulation.msp import NOT_NAMED, shown
 from scoring.portfolio.dislocation_csv import safe_text
 from scoring.report._style import CSS
 from scoring.report._words import money
@@ -38,12 +39,18 @@ REPORT_FILES = (
 """Every file the report folder holds."""
 
 
+def _cell(value: object) -> str:
+    """A text cell of a CSV: one line of at most ``LABEL_CHARS`` characters, never read
+    as a formula."""
+    return safe_text(shown(value) if isinstance(value, str) else value)
+
+
 def _csv(frame: pd.DataFrame, float_format: str = "%.2f") -> bytes:
     """A table as CSV; text cells never read as a formula (:func:`safe_text`)."""
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
-            safe[column] = safe[column].map(safe_text)
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(_cell)
     return safe.to_csv(index=False, float_format=float_format, lineterminator="\n").encode()
 
 
@@ -80,9 +87,9 @@ def figures(result: Accumulation) -> dict[str, object]:
         "concentration": json.loads(result.concentration.round(2).to_json(orient="records")),
         "vendor_answers": json.loads(result.vendor_answers.to_json(orient="records")),
         "msps": json.loads(
-            result.msps.round({c: 6 if c.startswith("share") else 2 for c in result.msps}).to_json(
-                orient="records"
-            )
+            result.msps.round(
+                {c: 6 if str(c).startswith("share") else 2 for c in result.msps}
+            ).to_json(orient="records")
         ),
     }
 
@@ -181,7 +188,9 @@ def curve_chart(result: Accumulation) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(shown(c))}</td>" for c in r) + "</tr>" for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
