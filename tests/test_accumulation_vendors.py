@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
+from pandas.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from scoring import RatingEngine, default_engine
@@ -27,6 +28,7 @@ from scoring.accumulation.curves import tail_contributions
 from scoring.accumulation.exposure import BookExposure, scored_book_exposure, vendor_use
 from scoring.accumulation.msp import LABEL_CHARS, NOT_NAMED, msp_key
 from scoring.accumulation.simulation import BY_NAME, Simulator, simulate
+from scoring.budget import BUDGET
 from scoring.cli.app import app
 from scoring.errors import DefinitionError
 from scoring.portfolio.run import score_book
@@ -201,6 +203,16 @@ def test_aliases_in_free_text_name_their_vendor_in_any_case(
         use = vendor_use(category, ids, frame)
         assert list(use.code) == expected[code]
         assert not use.allocated.any()
+
+
+def test_a_line_break_in_an_msps_name_is_read_across_blocks_of_the_book(scored: Path) -> None:
+    raw = scored.read_bytes()
+    assert b"msp_name=Tab\tand\nline break Co." in raw
+    small = dataclasses.replace(BUDGET, row_bytes=4096)  # the book is read in many blocks
+    assert len(raw) > 50 * small.row_bytes
+    book = read_scored_book(scored, budget=small)
+    assert_frame_equal(book, read_scored_book(scored))
+    assert book["answers"].str.contains("msp_name=Tab\tand\nline break Co.", regex=False).sum() > 3
 
 
 def test_exposure_conditions_still_apply_to_answered_vendors(
