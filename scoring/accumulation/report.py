@@ -202,7 +202,10 @@ def msp_section(result: Accumulation) -> str:
     """The MSP table: the largest MSPs by facilities, and the facilities that name none."""
     msps = result.msps
     if msps.empty:
-        return "<p>No facility of the book uses an MSP.</p>"
+        return (
+            "<p>No facility depends on an MSP, or the vendor catalogue does not group "
+            "facilities by their MSP's name.</p>"
+        )
     named = msps[msps["name"] != NOT_NAMED]
     unnamed = msps[msps["name"] == NOT_NAMED]
     rows = [
