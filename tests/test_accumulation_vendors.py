@@ -62,6 +62,7 @@ MSP_NAMES = [
     FORMULA_NAME,
     "Tab\tand\nline break Co.",
     "Acme",
+    "Smith+Jones; 100% IT",
 ]
 
 
@@ -413,6 +414,7 @@ def test_hostile_msp_names_are_escaped_in_the_html_and_inert_in_the_csv(
     assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
     assert all(len(n) <= LABEL_CHARS + 1 and "\n" not in n and "\t" not in n for n in names)
     assert "Tab and line break Co." in names
+    assert "Smith+Jones; 100% IT" in names  # the answers text's own escapes undone
     figures = json.loads((report / "accumulation.json").read_text(encoding="utf-8"))
     assert {m["msp"] for m in figures["msps"]} >= {"acme", "blue ridge networks", ""}
 

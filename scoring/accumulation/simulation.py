@@ -169,21 +169,12 @@ class Simulator:
                 first = block * YEARS_PER_BLOCK
                 logged.append((year[kept] + first, np.full(kept.sum(), s), group[kept], loss[kept]))
         aggregate = attritional + by_source.sum(axis=1)
+        # the log in 20 bytes an event: a run has at most 1,000,000 years and 2**31 groups
         log = [
-            np.concatenate([part[i] for part in logged]) if logged else np.zeros(0, dtype=kind)
-            for i, kind in enumerate((np.int64, np.int64, np.int64, np.float64))
+            (np.concatenate([part[i] for part in logged]) if logged else np.zeros(0)).astype(kind)
+            for i, kind in enumerate((np.int32, np.int32, np.int32, np.float64))
         ]
-        return YearLosses(
-            aggregate,
-            occurrence,
-            attritional,
-            by_source,
-            hit,
-            log[0].astype(np.int64),
-            log[1].astype(np.int64),
-            log[2].astype(np.int64),
-            log[3].astype(np.float64),
-        )
+        return YearLosses(aggregate, occurrence, attritional, by_source, hit, *log)
 
     def _layer(self, facility: np.ndarray, peril: int, ground_up: np.ndarray) -> np.ndarray:
         e = self.exposure
