@@ -114,7 +114,7 @@ def vendor_answers(exposure: BookExposure) -> pd.DataFrame:
                 "category": code,
                 "question": use.category.question or "",
                 "exposed": int(exposed.sum()),
-                "answered": int((use.answered & ~not_named).sum()),
+                "answered": int(use.answered.sum()),
                 "allocated": int(use.allocated.sum()),
                 "not_named": int(not_named.sum()),
                 "not_exposed": int((~exposed).sum()),

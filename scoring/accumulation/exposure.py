@@ -33,7 +33,7 @@ from scoring.accumulation.catalogue import (
     EventCatalogue,
     VendorCatalogue,
 )
-from scoring.accumulation.msp import decoded, msp_groups
+from scoring.accumulation.msp import NOT_NAMED, decoded, msp_groups
 from scoring.errors import InputError, Issue
 from scoring.portfolio.book_answers import NOT_APPLICABLE_TEXT, UNKNOWN_TEXT, answer_items
 from scoring.rating.engine import PERILS, RatingEngine, peril_total
@@ -70,8 +70,9 @@ class VendorUse:
     @property
     def answered(self) -> np.ndarray:
         """True where the facility depends on the category and its answer said which
-        vendor (a catalogued one, ``other``, or an MSP's name)."""
-        answered: np.ndarray = (self.code != NOT_EXPOSED) & ~self.allocated
+        vendor (a catalogued one, ``other``, or an MSP's name; not "not named")."""
+        said = (self.code != NOT_EXPOSED) & (self.code != NOT_NAMED)
+        answered: np.ndarray = said & ~self.allocated
         return answered
 
 
@@ -141,9 +142,7 @@ def vendor_use(category: Category, facility_ids: np.ndarray, answers: pd.DataFra
         else np.full(n, None, dtype=object)
     )
     if category.by_name:
-        index, code, keys, labels, spellings = msp_groups(
-            category, given, _exposed(category, answers, n)
-        )
+        index, code, keys, labels, spellings = msp_groups(given, _exposed(category, answers, n))
         return VendorUse(category, index, code, np.zeros(n, dtype=bool), keys, labels, spellings)
     # each distinct answer normalised once (a book has few)
     distinct = pd.Series(given, dtype=object).fillna("")

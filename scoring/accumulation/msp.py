@@ -36,7 +36,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from scoring.accumulation.catalogue import NOT_EXPOSED, Category
+from scoring.accumulation.catalogue import NOT_EXPOSED
 
 NOT_NAMED = "(not named)"
 """The code of a facility using an MSP without naming it (no key reads so)."""
@@ -138,9 +138,10 @@ def _label(spellings: Counter[str]) -> str:
 
 
 def msp_groups(
-    category: Category, answers: Iterable[object], exposed: np.ndarray
+    answers: Iterable[object], exposed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
-    """Each facility's MSP from its answer to the category's question.
+    """Each facility's MSP from its answer naming it (a scored book's canonical text;
+    ``exposed`` where the facility uses an MSP at all).
 
     Returns
     -------
