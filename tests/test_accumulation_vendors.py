@@ -368,12 +368,25 @@ def test_msp_compromise_is_simulated_like_the_other_vendor_events(
 
 
 def test_mfa_on_the_msps_access_lowers_the_chance_of_an_msp_compromise(
+    given: pd.DataFrame,
+    exposure: BookExposure,
     catalogues: tuple[EventCatalogue, VendorCatalogue],
 ) -> None:
-    event = next(e for e in catalogues[0].events if e.code == "msp_compromise")
-    mfa = next(c for c in event.controls if c.question == "msp_mfa")
-    assert mfa.answers == ("yes",)
-    assert mfa.hit_factor < 1
+    mfa = (given["msp_mfa"] == "yes").to_numpy()
+    assert mfa.any()
+    assert (~mfa).any()
+    chance = exposure.hit_factor["msp_compromise"]
+    assert_array_equal(chance[mfa], 0.5)
+    assert_array_equal(chance[~mfa], 1.0)
+    # the same simulated years with nobody's MSP held back by MFA cost more
+    simulator = Simulator(exposure, catalogues[0])
+    source = next(s for s in simulator.sources if s.vendor == BY_NAME)
+    everyone = dataclasses.replace(
+        exposure, hit_factor={**exposure.hit_factor, "msp_compromise": np.ones(len(exposure))}
+    )
+    with_mfa = simulate(simulator, 4_000, seed=2).by_source[:, simulator.sources.index(source)]
+    without = simulate(Simulator(everyone, catalogues[0]), 4_000, seed=2).by_source
+    assert with_mfa.sum() < without[:, simulator.sources.index(source)].sum()
 
 
 def test_a_catalogued_vendor_that_is_not_a_choice_of_its_question_is_refused(
@@ -417,6 +430,8 @@ def test_hostile_msp_names_are_escaped_in_the_html_and_inert_in_the_csv(
     assert "Smith+Jones; 100% IT" in names  # the answers text's own escapes undone
     figures = json.loads((report / "accumulation.json").read_text(encoding="utf-8"))
     assert {m["msp"] for m in figures["msps"]} >= {"acme", "blue ridge networks", ""}
+    scenarios = {(s["event"], s["vendor"]) for s in figures["scenarios"]}
+    assert ("msp_compromise", "acme") in scenarios
 
 
 def test_the_dask_option_writes_the_figures_of_one_process(scored: Path, tmp_path: Path) -> None:
