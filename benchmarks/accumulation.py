@@ -36,6 +36,34 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _repeated(use: Any, take: Any, size: int) -> Any:
+    """A category's vendors for the example book repeated: catalogued vendors as they
+    are; MSPs by name apart in each copy of the book (copy c of MSP k is an MSP of its
+    own), so that a larger book has more MSPs, not larger ones."""
+    import numpy as np
+
+    from scoring.accumulation.exposure import VendorUse
+
+    index, code = use.index[take], use.code[take]
+    if not use.category.by_name:
+        return VendorUse(use.category, index, code, use.allocated[take])
+    copies = -(-len(take) // size)
+    copy = np.arange(len(take)) // size
+    named = index >= 0
+    index = np.where(named, index + copy * len(use.keys), index)
+    keys = tuple(f"{k} #{c}" for c in range(copies) for k in use.keys)
+    code = np.where(named, np.array((*keys, ""), dtype=object)[index], code)
+    return VendorUse(
+        use.category,
+        index,
+        code,
+        use.allocated[take],
+        keys,
+        use.labels * copies,
+        use.spellings * copies,
+    )
+
+
 def _book(facilities: int) -> Any:
     """The example book's exposure repeated to ``facilities`` facilities."""
     import datetime as dt
@@ -45,7 +73,7 @@ def _book(facilities: int) -> Any:
     from scoring import default_engine
     from scoring.accumulation.book import read_scored_book
     from scoring.accumulation.catalogue import load_catalogues
-    from scoring.accumulation.exposure import BookExposure, VendorUse, scored_book_exposure
+    from scoring.accumulation.exposure import BookExposure, scored_book_exposure
     from scoring.portfolio.run import score_book
 
     engine = default_engine()
@@ -70,10 +98,7 @@ def _book(facilities: int) -> Any:
         premium=example.premium[take],
         expected_loss=example.expected_loss[take],
         layer_loss=example.layer_loss[take],
-        vendors={
-            code: VendorUse(use.category, use.index[take], use.code[take], use.allocated[take])
-            for code, use in example.vendors.items()
-        },
+        vendors={code: _repeated(use, take, len(example)) for code, use in example.vendors.items()},
         hit_factor={code: f[take] for code, f in example.hit_factor.items()},
         loss_factor={code: f[take] for code, f in example.loss_factor.items()},
     )

@@ -100,9 +100,8 @@ def test_vendor_names_are_normalised_through_the_catalogue(
 
 def _copy_catalogue(tmp_path: Path, events_text: str) -> Path:
     source = bundled_events_path()
-    (tmp_path / "vendors-1.0.0.yaml").write_text(
-        (source.parent / "vendors-1.0.0.yaml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    for vendors in source.parent.glob("vendors-*.yaml"):
+        (tmp_path / vendors.name).write_text(vendors.read_text(encoding="utf-8"), encoding="utf-8")
     path = tmp_path / "events.yaml"
     path.write_text(events_text, encoding="utf-8")
     return path

@@ -66,7 +66,11 @@ def read_scored_book(path: Path, *, budget: Budget = BUDGET) -> pd.DataFrame:
                     quoted_strings_can_be_null=False,
                 )
                 blocks = pacsv.ReadOptions(block_size=budget.row_bytes)
-                table = pacsv.read_csv(handle, read_options=blocks, convert_options=options)
+                # a free-text answer may hold a line break (quoted in the answers cell)
+                lines = pacsv.ParseOptions(newlines_in_values=True)
+                table = pacsv.read_csv(
+                    handle, read_options=blocks, parse_options=lines, convert_options=options
+                )
     except (OSError, ValueError, pa.ArrowException) as exc:
         if isinstance(exc, InputError):
             raise

@@ -2,7 +2,10 @@
 
 The vendor catalogue (``models/accumulation/vendors-<version>.yaml``) lists, per
 category of shared dependency (EHR, PACS, firewall/VPN, MSP tool, clearinghouse,
-email, cloud), the common vendors with their aliases and market shares. The event
+email, cloud), the common vendors with their aliases and market shares, and the
+question naming the vendor; a category ``by_name`` (the MSP itself) has no
+catalogued vendors: each name the facilities give is a vendor of its own
+(:mod:`scoring.accumulation.msp`). The event
 catalogue (``models/accumulation/events-<version>.yaml``) lists the events that hit
 many clients of one vendor at once: rate, share of clients hit, duration, the peril
 whose severity the loss model gives, and how a facility's controls change its chance
@@ -23,7 +26,7 @@ from scoring._resources import data_dir
 from scoring.errors import DefinitionError, RatingPlanError
 from scoring.questionnaire.definition import Questionnaire
 from scoring.rating.plan import read_definition
-from scoring.vocabulary import Peril
+from scoring.vocabulary import AnswerKind, Peril
 
 OTHER = "other"
 """The vendor code of a name the catalogue does not know (a small vendor)."""
@@ -64,6 +67,8 @@ class Category(_Strict):
     question: str | None = None
     """The question naming the vendor (its codes, or free text), if the questionnaire asks."""
     vendors: tuple[Vendor, ...]
+    by_name: bool = False
+    """The vendors are the names the answers give (free text, normalised), not a list."""
     exposed_when: Exposure | None = None
     assumption: bool = False
     reason: str = ""
@@ -79,6 +84,10 @@ class Category(_Strict):
             raise ValueError(f"vendor codes of {self.code} must be unique, not 'other' or 'none'")
         if not (self.source or (self.assumption and self.reason)):
             raise ValueError(f"{self.code}: cite a source or say `assumption: true` and why")
+        if self.by_name and (self.vendors or not self.question):
+            raise ValueError(
+                f"{self.code}: a category by_name names its question and lists no vendors"
+            )
         return self
 
     @cached_property
@@ -193,12 +202,41 @@ class EventCatalogue(_Strict):
     events: tuple[EventType, ...]
 
 
-EVENTS_FILE = "events-1.0.0.yaml"
+EVENTS_FILE = "events-1.1.0.yaml"
+"""The bundled event catalogue (``events-1.0.0.yaml``, for questionnaire 1.0.0, stays
+beside it for reports made before)."""
 
 
 def bundled_events_path() -> Path:
     """The bundled event catalogue."""
     return data_dir("models") / "accumulation" / EVENTS_FILE
+
+
+def _question_problems(vendors: VendorCatalogue, questionnaire: Questionnaire) -> list[str]:
+    """What a category says of its question that the questionnaire contradicts: a
+    catalogued vendor that is not one of the question's choices (no answer could name
+    it), or a category by name whose question is not free text."""
+    problems = []
+    for category in vendors.categories:
+        question = questionnaire.by_id.get(category.question or "")
+        if question is None:
+            continue
+        if category.by_name:
+            if question.kind is not AnswerKind.TEXT:
+                problems.append(
+                    f"category {category.code}: grouped by name, so question "
+                    f"{question.id!r} must be free text; it is {question.kind.value}"
+                )
+            continue
+        if not question.choice_codes:
+            continue
+        absent = [v.code for v in category.vendors if v.code not in question.choice_codes]
+        if absent:
+            problems.append(
+                f"category {category.code}: vendor(s) {', '.join(absent)} are not choices "
+                f"of {question.id!r} ({', '.join(question.choice_codes)})"
+            )
+    return problems
 
 
 _T = TypeVar("_T", bound=BaseModel)
@@ -247,6 +285,7 @@ def load_catalogues(
             for where, q in named
             if q not in asked
         ]
+        problems += _question_problems(vendors, questionnaire)
     if problems:
         raise DefinitionError(str(events_path), problems)
     return events, vendors

@@ -70,6 +70,25 @@ def tail_contributions(years: YearLosses, return_period: int = 200) -> np.ndarra
     return np.asarray(years.by_source[tail].mean(axis=0) / total)
 
 
+def group_contributions(
+    years: YearLosses, source: int, groups: int, return_period: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
+    """For a source by name (each MSP apart): each group's mean loss a year and its
+    share of the 1-in-``return_period`` TVaR, as :func:`tail_contributions` gives the
+    source's (the groups' shares add up to the source's)."""
+    mine = years.event_source == source
+    group, loss = years.event_group[mine], years.event_loss[mine]
+    mean = np.bincount(group, loss, minlength=groups) / len(years.aggregate)
+    threshold = pml(years.aggregate, return_period)
+    tail = years.aggregate >= threshold
+    total = float(years.aggregate[tail].mean())
+    if total <= 0:
+        return mean, np.zeros(groups)
+    in_tail = tail[years.event_year[mine]]
+    share = np.bincount(group[in_tail], loss[in_tail], minlength=groups) / tail.sum() / total
+    return mean, share
+
+
 @dataclass(frozen=True)
 class ConvergencePoint:
     """The 1-in-T loss on the first ``years`` simulated years, with its standard error

@@ -33,12 +33,13 @@ from scoring.accumulation.catalogue import (
     EventCatalogue,
     VendorCatalogue,
 )
+from scoring.accumulation.msp import NOT_NAMED, decoded, msp_groups
 from scoring.errors import InputError, Issue
 from scoring.portfolio.book_answers import NOT_APPLICABLE_TEXT, UNKNOWN_TEXT, answer_items
 from scoring.rating.engine import PERILS, RatingEngine, peril_total
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
-from scoring.vocabulary import Reason, Severity
+from scoring.vocabulary import AnswerKind, Reason, Severity
 
 EXPOSURE_CHUNK = 20_000
 """Rows of a scored book validated and rated again at a time (memory stays bounded)."""
@@ -58,6 +59,21 @@ class VendorUse:
     """The vendor code per facility (``none``, ``other`` or a catalogued code)."""
     allocated: np.ndarray
     """True where the answer said nothing and the vendor was allocated by market share."""
+    keys: tuple[str, ...] = ()
+    """For a category by name (the MSP): the vendors' keys, which ``index`` points into
+    (:func:`~scoring.accumulation.msp.msp_groups`); empty otherwise."""
+    labels: tuple[str, ...] = ()
+    """For a category by name: each key's name as the report shows it."""
+    spellings: tuple[int, ...] = ()
+    """For a category by name: how many distinct spellings each key gathered."""
+
+    @property
+    def answered(self) -> np.ndarray:
+        """True where the facility depends on the category and its answer said which
+        vendor (a catalogued one, ``other``, or an MSP's name; not "not named")."""
+        said = (self.code != NOT_EXPOSED) & (self.code != NOT_NAMED)
+        answered: np.ndarray = said & ~self.allocated
+        return answered
 
 
 @dataclass(frozen=True)
@@ -102,17 +118,32 @@ def allocation_draw(facility_ids: np.ndarray, salt: str) -> np.ndarray:
     return out
 
 
+def _exposed(category: Category, answers: pd.DataFrame, n: int) -> np.ndarray:
+    """Where the category's exposure question says the facility depends on it."""
+    if category.exposed_when is None:
+        return np.ones(n, dtype=bool)
+    question = category.exposed_when.question
+    column = answers[question] if question in answers.columns else pd.Series([None] * n)
+    exposed: np.ndarray = column.isin(list(category.exposed_when.answers)).to_numpy()
+    return exposed
+
+
 def vendor_use(category: Category, facility_ids: np.ndarray, answers: pd.DataFrame) -> VendorUse:
     """Each facility's vendor of ``category`` from the answers (text per question id):
     the category's question normalised through the catalogue, ``none`` where the
     category's exposure question says the facility does not depend on it, and the
-    vendor drawn by market share (:func:`allocation_draw`) where nothing is known."""
+    vendor drawn by market share (:func:`allocation_draw`) where nothing is known.
+    A category by name (the MSP) groups the facilities by the name they give
+    (:func:`~scoring.accumulation.msp.msp_groups`); nothing of it is allocated."""
     n = len(facility_ids)
     given = (
         answers[category.question].to_numpy(dtype=object)
         if category.question and category.question in answers.columns
         else np.full(n, None, dtype=object)
     )
+    if category.by_name:
+        index, code, keys, labels, spellings = msp_groups(given, _exposed(category, answers, n))
+        return VendorUse(category, index, code, np.zeros(n, dtype=bool), keys, labels, spellings)
     # each distinct answer normalised once (a book has few)
     distinct = pd.Series(given, dtype=object).fillna("")
     names = {a: category.vendor_code(a) for a in distinct.unique()}
@@ -125,9 +156,7 @@ def vendor_use(category: Category, facility_ids: np.ndarray, answers: pd.DataFra
         choices = np.array([v.code for v in category.vendors] + [OTHER], dtype=object)
         codes[unknown] = choices[picked]
     if category.exposed_when is not None:
-        question = category.exposed_when.question
-        column = answers[question] if question in answers.columns else pd.Series([None] * n)
-        exposed = column.isin(list(category.exposed_when.answers)).to_numpy()
+        exposed = _exposed(category, answers, n)
         codes[~exposed] = NOT_EXPOSED
         unknown &= exposed
     lookup = {v.code: i for i, v in enumerate(category.vendors)}
@@ -155,13 +184,15 @@ def control_factors(
     return hit, loss
 
 
-def _cell(answer: str) -> str:
+def _cell(answer: str, kind: AnswerKind) -> str:
     """A canonical answer as a cell the reader reads back to the same answer."""
     if answer == UNKNOWN_TEXT:
         return "unknown"
     if answer == NOT_APPLICABLE_TEXT:
         return "n/a"
-    return answer.replace("+", ";").replace("%3B", ";").replace("%25", "%")
+    if kind is AnswerKind.MULTIPLE_CHOICE:
+        return answer.replace("+", ";")
+    return decoded(answer)
 
 
 def answers_frame(texts: pd.Series) -> pd.DataFrame:
@@ -202,7 +233,7 @@ def _rated_chunk(
     for question in questionnaire.questions:
         # every question has its column, though no row of these answers it
         given = items[question.id] if question.id in items.columns else [None] * n
-        cells = [None if not isinstance(a, str) else _cell(a) for a in given]
+        cells = [None if not isinstance(a, str) else _cell(a, question.kind) for a in given]
         columns[question.id] = pa.array(cells, pa.string())
     raw = RawResponses(pa.table(columns), source, first_row=2 + first)
     validation = validate(raw, questionnaire, as_of=as_of, warnings=False)

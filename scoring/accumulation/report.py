@@ -1,5 +1,11 @@
 """The accumulation report: a self-contained HTML page (inline CSS and SVG) and a
-CSV or JSON of every figure, written into one folder, each file whole or not at all."""
+CSV or JSON of every figure, written into one folder, each file whole or not at all.
+
+Text that comes from the book (an MSP's name as a facility wrote it, or its key) is
+shown on one line of at most :data:`~scoring.accumulation.msp.LABEL_CHARS`
+characters in the HTML (escaped) and the CSV files (with a leading ``'`` where a
+spreadsheet would run it as a formula, as every CSV the project writes); the JSON
+holds the keys whole."""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ import pandas as pd
 
 from scoring._outputs import write_atomically
 from scoring.accumulation.analysis import Accumulation, standard_error
+from scoring.accumulation.msp import NOT_NAMED, shown
+from scoring.portfolio.dislocation_csv import safe_text
 from scoring.report._style import CSS
 from scoring.report._words import money
 
@@ -23,6 +31,7 @@ REPORT_FILES = (
     "tail.csv",
     "curve.csv",
     "concentration.csv",
+    "msp.csv",
     "contributions.csv",
     "scenarios.csv",
     "convergence.csv",
@@ -30,8 +39,19 @@ REPORT_FILES = (
 """Every file the report folder holds."""
 
 
-def _csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False, float_format="%.2f", lineterminator="\n").encode()
+def _cell(value: object) -> str:
+    """A text cell of a CSV: one line of at most ``LABEL_CHARS`` characters, never read
+    as a formula."""
+    return safe_text(shown(value) if isinstance(value, str) else value)
+
+
+def _csv(frame: pd.DataFrame, float_format: str = "%.2f") -> bytes:
+    """A table as CSV; text cells never read as a formula (:func:`safe_text`)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(_cell)
+    return safe.to_csv(index=False, float_format=float_format, lineterminator="\n").encode()
 
 
 def figures(result: Accumulation) -> dict[str, object]:
@@ -65,6 +85,12 @@ def figures(result: Accumulation) -> dict[str, object]:
             for s in result.scenarios
         ],
         "concentration": json.loads(result.concentration.round(2).to_json(orient="records")),
+        "vendor_answers": json.loads(result.vendor_answers.to_json(orient="records")),
+        "msps": json.loads(
+            result.msps.round(
+                {c: 6 if str(c).startswith("share") else 2 for c in result.msps}
+            ).to_json(orient="records")
+        ),
     }
 
 
@@ -80,9 +106,8 @@ def write_report(result: Accumulation, folder: Path) -> list[Path]:
         "tail.csv": _csv(tail),
         "curve.csv": _csv(result.curve),
         "concentration.csv": _csv(result.concentration),
-        "contributions.csv": result.contributions.to_csv(
-            index=False, float_format="%.6f", lineterminator="\n"
-        ).encode(),
+        "msp.csv": _csv(result.msps, "%.6f"),
+        "contributions.csv": _csv(result.contributions, "%.6f"),
         "scenarios.csv": _csv(scenarios),
         "convergence.csv": _csv(convergence),
     }
@@ -163,8 +188,65 @@ def curve_chart(result: Accumulation) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(shown(c))}</td>" for c in r) + "</tr>" for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+MSP_ROWS = 25
+"""The MSPs the HTML lists (largest first; every one is in msp.csv)."""
+
+
+def msp_section(result: Accumulation) -> str:
+    """The MSP table: the largest MSPs by facilities, and the facilities that name none."""
+    msps = result.msps
+    if msps.empty:
+        return (
+            "<p>No facility depends on an MSP, or the vendor catalogue does not group "
+            "facilities by their MSP's name.</p>"
+        )
+    named = msps[msps["name"] != NOT_NAMED]
+    unnamed = msps[msps["name"] == NOT_NAMED]
+    rows = [
+        [
+            str(r["name"]),
+            str(r["spellings"]),
+            str(r["facilities"]),
+            money(float(r["limits"])),
+            money(float(r["premium"])),
+            money(float(r["expected_loss"])),
+            money(float(r["mean_annual_loss"])),
+            f"{float(r['share_of_1_in_200_tvar']):.1%}",
+        ]
+        for r in pd.concat([named.head(MSP_ROWS), unnamed]).to_dict("records")
+    ]
+    note = (
+        f"<p>{len(named)} MSPs named by the book's facilities (names grouped as the "
+        "README says: case, punctuation, company forms and IT-services words ignored); "
+        f"the {min(len(named), MSP_ROWS)} with most facilities are listed, every one is in "
+        "msp.csv. Mean a year and share of the 1-in-200 TVaR are those of the MSP "
+        "compromise event."
+    )
+    if not unnamed.empty:
+        note += (
+            f" {int(unnamed['facilities'].iloc[0])} facilities use an MSP without naming "
+            "it: each is simulated as an MSP of its own, never pooled with the others."
+        )
+    table = _table(
+        [
+            "MSP",
+            "spellings",
+            "facilities",
+            "limits",
+            "premium",
+            "expected loss",
+            "mean a year",
+            "share of 1-in-200 TVaR",
+        ],
+        rows,
+    )
+    return note + "</p>" + table
 
 
 def render(result: Accumulation) -> str:
@@ -189,12 +271,22 @@ def render(result: Accumulation) -> str:
     )
     conc = result.concentration.sort_values(["category", "facilities"], ascending=[True, False])
     concentration = _table(
-        ["category", "vendor", "facilities", "allocated", "limits", "premium", "expected loss"],
+        [
+            "category",
+            "vendor",
+            "facilities",
+            "answered",
+            "allocated",
+            "limits",
+            "premium",
+            "expected loss",
+        ],
         [
             [
                 str(r["category"]),
                 str(r["vendor"]),
                 str(r["facilities"]),
+                str(int(r["answered"])),
                 str(int(r["allocated"])),
                 money(float(r["limits"])),
                 money(float(r["premium"])),
@@ -215,6 +307,20 @@ def render(result: Accumulation) -> str:
                 money(s.loss),
             ]
             for s in result.scenarios[:20]
+        ],
+    )
+    answers = _table(
+        ["category", "question", "depend on it", "answered", "allocated", "not named"],
+        [
+            [
+                str(r["category"]),
+                str(r["question"]) or "(not asked)",
+                str(r["exposed"]),
+                str(r["answered"]),
+                str(r["allocated"]),
+                str(r["not_named"]),
+            ]
+            for r in result.vendor_answers.to_dict("records")
         ],
     )
     convergence = _table(
@@ -238,7 +344,8 @@ def render(result: Accumulation) -> str:
         f"<h2>Loss exceedance</h2>{curve_chart(result)}{tail}"
         f"<h2>Where the tail comes from</h2>{contributions}"
         f"<h2>Scenarios</h2>{scenarios}"
-        f"<h2>Concentration by vendor and technology</h2>{concentration}"
+        f"<h2>Concentration by vendor and technology</h2>{answers}{concentration}"
+        f"<h2>Concentration by MSP</h2>{msp_section(result)}"
         f"<h2>Convergence of the 1-in-200 figure</h2>{convergence}"
         "</main></body></html>\n"
     )

@@ -38,7 +38,8 @@ def scenario(
     exposure: BookExposure, event: EventType, vendor: str, duration_days: float | None = None
 ) -> ScenarioResult:
     """``event`` striking the clients of ``vendor`` for ``duration_days`` (the
-    catalogue's median when not given).
+    catalogue's median when not given); for a category by name (the MSP), ``vendor``
+    is an MSP's key (:func:`~scoring.accumulation.msp.msp_key`).
 
     Raises
     ------
@@ -46,11 +47,10 @@ def scenario(
         The vendor is not in the event's category.
     """
     use = exposure.vendors[event.category]
-    codes = [v.code for v in use.category.vendors]
+    codes = list(use.keys) if use.category.by_name else [v.code for v in use.category.vendors]
     if vendor not in codes:
-        raise ValueError(
-            f"vendor must be one of {', '.join(codes)} for {event.code}; got {vendor!r}"
-        )
+        listed = ", ".join(codes[:10]) + (f" ... ({len(codes)} in all)" if len(codes) > 10 else "")
+        raise ValueError(f"vendor must be one of {listed} for {event.code}; got {vendor!r}")
     days = event.duration_days.median if duration_days is None else float(duration_days)
     clients = np.flatnonzero(use.index == codes.index(vendor))
     p = PERILS.index(event.peril)

@@ -18,6 +18,13 @@ facility's control factor), for a lognormal duration; a facility hit has one cla
 the event's peril, scaled by duration over the reference duration and by its
 controls. A year's occurrence loss is the largest of its single claims and of its
 events' totals over the book.
+
+An event type of a category by name (the MSP compromise) strikes each MSP of the
+book as its own vendor, at the same rate for each: a block draws all its events at
+once (the count for all MSPs together, then each event's MSP uniformly - the same
+Poisson processes), so a book of thousands of small MSPs costs one vectorised pass.
+Each facility using an MSP it did not name is an MSP of its own. Those events are
+also kept one by one (year, MSP, loss) for each MSP's part of the tail.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import numpy as np
 
 from scoring.accumulation.catalogue import EventCatalogue, EventType
 from scoring.accumulation.exposure import BookExposure
+from scoring.accumulation.msp import NOT_NAMED
 from scoring.rating.engine import PERILS
 
 YEARS_PER_BLOCK = 250
@@ -50,6 +58,14 @@ class YearLosses:
     """Each (event type, vendor)'s loss in each year, (y, s)."""
     facilities_hit: np.ndarray
     """Facilities hit by events in each year, (y,)."""
+    event_year: np.ndarray
+    """Each event of a source by name (an MSP's) with a loss: its year in the run, (e,)."""
+    event_source: np.ndarray
+    """... the source (column of ``by_source``) it belongs to, (e,)."""
+    event_group: np.ndarray
+    """... the group it struck (:attr:`Source.groups`), (e,)."""
+    event_loss: np.ndarray
+    """... and its loss in the layer over the book, (e,)."""
 
     @staticmethod
     def joined(parts: list[YearLosses]) -> YearLosses:
@@ -69,6 +85,28 @@ class Source:
     vendor_label: str
     clients: np.ndarray
     """Indices of the facilities depending on the vendor."""
+    groups: np.ndarray | None = None
+    """For a source by name: where each group's clients start in ``clients`` and where
+    the last ends (g + 1 offsets); the named MSPs first, in key order, then each
+    facility whose MSP is not named as a group of one."""
+
+
+BY_NAME = "(each by name)"
+"""The vendor of a source by name in the contributions table: each MSP apart."""
+
+
+def _grouped_clients(
+    index: np.ndarray, unnamed: np.ndarray, keys: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The clients of every group (named groups by key, then each unnamed facility
+    alone) and the groups' offsets."""
+    named = np.flatnonzero(index >= 0)
+    order = named[np.argsort(index[named], kind="stable")]
+    sizes = np.bincount(index[named], minlength=keys)
+    alone = np.flatnonzero(unnamed)
+    clients = np.concatenate([order, alone]).astype(np.int64)
+    sizes = np.concatenate([sizes, np.ones(alone.size, dtype=np.int64)])
+    return clients, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
 class Simulator:
@@ -95,6 +133,17 @@ class Simulator:
         if correlated:
             for event in events.events:
                 use = exposure.vendors[event.category]
+                if use.category.by_name:
+                    clients, groups = _grouped_clients(
+                        use.index, use.code == NOT_NAMED, len(use.keys)
+                    )
+                    if clients.size and event.annual_rate > 0:
+                        self.sources.append(
+                            Source(
+                                event, event.category, BY_NAME, use.category.label, clients, groups
+                            )
+                        )
+                    continue
                 for k, vendor in enumerate(use.category.vendors):
                     clients = np.flatnonzero(use.index == k)
                     if clients.size and event.annual_rate > 0:
@@ -108,10 +157,24 @@ class Simulator:
         attritional, occurrence = self._attritional(rng, years)
         by_source = np.zeros((years, len(self.sources)))
         hit = np.zeros(years, dtype=np.int64)
+        logged: list[tuple[np.ndarray, ...]] = []
         for s, source in enumerate(self.sources):
-            self._events(rng, source, years, by_source[:, s], occurrence, hit)
+            if source.groups is None:
+                self._events(rng, source, years, by_source[:, s], occurrence, hit)
+            else:
+                year, group, loss = self._group_events(
+                    rng, source, years, by_source[:, s], occurrence, hit
+                )
+                kept = loss > 0
+                first = block * YEARS_PER_BLOCK
+                logged.append((year[kept] + first, np.full(kept.sum(), s), group[kept], loss[kept]))
         aggregate = attritional + by_source.sum(axis=1)
-        return YearLosses(aggregate, occurrence, attritional, by_source, hit)
+        # the log in 20 bytes an event: a run has at most 1,000,000 years and 2**31 groups
+        log = [
+            (np.concatenate([part[i] for part in logged]) if logged else np.zeros(0)).astype(kind)
+            for i, kind in enumerate((np.int32, np.int32, np.int32, np.float64))
+        ]
+        return YearLosses(aggregate, occurrence, attritional, by_source, hit, *log)
 
     def _layer(self, facility: np.ndarray, peril: int, ground_up: np.ndarray) -> np.ndarray:
         e = self.exposure
@@ -174,6 +237,49 @@ class Simulator:
             loss[year[k]] += paid
             occurrence[year[k]] = max(occurrence[year[k]], paid)
             hit[year[k]] += who.size
+
+    def _group_events(
+        self,
+        rng: np.random.Generator,
+        source: Source,
+        years: int,
+        loss: np.ndarray,
+        occurrence: np.ndarray,
+        hit: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The events of a source by name in one block, all groups at once; each
+        event's year (in the block), group and loss."""
+        assert source.groups is not None
+        event = source.event
+        sizes = np.diff(source.groups)
+        count = int(rng.poisson(event.annual_rate * sizes.size * years))
+        if not count:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        group = rng.integers(0, sizes.size, size=count)
+        year = rng.integers(0, years, size=count)
+        mean, conc = event.hit_share.mean, event.hit_share.concentration
+        share = rng.beta(mean * conc, (1 - mean) * conc, size=count)
+        duration = event.duration_days.median * np.exp(
+            event.duration_days.sigma * rng.standard_normal(count)
+        )
+        # every client of every event's group, event by event
+        per_event = sizes[group]
+        which = np.repeat(np.arange(count), per_event)
+        ends = np.cumsum(per_event)
+        position = np.arange(int(ends[-1])) - np.repeat(ends - per_event, per_event)
+        clients = source.clients[np.repeat(source.groups[group], per_event) + position]
+        chance = self.exposure.hit_factor[event.code][clients]
+        struck = rng.random(clients.size) < np.minimum(share[which] * chance, 1.0)
+        who, of = clients[struck], which[struck]
+        p = PERILS.index(event.peril)
+        claim = np.exp(self.mu[who, p] + self.exposure.sigma[p] * rng.standard_normal(who.size))
+        claim *= self.exposure.loss_factor[event.code][who] * (duration[of] / event.reference_days)
+        paid = np.bincount(of, self._layer(who, p, claim), minlength=count)
+        loss += np.bincount(year, paid, minlength=years)
+        np.maximum.at(occurrence, year, paid)
+        hit += np.bincount(year[of], minlength=years)
+        return year, group, paid
 
 
 def blocks(years: int) -> Iterator[tuple[int, int]]:

@@ -3,12 +3,16 @@ what a 1-in-100 or 1-in-200 year costs."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from scoring.cli._common import (
+    EXIT_INVALID,
     EXIT_USAGE,
     fail_environment,
     fail_input,
@@ -18,6 +22,9 @@ from scoring.cli._common import (
 )
 from scoring.cli.score import ModelOption, PlanOption, load_engine
 from scoring.errors import DefinitionError, InputError
+
+if TYPE_CHECKING:
+    from scoring.accumulation.simulation import Simulator, YearLosses
 
 
 def accumulate_command(
@@ -42,8 +49,24 @@ def accumulate_command(
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the simulation.")] = 0,
     workers: Annotated[
-        int, typer.Option("--workers", min=1, max=256, help="Threads drawing blocks of years.")
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Threads drawing blocks of years; with --dask, the local cluster's worker "
+            "processes.",
+        ),
     ] = 1,
+    dask: Annotated[
+        bool,
+        typer.Option(
+            "--dask",
+            # help is rich markup: [dask] is escaped, or it would vanish as a tag
+            help="Draw the years on a local Dask cluster of --workers processes, the same "
+            "figures as on this process (needs carescore\\[dask]).",
+        ),
+    ] = False,
     days: Annotated[
         float | None,
         typer.Option("--days", help="Duration of every scenario (default: each event's median)."),
@@ -67,12 +90,18 @@ def accumulate_command(
     vendor's part of the tail and the scenarios (HTML, CSV, JSON) into the --output
     folder.
 
-    Exits 0 when written, 1 when the book, model, plan or catalogue cannot be used or
-    a file cannot be written, 2 for usage errors (an output that is an input among them).
+    With --dask the blocks of years are drawn on a local Dask cluster (--workers
+    processes); a seed gives the same figures, byte for byte, as on one process.
+
+    Exits 0 when written, 1 when the book, model, plan or catalogue cannot be used, a
+    file cannot be written or --dask is given without Dask installed, 2 for usage
+    errors (an output that is an input among them).
     """
     if days is not None and not 0 < days <= 3650:
         typer.echo(f"error: --days must be above 0 and at most 3650; got {days:g}", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if dask:
+        _dask_modules()
     from scoring._outputs import partial_path
     from scoring.accumulation.analysis import accumulate
     from scoring.accumulation.book import check_versions, read_scored_book
@@ -114,9 +143,17 @@ def accumulate_command(
         )
     except InputError as exc:
         fail_input(exc, as_json=False)
-    result = accumulate(
-        exposure, catalogue, years=years, seed=seed, workers=workers, scenario_days=days
-    )
+    with contextlib.ExitStack() as stack:
+        draw = _dask_draw(stack, workers) if dask else None
+        result = accumulate(
+            exposure,
+            catalogue,
+            years=years,
+            seed=seed,
+            workers=1 if dask else workers,
+            scenario_days=days,
+            draw=draw,
+        )
     try:
         write_report(result, output)
     except OSError as exc:
@@ -139,3 +176,38 @@ def accumulate_command(
             f"({top['share_of_1_in_200_tvar']:.0%})"
         )
     typer.echo(f"report: {output / 'accumulation.html'}")
+
+
+def _dask_modules() -> tuple[Any, Any]:
+    """Dask's ``LocalCluster`` and ``Client``, or exit 1 with a sentence when Dask is
+    not installed (checked before the book is read)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        typer.echo(
+            "error: --dask needs Dask, which is not installed: pip install 'carescore[dask]'",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INVALID) from exc
+    return LocalCluster, Client
+
+
+def _dask_draw(
+    stack: contextlib.ExitStack, workers: int
+) -> Callable[[Simulator, int, int], YearLosses]:
+    """``simulate_on_dask`` bound to a client of a local cluster of ``workers``
+    processes (closed with ``stack``); exit 1 with a sentence when the cluster cannot
+    start."""
+    from scoring.accumulation.distributed import simulate_on_dask
+
+    local_cluster, client_of = _dask_modules()
+    try:
+        # the scheduler's web server on a free port, so that two local runs do not collide
+        cluster = stack.enter_context(
+            local_cluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0")
+        )
+        client = stack.enter_context(client_of(cluster))
+    except OSError as exc:
+        typer.echo(f"error: cannot start a local Dask cluster: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
+    return functools.partial(simulate_on_dask, client)
