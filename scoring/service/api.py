@@ -8,6 +8,9 @@ lists every issue in the CLI's issue format. A record's version is its ETag, and
 write to it must quote it in ``If-Match`` (428 without, 412 when stale). Lists are
 paged by id (``after``, ``size``). A POST with an ``Idempotency-Key`` is answered
 once: the same key again replays that answer (:mod:`scoring.service.idempotency`).
+Each route names the one action it performs (:data:`ROUTE_ACTIONS`); the caller's role
+is checked against :data:`scoring.service.roles.PERMISSIONS` in one place, the caller
+dependency, before the route runs (403 naming the role and the action).
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ import math
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -38,19 +40,14 @@ from scoring.rating.engine import RatingEngine
 from scoring.rating.peers import peer_scores
 from scoring.rating.result import ScoreResult
 from scoring.report.html import render_html
+from scoring.service import book_files
 from scoring.service.accounts import caller_of
-from scoring.service.books import (
-    MAX_BOOK_BYTES,
-    TooLargeError,
-    book_name,
-    job_folder,
-    result_file,
-    run_job,
-    save_upload,
-)
+from scoring.service.books import MAX_BOOK_BYTES, TooLargeError, book_name, save_upload
 from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerprint, settle
+from scoring.service.jobs import LEASE, BookRunner
 from scoring.service.rate import RateLimit
-from scoring.service.tables import Assessment, BookJob, Facility, Score, utc
+from scoring.service.roles import API_KEY_ROLES, Action, RoleError, require
+from scoring.service.tables import ApiKey, Assessment, BookJob, Facility, Role, Score, utc
 from scoring.service.tenant import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -176,6 +173,9 @@ class Problem(BaseModel):
     status: int
     detail: str
     issues: list[dict[str, Any]] | None = None
+    role: str | None = None
+    """A refusal by role: the caller's role, and the action it may not perform."""
+    action: str | None = None
 
 
 class BookOut(BaseModel):
@@ -214,6 +214,29 @@ class InvitationOut(BaseModel):
     expires_at: dt.datetime
 
 
+class ApiKeyIn(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    """What the key is for."""
+    role: Role = "agent"
+    """What it may do: ``agency_admin``, ``agent``, ``underwriter`` or ``facility_user``."""
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    """The key's first characters after ``cs_`` (the key itself is never shown again)."""
+    role: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+    """Shown once: ``Authorization: Bearer cs_...``. Only its sha256 is kept."""
+
+
 class Page(BaseModel):
     items: list[Any]
     next_after: int | None
@@ -248,17 +271,22 @@ def _tenant(
                 f"too many requests from this key: try again in {seconds} s",
                 headers={"Retry-After": str(seconds)},
             )
+        route = request.scope.get("route")
+        require(caller.role, ROUTE_ACTIONS.get(getattr(route, "name", "")))
         yield Tenant(session, caller, state.engine, now)
 
 
 Me = Annotated[Tenant, Depends(_tenant)]
 
 
-def _lifespan(worker: ThreadPoolExecutor) -> Any:
+def _lifespan(runner: BookRunner | None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
         yield
-        worker.shutdown(wait=False, cancel_futures=True)
+        if runner is not None:
+            runner.stop()
 
     return lifespan
 
@@ -280,14 +308,27 @@ def create_app(
     rate: RateLimit | None = None,
     *,
     secure_cookies: bool = True,
+    worker: str | None = None,
+    run_books: bool = True,
+    lease: dt.timedelta = LEASE,
 ) -> FastAPI:
     """The API over a database (``sessions``), one model and rating plan (``engine``),
     a clock (``clock``: the current UTC time, given so that the library reads none) and
-    a folder for uploaded books and their results (``files``), and each API key's rate
-    limit (``rate``, :class:`~scoring.service.rate.RateLimit`'s defaults when None);
-    with the facility's pages (:mod:`scoring.service.web`), whose cookies are sent over
-    HTTPS only unless ``secure_cookies`` is False (plain HTTP on one's own machine)."""
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carescore-book")
+    a private folder for the book being scored (``files``; uploads and results are kept
+    in the database), and each API key's rate limit (``rate``,
+    :class:`~scoring.service.rate.RateLimit`'s defaults when None); with the facility's
+    pages (:mod:`scoring.service.web`), whose cookies are sent over HTTPS only unless
+    ``secure_cookies`` is False (plain HTTP on one's own machine).
+
+    Books are scored by a background worker (:class:`~scoring.service.jobs.BookRunner`)
+    named ``worker`` (unique among the instances on the database: e.g. host and process
+    id; a random one when None), holding each job for ``lease`` between heartbeats; with
+    ``run_books`` False this instance takes uploads but scores none (another does)."""
+    runner = (
+        BookRunner(sessions, engine, files, clock, worker or uuid.uuid4().hex, lease=lease)
+        if run_books
+        else None
+    )
     app = FastAPI(
         title="carescore",
         version=__version__,
@@ -296,7 +337,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         responses=_errors(),
-        lifespan=_lifespan(worker),
+        lifespan=_lifespan(runner),
     )
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
     app.state.rate = rate or RateLimit()
@@ -364,13 +405,13 @@ def create_app(
         except TooLargeError as exc:
             raise HTTPException(413, str(exc)) from exc
         try:
-            job = me.create_book_job(name, sha256, as_of or me.now.date(), limit, retention)
-            me.commit()
-        except BaseException:
+            job = await run_in_threadpool(
+                _queue_book, me, target, sha256, as_of or me.now.date(), limit, retention
+            )
+        finally:
             shutil.rmtree(incoming, ignore_errors=True)
-            raise
-        incoming.rename(job_folder(files, job.id))
-        worker.submit(run_job, sessions, engine, files, job.id, clock)
+        if runner is not None:
+            runner.wake()
         return _book(job)
 
     @app.get("/v1/books/{book_id}", response_model=BookOut, tags=["books"])
@@ -391,11 +432,38 @@ def create_app(
         if job.status != "done":
             raise ConflictError(f"book {book_id} is {job.status}: its files come when it is done")
         name = f"{Path(job.filename).stem}.{kind}.csv"
-        disposition = f'attachment; filename="{name}"'
-        content = result_file(files, job.id, kind)
-        return Response(
-            content, media_type="text/csv", headers={"Content-Disposition": disposition}
-        )
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        if not book_files.has(me.session, job.id, kind):
+            content = book_files.legacy_result(files, job.id, kind)
+            return Response(content or b"", media_type="text/csv", headers=headers)
+        pieces = book_files.chunks(sessions, job.id, kind)
+        return StreamingResponse(pieces, media_type="text/csv", headers=headers)
+
+    @app.get("/v1/api-keys", response_model=list[ApiKeyOut], tags=["api keys"])
+    def list_api_keys(me: Me) -> list[ApiKeyOut]:
+        """The organisation's API keys (never the keys themselves): role, when each was
+        created, last used and revoked."""
+        found = me.api_keys()
+        me.commit()
+        return [_api_key(k) for k in found]
+
+    @app.post("/v1/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["api keys"])
+    def create_api_key(me: Me, body: ApiKeyIn) -> ApiKeyCreated:
+        """A new API key of the organisation, with a role: the key is in this answer
+        only (keep it now); only its sha256 is kept."""
+        if body.role not in API_KEY_ROLES:
+            raise HTTPException(422, f"a key's role is one of {', '.join(API_KEY_ROLES)}")
+        key, made = me.create_api_key(body.name, body.role)
+        me.commit()
+        return ApiKeyCreated(key=key, **_api_key(made).model_dump())
+
+    @app.delete("/v1/api-keys/{key_id}", response_model=ApiKeyOut, tags=["api keys"])
+    def revoke_api_key(me: Me, key_id: Id) -> ApiKeyOut:
+        """Revoke a key of the organisation: refused from now on (to rotate a key,
+        create the new one, move the client to it, then revoke the old one)."""
+        revoked = me.revoke_api_key(key_id)
+        me.commit()
+        return _api_key(revoked)
 
     @app.get("/v1/facilities", response_model=Page, tags=["facilities"])
     def list_facilities(
@@ -573,6 +641,61 @@ def create_app(
     return app
 
 
+ROUTE_ACTIONS: dict[str, Action] = {
+    "upload_book": "upload_books",
+    "get_book": "read_books",
+    "book_file": "read_books",
+    "list_api_keys": "manage_api_keys",
+    "create_api_key": "manage_api_keys",
+    "revoke_api_key": "manage_api_keys",
+    "list_facilities": "read_facilities",
+    "create_facility": "edit_facilities",
+    "get_facility": "read_facilities",
+    "update_facility": "edit_facilities",
+    "list_assessments": "read_assessments",
+    "create_assessment": "answer",
+    "get_assessment": "read_assessments",
+    "update_assessment": "answer",
+    "submit_assessment": "submit",
+    "score_assessment": "score",
+    "get_score": "read_scores",
+    "score_report": "read_scores",
+    "invite_facility": "invite",
+    "take_share": "take_shares",
+    "facility_changes": "read_scores",
+    "list_scores": "read_scores",
+}
+"""The action each ``/v1`` route performs, by the route's name: what the caller's role
+must permit. A route missing here is refused to every role."""
+
+
+def _queue_book(
+    me: Tenant,
+    upload: Path,
+    sha256: str,
+    as_of: dt.date,
+    limit: str | None,
+    retention: str | None,
+) -> BookJob:
+    """A queued job with its uploaded book kept in the database, committed together."""
+    job = me.create_book_job(upload.name, sha256, as_of, limit, retention)
+    book_files.store_path(me.session, job.id, "book", upload)
+    me.commit()
+    return job
+
+
+def _api_key(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        role=key.role,
+        created_at=utc(key.created_at),
+        last_used_at=_utc_or_none(key.last_used_at),
+        revoked_at=_utc_or_none(key.revoked_at),
+    )
+
+
 @functools.lru_cache(maxsize=16)
 def _peers(engine: RatingEngine, facility_type: str | None) -> tuple[list[int], str]:
     """The report's peers (the CLI's): synthetic reference facilities of the type."""
@@ -720,6 +843,12 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _missing(request: Request, exc: NotFoundError) -> Response:
         return _answer(request, 404, "Not found", f"no {exc} here")
+
+    @app.exception_handler(RoleError)
+    async def _role(request: Request, exc: RoleError) -> Response:
+        if is_page(request):
+            return error_page(request, 403, "Forbidden", str(exc))
+        return _problem(403, "Forbidden", str(exc), role=exc.role, action=exc.action)
 
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
