@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -47,7 +47,30 @@ from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerpri
 from scoring.service.jobs import LEASE, BookRunner
 from scoring.service.rate import RateLimit
 from scoring.service.roles import API_KEY_ROLES, Action, RoleError, require
-from scoring.service.tables import ApiKey, Assessment, BookJob, Facility, Role, Score, utc
+from scoring.service.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyOut,
+    AssessmentOut,
+    Attestation,
+    BookOut,
+    Changes,
+    FacilityIn,
+    FacilityOut,
+    FacilityPatch,
+    InvitationIn,
+    InvitationOut,
+    Page,
+    Problem,
+    ScoreOut,
+    ShareIn,
+    api_key_out,
+    assessment_out,
+    book_out,
+    facility_out,
+    score_out,
+)
+from scoring.service.tables import BookJob, utc
 from scoring.service.tenant import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -77,170 +100,6 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FacilityIn(_Body):
-    reference: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-
-
-class FacilityPatch(_Body):
-    name: str = Field(min_length=1, max_length=200)
-
-
-class Attestation(_Body):
-    attested_name: str = Field(min_length=1, max_length=200)
-    attestation: str = Field(min_length=1, max_length=4000)
-    """The text the person attests to (that the answers are true and complete)."""
-
-
-class FacilityOut(BaseModel):
-    id: int
-    reference: str
-    name: str
-    created_at: dt.datetime
-    row_version: int
-
-
-class AssessmentOut(BaseModel):
-    id: int
-    facility_id: int
-    version: int
-    status: str
-    questionnaire_id: str
-    questionnaire_version: str
-    assessed_on: dt.date | None
-    answered_by: str
-    attested_name: str | None
-    attested_at: dt.datetime | None
-    attestation: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    row_version: int
-    document: dict[str, Any]
-
-
-class ScoreOut(BaseModel):
-    id: int
-    assessment_id: int
-    assessment_version: int
-    limit: str
-    retention: str
-    outcome: str
-    tier: str
-    premium: float
-    technical_premium: float
-    model_sha256: str
-    plan_sha256: str
-    created_at: dt.datetime
-    result: dict[str, Any] | None = None
-
-
-class AnswerChange(BaseModel):
-    question_id: str
-    before: str | None
-    after: str | None
-
-
-class ScoreChange(BaseModel):
-    outcome: list[str]
-    tier: list[str]
-    premium: list[float]
-    layer: list[list[str]]
-    rules_added: list[str]
-    rules_removed: list[str]
-
-
-class Changes(BaseModel):
-    """What changed between two versions of a facility's assessment."""
-
-    before: int
-    after: int
-    answers: list[AnswerChange]
-    score: ScoreChange | None
-    """Between the newest score of each version; None unless both were scored."""
-
-
-class Problem(BaseModel):
-    """An error (RFC 9457 problem details), with every issue of an invalid input."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    issues: list[dict[str, Any]] | None = None
-    role: str | None = None
-    """A refusal by role: the caller's role, and the action it may not perform."""
-    action: str | None = None
-
-
-class BookOut(BaseModel):
-    id: int
-    filename: str
-    input_sha256: str
-    status: str
-    """``queued``, ``running``, ``done`` or ``failed``."""
-    rows_done: int
-    rows_read: int | None
-    rows_scored: int | None
-    rows_rejected: int | None
-    """When done: rows read = rows scored + rows rejected."""
-    problem: dict[str, Any] | None
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
-
-
-class InvitationIn(_Body):
-    email: str | None = Field(default=None, max_length=320)
-    """Whom the link is for (kept with it; the service sends no mail)."""
-
-
-class ShareIn(_Body):
-    token: str = Field(min_length=1, max_length=200)
-    """The facility's share code (``cx_...``)."""
-    reference: str = Field(min_length=1, max_length=100)
-    """The agency's own id for the facility."""
-
-
-class InvitationOut(BaseModel):
-    token: str
-    """Shown once: the facility's bearer token (``Authorization: Bearer ci_...``) for
-    its own facility's assessments - read, answer, submit."""
-    facility_id: int
-    expires_at: dt.datetime
-
-
-class ApiKeyIn(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    """What the key is for."""
-    role: Role = "agent"
-    """What it may do: ``agency_admin``, ``agent``, ``underwriter`` or ``facility_user``."""
-
-
-class ApiKeyOut(BaseModel):
-    id: int
-    name: str
-    prefix: str
-    """The key's first characters after ``cs_`` (the key itself is never shown again)."""
-    role: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-
-class ApiKeyCreated(ApiKeyOut):
-    key: str
-    """Shown once: ``Authorization: Bearer cs_...``. Only its sha256 is kept."""
-
-
-class Page(BaseModel):
-    items: list[Any]
-    next_after: int | None
-    """Pass as ``after`` for the next page; None on the last page."""
 
 
 def _bearer(authorization: str | None) -> str:
@@ -340,7 +199,7 @@ def create_app(
         lifespan=_lifespan(runner),
     )
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
-    app.state.rate = rate or RateLimit()
+    app.state.rate = rate if rate is not None else RateLimit()
     _handlers(app)
     mount(app, secure_cookies=secure_cookies)
 
@@ -412,13 +271,13 @@ def create_app(
             shutil.rmtree(incoming, ignore_errors=True)
         if runner is not None:
             runner.wake()
-        return _book(job)
+        return book_out(job)
 
     @app.get("/v1/books/{book_id}", response_model=BookOut, tags=["books"])
     def get_book(me: Me, book_id: Id) -> BookOut:
         job = me.book_job(book_id)
         me.commit()
-        return _book(job)
+        return book_out(job)
 
     @app.get(
         "/v1/books/{book_id}/files/{kind}",
@@ -445,7 +304,7 @@ def create_app(
         created, last used and revoked."""
         found = me.api_keys()
         me.commit()
-        return [_api_key(k) for k in found]
+        return [api_key_out(k) for k in found]
 
     @app.post("/v1/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["api keys"])
     def create_api_key(me: Me, body: ApiKeyIn) -> ApiKeyCreated:
@@ -455,7 +314,7 @@ def create_app(
             raise HTTPException(422, f"a key's role is one of {', '.join(API_KEY_ROLES)}")
         key, made = me.create_api_key(body.name, body.role)
         me.commit()
-        return ApiKeyCreated(key=key, **_api_key(made).model_dump())
+        return ApiKeyCreated(key=key, **api_key_out(made).model_dump())
 
     @app.delete("/v1/api-keys/{key_id}", response_model=ApiKeyOut, tags=["api keys"])
     def revoke_api_key(me: Me, key_id: Id) -> ApiKeyOut:
@@ -463,7 +322,7 @@ def create_app(
         create the new one, move the client to it, then revoke the old one)."""
         revoked = me.revoke_api_key(key_id)
         me.commit()
-        return _api_key(revoked)
+        return api_key_out(revoked)
 
     @app.get("/v1/facilities", response_model=Page, tags=["facilities"])
     def list_facilities(
@@ -473,20 +332,20 @@ def create_app(
     ) -> Page:
         found = me.facilities(after=after, size=size)
         me.commit()
-        items = [_facility(f) for f in found]
+        items = [facility_out(f) for f in found]
         return Page(items=items, next_after=found[-1].id if len(found) == size else None)
 
     @app.post("/v1/facilities", status_code=201, response_model=FacilityOut, tags=["facilities"])
     def create_facility(me: Me, body: FacilityIn, response: Response) -> FacilityOut:
         facility = me.create_facility(body.reference, body.name)
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.get("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
     def get_facility(me: Me, facility_id: Id, response: Response) -> FacilityOut:
         facility = me.facility(facility_id)
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.patch("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
     def update_facility(
@@ -498,7 +357,7 @@ def create_app(
     ) -> FacilityOut:
         facility = me.update_facility(facility_id, body.name, _version(if_match))
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.get(
         "/v1/facilities/{facility_id}/assessments",
@@ -508,7 +367,7 @@ def create_app(
     def list_assessments(me: Me, facility_id: Id) -> list[AssessmentOut]:
         found = me.assessments(facility_id)
         me.commit()
-        return [_assessment(a) for a in found]
+        return [assessment_out(a) for a in found]
 
     @app.post(
         "/v1/facilities/{facility_id}/assessments",
@@ -522,13 +381,13 @@ def create_app(
         answered_by = str(document.get("answered_by") or me.caller.actor)
         assessment = me.create_assessment(facility_id, document, answered_by)
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.get("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
     def get_assessment(me: Me, assessment_id: Id, response: Response) -> AssessmentOut:
         assessment = me.assessment(assessment_id)
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.put("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
     def update_assessment(
@@ -540,7 +399,7 @@ def create_app(
     ) -> AssessmentOut:
         assessment = me.update_assessment(assessment_id, document, _version(if_match))
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.post(
         "/v1/assessments/{assessment_id}/submit",
@@ -558,7 +417,7 @@ def create_app(
             assessment_id, body.attested_name, body.attestation, _version(if_match)
         )
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.post(
         "/v1/assessments/{assessment_id}/score",
@@ -575,13 +434,13 @@ def create_app(
         kept = me.score(assessment_id, limit, retention)
         assessment = me.assessment(assessment_id, action="read")
         me.commit()
-        return _score(assessment, kept, whole=True)
+        return score_out(assessment, kept, whole=True)
 
     @app.get("/v1/scores/{score_id}", response_model=ScoreOut, tags=["scores"])
     def get_score(me: Me, score_id: Id) -> ScoreOut:
         assessment, kept = me.score_record(score_id)
         me.commit()
-        return _score(assessment, kept, whole=True)
+        return score_out(assessment, kept, whole=True)
 
     @app.get(
         "/v1/scores/{score_id}/report",
@@ -619,7 +478,7 @@ def create_app(
         attestation kept). A code is taken once, within 14 days."""
         facility = me.take_share(body.token, body.reference)
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.get("/v1/facilities/{facility_id}/changes", response_model=Changes, tags=["scores"])
     def facility_changes(
@@ -636,7 +495,7 @@ def create_app(
     def list_scores(me: Me, facility_id: Id) -> list[ScoreOut]:
         found = me.scores(facility_id)
         me.commit()
-        return [_score(a, s, whole=False) for a, s in found]
+        return [score_out(a, s, whole=False) for a, s in found]
 
     return app
 
@@ -684,18 +543,6 @@ def _queue_book(
     return job
 
 
-def _api_key(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        name=key.name,
-        prefix=key.prefix,
-        role=key.role,
-        created_at=utc(key.created_at),
-        last_used_at=_utc_or_none(key.last_used_at),
-        revoked_at=_utc_or_none(key.revoked_at),
-    )
-
-
 @functools.lru_cache(maxsize=16)
 def _peers(engine: RatingEngine, facility_type: str | None) -> tuple[list[int], str]:
     """The report's peers (the CLI's): synthetic reference facilities of the type."""
@@ -720,75 +567,6 @@ def _claim(
 def _settle(app: FastAPI, claim_id: int, status: int, body: bytes, kind: str | None) -> None:
     with app.state.sessions() as session:
         settle(session, claim_id, status, body, kind)
-
-
-def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else utc(value)
-
-
-def _book(job: BookJob) -> BookOut:
-    return BookOut(
-        id=job.id,
-        filename=job.filename,
-        input_sha256=job.input_sha256,
-        status=job.status,
-        rows_done=job.rows_done,
-        rows_read=job.rows_read,
-        rows_scored=job.rows_scored,
-        rows_rejected=job.rows_rejected,
-        problem=job.problem,
-        created_at=utc(job.created_at),
-        finished_at=_utc_or_none(job.finished_at),
-    )
-
-
-def _facility(facility: Facility) -> FacilityOut:
-    return FacilityOut(
-        id=facility.id,
-        reference=facility.reference,
-        name=facility.name,
-        created_at=utc(facility.created_at),
-        row_version=facility.row_version,
-    )
-
-
-def _assessment(assessment: Assessment) -> AssessmentOut:
-    return AssessmentOut(
-        id=assessment.id,
-        facility_id=assessment.facility_id,
-        version=assessment.version,
-        status=assessment.status,
-        questionnaire_id=assessment.questionnaire_id,
-        questionnaire_version=assessment.questionnaire_version,
-        assessed_on=assessment.assessed_on,
-        answered_by=assessment.answered_by,
-        attested_name=assessment.attested_name,
-        attested_at=_utc_or_none(assessment.attested_at),
-        attestation=assessment.attestation,
-        created_at=utc(assessment.created_at),
-        updated_at=utc(assessment.updated_at),
-        row_version=assessment.row_version,
-        document=dict(assessment.answers),
-    )
-
-
-def _score(assessment: Assessment, kept: Score, *, whole: bool) -> ScoreOut:
-    result = kept.result
-    return ScoreOut(
-        id=kept.id,
-        assessment_id=assessment.id,
-        assessment_version=assessment.version,
-        limit=kept.limit_code,
-        retention=kept.retention_code,
-        outcome=str(result["outcome"]),
-        tier=str(result["tier"]),
-        premium=float(str(result["premium"])),
-        technical_premium=float(str(result["technical_premium"])),
-        model_sha256=kept.model_sha256,
-        plan_sha256=kept.plan_sha256,
-        created_at=utc(kept.created_at),
-        result=dict(result) if whole else None,
-    )
 
 
 def _tagged(response: Response, body: _Out, row_version: int) -> _Out:

@@ -33,8 +33,9 @@ class RateLimit:
     _buckets: OrderedDict[str, tuple[float, dt.datetime]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __len__(self) -> int:
-        """How many buckets are kept."""
+    @property
+    def kept(self) -> int:
+        """How many buckets are kept (not ``len``: a limit is never falsy)."""
         return len(self._buckets)
 
     def wait(self, caller: str, now: dt.datetime) -> float:
