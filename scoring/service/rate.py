@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 MAX_CALLERS = 10_000
-"""Buckets kept at most by default (about 2 MB)."""
+"""Buckets kept at most by default (about 2.5 MB)."""
 
 
 @dataclass
