@@ -243,6 +243,13 @@ def test_keys_are_managed_within_the_agency_and_by_its_admin_only(agency: Agency
     assert [k["name"] for k in listed] == ["own"]
     unknown = agency.client.post("/v1/api-keys", json={"name": "x", "role": "owner"}, headers=admin)
     assert unknown.status_code == 422
+    misfit = agency.client.post(
+        "/v1/api-keys", json={"name": "x", "role": "facility_user"}, headers=admin
+    )
+    assert misfit.status_code == 409
+    assert misfit.json()["detail"] == (
+        "role: 'facility_user' is a facility's role; 'Maple Agency' is an agency"
+    )
 
 
 def test_admin_creates_a_key_with_a_role_and_the_api_holds_it_to_it(
@@ -263,6 +270,12 @@ def test_admin_creates_a_key_with_a_role_and_the_api_holds_it_to_it(
     )
     assert wrong.exit_code == 1
     assert "'boss' is not a role of a key" in wrong.output
+    misfit = runner.invoke(
+        cli,
+        ["admin", "create-api-key", organisation.output.strip(), "--role", "facility_user", *data],
+    )
+    assert misfit.exit_code == 1
+    assert "'facility_user' is a facility's role; 'Oak Agency' is an agency" in misfit.output
     url = database_url if "--database-url" in data else sqlite_url(tmp_path / "data")
     database = connect(url)
     client = TestClient(

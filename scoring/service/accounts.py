@@ -129,10 +129,19 @@ def create_api_key(
     role: str = DEFAULT_KEY_ROLE,
 ) -> str:
     """A new API key of an organisation, with one role (``agency_admin`` unless
-    given): the key itself, which is shown once and never kept."""
-    _organisation(session, organisation_id)
+    given; ``facility_user`` for a facility's organisation only, ``agent`` and
+    ``underwriter`` for an agency's): the key itself, which is shown once and never
+    kept."""
+    organisation = _organisation(session, organisation_id)
     if role not in API_KEY_ROLES:
         raise _refuse("role", f"{role!r} is not a role of a key ({', '.join(API_KEY_ROLES)})")
+    if role != DEFAULT_KEY_ROLE and (role == "facility_user") != (organisation.kind == "facility"):
+        fits, kind = (
+            ("a facility's", "an agency")
+            if role == "facility_user"
+            else ("an agency's", "a facility")
+        )
+        raise _refuse("role", f"{role!r} is {fits} role; {organisation.name!r} is {kind}")
     if not name.strip() or len(name) > 200:
         raise _refuse("name", "a key's name has 1 to 200 characters")
     prefix, key = new_secret(KEY_START)
