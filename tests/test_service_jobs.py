@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from scoring import default_engine
-from scoring.service import jobs
+from scoring.service import book_files, jobs
 from scoring.service.accounts import create_api_key, create_organisation
 from scoring.service.api import create_app
 from scoring.service.database import connect, migrate, sessions
@@ -33,7 +33,7 @@ from scoring.service.jobs import (
     settle,
 )
 from scoring.service.rate import RateLimit
-from scoring.service.tables import BookJob
+from scoring.service.tables import BookFile, BookJob
 from tests.conftest import EXAMPLES
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -266,3 +266,59 @@ def test_a_book_uploaded_to_one_instance_is_scored_and_downloaded_by_another(
                 assert here.content == there.content
     assert not [p for p in first.rglob("*") if p.is_file()]  # nothing kept in a folder
     assert not [p for p in second.rglob("*") if p.is_file()]
+
+
+def test_a_book_is_kept_in_chunks_and_read_back_byte_for_byte(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(book_files, "CHUNK_BYTES", 1_000)
+    (job_id,) = _queued(setup, 1)
+    upload = tmp_path / "book.csv"
+    upload.write_bytes(bytes(range(256)) * 30)  # 7,680 bytes, no line to split by
+    with Session(setup.database) as session:
+        assert book_files.store_path(session, job_id, "book", upload) == 7_680
+        session.commit()
+        sizes = session.scalars(
+            select(func.length(BookFile.data)).where(BookFile.job_id == job_id)
+        ).all()
+        assert sorted(sizes) == [680] + [1_000] * 7
+        assert book_files.copy_to(session, job_id, "book", tmp_path / "copy" / "book.csv")
+    read = b"".join(book_files.chunks(sessions(setup.database), job_id, "book"))
+    assert read == upload.read_bytes() == (tmp_path / "copy" / "book.csv").read_bytes()
+
+
+def test_a_worker_that_stops_gives_its_book_back_to_the_queue(setup: Setup, tmp_path: Path) -> None:
+    with TestClient(_app(setup, tmp_path / "in", run_books=False)) as client:
+        book = _upload(client, setup)
+    with Session(setup.database) as session:
+        assert claim(session, book, "stopping", NOW)
+    jobs.run_claimed(
+        sessions(setup.database),
+        default_engine(),
+        tmp_path,
+        book,
+        "stopping",
+        lambda: NOW,
+        stopping=lambda: True,
+    )
+    with Session(setup.database) as session:
+        job = session.get(BookJob, book)
+        assert job is not None
+        assert (job.status, job.claimed_by, job.attempts) == ("queued", None, 1)
+        assert not book_files.has(session, book, "scored")
+
+
+def test_a_book_scored_before_its_files_were_in_the_database_is_still_downloaded(
+    setup: Setup, tmp_path: Path
+) -> None:
+    (job_id,) = _queued(setup, 1)
+    with Session(setup.database) as session:
+        session.execute(update(BookJob).where(BookJob.id == job_id).values(status="done"))
+        session.commit()
+    folder = tmp_path / "books" / str(job_id)
+    (folder / "results").mkdir(parents=True)
+    (folder / "results" / "scored.csv").write_text(f"source,row\n{folder}/book.csv,1\n")
+    with TestClient(_app(setup, tmp_path, run_books=False)) as client:
+        got = client.get(f"/v1/books/{job_id}/files/scored", headers=setup.headers)
+        assert got.status_code == 200
+        assert got.text == "source,row\nbook.csv,1\n"
