@@ -248,6 +248,7 @@ def test_every_route_answers_404_to_another_organisations_ids(service: Service) 
         "score_id": scored.json()["id"],
         "book_id": book.json()["id"],
         "kind": "scored",
+        "key_id": service.client.get("/v1/api-keys", headers=service.mine).json()[0]["id"],
     }
     routes = _routes_with_ids(service)
     assert len(routes) >= 8

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import os
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -83,6 +84,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _worker_id() -> str:
+    """This process's name among the instances sharing the database: host and pid."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}"
+
+
 def open_database(data_dir: Path, database_url: str | None) -> Engine:
     """The service's database, created and migrated to the newest schema."""
     from scoring.service.database import connect, migrate, sqlite_url
@@ -116,7 +122,8 @@ def serve_command(
             metavar="<n>",
             min=1,
             max=64,
-            help="Worker processes (one per core; each keeps its own rate limits).",
+            help="Worker processes (one per core; each keeps its own rate limits and "
+            "scores books one at a time).",
         ),
     ] = 1,
 ) -> None:
@@ -147,7 +154,12 @@ def serve_command(
     typer.echo(f"carescore: serving on http://{host}:{port} ({where}, {workers} worker(s))")
     if workers == 1:
         app = create_app(
-            sessions(engine), default_engine(), _now, data_dir.resolve(), secure_cookies=not dev
+            sessions(engine),
+            default_engine(),
+            _now,
+            data_dir.resolve(),
+            secure_cookies=not dev,
+            worker=_worker_id(),
         )
         uvicorn.run(
             app,
@@ -184,7 +196,14 @@ def worker_app() -> FastAPI:
     engine = connect(os.environ[DATABASE_ENV])
     secure = os.environ.get(_WORKER_COOKIES_ENV, "1") != "0"
     files = Path(os.environ[_WORKER_DATA_ENV])
-    return create_app(sessions(engine), default_engine(), _now, files, secure_cookies=secure)
+    return create_app(
+        sessions(engine),
+        default_engine(),
+        _now,
+        files,
+        secure_cookies=secure,
+        worker=_worker_id(),
+    )
 
 
 admin_app = typer.Typer(
@@ -277,14 +296,27 @@ def create_api_key(
     name: Annotated[
         str, typer.Option("--name", metavar="<name>", help="What the key is for.")
     ] = "api",
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            metavar="<role>",
+            help="agency_admin (may do everything), agent, underwriter or facility_user.",
+        ),
+    ] = "agency_admin",
     data_dir: DataDir = Path("carescore-data"),
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API key for an organisation and print it: it is shown this once and
-    only its hash is kept."""
+    only its hash is kept. An agency admin's key may then create, list and revoke the
+    agency's keys over the API (/v1/api-keys)."""
     from scoring.service.accounts import create_api_key as make_key
 
-    made = _run(data_dir, database_url, lambda s: make_key(s, organisation, name, now=_now()))
+    made = _run(
+        data_dir,
+        database_url,
+        lambda s: make_key(s, organisation, name, now=_now(), role=role),
+    )
     typer.echo(str(made))
 
 

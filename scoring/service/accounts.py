@@ -3,7 +3,8 @@
 An API key is ``cs_<prefix>_<secret>``: the prefix finds it, and only the sha256 of the
 whole key is kept, so a stolen database gives no key (a key is a random 256-bit
 secret, so a fast hash is enough; a person's password is hashed with argon2).
-Revoked keys are refused; each use is stamped on the key.
+Revoked keys are refused; each use is stamped on the key. A key carries one role
+(:mod:`scoring.service.roles`): what it may do.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scoring.service.roles import API_KEY_ROLES
 from scoring.service.tables import (
     ORGANISATION_KINDS,
     ROLES,
     ApiKey,
     Invitation,
     Organisation,
+    Role,
     User,
     utc,
 )
@@ -34,6 +37,8 @@ SHARE_START = "cx_"
 SHARE_DAYS = 14
 INVITATION_DAYS = 14
 _PREFIX_BYTES, _SECRET_BYTES = 6, 32
+DEFAULT_KEY_ROLE = "agency_admin"
+"""A key's role unless given: what every key could do before keys had roles."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class Caller:
     may_score: bool = True
     """False for an invitation (read, answer, submit only); a facility's own signed-in
     user may also score its submitted assessments and see their scores."""
+    role: Role = "facility_user"
+    """What the caller may do (:data:`scoring.service.roles.PERMISSIONS`)."""
 
 
 class AccountError(ValueError):
@@ -113,30 +120,64 @@ def create_user(
     return user.id
 
 
-def create_api_key(session: Session, organisation_id: int, name: str, *, now: dt.datetime) -> str:
-    """A new API key of an organisation: the key itself, which is shown once and never
+def create_api_key(
+    session: Session,
+    organisation_id: int,
+    name: str,
+    *,
+    now: dt.datetime,
+    role: str = DEFAULT_KEY_ROLE,
+) -> str:
+    """A new API key of an organisation, with one role (``agency_admin`` unless
+    given; ``facility_user`` for a facility's organisation only, ``agent`` and
+    ``underwriter`` for an agency's): the key itself, which is shown once and never
     kept."""
-    _organisation(session, organisation_id)
-    prefix, key = new_secret(KEY_START)
-    session.add(
-        ApiKey(
-            organisation_id=organisation_id,
-            name=name,
-            prefix=prefix,
-            secret_sha256=digest(key),
-            created_at=now,
+    organisation = _organisation(session, organisation_id)
+    if role not in API_KEY_ROLES:
+        raise _refuse("role", f"{role!r} is not a role of a key ({', '.join(API_KEY_ROLES)})")
+    if role != DEFAULT_KEY_ROLE and (role == "facility_user") != (organisation.kind == "facility"):
+        fits, kind = (
+            ("a facility's", "an agency")
+            if role == "facility_user"
+            else ("an agency's", "a facility")
         )
+        raise _refuse("role", f"{role!r} is {fits} role; {organisation.name!r} is {kind}")
+    if not name.strip() or len(name) > 200:
+        raise _refuse("name", "a key's name has 1 to 200 characters")
+    prefix, key = new_secret(KEY_START)
+    made = ApiKey(
+        organisation_id=organisation_id,
+        name=name,
+        prefix=prefix,
+        secret_sha256=digest(key),
+        created_at=now,
     )
+    if role != DEFAULT_KEY_ROLE:  # else the column's own default, as before roles
+        made.role = role
+    session.add(made)
     session.flush()
     return key
 
 
-def revoke_api_key(session: Session, prefix: str, *, now: dt.datetime) -> None:
-    """Revoke the key whose prefix is ``prefix``: it is refused from now on."""
-    found = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+def api_keys(session: Session, organisation_id: int) -> list[ApiKey]:
+    """An organisation's API keys, oldest first (revoked ones included)."""
+    query = select(ApiKey).where(ApiKey.organisation_id == organisation_id).order_by(ApiKey.id)
+    return list(session.scalars(query))
+
+
+def revoke_api_key(
+    session: Session, prefix: str, *, now: dt.datetime, organisation_id: int | None = None
+) -> ApiKey:
+    """Revoke the key whose prefix is ``prefix`` (of ``organisation_id`` only, when
+    given): it is refused from now on. The key, revoked."""
+    query = select(ApiKey).where(ApiKey.prefix == prefix)
+    if organisation_id is not None:
+        query = query.where(ApiKey.organisation_id == organisation_id)
+    found = session.scalar(query)
     if found is None:
         raise _refuse("api_key", f"no API key with the prefix {prefix!r}")
     found.revoked_at = found.revoked_at or now
+    return found
 
 
 def create_invitation(
@@ -182,7 +223,7 @@ def caller_of(session: Session, key: str, *, now: dt.datetime) -> Caller | None:
     if not hmac.compare_digest(found.secret_sha256, digest(key)):
         return None
     found.last_used_at = now
-    return Caller(organisation_id=found.organisation_id, actor=f"api_key:{prefix}")
+    return Caller(found.organisation_id, f"api_key:{prefix}", role=role_of(found.role))
 
 
 def _invited(session: Session, token: str, now: dt.datetime) -> Caller | None:
@@ -195,7 +236,19 @@ def _invited(session: Session, token: str, now: dt.datetime) -> Caller | None:
     if utc(found.expires_at) <= now or not hmac.compare_digest(found.secret_sha256, digest(token)):
         return None
     found.last_used_at = now
-    return Caller(found.organisation_id, f"invitation:{prefix}", found.facility_id, may_score=False)
+    return Caller(
+        found.organisation_id,
+        f"invitation:{prefix}",
+        found.facility_id,
+        may_score=False,
+        role="facility_user",
+    )
+
+
+def role_of(stored: str) -> Role:
+    """A stored role as a :data:`Role` (an unknown one as the narrowest,
+    ``facility_user``)."""
+    return next((role for role in ROLES if role == stored), "facility_user")
 
 
 def new_secret(start: str) -> tuple[str, str]:

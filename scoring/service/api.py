@@ -8,6 +8,9 @@ lists every issue in the CLI's issue format. A record's version is its ETag, and
 write to it must quote it in ``If-Match`` (428 without, 412 when stale). Lists are
 paged by id (``after``, ``size``). A POST with an ``Idempotency-Key`` is answered
 once: the same key again replays that answer (:mod:`scoring.service.idempotency`).
+Each route names the one action it performs (:data:`ROUTE_ACTIONS`); the caller's role
+is checked against :data:`scoring.service.roles.PERMISSIONS` in one place, the caller
+dependency, before the route runs (403 naming the role and the action).
 """
 
 from __future__ import annotations
@@ -19,15 +22,14 @@ import math
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -38,19 +40,37 @@ from scoring.rating.engine import RatingEngine
 from scoring.rating.peers import peer_scores
 from scoring.rating.result import ScoreResult
 from scoring.report.html import render_html
+from scoring.service import book_files
 from scoring.service.accounts import caller_of
-from scoring.service.books import (
-    MAX_BOOK_BYTES,
-    TooLargeError,
-    book_name,
-    job_folder,
-    result_file,
-    run_job,
-    save_upload,
-)
+from scoring.service.books import MAX_BOOK_BYTES, TooLargeError, book_name, save_upload
 from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerprint, settle
+from scoring.service.jobs import LEASE, BookRunner
 from scoring.service.rate import RateLimit
-from scoring.service.tables import Assessment, BookJob, Facility, Score, utc
+from scoring.service.roles import API_KEY_ROLES, Action, RoleError, require
+from scoring.service.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyOut,
+    AssessmentOut,
+    Attestation,
+    BookOut,
+    Changes,
+    FacilityIn,
+    FacilityOut,
+    FacilityPatch,
+    InvitationIn,
+    InvitationOut,
+    Page,
+    Problem,
+    ScoreOut,
+    ShareIn,
+    api_key_out,
+    assessment_out,
+    book_out,
+    facility_out,
+    score_out,
+)
+from scoring.service.tables import BookJob, utc
 from scoring.service.tenant import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -82,144 +102,6 @@ _SECURITY_HEADERS = {
 }
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FacilityIn(_Body):
-    reference: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-
-
-class FacilityPatch(_Body):
-    name: str = Field(min_length=1, max_length=200)
-
-
-class Attestation(_Body):
-    attested_name: str = Field(min_length=1, max_length=200)
-    attestation: str = Field(min_length=1, max_length=4000)
-    """The text the person attests to (that the answers are true and complete)."""
-
-
-class FacilityOut(BaseModel):
-    id: int
-    reference: str
-    name: str
-    created_at: dt.datetime
-    row_version: int
-
-
-class AssessmentOut(BaseModel):
-    id: int
-    facility_id: int
-    version: int
-    status: str
-    questionnaire_id: str
-    questionnaire_version: str
-    assessed_on: dt.date | None
-    answered_by: str
-    attested_name: str | None
-    attested_at: dt.datetime | None
-    attestation: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    row_version: int
-    document: dict[str, Any]
-
-
-class ScoreOut(BaseModel):
-    id: int
-    assessment_id: int
-    assessment_version: int
-    limit: str
-    retention: str
-    outcome: str
-    tier: str
-    premium: float
-    technical_premium: float
-    model_sha256: str
-    plan_sha256: str
-    created_at: dt.datetime
-    result: dict[str, Any] | None = None
-
-
-class AnswerChange(BaseModel):
-    question_id: str
-    before: str | None
-    after: str | None
-
-
-class ScoreChange(BaseModel):
-    outcome: list[str]
-    tier: list[str]
-    premium: list[float]
-    layer: list[list[str]]
-    rules_added: list[str]
-    rules_removed: list[str]
-
-
-class Changes(BaseModel):
-    """What changed between two versions of a facility's assessment."""
-
-    before: int
-    after: int
-    answers: list[AnswerChange]
-    score: ScoreChange | None
-    """Between the newest score of each version; None unless both were scored."""
-
-
-class Problem(BaseModel):
-    """An error (RFC 9457 problem details), with every issue of an invalid input."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    issues: list[dict[str, Any]] | None = None
-
-
-class BookOut(BaseModel):
-    id: int
-    filename: str
-    input_sha256: str
-    status: str
-    """``queued``, ``running``, ``done`` or ``failed``."""
-    rows_done: int
-    rows_read: int | None
-    rows_scored: int | None
-    rows_rejected: int | None
-    """When done: rows read = rows scored + rows rejected."""
-    problem: dict[str, Any] | None
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
-
-
-class InvitationIn(_Body):
-    email: str | None = Field(default=None, max_length=320)
-    """Whom the link is for (kept with it; the service sends no mail)."""
-
-
-class ShareIn(_Body):
-    token: str = Field(min_length=1, max_length=200)
-    """The facility's share code (``cx_...``)."""
-    reference: str = Field(min_length=1, max_length=100)
-    """The agency's own id for the facility."""
-
-
-class InvitationOut(BaseModel):
-    token: str
-    """Shown once: the facility's bearer token (``Authorization: Bearer ci_...``) for
-    its own facility's assessments - read, answer, submit."""
-    facility_id: int
-    expires_at: dt.datetime
-
-
-class Page(BaseModel):
-    items: list[Any]
-    next_after: int | None
-    """Pass as ``after`` for the next page; None on the last page."""
-
-
 def _bearer(authorization: str | None) -> str:
     """The key or token of an ``Authorization: Bearer ...`` header (empty without one)."""
     return (authorization or "").removeprefix("Bearer ").strip()
@@ -248,17 +130,22 @@ def _tenant(
                 f"too many requests from this key: try again in {seconds} s",
                 headers={"Retry-After": str(seconds)},
             )
+        route = request.scope.get("route")
+        require(caller.role, ROUTE_ACTIONS.get(getattr(route, "name", "")))
         yield Tenant(session, caller, state.engine, now)
 
 
 Me = Annotated[Tenant, Depends(_tenant)]
 
 
-def _lifespan(worker: ThreadPoolExecutor) -> Any:
+def _lifespan(runner: BookRunner | None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
         yield
-        worker.shutdown(wait=False, cancel_futures=True)
+        if runner is not None:
+            runner.stop()
 
     return lifespan
 
@@ -280,14 +167,27 @@ def create_app(
     rate: RateLimit | None = None,
     *,
     secure_cookies: bool = True,
+    worker: str | None = None,
+    run_books: bool = True,
+    lease: dt.timedelta = LEASE,
 ) -> FastAPI:
     """The API over a database (``sessions``), one model and rating plan (``engine``),
     a clock (``clock``: the current UTC time, given so that the library reads none) and
-    a folder for uploaded books and their results (``files``), and each API key's rate
-    limit (``rate``, :class:`~scoring.service.rate.RateLimit`'s defaults when None);
-    with the facility's pages (:mod:`scoring.service.web`), whose cookies are sent over
-    HTTPS only unless ``secure_cookies`` is False (plain HTTP on one's own machine)."""
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carescore-book")
+    a private folder for the book being scored (``files``; uploads and results are kept
+    in the database), and each API key's rate limit (``rate``,
+    :class:`~scoring.service.rate.RateLimit`'s defaults when None); with the facility's
+    pages (:mod:`scoring.service.web`), whose cookies are sent over HTTPS only unless
+    ``secure_cookies`` is False (plain HTTP on one's own machine).
+
+    Books are scored by a background worker (:class:`~scoring.service.jobs.BookRunner`)
+    named ``worker`` (unique among the instances on the database: e.g. host and process
+    id; a random one when None), holding each job for ``lease`` between heartbeats; with
+    ``run_books`` False this instance takes uploads but scores none (another does)."""
+    runner = (
+        BookRunner(sessions, engine, files, clock, worker or uuid.uuid4().hex, lease=lease)
+        if run_books
+        else None
+    )
     app = FastAPI(
         title="carescore",
         version=__version__,
@@ -296,10 +196,10 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         responses=_errors(),
-        lifespan=_lifespan(worker),
+        lifespan=_lifespan(runner),
     )
     app.state.sessions, app.state.engine, app.state.clock = sessions, engine, clock
-    app.state.rate = rate or RateLimit()
+    app.state.rate = rate if rate is not None else RateLimit()
     _handlers(app)
     mount(app, secure_cookies=secure_cookies)
 
@@ -364,20 +264,20 @@ def create_app(
         except TooLargeError as exc:
             raise HTTPException(413, str(exc)) from exc
         try:
-            job = me.create_book_job(name, sha256, as_of or me.now.date(), limit, retention)
-            me.commit()
-        except BaseException:
+            job = await run_in_threadpool(
+                _queue_book, me, target, sha256, as_of or me.now.date(), limit, retention
+            )
+        finally:
             shutil.rmtree(incoming, ignore_errors=True)
-            raise
-        incoming.rename(job_folder(files, job.id))
-        worker.submit(run_job, sessions, engine, files, job.id, clock)
-        return _book(job)
+        if runner is not None:
+            runner.wake()
+        return book_out(job)
 
     @app.get("/v1/books/{book_id}", response_model=BookOut, tags=["books"])
     def get_book(me: Me, book_id: Id) -> BookOut:
         job = me.book_job(book_id)
         me.commit()
-        return _book(job)
+        return book_out(job)
 
     @app.get(
         "/v1/books/{book_id}/files/{kind}",
@@ -391,11 +291,38 @@ def create_app(
         if job.status != "done":
             raise ConflictError(f"book {book_id} is {job.status}: its files come when it is done")
         name = f"{Path(job.filename).stem}.{kind}.csv"
-        disposition = f'attachment; filename="{name}"'
-        content = result_file(files, job.id, kind)
-        return Response(
-            content, media_type="text/csv", headers={"Content-Disposition": disposition}
-        )
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        if not book_files.has(me.session, job.id, kind):
+            content = book_files.legacy_result(files, job.id, kind)
+            return Response(content or b"", media_type="text/csv", headers=headers)
+        pieces = book_files.chunks(sessions, job.id, kind)
+        return StreamingResponse(pieces, media_type="text/csv", headers=headers)
+
+    @app.get("/v1/api-keys", response_model=list[ApiKeyOut], tags=["api keys"])
+    def list_api_keys(me: Me) -> list[ApiKeyOut]:
+        """The organisation's API keys (never the keys themselves): role, when each was
+        created, last used and revoked."""
+        found = me.api_keys()
+        me.commit()
+        return [api_key_out(k) for k in found]
+
+    @app.post("/v1/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["api keys"])
+    def create_api_key(me: Me, body: ApiKeyIn) -> ApiKeyCreated:
+        """A new API key of the organisation, with a role: the key is in this answer
+        only (keep it now); only its sha256 is kept."""
+        if body.role not in API_KEY_ROLES:
+            raise HTTPException(422, f"a key's role is one of {', '.join(API_KEY_ROLES)}")
+        key, made = me.create_api_key(body.name, body.role)
+        me.commit()
+        return ApiKeyCreated(key=key, **api_key_out(made).model_dump())
+
+    @app.delete("/v1/api-keys/{key_id}", response_model=ApiKeyOut, tags=["api keys"])
+    def revoke_api_key(me: Me, key_id: Id) -> ApiKeyOut:
+        """Revoke a key of the organisation: refused from now on (to rotate a key,
+        create the new one, move the client to it, then revoke the old one)."""
+        revoked = me.revoke_api_key(key_id)
+        me.commit()
+        return api_key_out(revoked)
 
     @app.get("/v1/facilities", response_model=Page, tags=["facilities"])
     def list_facilities(
@@ -405,20 +332,20 @@ def create_app(
     ) -> Page:
         found = me.facilities(after=after, size=size)
         me.commit()
-        items = [_facility(f) for f in found]
+        items = [facility_out(f) for f in found]
         return Page(items=items, next_after=found[-1].id if len(found) == size else None)
 
     @app.post("/v1/facilities", status_code=201, response_model=FacilityOut, tags=["facilities"])
     def create_facility(me: Me, body: FacilityIn, response: Response) -> FacilityOut:
         facility = me.create_facility(body.reference, body.name)
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.get("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
     def get_facility(me: Me, facility_id: Id, response: Response) -> FacilityOut:
         facility = me.facility(facility_id)
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.patch("/v1/facilities/{facility_id}", response_model=FacilityOut, tags=["facilities"])
     def update_facility(
@@ -430,7 +357,7 @@ def create_app(
     ) -> FacilityOut:
         facility = me.update_facility(facility_id, body.name, _version(if_match))
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.get(
         "/v1/facilities/{facility_id}/assessments",
@@ -440,7 +367,7 @@ def create_app(
     def list_assessments(me: Me, facility_id: Id) -> list[AssessmentOut]:
         found = me.assessments(facility_id)
         me.commit()
-        return [_assessment(a) for a in found]
+        return [assessment_out(a) for a in found]
 
     @app.post(
         "/v1/facilities/{facility_id}/assessments",
@@ -454,13 +381,13 @@ def create_app(
         answered_by = str(document.get("answered_by") or me.caller.actor)
         assessment = me.create_assessment(facility_id, document, answered_by)
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.get("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
     def get_assessment(me: Me, assessment_id: Id, response: Response) -> AssessmentOut:
         assessment = me.assessment(assessment_id)
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.put("/v1/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
     def update_assessment(
@@ -472,7 +399,7 @@ def create_app(
     ) -> AssessmentOut:
         assessment = me.update_assessment(assessment_id, document, _version(if_match))
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.post(
         "/v1/assessments/{assessment_id}/submit",
@@ -490,7 +417,7 @@ def create_app(
             assessment_id, body.attested_name, body.attestation, _version(if_match)
         )
         me.commit()
-        return _tagged(response, _assessment(assessment), assessment.row_version)
+        return _tagged(response, assessment_out(assessment), assessment.row_version)
 
     @app.post(
         "/v1/assessments/{assessment_id}/score",
@@ -507,13 +434,13 @@ def create_app(
         kept = me.score(assessment_id, limit, retention)
         assessment = me.assessment(assessment_id, action="read")
         me.commit()
-        return _score(assessment, kept, whole=True)
+        return score_out(assessment, kept, whole=True)
 
     @app.get("/v1/scores/{score_id}", response_model=ScoreOut, tags=["scores"])
     def get_score(me: Me, score_id: Id) -> ScoreOut:
         assessment, kept = me.score_record(score_id)
         me.commit()
-        return _score(assessment, kept, whole=True)
+        return score_out(assessment, kept, whole=True)
 
     @app.get(
         "/v1/scores/{score_id}/report",
@@ -551,7 +478,7 @@ def create_app(
         attestation kept). A code is taken once, within 14 days."""
         facility = me.take_share(body.token, body.reference)
         me.commit()
-        return _tagged(response, _facility(facility), facility.row_version)
+        return _tagged(response, facility_out(facility), facility.row_version)
 
     @app.get("/v1/facilities/{facility_id}/changes", response_model=Changes, tags=["scores"])
     def facility_changes(
@@ -568,9 +495,52 @@ def create_app(
     def list_scores(me: Me, facility_id: Id) -> list[ScoreOut]:
         found = me.scores(facility_id)
         me.commit()
-        return [_score(a, s, whole=False) for a, s in found]
+        return [score_out(a, s, whole=False) for a, s in found]
 
     return app
+
+
+ROUTE_ACTIONS: dict[str, Action] = {
+    "upload_book": "upload_books",
+    "get_book": "read_books",
+    "book_file": "read_books",
+    "list_api_keys": "manage_api_keys",
+    "create_api_key": "manage_api_keys",
+    "revoke_api_key": "manage_api_keys",
+    "list_facilities": "read_facilities",
+    "create_facility": "edit_facilities",
+    "get_facility": "read_facilities",
+    "update_facility": "edit_facilities",
+    "list_assessments": "read_assessments",
+    "create_assessment": "answer",
+    "get_assessment": "read_assessments",
+    "update_assessment": "answer",
+    "submit_assessment": "submit",
+    "score_assessment": "score",
+    "get_score": "read_scores",
+    "score_report": "read_scores",
+    "invite_facility": "invite",
+    "take_share": "take_shares",
+    "facility_changes": "read_scores",
+    "list_scores": "read_scores",
+}
+"""The action each ``/v1`` route performs, by the route's name: what the caller's role
+must permit. A route missing here is refused to every role."""
+
+
+def _queue_book(
+    me: Tenant,
+    upload: Path,
+    sha256: str,
+    as_of: dt.date,
+    limit: str | None,
+    retention: str | None,
+) -> BookJob:
+    """A queued job with its uploaded book kept in the database, committed together."""
+    job = me.create_book_job(upload.name, sha256, as_of, limit, retention)
+    book_files.store_path(me.session, job.id, "book", upload)
+    me.commit()
+    return job
 
 
 @functools.lru_cache(maxsize=16)
@@ -597,75 +567,6 @@ def _claim(
 def _settle(app: FastAPI, claim_id: int, status: int, body: bytes, kind: str | None) -> None:
     with app.state.sessions() as session:
         settle(session, claim_id, status, body, kind)
-
-
-def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else utc(value)
-
-
-def _book(job: BookJob) -> BookOut:
-    return BookOut(
-        id=job.id,
-        filename=job.filename,
-        input_sha256=job.input_sha256,
-        status=job.status,
-        rows_done=job.rows_done,
-        rows_read=job.rows_read,
-        rows_scored=job.rows_scored,
-        rows_rejected=job.rows_rejected,
-        problem=job.problem,
-        created_at=utc(job.created_at),
-        finished_at=_utc_or_none(job.finished_at),
-    )
-
-
-def _facility(facility: Facility) -> FacilityOut:
-    return FacilityOut(
-        id=facility.id,
-        reference=facility.reference,
-        name=facility.name,
-        created_at=utc(facility.created_at),
-        row_version=facility.row_version,
-    )
-
-
-def _assessment(assessment: Assessment) -> AssessmentOut:
-    return AssessmentOut(
-        id=assessment.id,
-        facility_id=assessment.facility_id,
-        version=assessment.version,
-        status=assessment.status,
-        questionnaire_id=assessment.questionnaire_id,
-        questionnaire_version=assessment.questionnaire_version,
-        assessed_on=assessment.assessed_on,
-        answered_by=assessment.answered_by,
-        attested_name=assessment.attested_name,
-        attested_at=_utc_or_none(assessment.attested_at),
-        attestation=assessment.attestation,
-        created_at=utc(assessment.created_at),
-        updated_at=utc(assessment.updated_at),
-        row_version=assessment.row_version,
-        document=dict(assessment.answers),
-    )
-
-
-def _score(assessment: Assessment, kept: Score, *, whole: bool) -> ScoreOut:
-    result = kept.result
-    return ScoreOut(
-        id=kept.id,
-        assessment_id=assessment.id,
-        assessment_version=assessment.version,
-        limit=kept.limit_code,
-        retention=kept.retention_code,
-        outcome=str(result["outcome"]),
-        tier=str(result["tier"]),
-        premium=float(str(result["premium"])),
-        technical_premium=float(str(result["technical_premium"])),
-        model_sha256=kept.model_sha256,
-        plan_sha256=kept.plan_sha256,
-        created_at=utc(kept.created_at),
-        result=dict(result) if whole else None,
-    )
 
 
 def _tagged(response: Response, body: _Out, row_version: int) -> _Out:
@@ -720,6 +621,12 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _missing(request: Request, exc: NotFoundError) -> Response:
         return _answer(request, 404, "Not found", f"no {exc} here")
+
+    @app.exception_handler(RoleError)
+    async def _role(request: Request, exc: RoleError) -> Response:
+        if is_page(request):
+            return error_page(request, 403, "Forbidden", str(exc))
+        return _problem(403, "Forbidden", str(exc), role=exc.role, action=exc.action)
 
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:

@@ -1,43 +1,47 @@
 """Books uploaded over the API and scored in the background by the batch engine.
 
-An upload is written to the service's data folder as it arrives (refused beyond
-:data:`MAX_BOOK_BYTES`), then :func:`scoring.portfolio.run.score_book` scores it -
-the same run as ``carescore batch``, with the same reader and its budget, so a
-hostile file is refused as the CLI refuses it - on one background worker, one book at
-a time. The job row tells its progress (rows done) and, when done, rows read = rows
-scored + rows rejected; the scored book (CSV), its errors and its warnings are kept
-beside the upload for download.
+An upload is written to a private folder as it arrives (refused beyond
+:data:`MAX_BOOK_BYTES`), then kept in the database (:mod:`scoring.service.book_files`)
+with its queued job. A worker that claims the job (:mod:`scoring.service.jobs`) copies
+the book to a folder of its own and :func:`scoring.portfolio.run.score_book` scores it -
+the same run as ``carescore batch``, with the same reader and its budget, so a hostile
+file is refused as the CLI refuses it. The job row tells its progress (rows done) and,
+when done, rows read = rows scored + rows rejected; the scored book (CSV), its errors
+and its warnings are kept in the database for download from any instance.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import shutil
+import uuid
 from collections.abc import AsyncIterable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from scoring.errors import InputError
 from scoring.portfolio.run import score_book
 from scoring.rating.engine import RatingEngine
+from scoring.service.book_files import (
+    RESULT_KINDS,
+    RESULT_NAMES,
+    copy_to,
+    legacy_folder,
+    store_path,
+)
 from scoring.service.tables import BookJob
 
 MAX_BOOK_BYTES = 256 * 1024 * 1024
 """The largest book accepted over HTTP (a larger one is scored with ``carescore batch``)."""
 BOOK_SUFFIXES = (".csv", ".xlsx", ".parquet")
-FILES = {"scored": "scored.csv", "errors": "scored.errors.csv", "warnings": "scored.warnings.csv"}
+FILES = RESULT_NAMES
 """The files of a scored book, by what they are."""
 
 
 class TooLargeError(ValueError):
     """An upload beyond :data:`MAX_BOOK_BYTES`."""
-
-
-def job_folder(data: Path, job_id: int) -> Path:
-    return data / "books" / str(job_id)
 
 
 def book_name(filename: str) -> str:
@@ -74,54 +78,58 @@ async def save_upload(chunks: AsyncIterable[bytes], target: Path) -> str:
     return digest.hexdigest()
 
 
-def run_job(
-    sessions: sessionmaker[Session],
+def score_job(
+    session: Session,
     engine: RatingEngine,
     data: Path,
-    job_id: int,
-    clock: Callable[[], dt.datetime],
-) -> None:
-    """Score a queued book and record how it went (run by the background worker)."""
-    with sessions() as session:
-        job = session.get(BookJob, job_id)
-        if job is None or job.status != "queued":
-            return
-        job.status = "running"
-        session.commit()
-        folder = job_folder(data, job_id)
+    job: BookJob,
+    keep_alive: Callable[[int], None],
+) -> dict[str, Any]:
+    """Score a claimed job's book in a folder of its own under ``data`` (removed
+    after), keeping its result files in the session (not committed); the job's columns
+    as the run ended (``done``, or ``failed`` with the reader's refusal).
+    ``keep_alive(rows_done)`` is called as each chunk is scored; what it raises stops
+    the run and is raised here."""
+    folder = data / "books" / f"run-{job.id}-{uuid.uuid4().hex[:12]}"
+    try:
         source = folder / job.filename
+        if not copy_to(session, job.id, "book", source):
+            kept = legacy_folder(data, job.id) / job.filename
+            if not kept.is_file():
+                detail = (
+                    f"{job.filename}: the uploaded book is neither in the database nor in "
+                    "this instance's data folder: upload it again"
+                )
+                return {"status": "failed", "problem": {"detail": detail}}
+            folder.mkdir(parents=True)
+            shutil.copyfile(kept, source)
         results = folder / "results"
-        results.mkdir(exist_ok=True)
-
-        def progress(done: int, _scored: int) -> None:
-            job.rows_done = done
-            session.commit()
-
+        results.mkdir()
         try:
             summary = score_book(
                 source,
-                results / FILES["scored"],
+                results / RESULT_NAMES["scored"],
                 engine,
                 as_of=job.as_of,
                 limit=job.limit_code,
                 retention=job.retention_code,
-                progress=progress,
+                progress=lambda done, _scored: keep_alive(done),
             )
         except InputError as exc:
-            job.status = "failed"
-            job.problem = _problem(exc, folder)
-        except Exception as exc:  # a bug or the environment: the job says so, never hangs
-            session.rollback()
-            job.status = "failed"
-            job.problem = {"detail": f"the book could not be scored ({type(exc).__name__})"}
-        else:
-            job.status = "done"
-            job.rows_done = summary.rows_read
-            job.rows_read = summary.rows_read
-            job.rows_scored = summary.rows_scored
-            job.rows_rejected = summary.rows_rejected
-        job.finished_at = clock()
-        session.commit()
+            return {"status": "failed", "problem": _problem(exc, folder)}
+        where = f"{folder}/".encode()
+        for kind in RESULT_KINDS:
+            if (results / RESULT_NAMES[kind]).is_file():
+                store_path(session, job.id, kind, results / RESULT_NAMES[kind], strip=where)
+        return {
+            "status": "done",
+            "rows_done": summary.rows_read,
+            "rows_read": summary.rows_read,
+            "rows_scored": summary.rows_scored,
+            "rows_rejected": summary.rows_rejected,
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _problem(exc: InputError, folder: Path) -> dict[str, Any]:
@@ -132,11 +140,3 @@ def _problem(exc: InputError, folder: Path) -> dict[str, Any]:
         for i in exc.issues
     ]
     return {"detail": str(exc).replace(where, ""), "issues": issues}
-
-
-def result_file(data: Path, job_id: int, kind: str) -> bytes:
-    """A scored book's file (``scored``, ``errors`` or ``warnings``), naming the book as it
-    was uploaded (its ``source`` column is the name, not where the service keeps it)."""
-    folder = job_folder(data, job_id)
-    content = (folder / "results" / FILES[kind]).read_bytes()
-    return content.replace(f"{folder}/".encode(), b"")

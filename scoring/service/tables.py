@@ -4,8 +4,9 @@
   (invited to answer for itself);
 * a **user** belongs to one organisation with one role; a password is kept only as
   its argon2 hash;
-* an **API key** belongs to one organisation: only its sha256 is kept (the key is
-  shown once), with its prefix to find it, when it was last used and revoked;
+* an **API key** belongs to one organisation and carries one role
+  (:mod:`scoring.service.roles`): only its sha256 is kept (the key is shown once), with
+  its prefix to find it, when it was last used and revoked;
 * a **facility** belongs to the agency that assesses it;
 * an **assessment** is one version of a facility's answers: a draft may change
   (each change raises its ``row_version``, which a writer must quote, and the database
@@ -16,7 +17,9 @@
 * the **audit log** has every read and write of an assessment: who, what, when;
 * an **idempotent request** is the answer kept for a POST's ``Idempotency-Key``;
 * a **book job** is an uploaded book scored in the background, with its progress and
-  counts (its files are kept in the service's data folder);
+  counts, and the lease of the worker running it (who, its last heartbeat, how many
+  attempts); a **book file** is a chunk of an uploaded book or of its results, kept in
+  the database so that every instance of the service reads the same files;
 * an **invitation** lets one facility answer and submit its own assessment (its token
   is kept only as a hash, and expires), and sets up one facility account, once;
 * a **share** is a one-time code with which a facility gives an agency a copy of its
@@ -32,7 +35,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar, Literal, get_args
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OrganisationKind = Literal["agency", "facility"]
@@ -84,6 +96,12 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime]
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    role: Mapped[str] = mapped_column(String(20), server_default="agency_admin")
+    """What the key may do (:data:`scoring.service.roles.PERMISSIONS`)."""
+
+    # the role's default is read when asked for, not on insert: a key is made the same
+    # way on a database of any revision
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class Facility(Base):
@@ -190,7 +208,7 @@ class BookJob(Base):
     limit_code: Mapped[str | None] = mapped_column(String(40))
     retention_code: Mapped[str | None] = mapped_column(String(40))
     as_of: Mapped[dt.date]
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
     """``queued``, ``running``, ``done`` or ``failed``."""
     rows_done: Mapped[int]
     rows_read: Mapped[int | None]
@@ -200,6 +218,26 @@ class BookJob(Base):
     """Why a failed book could not be read: the CLI's message and issues."""
     created_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    """The worker running it (while ``running``)."""
+    heartbeat_at: Mapped[dt.datetime | None]
+    """The running worker's last sign of life: an older one than the lease is expired."""
+    attempts: Mapped[int] = mapped_column(server_default="0")
+    """How many times a worker claimed it."""
+
+
+class BookFile(Base):
+    """A chunk of a book job's file: the upload (``book``) or a result (``scored``,
+    ``errors``, ``warnings``), in order of ``seq``."""
+
+    __tablename__ = "book_file"
+    __table_args__ = (UniqueConstraint("job_id", "kind", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("book_job.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Invitation(Base):

@@ -31,15 +31,28 @@ from scoring.rating.result import ScoreResult
 from scoring.rating.score import score
 from scoring.responses.intake import validate_document
 from scoring.service.accounts import (
+    KEY_START,
     SHARE_DAYS,
     SHARE_START,
+    AccountError,
     Caller,
+    api_keys,
+    create_api_key,
     create_invitation,
     digest,
     new_secret,
     prefix_of,
 )
-from scoring.service.tables import Assessment, AuditEvent, BookJob, Facility, Score, Share, utc
+from scoring.service.tables import (
+    ApiKey,
+    Assessment,
+    AuditEvent,
+    BookJob,
+    Facility,
+    Score,
+    Share,
+    utc,
+)
 from scoring.vocabulary import AnswerState, Reason, Severity
 
 PAGE_SIZE = 50
@@ -392,6 +405,33 @@ class Tenant:
         if found is None or found.organisation_id != self.caller.organisation_id:
             raise NotFoundError(f"book {job_id}")
         self._agency_only("see books")
+        return found
+
+    # -- API keys ------------------------------------------------------------------------
+    def api_keys(self) -> list[ApiKey]:
+        """The organisation's API keys, oldest first."""
+        return api_keys(self.session, self.caller.organisation_id)
+
+    def create_api_key(self, name: str, role: str) -> tuple[str, ApiKey]:
+        """A new key of the organisation: the key (shown once) and its record."""
+        self._agency_only("manage API keys")
+        try:
+            key = create_api_key(
+                self.session, self.caller.organisation_id, name, now=self.now, role=role
+            )
+        except AccountError as exc:
+            raise ConflictError(str(exc)) from exc
+        prefix = prefix_of(key, KEY_START)
+        made = self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        assert made is not None  # just added
+        return key, made
+
+    def revoke_api_key(self, key_id: int) -> ApiKey:
+        """Revoke a key of the organisation: refused from now on."""
+        found = self.session.get(ApiKey, key_id)
+        if found is None or found.organisation_id != self.caller.organisation_id:
+            raise NotFoundError(f"API key {key_id}")
+        found.revoked_at = found.revoked_at or self.now
         return found
 
     # -- invitations ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring.service.accounts import Caller, digest
+from scoring.service.accounts import Caller, digest, role_of
 from scoring.service.tables import Facility, Organisation, User, WebSession, utc
 
 SESSION_HOURS = 12
@@ -119,7 +119,7 @@ def caller_for(session: Session, user: User) -> Caller | None:
     facility (in the organisation that holds it), or None before it has one."""
     actor = f"user:{user.email}"
     if user.role != "facility_user":
-        return Caller(organisation_id=user.organisation_id, actor=actor)
+        return Caller(organisation_id=user.organisation_id, actor=actor, role=role_of(user.role))
     facility = session.scalar(
         select(Facility)
         .where(Facility.facility_organisation_id == user.organisation_id)
