@@ -33,7 +33,7 @@ from scipy.special import ndtr, ndtri
 from scoring._resources import data_dir
 from scoring.errors import QuestionnaireError
 from scoring.questionnaire.definition import Question, Questionnaire
-from scoring.synthetic.truth import read_definition
+from scoring.synthetic.truth import read_definition, readable_versions
 from scoring.vocabulary import AnswerKind, Better
 
 
@@ -215,17 +215,6 @@ def bundled_market(questionnaire_id: str, version: str) -> Market | None:
     """The bundled market of a questionnaire version, or None when there is none."""
     path = market_path(questionnaire_id, version)
     return load_market(path) if path.is_file() else None
-
-
-def readable_versions(questionnaire: Questionnaire) -> list[str]:
-    """The versions whose data a questionnaire reads, newest first: its own, then those
-    it declares a migration from (:meth:`Questionnaire.reads`)."""
-    earlier = sorted(
-        (m.from_version for m in questionnaire.migrations),
-        key=lambda v: tuple(int(p) for p in v.split(".")),
-        reverse=True,
-    )
-    return [questionnaire.version, *earlier]
 
 
 def bundled_market_reading(questionnaire: Questionnaire) -> Market | None:

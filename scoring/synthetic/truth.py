@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scoring._files import read_document
 from scoring._resources import data_dir
 from scoring.errors import InputError, QuestionnaireError
+from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Peril
 
 REFERENCE_FACILITIES = 20_000
@@ -107,13 +108,42 @@ def _linear(features: pd.DataFrame, coefficients: dict[str, float]) -> np.ndarra
     return total
 
 
-def truth_path(questionnaire_id: str, version: str) -> Path:
-    """The bundled ground-truth file for a questionnaire version."""
-    return (
-        data_dir("models")
-        / "synthetic-truth"
-        / f"{questionnaire_id.replace('_', '-')}-{version}.yaml"
+def readable_versions(questionnaire: Questionnaire) -> list[str]:
+    """The versions whose data a questionnaire reads, newest first: its own, then those
+    it declares a migration from (:meth:`Questionnaire.reads`)."""
+    earlier = sorted(
+        (m.from_version for m in questionnaire.migrations),
+        key=lambda v: tuple(int(p) for p in v.split(".")),
+        reverse=True,
     )
+    return [questionnaire.version, *earlier]
+
+
+def truth_path(questionnaire_id: str, version: str) -> Path:
+    """The bundled ground-truth file for a questionnaire version: its own, else the one
+    of the newest version it reads (:func:`readable_versions`), as for its market.
+
+    Examples
+    --------
+    >>> truth_path("care_cyber", "1.1.0").name
+    'care-cyber-1.0.0.yaml'
+    """
+    folder = data_dir("models") / "synthetic-truth"
+    stem = questionnaire_id.replace("_", "-")
+    own = folder / f"{stem}-{version}.yaml"
+    if own.is_file():
+        return own
+    from scoring.questionnaire.loader import bundled_questionnaire
+
+    try:
+        questionnaire = bundled_questionnaire(questionnaire_id, version)
+    except QuestionnaireError:
+        return own
+    for earlier in readable_versions(questionnaire):
+        path = folder / f"{stem}-{earlier}.yaml"
+        if path.is_file():
+            return path
+    return own
 
 
 def load_truth(path: Path) -> GroundTruth:

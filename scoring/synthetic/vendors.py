@@ -36,8 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from scoring._resources import data_dir
 from scoring.errors import DefinitionError, QuestionnaireError
 from scoring.questionnaire.definition import Questionnaire
-from scoring.synthetic.market import MarketRef, Mixture, latent, readable_versions, share_cut
-from scoring.synthetic.truth import read_definition
+from scoring.synthetic.market import MarketRef, Mixture, latent, share_cut
+from scoring.synthetic.truth import read_definition, readable_versions
 from scoring.vocabulary import AnswerKind
 
 if TYPE_CHECKING:
