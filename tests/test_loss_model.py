@@ -117,7 +117,7 @@ def test_a_model_for_another_questionnaire_is_refused(
     from scoring.model.loss_model import save_model
 
     save_model(model, tmp_path / "m", model_card(model, synthetic=True))
-    with pytest.raises(InputError, match=r"trained for care_cyber@1\.0\.0"):
+    with pytest.raises(InputError, match=r"trained for care_cyber@1\.1\.0"):
         load_model(tmp_path / "m", mini)
 
 
