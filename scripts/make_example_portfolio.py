@@ -2,14 +2,20 @@
 
     python scripts/make_example_portfolio.py
 
-The portfolio is 240 synthetic facilities drawn from the bundled market
+The portfolio is 240 synthetic facilities answering the bundled questionnaire
+(care_cyber 1.1.0), drawn from the market of the newest version it reads
 (models/synthetic-truth/care-cyber-market-1.0.0.yaml), 1 % of control answers left
-blank. The market makes dangerous facilities rare, so the last four rows
-(CF-237 .. CF-240) are kept dangerous on purpose, to show what an underwriter must
-see: each is the first facility of a second draw from the same market (seed + 1)
-that answers as listed in ``DANGEROUS`` - RDP open to the internet; a PACS
-reachable from the internet; no MFA on remote access (RDP closed); and RDP open
-with no MFA on remote access or email.
+blank. Every 1.0.0 answer is the one the same seed drew under 1.0.0; the five vendor
+questions 1.1.0 adds (the IT company and its remote-management tool, the claims
+clearinghouse, the email and cloud platforms) are drawn from a random stream of their
+own, at the vendor catalogue's market shares, with the shares of "not sure" and the
+IT company roster of models/synthetic-truth/care-cyber-vendors-1.1.0.yaml.
+
+The market makes dangerous facilities rare, so the last four rows (CF-237 .. CF-240)
+are kept dangerous on purpose, to show what an underwriter must see: each is the
+first facility of a second draw from the same market (seed + 1) that answers as listed
+in ``DANGEROUS`` - RDP open to the internet; a PACS reachable from the internet; no
+MFA on remote access (RDP closed); and RDP open with no MFA on remote access or email.
 
 The same seed gives the same CSV, byte for byte.
 """

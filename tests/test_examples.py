@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import FeatureEncoder, Questionnaire, validate_file
+from scoring import FeatureEncoder, Questionnaire, bundled_questionnaire, validate_file
 from tests.conftest import EXAMPLES, ROOT
 from tests.conftest import EXAMPLES_AS_OF as AS_OF
 
@@ -51,7 +52,7 @@ def test_portfolio_is_the_same_in_csv_and_xlsx(care: Questionnaire) -> None:
     )
 
 
-def test_portfolio_regenerates_byte_for_byte(tmp_path: Path) -> None:
+def _portfolio_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "make_example_portfolio", ROOT / "scripts" / "make_example_portfolio.py"
     )
@@ -59,5 +60,47 @@ def test_portfolio_regenerates_byte_for_byte(tmp_path: Path) -> None:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    csv_path, _ = module.write_portfolio(tmp_path)
+    return module
+
+
+def test_portfolio_regenerates_byte_for_byte(tmp_path: Path) -> None:
+    csv_path, _ = _portfolio_script().write_portfolio(tmp_path)
     assert csv_path.read_bytes() == (EXAMPLES / "portfolio.csv").read_bytes()
+
+
+VENDOR_QUESTIONS = [
+    "msp_name",
+    "msp_rmm_tool",
+    "clearinghouse_vendor",
+    "email_platform",
+    "cloud_platform",
+]
+
+
+def test_portfolio_answers_1_1_0_and_every_1_0_0_cell_as_the_1_0_0_draw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The portfolio drawn for 1.0.0 from the same seeds differs from the bundled one
+    only in the version column and the vendor questions 1.1.0 adds."""
+    script = _portfolio_script()
+    bundled = script.portfolio_table()
+    assert set(bundled["questionnaire_version"].to_pylist()) == {"1.1.0"}
+    monkeypatch.setattr(
+        script, "bundled_questionnaire", lambda: bundled_questionnaire("care_cyber", "1.0.0")
+    )
+    earlier = script.portfolio_table()
+    assert bundled.column_names == [*earlier.column_names, *VENDOR_QUESTIONS]
+    moved = [c for c in earlier.column_names if not earlier[c].equals(bundled[c])]
+    assert moved == ["questionnaire_version"]
+
+
+def test_portfolio_names_vendors_where_they_are_asked(care: Questionnaire) -> None:
+    answers = validate_file(EXAMPLES / "portfolio.csv", care, as_of=AS_OF).answers
+    uses_msp = answers["uses_msp"] == "yes"
+    assert (answers["msp_name"].notna() == uses_msp).all()
+    assert answers.loc[uses_msp, "msp_name"].value_counts().iloc[0] >= 10  # one serves many
+    for qid in ("clearinghouse_vendor", "email_platform"):
+        assert answers[qid].notna().all()
+        assert {"not_sure", "other"} <= set(answers[qid])
+    sure = answers[uses_msp & (answers["msp_rmm_tool"] != "not_sure")]
+    assert (sure.groupby("msp_name")["msp_rmm_tool"].nunique() == 1).all()

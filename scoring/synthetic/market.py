@@ -123,7 +123,8 @@ def load_market(path: Path) -> Market:
 
 
 def check_market(market: Market, questionnaire: Questionnaire, *, drawn: Sequence[str]) -> None:
-    """Check a market against its questionnaire; every problem is listed.
+    """Check a market against a questionnaire that reads it (its own, or a later version
+    declaring a migration from it: :meth:`Questionnaire.reads`); every problem is listed.
 
     ``drawn`` names the questions drawn from the facility profile, which the market
     must not declare.
@@ -131,16 +132,15 @@ def check_market(market: Market, questionnaire: Questionnaire, *, drawn: Sequenc
     Raises
     ------
     QuestionnaireError
-        If an entry names an unknown question or answer, its shares do not add up to
-        one, its quantiles are not increasing or leave the question's range, or a
-        target is empty or inverted.
+        If the questionnaire does not read the market's, an entry names an unknown
+        question or answer, its shares do not add up to one, its quantiles are not
+        increasing or leave the question's range, or a target is empty or inverted.
     """
     problems: list[str] = []
     ref = market.questionnaire
-    if (ref.id, ref.version) != (questionnaire.id, questionnaire.version):
-        problems.append(
-            f"market is for {ref.id} {ref.version}; got {questionnaire.id} {questionnaire.version}"
-        )
+    refusal = questionnaire.refusal("the market", ref.id, ref.version)
+    if refusal:
+        problems.append(refusal)
     questions = {q.id: q for q in questionnaire.questions}
     for qid, entry in market.answers.items():
         question = questions.get(qid)
@@ -217,6 +217,24 @@ def bundled_market(questionnaire_id: str, version: str) -> Market | None:
     return load_market(path) if path.is_file() else None
 
 
+def bundled_market_reading(questionnaire: Questionnaire) -> Market | None:
+    """The bundled market of the newest version the questionnaire reads (its own, else
+    one it migrates from, as for the remediation catalogue), or None when there is none.
+
+    Examples
+    --------
+    >>> from scoring.questionnaire.loader import bundled_questionnaire
+    >>> market = bundled_market_reading(bundled_questionnaire("care_cyber", "1.1.0"))
+    >>> market.questionnaire.version if market else None
+    '1.0.0'
+    """
+    for version in questionnaire.versions_read:
+        market = bundled_market(questionnaire.id, version)
+        if market is not None:
+            return market
+    return None
+
+
 # --- drawing ---------------------------------------------------------------------------
 
 
@@ -290,6 +308,13 @@ def draw(
     probabilities = [p for p, _ in entry.quantiles]
     values = [v for _, v in entry.quantiles]
     return np.asarray(np.interp(share, probabilities, values), dtype=np.float64)
+
+
+def share_cut(mixture: Mixture, share: float, loading: float) -> float:
+    """The value of an answer's latent ``y`` below which lie ``share`` of the book:
+    ``y < share_cut(...)`` picks that share, more of it among facilities of low maturity
+    the higher the loading."""
+    return float(_thresholds(mixture, (share,), loading)[0])
 
 
 _THRESHOLDS: dict[tuple[bytes, tuple[float, ...], float], np.ndarray] = {}

@@ -1,13 +1,21 @@
 """Synthetic responses: plausible facilities answering any questionnaire.
 
 Used for the example portfolio, the peers reference, the training book and the
-benchmarks. For a questionnaire with a bundled market
-(:mod:`scoring.synthetic.market`, e.g. ``models/synthetic-truth/care-cyber-market-1.0.0.yaml``)
-each answer is drawn to the market's declared share of the book, from a latent
+benchmarks. For a questionnaire with a bundled market - the market of the newest
+version it reads (:mod:`scoring.synthetic.market`, e.g.
+``models/synthetic-truth/care-cyber-market-1.0.0.yaml`` for 1.0.0 and 1.1.0) - each
+answer is drawn to the market's declared share of the book, from a latent
 maturity that rises with facility type and size, so controls are positively
 correlated the way real books are (a facility with offline backups usually also has
 MFA) while each control keeps its cited prevalence. The facility profile (type,
 size, revenue, records, prior claims, imaging) is drawn by type.
+
+The questions a later version adds to its market's (1.1.0's vendors and platforms)
+are drawn from a random stream of their own, a child of the draw's: the same seed
+gives the same answers to every question of the market's version, byte for byte,
+whichever version is answered. The vendor questions are answered from the vendor
+market (:mod:`scoring.synthetic.vendors`: the vendor catalogue's market shares, an IT
+company roster), the other added questions generically.
 
 Any other questionnaire, and any question its market does not name, is answered
 generically: every control's answer is drawn around one latent maturity
@@ -31,16 +39,18 @@ from scoring._arrow import to_mask
 from scoring.errors import QuestionnaireError
 from scoring.questionnaire import expression as ex
 from scoring.questionnaire.definition import Question, Questionnaire
+from scoring.questionnaire.loader import bundled_questionnaire
 from scoring.synthetic.market import (
     Market,
     Quantiles,
     Shares,
-    bundled_market,
+    bundled_market_reading,
     check_market,
     draw,
     maturity_z,
 )
 from scoring.synthetic.profile import PROFILE_DRAWS, maturity_shift, shift_mixture
+from scoring.synthetic.vendors import VendorAnswers, vendors_of
 from scoring.vocabulary import AnswerKind, Better
 
 _CONTROL_NOISE = 0.22
@@ -87,12 +97,14 @@ def synthetic_responses(
 def market_of(questionnaire: Questionnaire) -> Market | None:
     """The questionnaire's bundled market, or None when there is none that fits it.
 
-    A questionnaire that carries a bundled id and version but was edited (a question
+    The market is the bundled one of the newest version the questionnaire reads
+    (:meth:`Questionnaire.reads`: its own, or one it declares a migration from). A
+    questionnaire that carries a bundled id and version but was edited (a question
     or answer the market does not know) has no market: it is answered generically.
     ``tests/test_synthetic_market.py`` checks that the bundled market fits the
     bundled questionnaire.
     """
-    market = bundled_market(questionnaire.id, questionnaire.version)
+    market = bundled_market_reading(questionnaire)
     if market is None:
         return None
     try:
@@ -100,6 +112,16 @@ def market_of(questionnaire: Questionnaire) -> Market | None:
     except QuestionnaireError:
         return None
     return market
+
+
+def added_questions(questionnaire: Questionnaire, market: Market | None) -> frozenset[str]:
+    """The questions the questionnaire asks beyond its market's version (none when the
+    market is its own, or when there is no market)."""
+    ref = None if market is None else market.questionnaire
+    if ref is None or (ref.id, ref.version) == (questionnaire.id, questionnaire.version):
+        return frozenset()
+    asked = {q.id for q in bundled_questionnaire(ref.id, ref.version).questions}
+    return frozenset(q.id for q in questionnaire.questions if q.id not in asked)
 
 
 def draw_maturity(questionnaire: Questionnaire, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -128,11 +150,16 @@ def draw_answers(
     With ``previous`` (last year's answers of the same facilities), facts about the
     facility stay as they were and each control is redrawn with probability
     ``change_share``, so answers change a little from year to year.
+
+    The questions added beyond the market's version, and those of the vendor market,
+    draw from a child of ``rng`` (:meth:`numpy.random.Generator.spawn`), which leaves
+    the draws of every other question as they were.
     """
     if not 0.0 <= blank_share < 1.0:
         raise ValueError(f"blank_share must be in [0, 1); got {blank_share}")
     n = maturity.size
     market = market_of(questionnaire)
+    own = _own_stream(questionnaire, market, rng)
     typed: dict[str, pa.Array] = {}
     z: np.ndarray | None = None
     for question in questionnaire.questions:
@@ -141,22 +168,74 @@ def draw_answers(
         else:
             applies = ex.applies(question.relevant, typed, length=n)
         entry = None if market is None else market.answers.get(question.id)
-        if market is not None and entry is not None:
-            if z is None:  # the profile questions come first
-                z = maturity_z(maturity, maturity_shift(market, typed, n))
+        drawn_on_z = entry is not None or own.asks(question.id)
+        if market is not None and drawn_on_z and z is None:  # the profile comes first
+            z = maturity_z(maturity, maturity_shift(market, typed, n))
+        if own.asks(question.id):
+            values = own.answer(question, z, maturity, typed, as_of_days)
+        elif market is not None and entry is not None:
+            assert z is not None
             values = _draw_market(question, entry, market, rng, z, as_of_days)
         else:
             values = _draw(question, rng, maturity, typed, as_of_days)
+        stream = own.rng if own.rng is not None and own.asks(question.id) else rng
         if previous is not None:
             old = previous[question.id]
-            stays = rng.random(n) >= change_share if question.control is not None else True
+            stays = stream.random(n) >= change_share if question.control is not None else True
             keep = to_mask(old.is_valid()) & stays
             values = pc.if_else(pa.array(keep), old, values)
         if question.control is not None and blank_share > 0.0:
-            blank = rng.random(n) < blank_share
+            blank = stream.random(n) < blank_share
             values = pc.if_else(pa.array(blank), pa.scalar(None, values.type), values)
         typed[question.id] = pc.if_else(pa.array(applies), values, pa.scalar(None, values.type))
     return typed
+
+
+class _OwnStream:
+    """The answers drawn from a stream of their own: the questions added beyond the
+    market's version and those of the vendor market."""
+
+    def __init__(
+        self,
+        questions: frozenset[str],
+        rng: np.random.Generator | None,
+        vendors: VendorAnswers | None,
+    ) -> None:
+        self.questions = questions
+        self.rng = rng
+        self.vendors = vendors
+
+    def asks(self, question_id: str) -> bool:
+        return question_id in self.questions
+
+    def answer(
+        self,
+        question: Question,
+        z: np.ndarray | None,
+        maturity: np.ndarray,
+        typed: dict[str, pa.Array],
+        as_of_days: np.ndarray,
+    ) -> pa.Array:
+        assert self.rng is not None
+        if self.vendors is not None and z is not None and self.vendors.asks(question.id):
+            return self.vendors.answer(question.id, z)
+        return _draw(question, self.rng, maturity, typed, as_of_days)
+
+
+def _own_stream(
+    questionnaire: Questionnaire, market: Market | None, rng: np.random.Generator
+) -> _OwnStream:
+    questions = added_questions(questionnaire, market)
+    found = None if market is None else vendors_of(questionnaire)
+    if found is not None:
+        questions |= found[0].questions
+    if not questions:
+        return _OwnStream(questions, None, None)
+    child = rng.spawn(1)[0]
+    vendors = None
+    if market is not None and found is not None:
+        vendors = VendorAnswers(*found, shift_mixture(market), child)
+    return _OwnStream(questions, child, vendors)
 
 
 def answers_table(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scoring._files import read_document
 from scoring._resources import data_dir
 from scoring.errors import InputError, QuestionnaireError
+from scoring.questionnaire.definition import Questionnaire
 from scoring.vocabulary import Peril
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def _linear(features: pd.DataFrame, coefficients: dict[str, float]) -> np.ndarra
 
 
 def truth_path(questionnaire_id: str, version: str) -> Path:
-    """The bundled ground-truth file for a questionnaire version."""
+    """The bundled ground-truth file for a questionnaire version (it may not exist)."""
     return (
         data_dir("models")
         / "synthetic-truth"
@@ -122,7 +123,14 @@ def truth_path(questionnaire_id: str, version: str) -> Path:
 def bundled_truth_path(questionnaire: Questionnaire) -> Path:
     """The bundled ground truth a questionnaire is drawn with: its own version's file,
     else the newest file of a version it reads (:attr:`Questionnaire.versions_read`;
-    the truth's features are then checked against what the questionnaire produces)."""
+    the truth's features are then checked against what the questionnaire produces).
+
+    Examples
+    --------
+    >>> from scoring.questionnaire.loader import bundled_questionnaire
+    >>> bundled_truth_path(bundled_questionnaire("care_cyber", "1.1.0")).name
+    'care-cyber-1.0.0.yaml'
+    """
     for version in questionnaire.versions_read:
         path = truth_path(questionnaire.id, version)
         if path.is_file():
