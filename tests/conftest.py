@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -98,3 +99,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+ADDED_IN_1_1_0 = (
+    "msp_name",
+    "msp_rmm_tool",
+    "clearinghouse_vendor",
+    "email_platform",
+    "cloud_platform",
+)
+"""The questions questionnaire 1.1.0 adds to 1.0.0."""
+
+
+def example_portfolio_as(version: str, folder: Path) -> Path:
+    """The example portfolio's rows written as answers to ``version`` (1.0.0: without
+    the columns 1.1.0 adds, as a book filed before 1.1.0 is)."""
+    with (EXAMPLES / "portfolio.csv").open(newline="", encoding="utf-8") as source:
+        rows = list(csv.DictReader(source))
+    names = [n for n in rows[0] if version != "1.0.0" or n not in ADDED_IN_1_1_0]
+    path = folder / f"portfolio-{version}.csv"
+    with path.open("w", newline="", encoding="utf-8") as target:
+        writer = csv.DictWriter(target, names, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "questionnaire_version": version})
+    return path

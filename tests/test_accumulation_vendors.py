@@ -32,7 +32,7 @@ from scoring.budget import BUDGET
 from scoring.cli.app import app
 from scoring.errors import DefinitionError
 from scoring.portfolio.run import score_book
-from tests.conftest import EXAMPLES, EXAMPLES_AS_OF
+from tests.conftest import EXAMPLES, EXAMPLES_AS_OF, example_portfolio_as
 
 runner = CliRunner()
 
@@ -123,8 +123,9 @@ def exposure_1_0(
     engine: RatingEngine,
     catalogues: tuple[EventCatalogue, VendorCatalogue],
 ) -> BookExposure:
-    out = tmp_path_factory.mktemp("book") / "scored.csv"
-    score_book(EXAMPLES / "portfolio.csv", out, engine, as_of=EXAMPLES_AS_OF)
+    folder = tmp_path_factory.mktemp("book")
+    out = folder / "scored.csv"
+    score_book(example_portfolio_as("1.0.0", folder), out, engine, as_of=EXAMPLES_AS_OF)
     return scored_book_exposure(read_scored_book(out), engine, *catalogues, as_of=EXAMPLES_AS_OF)
 
 
@@ -458,7 +459,8 @@ def test_the_dask_option_without_dask_is_a_sentence_and_exit_1(
 
 def test_a_1_0_book_still_writes_its_report(tmp_path: Path) -> None:
     out = tmp_path / "scored.csv"
-    score_book(EXAMPLES / "portfolio.csv", out, default_engine(), as_of=EXAMPLES_AS_OF)
+    book = example_portfolio_as("1.0.0", tmp_path)
+    score_book(book, out, default_engine(), as_of=EXAMPLES_AS_OF)
     code, output = _run(str(out), "-o", str(tmp_path / "report"), "--years", "300")
     assert code == 0, output
     figures = json.loads((tmp_path / "report" / "accumulation.json").read_text())

@@ -3,7 +3,6 @@ catalogue still works, and the two versions give the same price."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from scoring.portfolio.run import score_book
 from scoring.questionnaire.loader import bundled_questionnaire_reading
 from scoring.rating.plan import load_rating_plan
 from scoring.rating.remediation import bundled_remediation_path
-from tests.conftest import EXAMPLES, EXAMPLES_AS_OF, ROOT
+from tests.conftest import ADDED_IN_1_1_0, EXAMPLES, EXAMPLES_AS_OF, ROOT, example_portfolio_as
 
 runner = CliRunner()
-ADDED = ("msp_name", "msp_rmm_tool", "clearinghouse_vendor", "email_platform", "cloud_platform")
-"""The questions 1.1.0 adds to 1.0.0."""
+ADDED = ADDED_IN_1_1_0
 
 
 def test_1_1_0_is_1_0_0_with_the_vendor_questions_added_and_no_feature_more() -> None:
@@ -67,23 +65,6 @@ def test_a_plan_for_a_version_the_questionnaire_does_not_read_is_refused(tmp_pat
         load_rating_plan(edited, new)
 
 
-def _portfolio_as(version: str, folder: Path) -> Path:
-    """The example portfolio's rows written as answers to ``version`` (1.0.0: without
-    the columns 1.1.0 adds)."""
-    with (EXAMPLES / "portfolio.csv").open(newline="", encoding="utf-8") as source:
-        rows = list(csv.DictReader(source))
-    names = [n for n in rows[0] if version == "1.1.0" or n not in ADDED]
-    if version == "1.1.0":
-        names += [qid for qid in ADDED if qid not in names]
-    path = folder / f"portfolio-{version}.csv"
-    with path.open("w", newline="", encoding="utf-8") as target:
-        writer = csv.DictWriter(target, names, extrasaction="ignore", restval="")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "questionnaire_version": version})
-    return path
-
-
 def test_a_book_answering_1_0_0_and_the_same_book_answering_1_1_0_price_the_same(
     tmp_path: Path,
 ) -> None:
@@ -91,7 +72,9 @@ def test_a_book_answering_1_0_0_and_the_same_book_answering_1_1_0_price_the_same
     scored = {}
     for version in ("1.0.0", "1.1.0"):
         out = tmp_path / f"scored-{version}.csv"
-        summary = score_book(_portfolio_as(version, tmp_path), out, engine, as_of=EXAMPLES_AS_OF)
+        summary = score_book(
+            example_portfolio_as(version, tmp_path), out, engine, as_of=EXAMPLES_AS_OF
+        )
         assert summary.rows_read == summary.rows_scored + summary.rows_rejected
         assert summary.rows_rejected == 0
         scored[version] = pacsv.read_csv(out)
