@@ -10,7 +10,7 @@ keep-alive connection, and measures every request's latency from the client. The
 floor is the same load on ``GET /v1/facilities/{id}`` (an authenticated read of one
 record: the service's own cost without scoring), measured in the same run. At the end
 the number of scores the database holds must equal the number of 201 answers: no
-lost write. Aims (issue text): score p50 <= 25 ms and p95 <= 60 ms, no error.
+lost write. Aims: score p50 <= 25 ms and p95 <= 60 ms, no error.
 """
 
 from __future__ import annotations
