@@ -447,6 +447,49 @@ def test_the_dask_option_writes_the_figures_of_one_process(scored: Path, tmp_pat
         assert (on_dask / path.name).read_bytes() == path.read_bytes(), path.name
 
 
+def test_a_scheduler_address_draws_on_that_cluster_the_figures_of_one_process(
+    scored: Path, tmp_path: Path
+) -> None:
+    from distributed import LocalCluster
+
+    alone, remote = tmp_path / "alone", tmp_path / "remote"
+    code, output = _run(str(scored), "-o", str(alone), "--years", "600", "--seed", "5")
+    assert code == 0, output
+    # a cluster started apart from the command, reached only by its address
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+        address = cluster.scheduler_address
+        code, output = _run(
+            str(scored), "-o", str(remote), "--years", "600", "--seed", "5", "--scheduler", address
+        )
+    assert code == 0, output
+    for path in sorted(alone.iterdir()):
+        assert (remote / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_a_local_cluster_and_a_scheduler_at_once_is_a_usage_error(
+    scored: Path, tmp_path: Path
+) -> None:
+    args = ["--dask", "--scheduler", "tcp://127.0.0.1:1"]
+    code, output = _run(str(scored), "-o", str(tmp_path / "report"), *args)
+    assert code == 2
+    assert "give --dask (a local cluster) or --scheduler, not both" in output
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_scheduler_that_cannot_be_reached_is_a_sentence_and_exit_1(
+    scored: Path, tmp_path: Path
+) -> None:
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code, output = _run(
+            str(scored), "-o", str(tmp_path / "report"), "--scheduler", "tcp://127.0.0.1:9"
+        )
+    assert code == 1
+    assert "cannot reach the Dask scheduler tcp://127.0.0.1:9" in output
+    assert not (tmp_path / "report").exists()
+
+
 def test_the_dask_option_without_dask_is_a_sentence_and_exit_1(
     scored: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from scoring.cli._common import (
-    EXIT_INVALID,
     EXIT_USAGE,
     fail_environment,
     fail_input,
@@ -20,11 +18,9 @@ from scoring.cli._common import (
     refuse_clashes,
     require_files,
 )
+from scoring.cli._dask import dask_client, require_dask
 from scoring.cli.score import ModelOption, PlanOption, load_engine
 from scoring.errors import DefinitionError, InputError
-
-if TYPE_CHECKING:
-    from scoring.accumulation.simulation import Simulator, YearLosses
 
 
 def accumulate_command(
@@ -67,6 +63,14 @@ def accumulate_command(
             "figures as on this process (needs carescore\\[dask]).",
         ),
     ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Draw the years on this Dask cluster, e.g. tcp://host:8786, the same "
+            "figures as on this process (needs carescore\\[dask]).",
+        ),
+    ] = None,
     days: Annotated[
         float | None,
         typer.Option("--days", help="Duration of every scenario (default: each event's median)."),
@@ -91,17 +95,25 @@ def accumulate_command(
     folder.
 
     With --dask the blocks of years are drawn on a local Dask cluster (--workers
-    processes); a seed gives the same figures, byte for byte, as on one process.
+    processes), with --scheduler on the Dask cluster at that address (for books
+    beyond one machine); a seed gives the same figures, byte for byte, as on one
+    process.
 
     Exits 0 when written, 1 when the book, model, plan or catalogue cannot be used, a
-    file cannot be written or --dask is given without Dask installed, 2 for usage
-    errors (an output that is an input among them).
+    file cannot be written, Dask is not installed for --dask or --scheduler, or the
+    scheduler cannot be reached; 2 for usage errors (an output that is an input among
+    them, --dask with --scheduler).
     """
     if days is not None and not 0 < days <= 3650:
         typer.echo(f"error: --days must be above 0 and at most 3650; got {days:g}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    if dask:
-        _dask_modules()
+    if dask and scheduler is not None:
+        typer.echo("error: give --dask (a local cluster) or --scheduler, not both", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    on_dask = dask or scheduler is not None
+    options = "--dask" if dask else "--scheduler"
+    if on_dask:
+        require_dask(options)
     from scoring._outputs import partial_path
     from scoring.accumulation.analysis import accumulate
     from scoring.accumulation.book import check_versions, read_scored_book
@@ -144,13 +156,18 @@ def accumulate_command(
     except InputError as exc:
         fail_input(exc, as_json=False)
     with contextlib.ExitStack() as stack:
-        draw = _dask_draw(stack, workers) if dask else None
+        draw = None
+        if on_dask:
+            from scoring.accumulation.distributed import simulate_on_dask
+
+            client = dask_client(stack, scheduler=scheduler, workers=workers, options=options)
+            draw = functools.partial(simulate_on_dask, client)
         result = accumulate(
             exposure,
             catalogue,
             years=years,
             seed=seed,
-            workers=1 if dask else workers,
+            workers=1 if on_dask else workers,
             scenario_days=days,
             draw=draw,
         )
@@ -176,38 +193,3 @@ def accumulate_command(
             f"({top['share_of_1_in_200_tvar']:.0%})"
         )
     typer.echo(f"report: {output / 'accumulation.html'}")
-
-
-def _dask_modules() -> tuple[Any, Any]:
-    """Dask's ``LocalCluster`` and ``Client``, or exit 1 with a sentence when Dask is
-    not installed (checked before the book is read)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:
-        typer.echo(
-            "error: --dask needs Dask, which is not installed: pip install 'carescore[dask]'",
-            err=True,
-        )
-        raise typer.Exit(EXIT_INVALID) from exc
-    return LocalCluster, Client
-
-
-def _dask_draw(
-    stack: contextlib.ExitStack, workers: int
-) -> Callable[[Simulator, int, int], YearLosses]:
-    """``simulate_on_dask`` bound to a client of a local cluster of ``workers``
-    processes (closed with ``stack``); exit 1 with a sentence when the cluster cannot
-    start."""
-    from scoring.accumulation.distributed import simulate_on_dask
-
-    local_cluster, client_of = _dask_modules()
-    try:
-        # the scheduler's web server on a free port, so that two local runs do not collide
-        cluster = stack.enter_context(
-            local_cluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0")
-        )
-        client = stack.enter_context(client_of(cluster))
-    except OSError as exc:
-        typer.echo(f"error: cannot start a local Dask cluster: {exc}", err=True)
-        raise typer.Exit(EXIT_INVALID) from exc
-    return functools.partial(simulate_on_dask, client)

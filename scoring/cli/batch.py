@@ -23,6 +23,7 @@ from scoring.cli._common import (
     refuse_clashes,
     require_files,
 )
+from scoring.cli._dask import dask_client
 from scoring.cli.score import ModelOption, PlanOption, cover_options, load_engine
 from scoring.errors import InputError
 from scoring.portfolio import CHUNK_ROWS
@@ -177,7 +178,9 @@ def batch_command(
                 **settings,
             )
         else:
-            client = _dask_client(stack, scheduler, workers)
+            client = dask_client(
+                stack, scheduler=scheduler, workers=workers or 1, options="--scheduler / --workers"
+            )
             from scoring.portfolio.distributed import score_book_on_dask
 
             run = functools.partial(
@@ -227,30 +230,6 @@ def _cores() -> int:
     except AttributeError:  # not on Linux
         available = os.cpu_count() or 1
     return max(1, min(available, MAX_DEFAULT_THREADS))
-
-
-def _dask_client(stack: contextlib.ExitStack, scheduler: str | None, workers: int | None) -> Any:
-    """A client of the cluster at ``scheduler``, or of a local cluster of ``workers``."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:
-        typer.echo(
-            "error: --scheduler and --workers need Dask: pip install 'carescore[dask]'", err=True
-        )
-        raise typer.Exit(EXIT_USAGE) from exc
-    try:
-        if scheduler is not None:
-            return stack.enter_context(Client(scheduler))  # type: ignore[no-untyped-call]
-        # the scheduler's web server on a free port, so that two local runs do not collide
-        cluster = stack.enter_context(
-            LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=workers, threads_per_worker=1, dashboard_address=":0"
-            )
-        )
-        return stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
-    except OSError as exc:
-        typer.echo(f"error: cannot reach the Dask scheduler {scheduler}: {exc}", err=True)
-        raise typer.Exit(EXIT_INVALID) from exc
 
 
 def _with_progress_bar(run: Callable[..., BookSummary], total: int | None) -> BookSummary:
