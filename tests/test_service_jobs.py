@@ -7,6 +7,10 @@ Each test runs on SQLite and on the real PostgreSQL the suite starts.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +33,9 @@ from scoring.service.jobs import (
     claim,
     claim_next,
     heartbeat,
+    release_workers,
     requeue_expired,
+    running_workers,
     settle,
 )
 from scoring.service.rate import RateLimit
@@ -170,6 +176,41 @@ def test_an_expired_lease_is_queued_again_and_the_old_worker_keeps_nothing(setup
             2,
             10,
         )
+
+
+def test_the_jobs_of_stopped_workers_are_queued_again_at_once_and_no_other(
+    setup: Setup,
+) -> None:
+    stopped, alive, out_of_attempts = _queued(setup, 3)
+    with Session(setup.database) as session:
+        assert claim(session, stopped, "here:101", NOW)
+        assert claim(session, alive, "here:102", NOW)
+        assert claim(session, out_of_attempts, "here:103", NOW)
+        session.execute(update(BookJob).where(BookJob.id == out_of_attempts).values(attempts=3))
+        session.commit()
+        assert running_workers(session) == {"here:101", "here:102", "here:103"}
+        assert release_workers(session, set(), NOW) == 0
+        # leases still held: only naming the worker as stopped releases its job
+        assert release_workers(session, {"here:101", "here:103"}, NOW) == 1
+        states = {job.id: job.status for job in session.scalars(select(BookJob))}
+        assert states == {stopped: "queued", alive: "running", out_of_attempts: "failed"}
+        assert claim_next(session, "here:104", NOW) == stopped
+
+
+def test_a_restarted_service_finds_this_machines_stopped_workers_only() -> None:
+    from scoring.cli.serve import stopped_here
+
+    host = socket.gethostname()[:80]
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    gone = f"{host}:{int(ended.stdout)}"
+    here = f"{host}:{os.getpid()}"
+    elsewhere = f"another-{host}:{int(ended.stdout)}"
+    assert stopped_here({gone, here, elsewhere, f"{host}:not-a-pid"}) == {gone}
 
 
 def test_a_job_out_of_attempts_is_failed_with_a_sentence(setup: Setup) -> None:

@@ -89,6 +89,37 @@ def _worker_id() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}"
 
 
+def stopped_here(workers: set[str]) -> set[str]:
+    """Of ``workers`` (host:pid ids), those of this machine whose process is gone. A
+    process id in use again, or another machine's worker, is left to its lease."""
+    host = socket.gethostname()[:80]
+    stopped = set()
+    for worker in workers:
+        name, _, pid = worker.rpartition(":")
+        if name != host or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            stopped.add(worker)
+        except (PermissionError, OverflowError):
+            continue  # alive under another user, or not a process id
+    return stopped
+
+
+def _release_stopped(engine: Engine) -> None:
+    """Queue again at once the book jobs left running by this machine's stopped
+    workers (a restart), rather than after their leases run out."""
+    from sqlalchemy.orm import Session
+
+    from scoring.service.jobs import release_workers, running_workers
+
+    with Session(engine) as session:
+        queued = release_workers(session, stopped_here(running_workers(session)), _now())
+    if queued:
+        typer.echo(f"carescore: {queued} book job(s) left by a stopped worker queued again")
+
+
 def open_database(data_dir: Path, database_url: str | None) -> Engine:
     """The service's database, created and migrated to the newest schema."""
     from scoring.service.database import connect, migrate, sqlite_url
@@ -149,6 +180,7 @@ def serve_command(
     from scoring.service.database import sessions
 
     engine = _admin(data_dir, database_url)  # created and migrated once, here
+    _release_stopped(engine)
     data_dir.mkdir(parents=True, exist_ok=True)  # uploaded books and their results
     where = engine.url.render_as_string()
     typer.echo(f"carescore: serving on http://{host}:{port} ({where}, {workers} worker(s))")

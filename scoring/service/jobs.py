@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -63,10 +63,36 @@ def requeue_expired(
 ) -> int:
     """Queue again every running job whose lease expired before ``now`` (fail those
     out of attempts, saying so); how many were queued again. Committed."""
-    expired = (
-        BookJob.status == "running",
-        or_(BookJob.heartbeat_at.is_(None), BookJob.heartbeat_at < now - lease),
+    expired = or_(BookJob.heartbeat_at.is_(None), BookJob.heartbeat_at < now - lease)
+    return _requeue(session, expired, now, max_attempts)
+
+
+def running_workers(session: Session) -> set[str]:
+    """The workers holding a running job (their ids, e.g. host and process id)."""
+    held = select(BookJob.claimed_by).where(
+        BookJob.status == "running", BookJob.claimed_by.is_not(None)
     )
+    return {str(worker) for worker in session.scalars(held.distinct())}
+
+
+def release_workers(
+    session: Session,
+    workers: Collection[str],
+    now: dt.datetime,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> int:
+    """Queue again, without waiting for their leases, the running jobs of ``workers``
+    known to have stopped (e.g. the processes of this machine that are gone after a
+    restart); how many were queued again. Committed."""
+    if not workers:
+        return 0
+    return _requeue(session, BookJob.claimed_by.in_(sorted(workers)), now, max_attempts)
+
+
+def _requeue(session: Session, which: Any, now: dt.datetime, max_attempts: int) -> int:
+    """Queue again the running jobs ``which`` selects, or fail those out of attempts."""
+    expired = (BookJob.status == "running", which)
     detail = (
         f"the book was started {max_attempts} times and never finished: each time, the "
         "worker scoring it stopped (a restart, or the machine ran out of memory?); "
