@@ -363,3 +363,30 @@ def test_a_book_scored_before_its_files_were_in_the_database_is_still_downloaded
         got = client.get(f"/v1/books/{job_id}/files/scored", headers=setup.headers)
         assert got.status_code == 200
         assert got.text == "source,row\nbook.csv,1\n"
+
+
+def test_files_kept_in_a_data_folder_are_copied_into_the_database_for_every_instance(
+    setup: Setup, tmp_path: Path
+) -> None:
+    (job_id,) = _queued(setup, 1)
+    with Session(setup.database) as session:
+        session.execute(update(BookJob).where(BookJob.id == job_id).values(status="done"))
+        session.commit()
+    old = tmp_path / "old"
+    folder = old / "books" / str(job_id)
+    (folder / "results").mkdir(parents=True)
+    (folder / "book.csv").write_bytes(b"facility_id\nF-1\n")
+    (folder / "results" / "scored.csv").write_text(f"source,row\n{folder}/book.csv,1\n")
+    with Session(setup.database) as session:
+        assert book_files.adopt_legacy(session, old) == 2
+        assert book_files.adopt_legacy(session, old) == 0  # once only
+    assert (folder / "results" / "scored.csv").is_file()  # the folder is left as it was
+    with TestClient(_app(setup, tmp_path / "elsewhere", run_books=False)) as other:
+        got = other.get(f"/v1/books/{job_id}/files/scored", headers=setup.headers)
+        assert got.status_code == 200
+        assert got.text == "source,row\nbook.csv,1\n"
+    with Session(setup.database) as session:
+        assert b"".join(book_files.chunks(sessions(setup.database), job_id, "book")) == (
+            b"facility_id\nF-1\n"
+        )
+        assert not book_files.has(session, job_id, "errors")

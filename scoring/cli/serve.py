@@ -120,6 +120,21 @@ def _release_stopped(engine: Engine) -> None:
         typer.echo(f"carescore: {queued} book job(s) left by a stopped worker queued again")
 
 
+def _adopt_legacy_files(engine: Engine, data_dir: Path) -> None:
+    """Copy into the database the book files an earlier version kept in this data
+    folder, so that every instance serves them (the folder is left as it is)."""
+    from sqlalchemy.orm import Session
+
+    from scoring.service.book_files import adopt_legacy
+
+    if not data_dir.is_dir():
+        return
+    with Session(engine) as session:
+        copied = adopt_legacy(session, data_dir.resolve())
+    if copied:
+        typer.echo(f"carescore: {copied} book file(s) of {data_dir} copied into the database")
+
+
 def open_database(data_dir: Path, database_url: str | None) -> Engine:
     """The service's database, created and migrated to the newest schema."""
     from scoring.service.database import connect, migrate, sqlite_url
@@ -181,6 +196,7 @@ def serve_command(
 
     engine = _admin(data_dir, database_url)  # created and migrated once, here
     _release_stopped(engine)
+    _adopt_legacy_files(engine, data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)  # uploaded books and their results
     where = engine.url.render_as_string()
     typer.echo(f"carescore: serving on http://{host}:{port} ({where}, {workers} worker(s))")

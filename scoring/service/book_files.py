@@ -8,8 +8,9 @@ one instance is scored by whichever claims it and downloaded from any. Files are
 written and read a chunk at a time: neither an upload nor a download is held in
 memory whole.
 
-Books uploaded before the files moved into the database are still read from the data
-folder they were kept in (``<data>/books/<id>/``).
+Books uploaded before the files moved into the database were kept in a data folder
+(``<data>/books/<id>/``): :func:`adopt_legacy` copies them into the database (``serve``
+does it as it starts), and until then they are read from that folder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Literal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scoring.service.tables import BookFile
+from scoring.service.tables import BookFile, BookJob
 
 CHUNK_BYTES = 1024 * 1024
 """The largest chunk kept in one row."""
@@ -132,3 +133,24 @@ def legacy_result(data: Path, job_id: int, kind: str) -> bytes | None:
     if not path.is_file():
         return None
     return path.read_bytes().replace(f"{folder}/".encode(), b"")
+
+
+def adopt_legacy(session: Session, data: Path) -> int:
+    """Copy into the database every file of ``data``'s legacy folders that it does not
+    keep yet (the uploaded book, and its results naming the book as uploaded), so that
+    every instance serves them; the folders are left as they are. How many files were
+    copied. Committed job by job."""
+    copied = 0
+    for job_id, filename in session.execute(select(BookJob.id, BookJob.filename)).all():
+        folder = legacy_folder(data, job_id)
+        if not folder.is_dir():
+            continue
+        found: list[tuple[FileKind, Path, bytes]] = [("book", folder / filename, b"")]
+        strip = f"{folder}/".encode()
+        found += [(kind, folder / "results" / RESULT_NAMES[kind], strip) for kind in RESULT_KINDS]
+        for kind, path, named in found:
+            if path.is_file() and not path.is_symlink() and not has(session, job_id, kind):
+                store_path(session, job_id, kind, path, strip=named)
+                copied += 1
+        session.commit()
+    return copied
