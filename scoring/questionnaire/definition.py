@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from itertools import pairwise
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,6 +22,10 @@ from scoring.vocabulary import (
     Encoding,
     Peril,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 SNAKE_ID = r"^[a-z][a-z0-9_]*$"
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
@@ -268,6 +272,18 @@ class Questionnaire(_Strict):
             reverse=True,
         )
         return (self.version, *earlier)
+
+    def file_read(self, path_of: Callable[[str], Path]) -> Path:
+        """The bundled file made for this questionnaire, ``path_of(version)``: for its
+        own version if there is one, else for the newest version it reads
+        (:attr:`versions_read`), else (none exists) its own version's path. This is
+        how a catalogue, a market or a ground truth made for 1.0.0 serves 1.1.0; each
+        file's own checks then run against this questionnaire."""
+        for version in self.versions_read:
+            path = path_of(version)
+            if path.is_file():
+                return path
+        return path_of(self.version)
 
     def reads(self, questionnaire_id: str, version: str) -> bool:
         """Whether what was written for ``questionnaire_id`` at ``version`` (answers, a

@@ -188,14 +188,9 @@ def load_remediation(
 
 
 def bundled_remediation_path(questionnaire: Questionnaire) -> Path:
-    """The bundled catalogue for a questionnaire: its own version's file
-    (``care_cyber`` 1.0.0 -> care-cyber-1.0.0.yaml), else the newest file of a version
-    it reads (:attr:`Questionnaire.versions_read`); the catalogue's checks run when it
-    is loaded."""
+    """The bundled catalogue for a questionnaire (``care_cyber`` 1.0.0 ->
+    care-cyber-1.0.0.yaml), or for the newest version it reads
+    (:meth:`Questionnaire.file_read`); the catalogue's checks run when it is loaded."""
     folder = data_dir("questionnaires") / "remediation"
     stem = questionnaire.id.replace("_", "-")
-    for version in questionnaire.versions_read:
-        path = folder / f"{stem}-{version}.yaml"
-        if path.is_file():
-            return path
-    return folder / f"{stem}-{questionnaire.version}.yaml"
+    return questionnaire.file_read(lambda version: folder / f"{stem}-{version}.yaml")

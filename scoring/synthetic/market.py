@@ -228,11 +228,8 @@ def bundled_market_reading(questionnaire: Questionnaire) -> Market | None:
     >>> market.questionnaire.version if market else None
     '1.0.0'
     """
-    for version in questionnaire.versions_read:
-        market = bundled_market(questionnaire.id, version)
-        if market is not None:
-            return market
-    return None
+    path = questionnaire.file_read(lambda version: market_path(questionnaire.id, version))
+    return load_market(path) if path.is_file() else None
 
 
 # --- drawing ---------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def truth_path(questionnaire_id: str, version: str) -> Path:
 
 def bundled_truth_path(questionnaire: Questionnaire) -> Path:
     """The bundled ground truth a questionnaire is drawn with: its own version's file,
-    else the newest file of a version it reads (:attr:`Questionnaire.versions_read`;
+    else the newest file of a version it reads (:meth:`Questionnaire.file_read`;
     the truth's features are then checked against what the questionnaire produces).
 
     Examples
@@ -131,11 +131,7 @@ def bundled_truth_path(questionnaire: Questionnaire) -> Path:
     >>> bundled_truth_path(bundled_questionnaire("care_cyber", "1.1.0")).name
     'care-cyber-1.0.0.yaml'
     """
-    for version in questionnaire.versions_read:
-        path = truth_path(questionnaire.id, version)
-        if path.is_file():
-            return path
-    return truth_path(questionnaire.id, questionnaire.version)
+    return questionnaire.file_read(lambda version: truth_path(questionnaire.id, version))
 
 
 def load_truth(path: Path) -> GroundTruth:

@@ -138,12 +138,6 @@ def load_vendor_market(path: Path) -> VendorMarket:
 
 
 @cache
-def bundled_vendor_market(questionnaire_id: str, version: str) -> VendorMarket | None:
-    """The bundled vendor market of a questionnaire version, or None when there is none."""
-    path = vendors_path(questionnaire_id, version)
-    return load_vendor_market(path) if path.is_file() else None
-
-
 @cache
 def bundled_vendor_catalogue() -> VendorCatalogue:
     """The bundled vendor catalogue (the one the bundled event catalogue names)."""
@@ -156,12 +150,10 @@ def vendors_of(questionnaire: Questionnaire) -> tuple[VendorMarket, VendorCatalo
     """The bundled vendor market of the newest version the questionnaire reads, with the
     vendor catalogue, or None when there is none that fits the questionnaire (its
     vendor questions are then answered generically)."""
-    for version in questionnaire.versions_read:
-        market = bundled_vendor_market(questionnaire.id, version)
-        if market is not None:
-            break
-    else:
+    path = questionnaire.file_read(lambda version: vendors_path(questionnaire.id, version))
+    if not path.is_file():
         return None
+    market = load_vendor_market(path)
     try:
         catalogue = bundled_vendor_catalogue()
         check_vendor_market(market, questionnaire, catalogue)
