@@ -33,9 +33,14 @@ from scoring.accumulation.catalogue import (
     EventCatalogue,
     VendorCatalogue,
 )
-from scoring.accumulation.msp import NOT_NAMED, decoded, msp_groups
+from scoring.accumulation.msp import NOT_NAMED, msp_groups
 from scoring.errors import InputError, Issue
-from scoring.portfolio.book_answers import NOT_APPLICABLE_TEXT, UNKNOWN_TEXT, answer_items
+from scoring.portfolio.book_answers import (
+    NOT_APPLICABLE_TEXT,
+    UNKNOWN_TEXT,
+    answer_items,
+    written_text,
+)
 from scoring.rating.engine import PERILS, RatingEngine, peril_total
 from scoring.responses.reading import RawResponses
 from scoring.responses.validation import validate
@@ -192,7 +197,7 @@ def _cell(answer: str, kind: AnswerKind) -> str:
         return "n/a"
     if kind is AnswerKind.MULTIPLE_CHOICE:
         return answer.replace("+", ";")
-    return decoded(answer)
+    return written_text(answer)
 
 
 def answers_frame(texts: pd.Series) -> pd.DataFrame:

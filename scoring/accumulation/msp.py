@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.accumulation.catalogue import NOT_EXPOSED
+from scoring.portfolio.book_answers import written_text
 
 NOT_NAMED = "(not named)"
 """The code of a facility using an MSP without naming it (no key reads so)."""
@@ -84,12 +85,6 @@ _SAYS_NOTHING = frozenset(
         "no",
     }
 )
-
-
-def decoded(answer: str) -> str:
-    """A free-text answer as the facility gave it, from a scored book's canonical
-    answers text (``%3B`` is ``;``, ``%25`` is ``%``)."""
-    return answer.replace("%3B", ";").replace("%25", "%")
 
 
 def msp_key(name: object) -> str | None:
@@ -150,7 +145,7 @@ def msp_groups(
         key, ``none`` (not exposed) or :data:`NOT_NAMED`; the keys sorted, each
         one's shown name and its number of distinct spellings.
     """
-    texts = [decoded(a) if isinstance(a, str) else None for a in answers]
+    texts = [written_text(a) if isinstance(a, str) else None for a in answers]
     keys_of = {t: msp_key(t) for t in set(texts) if t is not None}
     facility_keys = [keys_of[t] if t is not None else None for t in texts]
     spellings: dict[str, Counter[str]] = {}

@@ -67,6 +67,7 @@ def accumulate_command(
         str | None,
         typer.Option(
             "--scheduler",
+            metavar="ADDRESS",
             help="Draw the years on this Dask cluster, e.g. tcp://host:8786, the same "
             "figures as on this process (needs carescore\\[dask]).",
         ),

@@ -113,6 +113,18 @@ def answer_hashes(texts: pa.Array) -> list[str]:
     return [hashlib.sha256(value).hexdigest() for value in filled.to_pylist()]
 
 
+def written_text(answer: str) -> str:
+    """A free-text answer as the facility wrote it, from its canonical text (the
+    inverse of the escaping above: ``%3B`` is ``;``, ``%25`` is ``%``).
+
+    Examples
+    --------
+    >>> written_text("Smith %26 Co%3B IT at 100%25")
+    'Smith %26 Co; IT at 100%'
+    """
+    return answer.replace("%3B", ";").replace("%25", "%")
+
+
 def answer_items(text: object) -> dict[str, str]:
     """A canonical answers text as ``{question_id: answer}``.
 
