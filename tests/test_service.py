@@ -72,12 +72,10 @@ def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
             organisation = create_organisation(session, name, "agency", now=NOW)
             keys.append(create_api_key(session, organisation, "test", now=NOW))
         session.commit()
-    client = TestClient(
-        create_app(sessions(database), default_engine(), lambda: NOW, tmp_path, UNLIMITED)
-    )
+    app = create_app(sessions(database), default_engine(), lambda: NOW, tmp_path, UNLIMITED)
     mine, theirs = ({"Authorization": f"Bearer {key}"} for key in keys)
-    yield Service(client, mine, theirs, database, tmp_path)
-    client.close()
+    with TestClient(app) as client:  # started and stopped as `serve` does: books finish first
+        yield Service(client, mine, theirs, database, tmp_path)
     database.dispose()
 
 

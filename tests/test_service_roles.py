@@ -75,9 +75,8 @@ def agency(database_url: str, tmp_path: Path) -> Iterator[Agency]:
         keys["facility_user"] = {"Authorization": f"Bearer {key}"}
         session.commit()
     app = create_app(sessions(database), default_engine(), lambda: NOW, tmp_path, UNLIMITED)
-    client = TestClient(app)
-    yield Agency(client, keys, database)
-    client.close()
+    with TestClient(app) as client:  # started and stopped as `serve` does: books finish first
+        yield Agency(client, keys, database)
     database.dispose()
 
 

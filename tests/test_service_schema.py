@@ -59,7 +59,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             headers={**headers, "If-Match": draft.headers["ETag"]},
         )
         client.post(f"/v1/assessments/{draft.json()['id']}/score", headers=headers)
-    yield app
+        yield app  # started and stopped as `serve` does: generated books finish first
     database.dispose()
 
 

@@ -306,6 +306,10 @@ class BookRunner:
             self.wake()
 
     def stop(self) -> None:
-        """Stop: a book being scored goes back to the queue at its next chunk."""
+        """Stop: a book being scored goes back to the queue at its next chunk, and this
+        returns once it has, so that no connection is still held when the database is
+        closed."""
         self._stop.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._poller is not None:
+            self._poller.join()
