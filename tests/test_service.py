@@ -247,6 +247,11 @@ def test_every_route_answers_404_to_another_organisations_ids(service: Service) 
         "book_id": book.json()["id"],
         "kind": "scored",
         "key_id": service.client.get("/v1/api-keys", headers=service.mine).json()[0]["id"],
+        "user_id": service.client.post(
+            "/v1/users",
+            json={"email": "pat@maple.example", "name": "Pat", "role": "agent"},
+            headers=service.mine,
+        ).json()["id"],
     }
     routes = _routes_with_ids(service)
     assert len(routes) >= 8

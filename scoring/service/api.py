@@ -3,14 +3,17 @@
 An edge over the library, like the CLI: :class:`~scoring.service.tenant.Tenant` does
 every read and write, scoped to the caller's organisation; answers are validated and
 scored by the library. Callers authenticate with an API key (``Authorization: Bearer
-cs_...``). Errors are problem details (RFC 9457, ``application/problem+json``); a 422
-lists every issue in the CLI's issue format. A record's version is its ETag, and a
-write to it must quote it in ``If-Match`` (428 without, 412 when stale). Lists are
-paged by id (``after``, ``size``). A POST with an ``Idempotency-Key`` is answered
-once: the same key again replays that answer (:mod:`scoring.service.idempotency`).
-Each route names the one action it performs (:data:`ROUTE_ACTIONS`); the caller's role
-is checked against :data:`scoring.service.roles.PERMISSIONS` in one place, the caller
-dependency, before the route runs (403 naming the role and the action).
+cs_...``), or as a person with a token from ``POST /v1/sessions``
+(:mod:`scoring.service.people_routes`). Errors are problem details (RFC 9457,
+``application/problem+json``); a 422 lists every issue in the CLI's issue format. A
+record's version is its ETag, and a write to it must quote it in ``If-Match`` (428
+without, 412 when stale). Lists are paged by id (``after``, ``size``). A POST with an
+``Idempotency-Key`` is answered once: the same key again replays that answer
+(:mod:`scoring.service.idempotency`). Each route names the one action it performs
+(:data:`scoring.service.roles.ROUTE_ACTIONS`); the caller's role is checked against
+:data:`scoring.service.roles.PERMISSIONS` in one place, the caller dependency
+(:mod:`scoring.service.caller`), before the route runs (403 naming the role and the
+action).
 """
 
 from __future__ import annotations
@@ -18,15 +21,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import math
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
-from fastapi import Path as PathParam
+from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel
@@ -40,13 +41,14 @@ from scoring.rating.engine import RatingEngine
 from scoring.rating.peers import peer_scores
 from scoring.rating.result import ScoreResult
 from scoring.report.html import render_html
-from scoring.service import book_files
-from scoring.service.accounts import caller_of
+from scoring.service import book_files, people_routes
 from scoring.service.books import MAX_BOOK_BYTES, TooLargeError, book_name, save_upload
+from scoring.service.caller import MAX_ID, Id, Me, bearer
 from scoring.service.idempotency import MAX_KEY, Kept, Refused, claim, fingerprint, settle
 from scoring.service.jobs import LEASE, BookRunner
+from scoring.service.people import bearer_caller
 from scoring.service.rate import RateLimit
-from scoring.service.roles import API_KEY_ROLES, Action, RoleError, require
+from scoring.service.roles import API_KEY_ROLES, RoleError
 from scoring.service.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -86,9 +88,6 @@ from scoring.service.web.site import mount
 MAX_BODY_BYTES = 1_000_000
 """A request body larger than this is refused (413) before it is read."""
 PROBLEM = "application/problem+json"
-MAX_ID = 2_147_483_647
-"""Ids and versions are 32-bit integers in the database; larger ones exist nowhere."""
-Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 _Out = TypeVar("_Out", bound=BaseModel)
 _REPORT_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -100,42 +99,6 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
-
-
-def _bearer(authorization: str | None) -> str:
-    """The key or token of an ``Authorization: Bearer ...`` header (empty without one)."""
-    return (authorization or "").removeprefix("Bearer ").strip()
-
-
-def _tenant(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Iterator[Tenant]:
-    """The caller's organisation, from its API key. Each route commits its reads and
-    writes before it answers (:meth:`Tenant.commit`); anything else is rolled back."""
-    state = request.app.state
-    key = _bearer(authorization)
-    now = state.clock()
-    with state.sessions() as session:
-        caller = caller_of(session, key, now=now) if key else None
-        if caller is None:
-            raise HTTPException(
-                401, "a valid API key or invitation is needed: Authorization: Bearer cs_..."
-            )
-        session.commit()  # the key's last use
-        wait = state.rate.wait(caller.actor, now)
-        if wait > 0:
-            seconds = 3600 if math.isinf(wait) else max(1, math.ceil(wait))
-            raise HTTPException(
-                429,
-                f"too many requests from this key: try again in {seconds} s",
-                headers={"Retry-After": str(seconds)},
-            )
-        route = request.scope.get("route")
-        require(caller.role, ROUTE_ACTIONS.get(getattr(route, "name", "")))
-        yield Tenant(session, caller, state.engine, now)
-
-
-Me = Annotated[Tenant, Depends(_tenant)]
 
 
 def _lifespan(runner: BookRunner | None) -> Any:
@@ -202,6 +165,7 @@ def create_app(
     app.state.rate = rate if rate is not None else RateLimit()
     _handlers(app)
     mount(app, secure_cookies=secure_cookies)
+    app.include_router(people_routes.router)
 
     @app.middleware("http")
     async def _idempotency(request: Request, call_next: Any) -> Any:
@@ -500,34 +464,6 @@ def create_app(
     return app
 
 
-ROUTE_ACTIONS: dict[str, Action] = {
-    "upload_book": "upload_books",
-    "get_book": "read_books",
-    "book_file": "read_books",
-    "list_api_keys": "manage_api_keys",
-    "create_api_key": "manage_api_keys",
-    "revoke_api_key": "manage_api_keys",
-    "list_facilities": "read_facilities",
-    "create_facility": "edit_facilities",
-    "get_facility": "read_facilities",
-    "update_facility": "edit_facilities",
-    "list_assessments": "read_assessments",
-    "create_assessment": "answer",
-    "get_assessment": "read_assessments",
-    "update_assessment": "answer",
-    "submit_assessment": "submit",
-    "score_assessment": "score",
-    "get_score": "read_scores",
-    "score_report": "read_scores",
-    "invite_facility": "invite",
-    "take_share": "take_shares",
-    "facility_changes": "read_scores",
-    "list_scores": "read_scores",
-}
-"""The action each ``/v1`` route performs, by the route's name: what the caller's role
-must permit. A route missing here is refused to every role."""
-
-
 def _queue_book(
     me: Tenant,
     upload: Path,
@@ -555,9 +491,9 @@ def _claim(
 ) -> int | Kept | Refused | None:
     state = app.state
     now = state.clock()
-    api_key = _bearer(authorization)
+    api_key = bearer(authorization)
     with state.sessions() as session:
-        caller = caller_of(session, api_key, now=now) if api_key else None
+        caller = bearer_caller(session, api_key, now=now) if api_key else None
         if caller is None:
             return None
         session.commit()

@@ -6,13 +6,15 @@ caller's role against :data:`PERMISSIONS` before the route runs, so a route neve
 decides who may call it, and a route without an action is refused to everyone. A
 refusal names the role and the action (403).
 
-* an **agency admin** may do everything in its agency, and manage its API keys;
+* an **agency admin** may do everything in its agency, and manage its API keys and its
+  users;
 * an **agent** works with facilities: adds and renames them, answers, submits and
   scores their assessments, invites them and takes their share codes;
 * an **underwriter** reads everything of the agency, scores, and uploads books and
   reads their results; it never edits answers;
 * a **facility user** reads its own facility and answers, submits and scores its own
-  assessments (an invitation is a facility user that may not score).
+  assessments (an invitation is a facility user that may not score);
+* everyone may end their own sign-in token.
 """
 
 from __future__ import annotations
@@ -34,25 +36,66 @@ Action = Literal[
     "upload_books",
     "read_books",
     "manage_api_keys",
+    "manage_users",
+    "sign_out",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 API_KEY_ROLES: tuple[Role, ...] = ("agency_admin", "agent", "underwriter", "facility_user")
 """The roles an API key may carry (an agency's keys, or a facility's own)."""
 
 _READ: tuple[Action, ...] = ("read_facilities", "read_assessments", "read_scores")
+_OWN: tuple[Action, ...] = ("sign_out",)
+"""What every caller may do about itself."""
 _GRANTS: dict[Role, frozenset[Action]] = {
     "agency_admin": frozenset(ACTIONS),
     "agent": frozenset(
-        (*_READ, "edit_facilities", "answer", "submit", "score", "invite", "take_shares")
+        (*_READ, "edit_facilities", "answer", "submit", "score", "invite", "take_shares", *_OWN)
     ),
-    "underwriter": frozenset((*_READ, "score", "upload_books", "read_books")),
-    "facility_user": frozenset((*_READ, "answer", "submit", "score")),
+    "underwriter": frozenset((*_READ, "score", "upload_books", "read_books", *_OWN)),
+    "facility_user": frozenset((*_READ, "answer", "submit", "score", *_OWN)),
 }
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     action: frozenset(role for role in ROLES if action in _GRANTS[role]) for action in ACTIONS
 }
 """For each action, the roles that may perform it."""
 _ALLOWED: dict[str, frozenset[str]] = {str(a): frozenset(r) for a, r in PERMISSIONS.items()}
+
+
+ROUTE_ACTIONS: dict[str, Action] = {
+    "upload_book": "upload_books",
+    "get_book": "read_books",
+    "book_file": "read_books",
+    "list_api_keys": "manage_api_keys",
+    "create_api_key": "manage_api_keys",
+    "revoke_api_key": "manage_api_keys",
+    "list_users": "manage_users",
+    "add_user": "manage_users",
+    "get_user": "manage_users",
+    "change_user": "manage_users",
+    "disable_user": "manage_users",
+    "user_password_link": "manage_users",
+    "sign_out": "sign_out",
+    "list_facilities": "read_facilities",
+    "create_facility": "edit_facilities",
+    "get_facility": "read_facilities",
+    "update_facility": "edit_facilities",
+    "list_assessments": "read_assessments",
+    "create_assessment": "answer",
+    "get_assessment": "read_assessments",
+    "update_assessment": "answer",
+    "submit_assessment": "submit",
+    "score_assessment": "score",
+    "get_score": "read_scores",
+    "score_report": "read_scores",
+    "invite_facility": "invite",
+    "take_share": "take_shares",
+    "facility_changes": "read_scores",
+    "list_scores": "read_scores",
+}
+"""The action each ``/v1`` route performs, by the route's name: what the caller's role
+must permit. A route missing here is refused to every role."""
+PUBLIC_ROUTES = frozenset({"sign_in"})
+"""The ``/v1`` routes that need no caller (a person signing in for a token)."""
 
 
 class RoleError(PermissionError):

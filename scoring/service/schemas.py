@@ -11,7 +11,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoring.service.tables import ApiKey, Assessment, BookJob, Facility, Role, Score, utc
+from scoring.service.tables import (
+    AgencyRole,
+    ApiKey,
+    Assessment,
+    BookJob,
+    Facility,
+    Role,
+    Score,
+    User,
+    utc,
+)
 
 
 class _Body(BaseModel):
@@ -172,6 +182,58 @@ class ApiKeyCreated(ApiKeyOut):
     """Shown once: ``Authorization: Bearer cs_...``. Only its sha256 is kept."""
 
 
+class UserIn(_Body):
+    email: str = Field(min_length=3, max_length=320)
+    name: str = Field(min_length=1, max_length=200)
+    role: AgencyRole = "agent"
+    """What the person may do: ``agency_admin``, ``agent`` or ``underwriter``."""
+
+
+class UserPatch(_Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: AgencyRole | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+    created_at: dt.datetime
+    disabled_at: dt.datetime | None
+    """When an admin disabled the user: they sign in no more."""
+    has_password: bool
+    """Whether the user has chosen a password (a new user has not, until they use the
+    link)."""
+
+
+class PasswordLink(BaseModel):
+    password_token: str
+    """Shown once: the person chooses a password at ``/reset/<password_token>`` on this
+    service, once, before ``expires_at``. Only its sha256 is kept."""
+    path: str
+    """The page to give the person: ``/reset/<password_token>``."""
+    expires_at: dt.datetime
+
+
+class UserCreated(UserOut):
+    password_link: PasswordLink
+
+
+class SignIn(_Body):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class SignedIn(BaseModel):
+    token: str
+    """Shown once: ``Authorization: Bearer cu_...`` acts as the person, with their role,
+    until ``expires_at`` or ``DELETE /v1/sessions/current``."""
+    expires_at: dt.datetime
+    role: str
+    organisation_id: int
+
+
 class Page(BaseModel):
     items: list[Any]
     next_after: int | None
@@ -188,6 +250,22 @@ def api_key_out(key: ApiKey) -> ApiKeyOut:
         last_used_at=_utc_or_none(key.last_used_at),
         revoked_at=_utc_or_none(key.revoked_at),
     )
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        created_at=utc(user.created_at),
+        disabled_at=_utc_or_none(user.disabled_at),
+        has_password=user.password_hash is not None,
+    )
+
+
+def password_link_out(token: str, expires: dt.datetime) -> PasswordLink:
+    return PasswordLink(password_token=token, path=f"/reset/{token}", expires_at=utc(expires))
 
 
 def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:

@@ -3,7 +3,8 @@
 * an **organisation** is an agency (whose agents assess facilities) or a facility
   (invited to answer for itself);
 * a **user** belongs to one organisation with one role; a password is kept only as
-  its argon2 hash;
+  its argon2 hash; a disabled user is kept (the audit log names it) but signs in no
+  more;
 * an **API key** belongs to one organisation and carries one role
   (:mod:`scoring.service.roles`): only its sha256 is kept (the key is shown once), with
   its prefix to find it, when it was last used and revoked;
@@ -14,7 +15,8 @@
   is a legal attestation and never changes: a change is a new version;
 * a **score** is immutable: the ScoreResult JSON with the layer and the model and plan
   it came from;
-* the **audit log** has every read and write of an assessment: who, what, when;
+* the **audit log** has every read and write of an assessment, and every change an
+  admin makes to the agency's users: who, what, when;
 * an **idempotent request** is the answer kept for a POST's ``Idempotency-Key``;
 * a **book job** is an uploaded book scored in the background, with its progress and
   counts, and the lease of the worker running it (who, its last heartbeat, how many
@@ -24,8 +26,9 @@
   is kept only as a hash, and expires), and sets up one facility account, once;
 * a **share** is a one-time code with which a facility gives an agency a copy of its
   submitted assessments (only its hash is kept; it expires);
-* a **web session** is a person signed in through the browser (only its token's hash
-  is kept); a **password reset** is a one-time token an admin prints.
+* a **web session** is a person signed in through the browser, or to the API for a
+  ``cu_`` token (only its token's hash is kept); a **password reset** is a one-time
+  token an admin prints or gets from the API for a new user.
 
 Times are UTC, stored as ISO 8601 text by SQLAlchemy's DateTime(timezone=True).
 """
@@ -49,6 +52,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OrganisationKind = Literal["agency", "facility"]
 Role = Literal["agency_admin", "agent", "underwriter", "facility_user"]
+AgencyRole = Literal["agency_admin", "agent", "underwriter"]
+"""The roles of an agency's users (a facility's user comes by an invitation)."""
 AssessmentStatus = Literal["draft", "submitted"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ORGANISATION_KINDS: tuple[OrganisationKind, ...] = get_args(OrganisationKind)
@@ -82,6 +87,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime]
+    disabled_at: Mapped[dt.datetime | None]
+    """When the agency's admin disabled the user: no sign-in, no session, no token from
+    then on (the row stays, for the audit log names it)."""
 
 
 class ApiKey(Base):
@@ -174,6 +182,9 @@ class AuditEvent(Base):
     """Who: ``api_key:<prefix>`` or ``user:<email>``."""
     action: Mapped[str] = mapped_column(String(40))
     assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    """What else the event is about: ``user:<id>`` for a change to one of the agency's
+    users."""
     at: Mapped[dt.datetime]
 
 

@@ -30,6 +30,7 @@ from scoring.rating.engine import RatingEngine
 from scoring.rating.result import ScoreResult
 from scoring.rating.score import score
 from scoring.responses.intake import validate_document
+from scoring.service import people
 from scoring.service.accounts import (
     KEY_START,
     SHARE_DAYS,
@@ -51,6 +52,7 @@ from scoring.service.tables import (
     Facility,
     Score,
     Share,
+    User,
     utc,
 )
 from scoring.vocabulary import AnswerState, Reason, Severity
@@ -433,6 +435,73 @@ class Tenant:
             raise NotFoundError(f"API key {key_id}")
         found.revoked_at = found.revoked_at or self.now
         return found
+
+    # -- people --------------------------------------------------------------------------
+    def users(self) -> list[User]:
+        """The organisation's users, oldest first."""
+        return people.users(self.session, self.caller.organisation_id)
+
+    def user(self, user_id: int) -> User:
+        """The organisation's user of that id."""
+        found = people.user_of(self.session, self.caller.organisation_id, user_id)
+        if found is None:
+            raise NotFoundError(f"user {user_id}")
+        return found
+
+    def add_user(self, email: str, name: str, role: str) -> tuple[User, str, dt.datetime]:
+        """A new user of the agency: the user, the one-time token with which they choose
+        a password, and when it expires."""
+        self._agency_only("add users")
+        try:
+            made = people.add_user(
+                self.session, self.caller.organisation_id, email, name, role, now=self.now
+            )
+        except AccountError as exc:
+            raise ConflictError(str(exc)) from exc
+        self._audit_user("add_user", made[0])
+        return made
+
+    def change_user(self, user_id: int, name: str | None, role: str | None) -> User:
+        """Give the organisation's user another name or role."""
+        found = self.user(user_id)
+        try:
+            people.change_user(self.session, found, name=name, role=role)
+        except AccountError as exc:
+            raise ConflictError(str(exc)) from exc
+        self._audit_user("change_user", found)
+        return found
+
+    def disable_user(self, user_id: int) -> User:
+        """Disable the organisation's user: they sign in no more."""
+        found = self.user(user_id)
+        try:
+            people.disable_user(self.session, found, now=self.now)
+        except AccountError as exc:
+            raise ConflictError(str(exc)) from exc
+        self._audit_user("disable_user", found)
+        return found
+
+    def password_link(self, user_id: int) -> tuple[str, dt.datetime]:
+        """A new one-time token with which the organisation's user chooses a password."""
+        found = self.user(user_id)
+        try:
+            made = people.password_link(self.session, found, now=self.now)
+        except AccountError as exc:
+            raise ConflictError(str(exc)) from exc
+        self._audit_user("password_link", found)
+        return made
+
+    def _audit_user(self, action: str, user: User) -> None:
+        self.session.flush()
+        self.session.add(
+            AuditEvent(
+                organisation_id=self.caller.organisation_id,
+                actor=self.caller.actor,
+                action=action,
+                subject=f"user:{user.id}",
+                at=self.now,
+            )
+        )
 
     # -- invitations ---------------------------------------------------------------------
     def invite(self, facility_id: int, email: str | None) -> tuple[str, dt.datetime]:

@@ -74,7 +74,7 @@ def _raw(form: Form, name: str) -> str:
     return values[0] if values else ""
 
 
-def _wait(request: Request, email: str | None) -> float:
+def attempt_wait(request: Request, email: str | None) -> float:
     """Take one try from the client address's bucket (and the email's): the seconds to
     wait, 0 when the try is allowed."""
     limits: AccountLimits = request.app.state.account_limits
@@ -172,7 +172,7 @@ async def login(request: Request) -> Response:
 def _login(request: Request, form: Form) -> Response:
     email, password = form_field(form, "email").lower(), _raw(form, "password")
     next_ = form_field(form, "next")
-    wait = _wait(request, email)
+    wait = attempt_wait(request, email)
     if wait > 0:
         return _too_many(request, wait)
     token = None
@@ -242,7 +242,7 @@ async def signup(request: Request) -> Response:
 
 def _signup(request: Request, form: Form) -> Response:
     values = {name: form_field(form, name) for name in ("facility_name", "name", "email")}
-    wait = _wait(request, None)
+    wait = attempt_wait(request, None)
     if wait > 0:
         return _too_many(request, wait)
     try:
@@ -310,7 +310,7 @@ async def invite(request: Request, token: str) -> Response:
 
 def _invite(request: Request, token: str, form: Form) -> Response:
     values = {name: form_field(form, name) for name in ("name", "email")}
-    wait = _wait(request, None)
+    wait = attempt_wait(request, None)
     if wait > 0:
         return _too_many(request, wait)
     try:
@@ -367,7 +367,7 @@ async def reset(request: Request, token: str) -> Response:
 
 
 def _reset(request: Request, token: str, form: Form) -> Response:
-    wait = _wait(request, None)
+    wait = attempt_wait(request, None)
     if wait > 0:
         return _too_many(request, wait)
     try:

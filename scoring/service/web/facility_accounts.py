@@ -275,7 +275,7 @@ def _reset(session: Session, token: str, now: dt.datetime) -> tuple[PasswordRese
     if utc(found.expires_at) <= now:
         raise AccountError("This password reset link has expired: ask for a new one")
     user = session.get(User, found.user_id)
-    if user is None:
+    if user is None or user.disabled_at is not None:
         raise AccountError("This password reset link is not valid: ask for a new one")
     return found, user
 

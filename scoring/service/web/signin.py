@@ -55,15 +55,23 @@ def password_matches(user: User | None, password: str) -> bool:
 def sign_in(session: Session, email: str, password: str, *, now: dt.datetime) -> str | None:
     """A new session's token for the user with that email and password; None for a
     wrong email or password (the same to the caller)."""
+    user = signed_in_user(session, email, password)
+    return None if user is None else start_session(session, user.id, now=now)
+
+
+def signed_in_user(session: Session, email: str, password: str) -> User | None:
+    """The user with that email and password who may sign in; None for a wrong email
+    or password or a disabled user (the same to the caller, in about the same time)."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if not password_matches(user, password) or user is None:
+    if not password_matches(user, password) or user is None or user.disabled_at is not None:
         return None
-    return start_session(session, user.id, now=now)
+    return user
 
 
-def start_session(session: Session, user_id: int, *, now: dt.datetime) -> str:
-    """A new session for a user (signed in, or just set up): its token."""
-    token = secrets.token_urlsafe(_TOKEN_BYTES)
+def start_session(session: Session, user_id: int, *, now: dt.datetime, start: str = "") -> str:
+    """A new session for a user (signed in, or just set up): its token (``start`` and a
+    random secret; only its sha256 is kept)."""
+    token = start + secrets.token_urlsafe(_TOKEN_BYTES)
     session.add(
         WebSession(
             user_id=user_id,
@@ -100,7 +108,7 @@ def visitor_of(session: Session, token: str, *, now: dt.datetime) -> Visitor | N
     if found is None or found.revoked_at is not None or utc(found.expires_at) <= now:
         return None
     user = session.get(User, found.user_id)
-    if user is None:
+    if user is None or user.disabled_at is not None:
         return None
     found.last_seen_at = now
     organisation = session.get(Organisation, user.organisation_id)
