@@ -26,13 +26,14 @@ from typing import get_args
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scoring.service.accounts import AccountError, Caller, caller_of, create_user, digest
-from scoring.service.tables import AgencyRole, Organisation, Role, User, WebSession, utc
+from scoring.service.accounts import AccountError, Caller, caller_of, create_user
+from scoring.service.tables import AgencyRole, Organisation, Role, User
 from scoring.service.web.facility_accounts import MAX_EMAIL, MAX_NAME, create_password_reset
 from scoring.service.web.signin import (
     SESSION_HOURS,
     caller_for,
     end_sessions,
+    live_session,
     signed_in_user,
     start_session,
 )
@@ -169,19 +170,9 @@ def sign_in(
     return token, now + dt.timedelta(hours=SESSION_HOURS), user
 
 
-def _signed_in(session: Session, token: str, now: dt.datetime) -> tuple[WebSession, User] | None:
-    found = session.scalar(select(WebSession).where(WebSession.token_sha256 == digest(token)))
-    if found is None or found.revoked_at is not None or utc(found.expires_at) <= now:
-        return None
-    user = session.get(User, found.user_id)
-    if user is None or user.disabled_at is not None:
-        return None
-    return found, user
-
-
 def sign_out(session: Session, token: str, *, now: dt.datetime) -> bool:
     """End the API token's session; whether it was one that could still act."""
-    signed_in = _signed_in(session, token, now) if token.startswith(SIGN_IN_START) else None
+    signed_in = live_session(session, token, now=now) if token.startswith(SIGN_IN_START) else None
     if signed_in is None:
         return False
     signed_in[0].revoked_at = now
@@ -195,7 +186,7 @@ def bearer_caller(session: Session, token: str, *, now: dt.datetime) -> Caller |
     use."""
     if not token.startswith(SIGN_IN_START):
         return caller_of(session, token, now=now)
-    signed_in = _signed_in(session, token, now)
+    signed_in = live_session(session, token, now=now)
     if signed_in is None:
         return None
     found, user = signed_in

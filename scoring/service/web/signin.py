@@ -100,16 +100,26 @@ def end_sessions(session: Session, user_id: int, *, now: dt.datetime) -> None:
         found.revoked_at = now
 
 
-def visitor_of(session: Session, token: str, *, now: dt.datetime) -> Visitor | None:
-    """Who a session token stands for; None when it is unknown, expired or revoked."""
-    if not token:
-        return None
+def live_session(
+    session: Session, token: str, *, now: dt.datetime
+) -> tuple[WebSession, User] | None:
+    """The session a token is, and its user, while it may act: None when it is
+    unknown, expired or revoked, or its user disabled."""
     found = session.scalar(select(WebSession).where(WebSession.token_sha256 == digest(token)))
     if found is None or found.revoked_at is not None or utc(found.expires_at) <= now:
         return None
     user = session.get(User, found.user_id)
     if user is None or user.disabled_at is not None:
         return None
+    return found, user
+
+
+def visitor_of(session: Session, token: str, *, now: dt.datetime) -> Visitor | None:
+    """Who a session token stands for; None when it is unknown, expired or revoked."""
+    live = live_session(session, token, now=now) if token else None
+    if live is None:
+        return None
+    found, user = live
     found.last_seen_at = now
     organisation = session.get(Organisation, user.organisation_id)
     return Visitor(
