@@ -290,3 +290,16 @@ def test_an_upgrade_from_0007_keeps_the_users_who_sign_in_as_before(
             ("old@elm.example", None)
         ]
     database.dispose()
+
+
+def test_a_person_of_the_agency_signing_in_on_the_site_is_shown_the_way_to_the_api(
+    agency: Agency,
+) -> None:
+    made = _add(agency, "pat@maple.example")
+    signed = _choose_password(agency, made.json()["password_link"]["path"])
+    assert signed.status_code == 303
+    home = agency.client.get(signed.headers["location"])
+    assert home.status_code == 200
+    assert "Signed in to Maple Agency" in home.text
+    assert 'href="/docs"' in home.text
+    assert agency.client.get("/assessments/1").status_code == 404

@@ -101,6 +101,18 @@ def _progress(questionnaire: Questionnaire, validation: Any) -> list[dict[str, A
 
 @router.get("/assessments")
 def assessments_page(request: Request, visitor: SignedIn) -> Response:
+    if visitor.caller is not None and visitor.caller.facility_id is None:
+        return render(
+            request,
+            "message.html",
+            heading=f"Signed in to {visitor.organisation_name}",
+            text=(
+                "These pages are where a facility answers its own assessment. An "
+                "agency's people work through the agent API: sign in there with "
+                "POST /v1/sessions for a token that acts as you."
+            ),
+            link={"href": "/docs", "text": "The agent API's reference"},
+        )
     with _tenant(request, visitor) as (me, facility_id):
         facility = me.facility(facility_id)
         found = me.assessments(facility_id)
