@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
