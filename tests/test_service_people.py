@@ -230,6 +230,10 @@ def test_what_cannot_make_a_user_is_refused_with_the_reason(agency: Agency) -> N
     for bad in ({"email": "not-an-email", "name": "X"}, {"email": "x@y.z", "name": " "}):
         refused = agency.client.post("/v1/users", json=bad, headers=agency.admin)
         assert refused.status_code in (409, 422), refused.text
+    pat_id = agency.client.get("/v1/users", headers=agency.admin).json()[0]["id"]
+    nothing = agency.client.patch(f"/v1/users/{pat_id}", json={}, headers=agency.admin)
+    assert nothing.status_code == 422
+    assert nothing.json()["detail"] == "give the user's new name or role (or both)"
     unknown = agency.client.patch("/v1/users/999", json={"name": "X"}, headers=agency.admin)
     assert unknown.status_code == 404
     with Session(agency.database) as session:

@@ -64,6 +64,8 @@ def get_user(me: Me, user_id: Id) -> UserOut:
 @router.patch("/v1/users/{user_id}", response_model=UserOut, tags=["users"])
 def change_user(me: Me, user_id: Id, body: UserPatch) -> UserOut:
     """Give the user another name or role (409 for the agency's last admin's role)."""
+    if body.name is None and body.role is None:
+        raise HTTPException(422, "give the user's new name or role (or both)")
     changed = me.change_user(user_id, body.name, body.role)
     me.commit()
     return user_out(changed)
