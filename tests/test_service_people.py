@@ -227,9 +227,13 @@ def test_what_cannot_make_a_user_is_refused_with_the_reason(agency: Agency) -> N
     assert "a user with the email" in taken.json()["detail"]
     facility_role = _add(agency, "fay@maple.example", role="facility_user")
     assert facility_role.status_code == 422
-    for bad in ({"email": "not-an-email", "name": "X"}, {"email": "x@y.z", "name": " "}):
-        refused = agency.client.post("/v1/users", json=bad, headers=agency.admin)
-        assert refused.status_code in (409, 422), refused.text
+    for email in ("not-an-email", "pat@localhost", "pat doe@maple.example"):
+        refused = _add(agency, email)
+        assert refused.status_code == 409, refused.text
+        assert "is not an email address, like name@example.org" in refused.json()["detail"]
+    blank = _add(agency, "blank@maple.example", name="  ")
+    assert blank.status_code == 409
+    assert "a user's name has 1 to 200 characters" in blank.json()["detail"]
     pat_id = agency.client.get("/v1/users", headers=agency.admin).json()[0]["id"]
     nothing = agency.client.patch(f"/v1/users/{pat_id}", json={}, headers=agency.admin)
     assert nothing.status_code == 422

@@ -102,8 +102,8 @@ def create_user(
     _organisation(session, organisation_id)
     if role not in ROLES:
         raise _refuse("role", f"{role!r} is not a role ({', '.join(ROLES)})")
-    if "@" not in email:
-        raise _refuse("email", f"{email!r} is not an email address")
+    if not is_email(email):
+        raise _refuse("email", f"{email!r} is not an email address, like name@example.org")
     if session.scalar(select(User.id).where(User.email == email.lower())) is not None:
         raise _refuse("email", f"a user with the email {email!r} exists")
     hashed = PasswordHasher().hash(password) if password else None
@@ -118,6 +118,17 @@ def create_user(
     session.add(user)
     session.flush()
     return user.id
+
+
+MAX_EMAIL = 320
+
+
+def is_email(text: str) -> bool:
+    """Whether ``text`` looks like an email address: something, ``@``, a domain with a
+    dot, no space, at most :data:`MAX_EMAIL` characters (whether mail reaches it is
+    not checked: the service sends none)."""
+    local, at, domain = text.partition("@")
+    return bool(local and at and "." in domain) and len(text) <= MAX_EMAIL and " " not in text
 
 
 def create_api_key(

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from scoring.service.accounts import AccountError, Caller, caller_of, create_user
 from scoring.service.tables import AgencyRole, Organisation, Role, User
-from scoring.service.web.facility_accounts import MAX_EMAIL, MAX_NAME, create_password_reset
+from scoring.service.web.facility_accounts import MAX_NAME, create_password_reset
 from scoring.service.web.signin import (
     SESSION_HOURS,
     caller_for,
@@ -94,8 +94,6 @@ def add_user(
             "organisation: only an agency adds users (a facility's comes by invitation)"
         )
     checked = _checked_role(role)
-    if len(email) > MAX_EMAIL:
-        raise AccountError(f"email: an email address has at most {MAX_EMAIL} characters")
     user_id = create_user(
         session, organisation_id, email.strip(), _checked_name(name), checked, None, now=now
     )

@@ -31,6 +31,7 @@ from scoring.service.accounts import (
     create_organisation,
     create_user,
     digest,
+    is_email,
     new_secret,
     prefix_of,
 )
@@ -43,7 +44,6 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 200
 """argon2 hashes any length; a bound keeps one sign-in from costing much."""
 MAX_NAME = 200
-MAX_EMAIL = 320
 SELF_REFERENCE = "self"
 """The reference of the facility of an organisation that signed up alone."""
 
@@ -94,8 +94,7 @@ def _person_problems(session: Session, email: str, name: str, password: str) -> 
         problems.append(Problem("name", "Enter your name"))
     elif len(name) > MAX_NAME:
         problems.append(Problem("name", f"Enter a name of at most {MAX_NAME} characters"))
-    local, at, domain = email.partition("@")
-    if not (local and at and "." in domain) or len(email) > MAX_EMAIL or " " in email:
+    if not is_email(email):
         problems.append(Problem("email", "Enter an email address, like name@example.org"))
     elif session.scalar(select(User.id).where(User.email == email)) is not None:
         problems.append(EMAIL_TAKEN)
