@@ -49,9 +49,15 @@ from scoring.vocabulary import AnswerKind, AnswerState, Better, Reason, Severity
 
 # the members the per-question rules compare with, read once (an enum member read
 # through its class is a slow attribute lookup, paid for every question of every row set)
-_ANSWERED, _UNANSWERED, _UNKNOWN = AnswerState.ANSWERED, AnswerState.UNANSWERED, AnswerState.UNKNOWN
-_NOT_APPLICABLE, _INVALID = AnswerState.NOT_APPLICABLE, AnswerState.INVALID
-_NOT_RELEVANT = AnswerState.NOT_RELEVANT
+_ANSWERED, _UNANSWERED, _UNKNOWN = (
+    int(AnswerState.ANSWERED),
+    int(AnswerState.UNANSWERED),
+    int(AnswerState.UNKNOWN),
+)
+_NOT_APPLICABLE, _INVALID = int(AnswerState.NOT_APPLICABLE), int(AnswerState.INVALID)
+_NOT_RELEVANT = int(AnswerState.NOT_RELEVANT)
+"""The states as plain ints: numpy compares an array with an int directly, where an
+IntEnum member costs a search of its class for numpy's protocols on every use."""
 _ERROR, _WARNING = Severity.ERROR, Severity.WARNING
 
 ISSUE_COLUMNS = (
