@@ -115,11 +115,10 @@ def _one(engine: RatingEngine, validation: Validation) -> Applicant:
     warnings as :func:`applicants` gives a row of a table."""
     assert validation.columns is not None
     columns = validation.columns
-    facility = validation.facilities.to_dict("records")[0]
+    facility = _records(validation.facilities)[0]
     day = np.datetime64(pd.Timestamp(facility["assessed_on"]).date(), "D")
     features = engine.encoder.encode_columns(columns, np.array([day]))
-    issues = validation.issues
-    records = issues[issues["severity"] == Severity.WARNING.value].to_dict("records")
+    records = [r for r in _records(validation.issues) if r["severity"] == Severity.WARNING.value]
     unknown = validation.states.to_numpy()[0] == AnswerState.UNKNOWN
     not_known = frozenset(str(q) for q in validation.states.columns[unknown])
     labels = _labels(engine)
@@ -134,6 +133,14 @@ def _one(engine: RatingEngine, validation: Validation) -> Applicant:
         notes=tuple(_note(record, labels, not_known) for record in records),
         unknown=not_known,
     )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
+    """A small frame's rows as dicts of Python values, as ``to_dict("records")`` gives
+    them, without pandas' row-by-row machinery (most of a one-row score's time)."""
+    names = list(frame.columns)
+    columns = [frame[n].tolist() for n in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _warnings(records: Sequence[Mapping[Hashable, Any]]) -> tuple[str, ...]:
