@@ -20,7 +20,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from scoring import default_engine
-from scoring.service.accounts import AccountError, create_api_key, create_organisation
+from scoring.service.accounts import (
+    AccountError,
+    create_api_key,
+    create_organisation,
+    create_user,
+)
 from scoring.service.api import create_app
 from scoring.service.database import connect, current_revision, migrate, sessions
 from scoring.service.rate import RateLimit
@@ -244,13 +249,18 @@ def test_what_cannot_make_a_user_is_refused_with_the_reason(agency: Agency) -> N
         own = create_organisation(session, "Maple Court", "facility", now=NOW)
         key = create_api_key(session, own, "own admin", now=NOW)
         session.commit()
+    court = {"Authorization": f"Bearer {key}"}
     by_facility = agency.client.post(
-        "/v1/users",
-        json={"email": "f@court.example", "name": "F"},
-        headers={"Authorization": f"Bearer {key}"},
+        "/v1/users", json={"email": "f@court.example", "name": "F"}, headers=court
     )
     assert by_facility.status_code == 409
     assert "only an agency adds users" in by_facility.json()["detail"]
+    with Session(agency.database) as session:
+        fay = create_user(session, own, "fay@court.example", "Fay", "facility_user", None, now=NOW)
+        session.commit()
+    promoted = agency.client.patch(f"/v1/users/{fay}", json={"role": "agent"}, headers=court)
+    assert promoted.status_code == 409
+    assert "'fay@court.example' is a facility's user; that role stays" in promoted.json()["detail"]
 
 
 def test_signing_out_ends_the_token_and_an_api_key_is_no_sign_in(agency: Agency) -> None:

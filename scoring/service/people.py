@@ -136,6 +136,8 @@ def change_user(
 ) -> User:
     """Give the user another name or role (the last admin keeps theirs); the user."""
     if role is not None:
+        if user.role not in AGENCY_USER_ROLES:
+            raise AccountError(f"role: {user.email!r} is a facility's user; that role stays")
         checked = _checked_role(role)
         if checked != user.role:
             _keep_an_admin(session, user, f"making them {checked}")
