@@ -197,6 +197,32 @@ def test_the_jobs_of_stopped_workers_are_queued_again_at_once_and_no_other(
         assert claim_next(session, "here:104", NOW) == stopped
 
 
+def test_an_operator_lists_the_workers_holding_books_and_releases_the_ones_gone(
+    setup: Setup, database_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from scoring.cli.app import app as cli
+
+    gone, alive = _queued(setup, 2)
+    with Session(setup.database) as session:
+        assert claim(session, gone, "far-away:7", NOW)
+        assert claim(session, alive, "elsewhere:8", NOW)
+        session.commit()
+    runner = CliRunner()
+    url = ["--database-url", database_url]
+    listed = runner.invoke(cli, ["admin", "release-worker", *url])
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines() == ["elsewhere:8", "far-away:7"]
+    released = runner.invoke(cli, ["admin", "release-worker", "far-away:7", "nobody:9", *url])
+    assert released.exit_code == 0, released.output
+    assert released.stdout.strip() == "1 book(s) queued again"
+    assert "holding no book: nobody:9" in released.stderr
+    with Session(setup.database) as session:
+        states = {job.id: (job.status, job.claimed_by) for job in session.scalars(select(BookJob))}
+    assert states == {gone: ("queued", None), alive: ("running", "elsewhere:8")}
+
+
 def test_a_restarted_service_finds_this_machines_stopped_workers_only() -> None:
     from scoring.cli.serve import stopped_here
 

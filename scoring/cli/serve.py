@@ -28,6 +28,7 @@ from scoring.cli._help import Command, Group
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 DATABASE_ENV = "CARESCORE_DATABASE_URL"
 _WORKER_DATA_ENV = "CARESCORE_SERVE_DATA_DIR"
@@ -406,3 +407,38 @@ def reset_password(
     typer.echo(f"/reset/{made}")
     typer.echo(str(made))
     typer.echo(f"the link works once, within {hours} hours", err=True)
+
+
+@admin_app.command("release-worker", cls=Command)
+def release_worker(
+    workers: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[<worker>...]",
+            help="Workers known to have stopped (host:pid, as listed without arguments).",
+        ),
+    ] = None,
+    data_dir: DataDir = Path("carescore-data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Queue again at once the books held by workers known to have stopped (a machine
+    that is gone), instead of waiting for their leases to run out. Without a worker,
+    list the workers holding a book. A worker still running would score its book
+    twice: name only those you know have stopped."""
+    from scoring.service.jobs import release_workers, running_workers
+
+    def work(session: Session) -> tuple[set[str], int]:
+        holding = running_workers(session)
+        return holding, release_workers(session, set(workers or ()) & holding, _now())
+
+    made = _run(data_dir, database_url, work)
+    assert isinstance(made, tuple)
+    holding, queued = made
+    if not workers:
+        for worker in sorted(holding):
+            typer.echo(worker)
+        return
+    unknown = sorted(set(workers) - holding)
+    if unknown:
+        typer.echo(f"holding no book: {', '.join(unknown)}", err=True)
+    typer.echo(f"{queued} book(s) queued again")
