@@ -101,6 +101,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"{server.rsplit('/', 1)[0]}/{name}"
 
 
+def agency_at_revision(url: str, revision: str, now: dt.datetime) -> tuple[Any, int, str]:
+    """A database migrated up to ``revision`` only, holding an agency ("Elm Agency") and
+    an API key of it, as a service of that revision kept them: the database, the
+    agency's id and the key (for the tests of an upgrade from ``revision``)."""
+    from sqlalchemy.orm import Session
+
+    from scoring.service.accounts import create_api_key, create_organisation
+    from scoring.service.database import connect, migrate
+
+    database = connect(url)
+    migrate(database, revision)
+    with Session(database) as session:
+        organisation = create_organisation(session, "Elm Agency", "agency", now=now)
+        key = create_api_key(session, organisation, "old", now=now)
+        session.commit()
+    return database, organisation, key
+
+
 ADDED_IN_1_1_0 = (
     "msp_name",
     "msp_rmm_tool",

@@ -40,7 +40,7 @@ from scoring.service.database import (
 )
 from scoring.service.rate import RateLimit
 from scoring.service.tables import ApiKey, AuditEvent, Base, Facility, Invitation
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, agency_at_revision
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 UNLIMITED = RateLimit(burst=10**9)
@@ -603,12 +603,7 @@ def test_a_retried_post_with_an_idempotency_key_is_answered_once(service: Servic
 def test_an_upgrade_from_the_previous_revisions_keeps_the_data(
     database_url: str, tmp_path: Path
 ) -> None:
-    database = connect(database_url)
-    migrate(database, "0001")
-    with Session(database) as session:
-        organisation = create_organisation(session, "Elm Agency", "agency", now=NOW)
-        key = create_api_key(session, organisation, "old", now=NOW)
-        session.commit()
+    database, _, key = agency_at_revision(database_url, "0001", NOW)
     migrate(database)
     assert current_revision(database) == head_revision() != "0001"
     client = TestClient(

@@ -32,7 +32,7 @@ from scoring.service.rate import RateLimit
 from scoring.service.tables import AuditEvent, User, WebSession
 from scoring.service.web.facility_accounts import reset_password
 from scoring.service.web.pages import CSRF_COOKIE
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, agency_at_revision
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 PASSWORD = "a long enough passphrase 7"
@@ -283,12 +283,7 @@ def test_a_token_lasts_twelve_hours(agency: Agency) -> None:
 def test_an_upgrade_from_0007_keeps_the_users_who_sign_in_as_before(
     database_url: str, tmp_path: Path
 ) -> None:
-    database = connect(database_url)
-    migrate(database, "0007")
-    with Session(database) as session:
-        organisation = create_organisation(session, "Elm Agency", "agency", now=NOW)
-        key = create_api_key(session, organisation, "old", now=NOW)
-        session.commit()
+    database, organisation, key = agency_at_revision(database_url, "0007", NOW)
     with database.begin() as connection:
         connection.execute(
             text(

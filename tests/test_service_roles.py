@@ -46,7 +46,7 @@ from scoring.service.roles import (
     require,
 )
 from scoring.service.tables import ROLES, ApiKey
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, agency_at_revision
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 UNLIMITED = RateLimit(burst=10**9)
@@ -308,13 +308,8 @@ def test_admin_creates_a_key_with_a_role_and_the_api_holds_it_to_it(
 def test_an_upgrade_from_0006_makes_every_existing_key_an_admins_and_keeps_the_books(
     database_url: str, tmp_path: Path
 ) -> None:
-    database = connect(database_url)
-    migrate(database, "0006")
+    database, organisation, key = agency_at_revision(database_url, "0006", NOW)
     stamp = bindparam("t", NOW, type_=DateTime(timezone=True))
-    with Session(database) as session:
-        organisation = create_organisation(session, "Elm Agency", "agency", now=NOW)
-        key = create_api_key(session, organisation, "old", now=NOW)
-        session.commit()
     with database.begin() as connection:
         connection.execute(
             text(
