@@ -652,7 +652,8 @@ def validate(
                 state,
             )
             state[contradicting] = _INVALID
-            values = pc.if_else(pa.array(relevant), values, pa.scalar(None, values.type))
+            if not relevant.all():  # else every row keeps its value
+                values = pc.if_else(pa.array(relevant), values, pa.scalar(None, values.type))
         never = relevant & (state == _ANSWERED)
         never &= coerced.never if coerced.never is not None else False
         values = _apply_policy(
