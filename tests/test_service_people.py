@@ -316,3 +316,36 @@ def test_a_person_of_the_agency_signing_in_on_the_site_is_shown_the_way_to_the_a
     assert "Signed in to Maple Agency" in home.text
     assert 'href="/docs"' in home.text
     assert agency.client.get("/assessments/1").status_code == 404
+
+
+def test_a_key_a_token_and_an_invitation_each_say_who_they_act_as(agency: Agency) -> None:
+    key = agency.client.get("/v1/me", headers=agency.admin)
+    assert key.status_code == 200
+    prefix = agency.admin["Authorization"].removeprefix("Bearer cs_").partition("_")[0]
+    assert key.json() == {
+        "organisation_id": key.json()["organisation_id"],
+        "organisation_name": "Maple Agency",
+        "organisation_kind": "agency",
+        "role": "agency_admin",
+        "actor": f"api_key:{prefix}",
+        "facility_id": None,
+        "may_score": True,
+    }
+    _, pat = _person(agency, "pat@maple.example", role="underwriter")
+    person = agency.client.get("/v1/me", headers=pat).json()
+    assert (person["role"], person["actor"]) == ("underwriter", "user:pat@maple.example")
+    facility = agency.client.post(
+        "/v1/facilities", json={"reference": "F-1", "name": "F"}, headers=agency.admin
+    ).json()["id"]
+    invited = agency.client.post(
+        f"/v1/facilities/{facility}/invitations", json={"email": None}, headers=agency.admin
+    )
+    assert invited.status_code == 201, invited.text
+    token = {"Authorization": f"Bearer {invited.json()['token']}"}
+    seen = agency.client.get("/v1/me", headers=token).json()
+    assert (seen["role"], seen["facility_id"], seen["may_score"]) == (
+        "facility_user",
+        facility,
+        False,
+    )
+    assert agency.client.get("/v1/me").status_code == 401

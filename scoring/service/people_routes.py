@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from scoring.service import people
 from scoring.service.caller import Id, Me, bearer
 from scoring.service.schemas import (
+    CallerOut,
     PasswordLink,
     SignedIn,
     SignIn,
@@ -32,6 +33,24 @@ from scoring.service.tenant import NotFoundError
 from scoring.service.web.account_pages import attempt_wait
 
 router = APIRouter()
+
+
+@router.get("/v1/me", response_model=CallerOut, tags=["users"])
+def who_am_i(me: Me) -> CallerOut:
+    """Who this key or token acts as: its organisation, its role, how the audit log
+    names it, and the one facility it is limited to, if any."""
+    organisation = me.organisation()
+    me.commit()
+    caller = me.caller
+    return CallerOut(
+        organisation_id=organisation.id,
+        organisation_name=organisation.name,
+        organisation_kind=organisation.kind,
+        role=caller.role,
+        actor=caller.actor,
+        facility_id=caller.facility_id,
+        may_score=caller.may_score,
+    )
 
 
 @router.get("/v1/users", response_model=list[UserOut], tags=["users"])

@@ -14,7 +14,7 @@ refusal names the role and the action (403).
   reads their results; it never edits answers;
 * a **facility user** reads its own facility and answers, submits and scores its own
   assessments (an invitation is a facility user that may not score);
-* everyone may end their own sign-in token.
+* everyone may see who they act as, and end their own sign-in token.
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ Action = Literal[
     "manage_api_keys",
     "manage_users",
     "sign_out",
+    "read_self",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 API_KEY_ROLES: tuple[Role, ...] = ("agency_admin", "agent", "underwriter", "facility_user")
 """The roles an API key may carry (an agency's keys, or a facility's own)."""
 
 _READ: tuple[Action, ...] = ("read_facilities", "read_assessments", "read_scores")
-_OWN: tuple[Action, ...] = ("sign_out",)
+_OWN: tuple[Action, ...] = ("sign_out", "read_self")
 """What every caller may do about itself."""
 _GRANTS: dict[Role, frozenset[Action]] = {
     "agency_admin": frozenset(ACTIONS),
@@ -75,6 +76,7 @@ ROUTE_ACTIONS: dict[str, Action] = {
     "disable_user": "manage_users",
     "user_password_link": "manage_users",
     "sign_out": "sign_out",
+    "who_am_i": "read_self",
     "list_facilities": "read_facilities",
     "create_facility": "edit_facilities",
     "get_facility": "read_facilities",

@@ -225,6 +225,21 @@ class SignIn(_Body):
     password: str = Field(min_length=1, max_length=200)
 
 
+class CallerOut(BaseModel):
+    organisation_id: int
+    organisation_name: str
+    organisation_kind: str
+    """``agency`` or ``facility``."""
+    role: str
+    actor: str
+    """How the audit log names the caller: ``api_key:<prefix>``, ``user:<email>`` or
+    ``invitation:<prefix>``."""
+    facility_id: int | None
+    """The one facility an invitation or a facility's user acts on; None for an
+    agency's caller."""
+    may_score: bool
+
+
 class SignedIn(BaseModel):
     token: str
     """Shown once: ``Authorization: Bearer cu_...`` acts as the person, with their role,

@@ -50,6 +50,7 @@ from scoring.service.tables import (
     AuditEvent,
     BookJob,
     Facility,
+    Organisation,
     Score,
     Share,
     User,
@@ -437,6 +438,13 @@ class Tenant:
         return found
 
     # -- people --------------------------------------------------------------------------
+    def organisation(self) -> Organisation:
+        """The caller's own organisation."""
+        found = self.session.get(Organisation, self.caller.organisation_id)
+        if found is None:
+            raise NotFoundError(f"organisation {self.caller.organisation_id}")
+        return found
+
     def users(self) -> list[User]:
         """The organisation's users, oldest first."""
         return people.users(self.session, self.caller.organisation_id)
