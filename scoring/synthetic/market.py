@@ -30,10 +30,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import ndtr, ndtri
 
-from scoring._resources import data_dir
 from scoring.errors import QuestionnaireError
 from scoring.questionnaire.definition import Question, Questionnaire
-from scoring.synthetic.truth import read_definition
+from scoring.synthetic.truth import read_definition, synthetic_file
 from scoring.vocabulary import AnswerKind, Better
 
 
@@ -107,8 +106,7 @@ class Market(_Strict):
 
 def market_path(questionnaire_id: str, version: str) -> Path:
     """The bundled market file of a questionnaire version (it may not exist)."""
-    name = f"{questionnaire_id.replace('_', '-')}-market-{version}.yaml"
-    return data_dir("models") / "synthetic-truth" / name
+    return synthetic_file(questionnaire_id, version, "market")
 
 
 def load_market(path: Path) -> Market:

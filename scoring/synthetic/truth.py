@@ -111,13 +111,18 @@ def _linear(features: pd.DataFrame, coefficients: dict[str, float]) -> np.ndarra
     return total
 
 
+def synthetic_file(questionnaire_id: str, version: str, kind: str = "") -> Path:
+    """A bundled file of the synthetic market for a questionnaire version (it may not
+    exist): ``models/synthetic-truth/<questionnaire>[-<kind>]-<version>.yaml``, the
+    ground truth without a kind, else ``market`` or ``vendors``."""
+    part = f"-{kind}" if kind else ""
+    name = f"{questionnaire_id.replace('_', '-')}{part}-{version}.yaml"
+    return data_dir("models") / "synthetic-truth" / name
+
+
 def truth_path(questionnaire_id: str, version: str) -> Path:
     """The bundled ground-truth file for a questionnaire version (it may not exist)."""
-    return (
-        data_dir("models")
-        / "synthetic-truth"
-        / f"{questionnaire_id.replace('_', '-')}-{version}.yaml"
-    )
+    return synthetic_file(questionnaire_id, version)
 
 
 def bundled_truth_path(questionnaire: Questionnaire) -> Path:

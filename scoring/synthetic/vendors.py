@@ -33,11 +33,10 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoring._resources import data_dir
 from scoring.errors import DefinitionError, QuestionnaireError
 from scoring.questionnaire.definition import Questionnaire
 from scoring.synthetic.market import MarketRef, Mixture, latent, share_cut
-from scoring.synthetic.truth import read_definition
+from scoring.synthetic.truth import read_definition, synthetic_file
 from scoring.vocabulary import AnswerKind
 
 if TYPE_CHECKING:
@@ -122,8 +121,7 @@ class VendorMarket(_Strict):
 
 def vendors_path(questionnaire_id: str, version: str) -> Path:
     """The bundled vendor market file of a questionnaire version (it may not exist)."""
-    name = f"{questionnaire_id.replace('_', '-')}-vendors-{version}.yaml"
-    return data_dir("models") / "synthetic-truth" / name
+    return synthetic_file(questionnaire_id, version, "vendors")
 
 
 def load_vendor_market(path: Path) -> VendorMarket:
