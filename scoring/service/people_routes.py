@@ -25,6 +25,7 @@ from scoring.service.schemas import (
     UserIn,
     UserOut,
     UserPatch,
+    caller_out,
     password_link_out,
     user_out,
 )
@@ -41,16 +42,7 @@ def who_am_i(me: Me) -> CallerOut:
     names it, and the one facility it is limited to, if any."""
     organisation = me.organisation()
     me.commit()
-    caller = me.caller
-    return CallerOut(
-        organisation_id=organisation.id,
-        organisation_name=organisation.name,
-        organisation_kind=organisation.kind,
-        role=caller.role,
-        actor=caller.actor,
-        facility_id=caller.facility_id,
-        may_score=caller.may_score,
-    )
+    return caller_out(organisation, me.caller)
 
 
 @router.get("/v1/users", response_model=list[UserOut], tags=["users"])

@@ -11,12 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoring.service.accounts import Caller
 from scoring.service.tables import (
     AgencyRole,
     ApiKey,
     Assessment,
     BookJob,
     Facility,
+    Organisation,
     Role,
     Score,
     User,
@@ -276,6 +278,18 @@ def user_out(user: User) -> UserOut:
         created_at=utc(user.created_at),
         disabled_at=_utc_or_none(user.disabled_at),
         has_password=user.password_hash is not None,
+    )
+
+
+def caller_out(organisation: Organisation, caller: Caller) -> CallerOut:
+    return CallerOut(
+        organisation_id=organisation.id,
+        organisation_name=organisation.name,
+        organisation_kind=organisation.kind,
+        role=caller.role,
+        actor=caller.actor,
+        facility_id=caller.facility_id,
+        may_score=caller.may_score,
     )
 
 
