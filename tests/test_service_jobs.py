@@ -98,6 +98,15 @@ def _queued(setup: Setup, count: int) -> list[int]:
         return [job.id for job in made]
 
 
+def _done_before_files_were_kept(setup: Setup) -> int:
+    """A job scored by an earlier version, which kept its files in the data folder."""
+    (job_id,) = _queued(setup, 1)
+    with Session(setup.database) as session:
+        session.execute(update(BookJob).where(BookJob.id == job_id).values(status="done"))
+        session.commit()
+    return job_id
+
+
 def _upload(client: TestClient, setup: Setup) -> int:
     queued = client.post(
         "/v1/books?filename=portfolio.csv&as_of=2026-11-29",
@@ -378,10 +387,7 @@ def test_a_worker_that_stops_gives_its_book_back_to_the_queue(setup: Setup, tmp_
 def test_a_book_scored_before_its_files_were_in_the_database_is_still_downloaded(
     setup: Setup, tmp_path: Path
 ) -> None:
-    (job_id,) = _queued(setup, 1)
-    with Session(setup.database) as session:
-        session.execute(update(BookJob).where(BookJob.id == job_id).values(status="done"))
-        session.commit()
+    job_id = _done_before_files_were_kept(setup)
     folder = tmp_path / "books" / str(job_id)
     (folder / "results").mkdir(parents=True)
     (folder / "results" / "scored.csv").write_text(f"source,row\n{folder}/book.csv,1\n")
@@ -394,10 +400,7 @@ def test_a_book_scored_before_its_files_were_in_the_database_is_still_downloaded
 def test_files_kept_in_a_data_folder_are_copied_into_the_database_for_every_instance(
     setup: Setup, tmp_path: Path
 ) -> None:
-    (job_id,) = _queued(setup, 1)
-    with Session(setup.database) as session:
-        session.execute(update(BookJob).where(BookJob.id == job_id).values(status="done"))
-        session.commit()
+    job_id = _done_before_files_were_kept(setup)
     old = tmp_path / "old"
     folder = old / "books" / str(job_id)
     (folder / "results").mkdir(parents=True)
